@@ -1,0 +1,132 @@
+"""``AdminClient``, ``NewTopic`` and ``NewPartitions``, shaped like confluent-kafka's.
+
+Admin operations return a dict of futures keyed by topic, as the real client
+does; in the simulator they are already resolved when returned.
+
+Example::
+
+    admin = AdminClient({"bootstrap.servers": sim.bootstrap_servers})
+    futures = admin.create_topics([NewTopic("payments", num_partitions=3)])
+    futures["payments"].result()      # None, or raises KafkaException
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import NamedTuple
+
+from . import config as _config
+from .errors import KafkaException, fail
+
+
+class NewTopic:
+    """A topic to create: name, partition count, and topic config (retention and segments)."""
+
+    def __init__(self, topic: str, num_partitions: int = 1, replication_factor: int = 1, config: dict | None = None):
+        self.topic = topic
+        self.num_partitions = num_partitions
+        self.replication_factor = replication_factor
+        self.config = dict(config or {})
+
+    def __repr__(self) -> str:
+        return f"NewTopic(topic={self.topic},num_partitions={self.num_partitions})"
+
+
+class NewPartitions:
+    """Grow ``topic`` to ``new_total_count`` partitions."""
+
+    def __init__(self, topic: str, new_total_count: int):
+        self.topic = topic
+        self.new_total_count = new_total_count
+
+    def __repr__(self) -> str:
+        return f"NewPartitions(topic={self.topic},new_total_count={self.new_total_count})"
+
+
+class PartitionMetadata(NamedTuple):
+    """One partition's metadata (one broker, so the leader is broker 0)."""
+
+    id: int
+    leader: int
+    replicas: list
+    isrs: list
+
+
+class TopicMetadata(NamedTuple):
+    """A topic's metadata: ``partitions`` maps id -> :class:`PartitionMetadata`."""
+
+    topic: str
+    partitions: dict
+    error: object
+
+
+class ClusterMetadata(NamedTuple):
+    """Cluster metadata: ``topics`` maps name -> :class:`TopicMetadata`."""
+
+    cluster_id: str
+    brokers: dict
+    topics: dict
+
+
+def cluster_metadata(sim, topic: str | None = None) -> ClusterMetadata:
+    """Metadata of ``sim``'s single broker and its topics (or just ``topic``)."""
+    names = [topic] if topic is not None else sorted(sim.broker.topics)
+    topics = {}
+    for name in names:
+        t = sim.broker.topic(name)
+        topics[name] = TopicMetadata(name, {i: PartitionMetadata(i, 0, [0], [0]) for i in range(t.partition_count)}, None)
+    return ClusterMetadata(sim.bootstrap_servers, {0: sim.bootstrap_servers}, topics)
+
+
+def _done(result=None, error=None) -> Future:
+    f: Future = Future()
+    if error is None:
+        f.set_result(result)
+    else:
+        f.set_exception(error)
+    return f
+
+
+class AdminClient:
+    """Create topics, add partitions and read metadata on a simulation."""
+
+    def __init__(self, config: dict | None = None, *, sim=None):
+        from .simulation import resolve_simulation
+
+        self._config = _config.resolve(config, _config.ADMIN, "admin client")
+        self._sim = sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
+
+    def create_topics(self, new_topics: list, operation_timeout: float = 0, request_timeout: float = -1,
+                      validate_only: bool = False) -> dict:
+        """Create each :class:`NewTopic`; returns ``{topic: Future}``."""
+        out = {}
+        for nt in new_topics:
+            if not isinstance(nt, NewTopic):
+                raise TypeError(f"create_topics() expects NewTopic objects, got {type(nt).__name__}")
+            try:
+                if validate_only:
+                    if nt.topic in self._sim.broker.topics:
+                        raise fail("TOPIC_ALREADY_EXISTS", f"topic {nt.topic!r} already exists")
+                else:
+                    self._sim.broker.create_topic(nt.topic, nt.num_partitions, nt.config)
+                out[nt.topic] = _done()
+            except KafkaException as err:
+                out[nt.topic] = _done(error=err)
+        return out
+
+    def create_partitions(self, new_partitions: list, operation_timeout: float = 0, request_timeout: float = -1,
+                          validate_only: bool = False) -> dict:
+        """Grow each topic to its :class:`NewPartitions` total; returns ``{topic: Future}``."""
+        out = {}
+        for np_ in new_partitions:
+            try:
+                if not validate_only:
+                    self._sim.broker.add_partitions(np_.topic, np_.new_total_count)
+                out[np_.topic] = _done()
+            except KafkaException as err:
+                out[np_.topic] = _done(error=err)
+        return out
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
+        """The cluster's metadata."""
+        return cluster_metadata(self._sim, topic)

@@ -1,0 +1,112 @@
+"""Kafka's error vocabulary, shaped like confluent-kafka's ``KafkaError`` and ``KafkaException``.
+
+Codes and names are librdkafka's, so an error a learner meets in the simulator
+reads the same as the one real Kafka would give. Negative codes are
+librdkafka's local errors (they start with an underscore); positive ones come
+from the broker protocol.
+"""
+
+from __future__ import annotations
+
+_CODES = {
+    "_MAX_POLL_EXCEEDED": -147,
+    "_AUTO_OFFSET_RESET": -140,
+    "_NO_OFFSET": -168,
+    "_STATE": -172,
+    "_INVALID_ARG": -186,
+    "_UNKNOWN_TOPIC": -188,
+    "_UNKNOWN_PARTITION": -190,
+    "_PARTITION_EOF": -191,
+    "_MSG_TIMED_OUT": -192,
+    "_TRANSPORT": -195,
+    "OFFSET_OUT_OF_RANGE": 1,
+    "UNKNOWN_TOPIC_OR_PART": 3,
+    "ILLEGAL_GENERATION": 22,
+    "UNKNOWN_MEMBER_ID": 25,
+    "REBALANCE_IN_PROGRESS": 27,
+    "TOPIC_ALREADY_EXISTS": 36,
+    "INVALID_PARTITIONS": 37,
+    "INVALID_CONFIG": 40,
+    "INCONSISTENT_GROUP_PROTOCOL": 23,
+}
+_NAMES = {code: name for name, code in _CODES.items()}
+_RETRIABLE = {"REBALANCE_IN_PROGRESS", "_TRANSPORT", "_MSG_TIMED_OUT"}
+
+
+class KafkaError:
+    """An error code with a reason, as confluent-kafka's ``KafkaError``.
+
+    ``KafkaError.UNKNOWN_TOPIC_OR_PART`` and the other codes are class
+    attributes, so ``err.code() == KafkaError._NO_OFFSET`` reads as it does
+    with the real client.
+    """
+
+    __slots__ = ("_code", "_reason", "_fatal")
+
+    def __init__(self, code: int, reason: str | None = None, fatal: bool = False):
+        if code not in _NAMES:
+            raise ValueError(f"unknown Kafka error code {code!r}; known codes: {sorted(_CODES)}")
+        self._code = code
+        self._reason = reason or _NAMES[code]
+        self._fatal = fatal
+
+    def code(self) -> int:
+        """The numeric code."""
+        return self._code
+
+    def name(self) -> str:
+        """The code's name, e.g. ``UNKNOWN_TOPIC_OR_PART``."""
+        return _NAMES[self._code]
+
+    def str(self) -> str:
+        """The human-readable reason."""
+        return self._reason
+
+    def retriable(self) -> bool:
+        """Whether trying again may succeed."""
+        return _NAMES[self._code] in _RETRIABLE
+
+    def fatal(self) -> bool:
+        """Whether the client can no longer be used."""
+        return self._fatal
+
+    def __eq__(self, other):
+        if isinstance(other, KafkaError):
+            return self._code == other._code
+        if isinstance(other, int):
+            return self._code == other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self._code)
+
+    def __repr__(self) -> str:
+        return f"KafkaError{{code={self.name()},val={self._code},str=\"{self._reason}\"}}"
+
+    __str__ = __repr__
+
+
+for _name, _code in _CODES.items():
+    setattr(KafkaError, _name, _code)
+
+
+class KafkaException(Exception):
+    """Raised by the client; ``args[0]`` is the :class:`KafkaError`, as with confluent-kafka."""
+
+    def __init__(self, error: KafkaError | int, reason: str | None = None):
+        if isinstance(error, int):
+            error = KafkaError(error, reason)
+        super().__init__(error)
+
+    @property
+    def error(self) -> KafkaError:
+        """The :class:`KafkaError` this exception carries."""
+        return self.args[0]
+
+    def __str__(self) -> str:
+        return f"{self.args[0].name()}: {self.args[0].str()}"
+
+
+def fail(name: str, reason: str) -> KafkaException:
+    """Build a :class:`KafkaException` from an error name and a reason."""
+    return KafkaException(KafkaError(_CODES[name], reason))
