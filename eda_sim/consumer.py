@@ -35,6 +35,8 @@ Example::
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from . import config as _config
 from .errors import KafkaError, KafkaException, fail
 from .message import OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, Message, TopicPartition
@@ -61,6 +63,7 @@ class Consumer:
         self.crashed = False
         self._last_poll = self._sim.now
         self._rr = 0
+        self._last_runs: list = []  # (topic, partition, first offset, count) of the last fetch
         self.delivered_total = 0
 
     def __repr__(self) -> str:
@@ -142,6 +145,7 @@ class Consumer:
         if not n:
             return []
         out: list = []
+        runs = self._last_runs = []
         topics = self._sim.broker.topics
         journal = self._sim.journal
         store = self._config["enable.auto.offset.store"]
@@ -166,7 +170,8 @@ class Consumer:
                 take = max_n - len(out)
             recs = log.read(pos, take)
             topic, part = tp
-            out.extend([Message(topic, part, pos + j, r) for j, r in enumerate(recs)])
+            out.extend(map(Message, repeat(topic, take), repeat(part, take), range(pos, pos + take), recs))
+            runs.append((topic, part, pos, take))
             self._positions[tp] = pos + take
             if store:
                 self._stored[tp] = pos + take

@@ -28,6 +28,8 @@ Example::
 
 from __future__ import annotations
 
+import bisect
+
 import simpy
 
 from .errors import KafkaException
@@ -98,25 +100,25 @@ class Member:
         try:
             while not self._stopping:
                 msgs = yield from consumer._poll_in_process(self.max_poll_records, self.poll_timeout)
-                msgs = [m for m in msgs if m._error is None]  # error events are already in the journal
-                if not msgs:
-                    continue
+                if not msgs or msgs[0]._error is not None:
+                    continue  # error events come alone and are already in the journal
+                runs = consumer._last_runs
                 if self.commit == "before":
                     self._commit()
                 finish = self._finish_times(len(msgs))
-                self._busy = (msgs, env.now, finish)
-                yield env.timeout(finish[-1] if finish else 0.0)
+                self._busy = (msgs, runs, env.now, finish)
+                yield env.timeout(finish[-1])
                 self._busy = None
-                self._processed(msgs)
+                self._processed(msgs, runs)
                 if self.commit == "after":
                     self._commit()
             consumer.close()
             self._process = None
         except simpy.Interrupt:
             if self._busy is not None:
-                msgs, started, finish = self._busy
-                done = sum(1 for f in finish if started + f <= env.now + 1e-12)
-                self._processed(msgs[:done])
+                msgs, runs, started, finish = self._busy
+                done = bisect.bisect_right(finish, env.now - started + 1e-12)
+                self._processed(msgs[:done], runs)
                 self._busy = None
             consumer._crash()
             self._process = None
@@ -132,25 +134,21 @@ class Member:
             return out
         return [pt * (i + 1) for i in range(n)]
 
-    def _processed(self, msgs: list) -> None:
+    def _processed(self, msgs: list, runs: list) -> None:
         if not msgs:
             return
+        if self.on_record is not None:
+            for m in msgs:
+                self.on_record(m)
+        self.processed_total += len(msgs)
         journal = self.sim.journal
         member = self.consumer.member_id or self.name
-        on_record = self.on_record
-        if on_record is not None:
-            for m in msgs:
-                on_record(m)
-        self.processed_total += len(msgs)
-        # One journal row per run of consecutive offsets of one partition.
-        start = 0
-        for i in range(1, len(msgs) + 1):
-            if i == len(msgs) or msgs[i]._topic != msgs[start]._topic or msgs[i]._partition != msgs[start]._partition \
-                    or msgs[i]._offset != msgs[i - 1]._offset + 1:
-                first = msgs[start]
-                journal.write("processed", member, self.group_id, first._topic, first._partition, first._offset,
-                              i - start, self.name)
-                start = i
+        left = len(msgs)
+        for topic, part, first, count in runs:  # one row per partition run, as fetched
+            if left <= 0:
+                break
+            journal.write("processed", member, self.group_id, topic, part, first, min(count, left), self.name)
+            left -= count
 
     def _commit(self) -> None:
         try:

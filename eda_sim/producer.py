@@ -108,8 +108,12 @@ class Producer:
         self._topics: dict = {}
         self._reports: deque = deque()
         self._lose_acks = 0
+        self._env = self._sim.env
+        self._default_cb = cfg["on_delivery"]
+        self._max_records = cfg["batch.num.messages"]
+        self._max_bytes = cfg["batch.size"]
         self.in_flight = 0
-        self.produced_total = 0
+        self.sent_total = 0
         self.acked_total = 0
 
     def __repr__(self) -> str:
@@ -122,12 +126,13 @@ class Producer:
     def produce(self, topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, headers=None,
                 callback=None):
         """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``."""
+        # This is the hot path of every benchmark: keep it flat and cheap.
         t = self._topics.get(topic)
         if t is None:
             t = self._topics[topic] = self._sim.broker.topic(topic)
-        if key is not None and type(key) is not bytes:
+        if key is not None and key.__class__ is not bytes:
             key = _to_bytes(key, "key")
-        if value is not None and type(value) is not bytes:
+        if value is not None and value.__class__ is not bytes:
             value = _to_bytes(value, "value")
         n = len(t.partitions)
         if partition < 0:
@@ -139,9 +144,7 @@ class Producer:
                 partition = choose_partition(self._partitioner, key, n, self._sim.random)
         elif partition >= n:
             raise fail("_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}")
-        now = self._sim.env.now
-        if timestamp:
-            now = (timestamp - _EPOCH_MS) / 1000.0
+        now = (timestamp - _EPOCH_MS) / 1000.0 if timestamp else self._env._now
         size = (len(key) if key else 0) + (len(value) if value else 0)
         hdrs = None
         if headers is not None:
@@ -150,18 +153,16 @@ class Producer:
         batch = self._batches.get((topic, partition))
         if batch is None:
             batch = self._open_batch(topic, partition)
-        cb = on_delivery or callback or self._config["on_delivery"]
-        if cb is not None:
+        cb = on_delivery or callback or self._default_cb
+        if cb is not None or batch.callbacks is not None:
             if batch.callbacks is None:
                 batch.callbacks = [None] * len(batch.records)
             batch.callbacks.append(cb)
-        elif batch.callbacks is not None:
-            batch.callbacks.append(None)
-        batch.records.append((now, key, value, hdrs))
+        records = batch.records
+        records.append((now, key, value, hdrs))
         batch.nbytes += size
         self.in_flight += 1
-        self.produced_total += 1
-        if len(batch.records) >= self._config["batch.num.messages"] or batch.nbytes >= self._config["batch.size"]:
+        if len(records) >= self._max_records or batch.nbytes >= self._max_bytes:
             self._send(batch)
 
     def _sticky_partition(self, topic: str, n: int) -> int:
@@ -185,6 +186,7 @@ class Producer:
             key = (batch.topic, batch.partition)
             batch.base_seq = self._seq.get(key, 0)
             self._seq[key] = batch.base_seq + len(batch.records)
+        self.sent_total += len(batch.records)
         self._sim.journal.write("produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records))
         self._transmit(batch)
 
