@@ -81,6 +81,9 @@ class Simulation:
         self.groups: dict[str, Group] = {}
         self.members: dict = {}  # name -> Member, for processes on the clock
         self.producers: dict = {}  # name -> Producer
+        self.services: dict = {}  # name -> Service (eda_sim.services)
+        self.spans: list = []  # one Span per event a service finished handling, in order
+        self.event_catalog: dict = {}  # event type -> {(producer or service, topic)} declared
         self._counters: dict = {}
         self._running = False
         self._data_signal = self.env.event()

@@ -1,0 +1,192 @@
+"""Retries with backoff, dead-letter topics, and re-driving dead letters.
+
+A handler can fail for two kinds of reasons. A *transient* failure (a timeout,
+a service briefly down) may succeed if tried again a little later; a
+*permanent* one (a malformed event, a bug the event triggers) will fail every
+time. A service with a :class:`Retry` policy tries a failing event again after
+an exponentially growing backoff on the virtual clock; after the last attempt,
+or at once for a permanent error, the event goes to a dead-letter topic and the
+partition moves on, so one poison event does not block the events behind it.
+
+A dead letter keeps the original key, value, headers and timestamp and adds
+headers saying where it came from and why, with the names Spring Kafka uses::
+
+    kafka_dlt-original-topic, kafka_dlt-original-partition, kafka_dlt-original-offset,
+    kafka_dlt-original-timestamp, kafka_dlt-original-consumer-group,
+    kafka_dlt-exception-fqcn, kafka_dlt-exception-message, and dlt-attempts
+
+Example::
+
+    svc = Service(sim, "scorer", consumes=["transactions"], handlers={"TransactionSubmitted": score},
+                  retry=Retry(attempts=4, backoff=0.5, factor=2.0))
+    sim.run(until=60)
+    dead_letters(sim, "transactions.DLT")      # a table: origin, error, attempts
+    redrive(sim, "transactions.DLT")           # after the fix: send them back
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+class TransientError(Exception):
+    """Raise from a handler for a failure that may pass if tried again."""
+
+
+class PermanentError(Exception):
+    """Raise from a handler for a failure no retry can fix; the event is dead-lettered at once."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Bounded retries with exponential backoff: ``backoff * factor ** (attempt - 1)``, capped.
+
+    ``attempts`` counts every try, the first included. Exceptions listed in
+    ``permanent`` (and :class:`PermanentError`) skip the retries.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.1
+    factor: float = 2.0
+    max_backoff: float = 30.0
+    permanent: tuple = (PermanentError, ValueError, KeyError, TypeError)
+
+    def __post_init__(self):
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ValueError(f"Retry.attempts must be a whole number >= 1 (tries, the first included), got {self.attempts!r}")
+        for name in ("backoff", "max_backoff"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"Retry.{name} must be virtual seconds >= 0, got {value!r}")
+        if not isinstance(self.factor, (int, float)) or self.factor < 1:
+            raise ValueError(f"Retry.factor must be >= 1, got {self.factor!r}")
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed try number ``attempt`` (1-based)."""
+        return min(self.backoff * self.factor ** (attempt - 1), self.max_backoff)
+
+    def is_permanent(self, error: BaseException) -> bool:
+        """Whether ``error`` should skip the remaining retries."""
+        return isinstance(error, self.permanent) and not isinstance(error, TransientError)
+
+
+#: No retries: a failing event is dead-lettered after its first try.
+NO_RETRY = Retry(attempts=1)
+
+DLT_SUFFIX = ".DLT"
+H_TOPIC = "kafka_dlt-original-topic"
+H_PARTITION = "kafka_dlt-original-partition"
+H_OFFSET = "kafka_dlt-original-offset"
+H_TIMESTAMP = "kafka_dlt-original-timestamp"
+H_GROUP = "kafka_dlt-original-consumer-group"
+H_EXCEPTION = "kafka_dlt-exception-fqcn"
+H_MESSAGE = "kafka_dlt-exception-message"
+H_ATTEMPTS = "dlt-attempts"
+_DLT_HEADERS = {H_TOPIC, H_PARTITION, H_OFFSET, H_TIMESTAMP, H_GROUP, H_EXCEPTION, H_MESSAGE, H_ATTEMPTS}
+
+
+def dlt_topic(sim, topic: str, name: str | None = None) -> str:
+    """The dead-letter topic for ``topic`` (``<topic>.DLT`` unless named), created like it if missing."""
+    name = name or topic + DLT_SUFFIX
+    if name not in sim.broker.topics:
+        sim.create_topic(name, partitions=sim.topic(topic).partition_count)
+    return name
+
+
+def dead_letter(sim, producer, message, error: BaseException, attempts: int, group: str,
+                topic_name: str | None = None) -> str:
+    """Send ``message`` to its dead-letter topic with origin and cause headers; return the topic."""
+    target = dlt_topic(sim, message.topic(), topic_name)
+    exc = type(error)
+    headers = list(message.headers() or [])
+    headers += [
+        (H_TOPIC, message.topic()), (H_PARTITION, str(message.partition())), (H_OFFSET, str(message.offset())),
+        (H_TIMESTAMP, str(message.timestamp()[1])), (H_GROUP, group),
+        (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}"), (H_MESSAGE, str(error)[:500]),
+        (H_ATTEMPTS, str(attempts)),
+    ]
+    partition = message.partition() if message.partition() < sim.topic(target).partition_count else -1
+    producer.produce(target, value=message.value(), key=message.key(), headers=headers, partition=partition,
+                     timestamp=message.timestamp()[1])
+    sim.journal.write("dead_lettered", producer.name, group, message.topic(), message.partition(), message.offset(), 1,
+                      f"{exc.__name__}: {error} after {attempts} attempt(s) -> {target}")
+    return target
+
+
+def _header(headers, name: str):
+    for k, v in headers or ():
+        if k == name:
+            return v.decode() if isinstance(v, bytes) else v
+    return None
+
+
+def dead_letters(sim, topic: str):
+    """The dead letters in ``topic`` as a DataFrame: where each came from and why."""
+    import pandas as pd
+
+    rows = []
+    for log in sim.topic(topic).partitions:
+        for r in log.records():
+            h = r.headers
+            rows.append({
+                "dlt_offset": r.offset, "original_topic": _header(h, H_TOPIC),
+                "original_partition": int(_header(h, H_PARTITION)), "original_offset": int(_header(h, H_OFFSET)),
+                "group": _header(h, H_GROUP), "error": _header(h, H_EXCEPTION).rsplit(".", 1)[-1],
+                "message": _header(h, H_MESSAGE), "attempts": int(_header(h, H_ATTEMPTS)),
+                "key": r.key.decode(errors="replace") if r.key is not None else None,
+                "value": _short(r.value),
+            })
+    cols = ["original_topic", "original_partition", "original_offset", "group", "error", "message", "attempts",
+            "key", "value", "dlt_offset"]
+    frame = pd.DataFrame(rows, columns=cols)
+    return frame.sort_values(["original_topic", "original_partition", "original_offset"], kind="stable").reset_index(drop=True)
+
+
+def _short(value: bytes | None, limit: int = 60) -> str | None:
+    if value is None:
+        return None
+    text = value.decode(errors="replace")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redrive(sim, topic: str, *, fix=None, group: str | None = None) -> int:
+    """Send the dead letters in ``topic`` back to where they came from; return how many went.
+
+    Each dead letter is produced again to its original topic with its key,
+    value (passed through ``fix(value_bytes) -> bytes`` if given) and original
+    headers (the dead-letter headers are dropped). The re-drive remembers how
+    far it got in a consumer group of its own (``<topic>.redrive``), so running
+    it twice sends nothing twice. An empty dead-letter topic is a no-op that
+    returns 0.
+    """
+    sim.topic(topic)
+    group = group or f"{topic}.redrive"
+    consumer = sim.consumer({"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             "client.id": group})
+    consumer.subscribe([topic])
+    producer = sim.producer({"client.id": group}) if group not in sim.producers else sim.producers[group]
+    sent = 0
+    while True:
+        batch = consumer.consume(500, timeout=0.001)
+        batch = [m for m in batch if m.error() is None]
+        if not batch:
+            break
+        for m in batch:
+            original = _header(m.headers(), H_TOPIC)
+            value = m.value() if fix is None else fix(m.value())
+            headers = [(k, v) for k, v in (m.headers() or []) if k not in _DLT_HEADERS]
+            producer.produce(original, value=value, key=m.key(), headers=headers or None)
+            sent += 1
+        consumer.commit(asynchronous=False)
+    consumer.close()
+    producer.flush()
+    if sent:
+        sim.journal.write("redriven", group, "", topic, -1, -1, sent, "dead letters sent back to their topics")
+    return sent
+
+
+def decode_json(value: bytes | None):
+    """Parse a record value as JSON (a helper for ``fix`` functions)."""
+    return json.loads(value) if value is not None else None
+

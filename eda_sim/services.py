@@ -1,0 +1,440 @@
+"""Services: named consumers of events that react with handlers and publish new events.
+
+This is the level the AI flows of the course are built at. A service
+
+* consumes event types from topics as a consumer group named after it, with
+  ``instances`` members (each a :class:`~eda_sim.members.Member` on the clock);
+* has one handler per event type, ``handler(event, ctx)``, that may publish new
+  events with ``ctx.emit(topic, type, payload, key=...)``; those carry the
+  handled event's correlation id and its id as their causation id, without the
+  handler doing anything;
+* spends ``processing_time`` per event (seconds, or a function of the
+  simulation's random generator);
+* opts into policies: ``retry`` (:class:`~eda_sim.retries.Retry`) with a
+  dead-letter topic, ``idempotent`` (an :class:`~eda_sim.idempotency.Inbox`),
+  ``schemas`` (reader schemas per event type: unknown fields dropped, defaults
+  filled, invalid events dead-lettered), ``reorder`` (a
+  :class:`~eda_sim.ordering.ReorderBuffer` window) and ``max_in_flight``
+  (records taken per poll: backpressure).
+
+Each event handled leaves a span in ``sim.spans`` (who, when it started and
+finished, how it ended), from which traces and latency metrics are drawn.
+
+Example::
+
+    sim = Simulation(seed=1)
+    sim.create_topic("views", partitions=3)
+    sim.create_topic("recommendations", partitions=3)
+    source = Source(sim, "frontend", "views", [
+        {"time": 0.5, "type": "UserViewedProduct", "user_id": "u1", "product_id": "p9"}], key="user_id")
+
+    def recommend(event, ctx):
+        ctx.emit("recommendations", "RecommendationGenerated",
+                 {"user_id": event.payload["user_id"], "items": ["p3", "p4"]}, key=event.key)
+
+    svc = Service(sim, "recommender", consumes=["views"], handlers={"UserViewedProduct": recommend},
+                  produces={"recommendations": ["RecommendationGenerated"]}, retry=Retry(attempts=3))
+    sim.run(until=5)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import simpy
+
+from .errors import KafkaException
+from .events import Event
+from .idempotency import Inbox
+from .members import Member
+from .retries import NO_RETRY, Retry, dead_letter
+
+#: Headers every published event carries, so tracing works without parsing values.
+H_EVENT_ID = "event-id"
+H_EVENT_TYPE = "event-type"
+H_CORRELATION = "correlation-id"
+H_CAUSATION = "causation-id"
+H_SCHEMA_VERSION = "schema-version"
+
+
+class Span(NamedTuple):
+    """One event's handling by one service: the raw material of traces and latency."""
+
+    service: str
+    instance: str
+    event_id: str
+    event_type: str
+    correlation_id: str
+    causation_id: str
+    topic: str
+    partition: int
+    offset: int
+    produced: float  # the record's create time
+    started: float
+    finished: float
+    outcome: str  # handled, duplicate, skipped, dead_lettered, failed
+    attempts: int
+    error: str
+
+
+OUTCOMES = ("handled", "duplicate", "skipped", "dead_lettered", "failed")
+
+
+def event_headers(event: Event) -> list:
+    """The headers a published event carries: id, type, correlation, causation, schema version."""
+    return [(H_EVENT_ID, event.id), (H_EVENT_TYPE, event.type), (H_CORRELATION, event.correlation_id),
+            (H_CAUSATION, event.causation_id or ""), (H_SCHEMA_VERSION, str(event.schema_version))]
+
+
+def publish(producer, topic: str, event: Event, partition: int = -1) -> None:
+    """Produce ``event`` to ``topic`` as JSON, keyed by ``event.key``, with tracing headers."""
+    producer.produce(topic, value=event.to_json(), key=event.key, headers=event_headers(event), partition=partition)
+
+
+def new_event(sim, type: str, payload: dict, *, key: str | None = None, parent: Event | None = None,
+              schema_version: int = 1) -> Event:
+    """An event stamped now with a deterministic id; with ``parent``, it continues the parent's trace."""
+    eid = f"evt-{sim._next('event'):06d}"
+    correlation = parent.correlation_id if parent is not None else eid
+    return Event.create(type, payload, key=key, time=sim.now, id=eid, correlation_id=correlation,
+                        causation_id=parent.id if parent is not None else None, schema_version=schema_version)
+
+
+def _declare(sim, topic: str, types, who: str) -> None:
+    catalog = sim.event_catalog
+    for t in types:
+        if not isinstance(t, str) or not t:
+            raise ValueError(f"{who}: event types must be non-empty strings, got {t!r}")
+        catalog.setdefault(t, set()).add((who, topic))
+
+
+class Source:
+    """A producer of events at given virtual times (an app front end, a sensor, a batch upload).
+
+    ``items`` are dicts with a ``time`` (virtual seconds) and a ``type`` (or
+    pass ``type=``); the other fields form the payload, and ``key`` names the
+    field to key by. An item that is ``str`` or ``bytes`` is produced as a raw,
+    possibly malformed, value: the way to inject a broken event.
+    """
+
+    def __init__(self, sim, name: str, topic: str, items, *, key: str | None = None, type: str | None = None,
+                 produces=None, start: float = 0.0):
+        sim.topic(topic)
+        self.sim = sim
+        self.name = name
+        self.topic = topic
+        self.key = key
+        self.type = type
+        self.producer = sim.producer({"client.id": name})
+        self.published = 0
+        items = list(items)
+        types = produces or sorted({type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i})
+        _declare(sim, topic, types, name)
+        self.process = sim.env.process(self._run(items, start))
+
+    def _run(self, items, start: float):
+        env = self.sim.env
+        last = start
+        for item in items:
+            at = item.get("time", last) if isinstance(item, dict) else last
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            last = at
+            self.emit(item)
+        self.producer.poll(0)
+
+    def emit(self, item) -> None:
+        """Publish one item now (a dict becomes an event; str/bytes go out raw)."""
+        if isinstance(item, (str, bytes)):
+            self.producer.produce(self.topic, value=item)
+        else:
+            payload = {k: v for k, v in item.items() if k not in ("time", "type")}
+            etype = self.type or item.get("type")
+            if not etype:
+                raise ValueError(f"{self.name}: item has no 'type' and the Source has no type=: {item!r}")
+            key = payload.get(self.key) if self.key else None
+            publish(self.producer, self.topic, new_event(self.sim, etype, payload, key=None if key is None else str(key)))
+        self.published += 1
+
+
+class Context:
+    """What a handler gets besides the event: the clock, the service, and ``emit``."""
+
+    __slots__ = ("sim", "service", "instance", "event", "attempt", "_out")
+
+    def __init__(self, sim, service, instance, event, attempt):
+        self.sim = sim
+        self.service = service
+        self.instance = instance
+        self.event = event
+        self.attempt = attempt
+        self._out = []
+
+    @property
+    def now(self) -> float:
+        """The virtual time."""
+        return self.sim.now
+
+    def emit(self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1) -> Event:
+        """Publish a new event caused by the one being handled (sent when the handler succeeds)."""
+        if topic not in self.sim.broker.topics:
+            self.sim.topic(topic)  # raises, naming the topics that exist
+        ev = new_event(self.sim, type, payload, key=key if key is not None else self.event.key, parent=self.event,
+                       schema_version=schema_version)
+        self._out.append((topic, ev))
+        return ev
+
+
+class Service:
+    """A named service: a consumer group with handlers per event type and opt-in policies."""
+
+    def __init__(self, sim, name: str, *, consumes, handlers: dict, produces: dict | None = None, instances: int = 1,
+                 processing_time=0.01, retry: Retry | None = None, dead_letter: bool | str = True,
+                 idempotent: bool = False, schemas: dict | None = None, reorder=None, max_in_flight: int = 100,
+                 commit: str = "after", config: dict | None = None, poll_timeout: float = 0.1):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a service needs a non-empty name, got {name!r}")
+        topics = [consumes] if isinstance(consumes, str) else list(consumes)
+        for t in topics:
+            sim.topic(t)
+        if not isinstance(handlers, dict) or not handlers:
+            raise ValueError(f"{name}: handlers must be a dict of event type -> function(event, ctx)")
+        catalog = sim.event_catalog
+        for etype, fn in handlers.items():
+            if not callable(fn):
+                raise TypeError(f"{name}: the handler for {etype!r} is not callable")
+            if catalog and etype not in catalog:
+                raise ValueError(
+                    f"{name} handles {etype!r}, but no source or service produces it; "
+                    f"produced types: {', '.join(sorted(catalog))}")
+        if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+            raise ValueError(f"{name}: instances must be a whole number >= 1, got {instances!r}")
+        if retry is not None and not isinstance(retry, Retry):
+            raise TypeError(f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}")
+        self.sim = sim
+        self.name = name
+        self.topics = topics
+        self.handlers = dict(handlers)
+        self.retry = retry or NO_RETRY
+        self.dead_letter = dead_letter
+        self.inbox = Inbox(name) if idempotent else None
+        self.schemas = dict(schemas or {})
+        self.reorder = reorder
+        self.processing_time = processing_time
+        self.max_in_flight = max_in_flight
+        self.commit = commit
+        self.poll_timeout = poll_timeout
+        self._config = {"auto.offset.reset": "earliest", **(config or {})}
+        self.producer = sim.producer({"client.id": name})
+        for topic, types in (produces or {}).items():
+            sim.topic(topic)
+            _declare(sim, topic, types, name)
+        self.instances: list = []
+        for _ in range(instances):
+            self.add_instance()
+        if name in sim.services:
+            raise ValueError(f"a service called {name!r} exists already; services: {', '.join(sorted(sim.services))}")
+        sim.services[name] = self
+
+    def __repr__(self) -> str:
+        alive = sum(1 for i in self.instances if i.alive)
+        return f"<Service {self.name}: {alive}/{len(self.instances)} instances running>"
+
+    def add_instance(self) -> "ServiceInstance":
+        """Start one more instance (group member)."""
+        inst = ServiceInstance(self, f"{self.name}-{len(self.instances) + 1}")
+        self.instances.append(inst)
+        return inst
+
+    def remove_instance(self) -> "ServiceInstance | None":
+        """Stop the newest running instance cleanly; it leaves the group after its current batch."""
+        for inst in reversed(self.instances):
+            if inst.alive and not inst._stopping:
+                inst.stop()
+                return inst
+        return None
+
+    @property
+    def running(self) -> int:
+        """How many instances are running and not stopping."""
+        return sum(1 for i in self.instances if i.alive and not i._stopping)
+
+
+class ServiceInstance(Member):
+    """One member of a service's group: polls, handles each event with the policies, commits."""
+
+    def __init__(self, service: Service, name: str):
+        self.service = service
+        super().__init__(service.sim, service.name, service.topics, name=name,
+                         processing_time=service.processing_time, commit=service.commit,
+                         max_poll_records=service.max_in_flight, poll_timeout=service.poll_timeout,
+                         config={**service._config, "enable.auto.offset.store": False})
+
+    def _run(self):
+        consumer = self.consumer
+        try:
+            while not self._stopping:
+                msgs = yield from consumer._poll_in_process(self.max_poll_records, self.poll_timeout)
+                if not msgs or msgs[0]._error is not None:
+                    continue
+                if self.commit == "before":
+                    for m in msgs:
+                        consumer.store_offsets(m)
+                    self._commit()
+                for m in msgs:
+                    yield from self._handle(m)
+                    consumer.store_offsets(m)
+                if self.commit == "after":
+                    self._commit()
+            consumer.close()
+            self._process = None
+        except simpy.Interrupt:
+            consumer._crash()
+            self._process = None
+
+    def _handle(self, m):
+        svc = self.service
+        sim = self.sim
+        env = sim.env
+        started = env.now
+        produced = m._rec[0]
+        member = self.consumer.member_id or self.name
+        try:
+            event = Event.from_json(m.value())
+        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            yield from self._give_up(m, None, err, 0, started, produced)
+            return
+        cid = event.correlation_id
+        cause = event.causation_id or ""
+        handler = svc.handlers.get(event.type)
+        if handler is None:
+            self._span(event, cid, cause, m, produced, started, "skipped", 0, "")
+            return
+        if svc.inbox is not None and event.id in svc.inbox:
+            svc.inbox.refused += 1
+            sim.journal.write("duplicate_skipped", member, svc.name, m._topic, m._partition, m._offset, 1,
+                              f"{event.type} {event.id} already in the inbox")
+            self._span(event, cid, cause, m, produced, started, "duplicate", 0, "")
+            return
+        schema = svc.schemas.get(event.type)
+        if schema is not None:
+            from .schemas import conform
+
+            try:
+                event = Event.create(event.type, conform(event.payload.thaw(), schema), key=event.key,
+                                     time=event.time, id=event.id, correlation_id=cid, causation_id=cause or None,
+                                     schema_version=event.schema_version, headers=event.headers)
+            except ValueError as err:
+                yield from self._give_up(m, event, err, 1, started, produced)
+                return
+        attempt = 0
+        while True:
+            attempt += 1
+            pt = self.processing_time
+            pt = float(pt(sim.random)) if callable(pt) else pt
+            if pt:
+                yield env.timeout(pt)
+            ctx = Context(sim, svc, self, event, attempt)
+            try:
+                handler(event, ctx)
+            except Exception as err:  # noqa: BLE001 - a handler's failure is data here, not a crash
+                if svc.retry.is_permanent(err) or attempt >= svc.retry.attempts:
+                    yield from self._give_up(m, event, err, attempt, started, produced)
+                    return
+                delay = svc.retry.delay(attempt)
+                sim.journal.write("retry_scheduled", member, svc.name, m._topic, m._partition, m._offset, 1,
+                                  f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s")
+                if delay:
+                    yield env.timeout(delay)
+                continue
+            break
+        if svc.inbox is not None:
+            svc.inbox.add(event.id, env.now, self.name)  # same "transaction" as the side effect above
+        for topic, ev in ctx._out:
+            publish(svc.producer, topic, ev)
+        sim.journal.write("handled", member, svc.name, m._topic, m._partition, m._offset, 1,
+                          f"{event.type} {event.id}" + (f" after {attempt} tries" if attempt > 1 else ""))
+        self._span(event, cid, cause, m, produced, started, "handled", attempt, "")
+
+    def _give_up(self, m, event, err, attempts, started, produced):
+        svc = self.service
+        text = f"{type(err).__name__}: {err}"
+        if svc.dead_letter:
+            name = svc.dead_letter if isinstance(svc.dead_letter, str) else None
+            dead_letter(self.sim, svc.producer, m, err, attempts, svc.name, name)
+            outcome = "dead_lettered"
+        else:
+            self.sim.journal.write("failed", self.consumer.member_id or self.name, svc.name, m._topic, m._partition,
+                                   m._offset, 1, f"{text}; no dead-letter topic: skipped")
+            outcome = "failed"
+        if event is None:
+            eid, etype, cid, cause = f"{m._topic}-{m._partition}@{m._offset}", "(malformed)", "", ""
+            self.sim.spans.append(Span(svc.name, self.name, eid, etype, cid, cause, m._topic, m._partition, m._offset,
+                                       produced, started, self.sim.now, outcome, attempts, text))
+        else:
+            self._span(event, event.correlation_id, event.causation_id or "", m, produced, started, outcome,
+                       attempts, text)
+        return
+        yield  # a generator, so callers can ``yield from`` it like the other steps
+
+    def _span(self, event, cid, cause, m, produced, started, outcome, attempts, error):
+        self.sim.spans.append(Span(self.service.name, self.name, event.id, event.type, cid, cause, m._topic,
+                                   m._partition, m._offset, produced, started, self.sim.now, outcome, attempts, error))
+
+    def _commit(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException:
+            pass  # refused or nothing stored: the journal has the reason
+
+
+def spans_frame(sim, service: str | None = None):
+    """``sim.spans`` as a DataFrame (optionally one service's)."""
+    import pandas as pd
+
+    rows = [s for s in sim.spans if service is None or s.service == service]
+    return pd.DataFrame(rows, columns=Span._fields)
+
+
+def reconcile(sim, service: str | Service):
+    """Account for every record in the topics a service consumes, at this instant.
+
+    One row per topic: ``produced`` (records appended, retries' duplicates
+    included), ``processed`` (offsets whose handling finished: handled,
+    skipped as a duplicate or as not for this service), ``dead_lettered``,
+    ``in_flight`` (retained offsets not finished yet: being handled or waiting
+    in the log), ``expired`` (removed by retention before they were finished),
+    and ``balanced``: produced = processed + dead_lettered + in_flight + expired.
+    """
+    import pandas as pd
+
+    svc = service if isinstance(service, Service) else sim.services.get(service)
+    if svc is None:
+        known = ", ".join(sorted(sim.services)) or "none"
+        raise ValueError(f"unknown service {service!r}; services are: {known}")
+    finished: dict = {}  # (topic, partition, offset) -> how its first finished handling ended
+    for s in sim.spans:
+        if s.service == svc.name:
+            finished.setdefault((s.topic, s.partition, s.offset),
+                                "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed")
+    rows = []
+    for name in svc.topics:
+        counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0}
+        produced = 0
+        for log in sim.topic(name).partitions:
+            produced += log.log_end_offset
+            done_here = {k[2]: v for k, v in finished.items() if k[0] == name and k[1] == log.index}
+            for offset, outcome in done_here.items():
+                counts[outcome] += 1
+            counts["expired"] += sum(1 for o in range(0, log.log_start_offset) if o not in done_here)
+            counts["in_flight"] += sum(1 for o in range(log.log_start_offset, log.log_end_offset) if o not in done_here)
+        total = counts["processed"] + counts["dead_lettered"] + counts["in_flight"] + counts["expired"]
+        rows.append({"topic": name, "produced": produced, **counts, "balanced": produced == total})
+    return pd.DataFrame(rows, columns=["topic", "produced", "processed", "dead_lettered", "in_flight", "expired",
+                                       "balanced"])
+
+
+def decode(message) -> Event:
+    """Parse a consumed message's value as an :class:`Event` (``ValueError`` says what is wrong)."""
+    return Event.from_json(message.value())
+
