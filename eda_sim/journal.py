@@ -62,6 +62,13 @@ KINDS = {
     "crashed": "a member (or producer) stopped abruptly, without committing or leaving",
     "restarted": "a crashed member came back as a new member",
     "expired": "retention removed records from the start of a log (count = records)",
+    # the service layer (eda_sim.services, eda_sim.retries)
+    "handled": "a service's handler finished an event (detail = type and id)",
+    "retry_scheduled": "a handler failed and the event will be tried again after a backoff",
+    "dead_lettered": "an event went to a dead-letter topic with its origin and error",
+    "failed": "a handler gave up on an event and no dead-letter topic was configured",
+    "duplicate_skipped": "an idempotent service skipped an event id already in its inbox",
+    "redriven": "dead letters were sent back to their original topics",
 }
 
 
