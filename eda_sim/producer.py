@@ -136,8 +136,8 @@ class Producer:
             value = _to_bytes(value, "value")
         n = len(t.partitions)
         if partition < 0:
-            if key is not None and self._keyed is not None:
-                partition = self._keyed(key, n)
+            if key and self._keyed is not None or key is not None and self._partitioner == "murmur2_random":
+                partition = self._keyed(key, n)  # librdkafka: an empty key counts as no key, except for murmur2
             elif key is None and self._partitioner != "murmur2" and self._partitioner != "consistent":
                 partition = self._sticky_partition(topic, n)
             else:
