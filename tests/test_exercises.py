@@ -1,0 +1,98 @@
+"""Each exercise check with a right answer, a partly right one and a wrong one: the feedback says so."""
+
+from collections import Counter
+
+from eda_sim.exercises import Feedback, checker
+from eda_sim.exercises.nb01 import MESSAGES, check_events_vs_commands
+from eda_sim.exercises.nb05 import check_idempotent_ledger
+from eda_sim.exercises.nb07 import VIEW_V1, check_schema_evolution
+from eda_sim.schemas import object_schema
+
+
+def test_a_check_never_raises_and_names_the_error():
+    @checker("demo")
+    def check(fb, x):
+        fb.expect(x > 0, "positive", "not positive")
+
+    fb = check(None)
+    assert isinstance(fb, Feedback) and not fb.passed
+    assert "raised TypeError" in str(fb)
+
+
+# -- 01 ------------------------------------------------------------------------------------
+
+def test_01_right():
+    fb = check_events_vs_commands({k: v for k, (v, _) in MESSAGES.items()})
+    assert fb.passed and "all checks pass" in str(fb)
+
+
+def test_01_partly_right_says_which_are_wrong_and_hints():
+    answer = {k: v for k, (v, _) in MESSAGES.items()}
+    answer["ScoreTransaction"] = "event"
+    answer["PaymentCaptured"] = "?"
+    text = str(check_events_vs_commands(answer))
+    assert "ScoreTransaction is not an event" in text and "PaymentCaptured: not sorted yet" in text
+    assert "hint:" in text and "6 of 8" in text
+
+
+def test_01_wrong_type():
+    assert "should be a dict" in str(check_events_vs_commands(["event"]))
+
+
+# -- 05 ------------------------------------------------------------------------------------
+
+def _handlers(kind):
+    ledger, seen = Counter(), set()
+
+    def post(event, ctx):
+        if kind == "by-id":
+            if event.id in seen:
+                return
+            seen.add(event.id)
+        if kind == "by-payload":
+            k = (event.payload["account"], event.payload["amount"])
+            if k in seen:
+                return
+            seen.add(k)
+        ledger[event.payload["account"]] += event.payload["amount"]
+
+    return post, ledger, seen
+
+
+def test_05_right():
+    post, ledger, seen = _handlers("by-id")
+    fb = check_idempotent_ledger(post, ledger, seen)
+    assert fb.passed and "the ledger total is exact" in str(fb)
+
+
+def test_05_partly_right_dedupes_on_payload_and_skips_a_real_payment():
+    post, ledger, seen = _handlers("by-payload")
+    text = str(check_idempotent_ledger(post, ledger, seen))
+    assert "a real payment was skipped" in text and "never compare payloads" in text
+
+
+def test_05_wrong_double_counts():
+    post, ledger, seen = _handlers("naive")
+    text = str(check_idempotent_ledger(post, ledger, seen))
+    assert "posted twice" in text and "deliver 2 payment(s) twice" in text
+
+
+# -- 07 ------------------------------------------------------------------------------------
+
+FIELDS = {"user_id": "string", "product_id": "string", "price": "number"}
+REQ = ["user_id", "product_id", "price"]
+
+
+def test_07_right():
+    fb = check_schema_evolution(object_schema({**FIELDS, "device": ("string", "unknown")}, REQ))
+    assert fb.passed and "an old consumer reads a new event" in str(fb)
+
+
+def test_07_partly_right_required_field_is_refused_with_the_reason():
+    text = str(check_schema_evolution(object_schema({**FIELDS, "device": "string"}, REQ + ["device"])))
+    assert "refuses v2 under FULL" in text and "'device'" in text and "hint:" in text
+
+
+def test_07_wrong_unchanged_or_invalid():
+    assert "no 'device' field yet" in str(check_schema_evolution(VIEW_V1))
+    assert "not a valid JSON Schema" in str(check_schema_evolution({"type": "objekt"}))
