@@ -69,6 +69,11 @@ KINDS = {
     "failed": "a handler gave up on an event and no dead-letter topic was configured",
     "duplicate_skipped": "an idempotent service skipped an event id already in its inbox",
     "redriven": "dead letters were sent back to their original topics",
+    # ordering and flow (eda_sim.ordering, eda_sim.flow)
+    "late": "an event came after the reorder watermark passed its time; it went to <topic>.late (detail = why)",
+    "storm_started": "a storm of extra load began (detail = rate, duration and records)",
+    "storm_ended": "a storm's window closed (count = records it produced)",
+    "scaled": "an autoscaler added or removed an instance, or refused at its cap (detail = lag and count)",
 }
 
 

@@ -265,6 +265,11 @@ class ServiceInstance(Member):
 
     def __init__(self, service: Service, name: str):
         self.service = service
+        self._reorder = None
+        if service.reorder is not None:  # checked before the member exists: a bad window leaves no member behind
+            from .ordering import InstanceReorder
+
+            self._reorder = InstanceReorder(self, service.reorder)
         super().__init__(service.sim, service.name, service.topics, name=name,
                          processing_time=service.processing_time, commit=service.commit,
                          max_poll_records=service.max_in_flight, poll_timeout=service.poll_timeout,
@@ -275,6 +280,9 @@ class ServiceInstance(Member):
         try:
             while not self._stopping:
                 msgs = yield from consumer._poll_in_process(self.max_poll_records, self.poll_timeout)
+                if self._reorder is not None:  # holds events back by event time and stores offsets itself
+                    yield from self._reorder.step(msgs)
+                    continue
                 if not msgs or msgs[0]._error is not None:
                     continue
                 if self.commit == "before":
