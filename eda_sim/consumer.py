@@ -232,12 +232,28 @@ class Consumer:
         return group.commit(member, offsets)
 
     def store_offsets(self, message: Message | None = None, offsets: list | None = None) -> None:
-        """Store offsets for the next commit (use with ``enable.auto.offset.store=false``)."""
+        """Store offsets for the next commit (use with ``enable.auto.offset.store=false``).
+
+        As librdkafka does, only partitions assigned to this consumer are
+        stored: after a rebalance took a partition away, storing its offset
+        would let a later commit move the group backwards. If none of the
+        given partitions is assigned, ``KafkaException`` (``_STATE``) says so.
+        """
         self._check_usable()
+        items = []
         if message is not None:
-            self._stored[(message.topic(), message.partition())] = message.offset() + 1
+            items.append(((message.topic(), message.partition()), message.offset() + 1))
         for tp in offsets or ():
-            self._stored[(tp.topic, tp.partition)] = tp.offset
+            items.append(((tp.topic, tp.partition), tp.offset))
+        assigned = set(self._assignment)
+        stored = 0
+        for tp, offset in items:
+            if tp in assigned:
+                self._stored[tp] = offset
+                stored += 1
+        if items and not stored:
+            names = ", ".join(f"{t}-{p}" for (t, p), _ in items)
+            raise fail("_STATE", f"store_offsets: {names} is not assigned to this consumer (revoked in a rebalance?)")
 
     def committed(self, partitions: list, timeout: float | None = None) -> list[TopicPartition]:
         """The group's committed offset for each partition (``OFFSET_INVALID`` when none)."""

@@ -291,7 +291,10 @@ class ServiceInstance(Member):
                     self._commit()
                 for m in msgs:
                     yield from self._handle(m)
-                    consumer.store_offsets(m)
+                    try:
+                        consumer.store_offsets(m)
+                    except KafkaException:
+                        pass  # revoked while we handled it: the new owner starts from the committed offset
                 if self.commit == "after":
                     self._commit()
             consumer.close()

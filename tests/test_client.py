@@ -244,3 +244,12 @@ def test_blocking_calls_are_refused_inside_a_process(sim):
     sim.env.process(proc())
     sim.run(until=2)
     assert errors and "cannot be called from a process" in errors[0]
+
+
+def test_store_offsets_refuses_partitions_not_assigned(sim):
+    c = Consumer(conf(sim, group_id="g", enable_auto_commit=False, enable_auto_offset_store=False))
+    c.subscribe(["orders"])
+    c.poll(0.1)
+    c.store_offsets(offsets=[TopicPartition("orders", 0, 0)])
+    with pytest.raises(KafkaException, match="orders-9 is not assigned"):
+        c.store_offsets(offsets=[TopicPartition("orders", 9, 5)])
