@@ -46,7 +46,7 @@ from IPython.display import display
 
 from . import views as _views
 
-__all__ = ["Controls", "Figures", "controls", "knob", "resolve_view", "show"]
+__all__ = ["Controls", "Figures", "controls", "explore", "knob", "resolve_view", "show"]
 
 #: Play's range of ticks; it stops at the end (about 11 days at 1 tick/s).
 PLAY_TICKS = 1_000_000
@@ -277,3 +277,33 @@ def controls(build, views, knobs: dict | None = None, *, step_horizon: float = 6
     """
     return Controls(build, views, knobs, step_horizon=step_horizon, tick=tick, interval=interval,
                     reset_on_change=reset_on_change)
+
+
+def explore(fn, **knobs) -> W.VBox:
+    """Knobs that re-run ``fn(**values)`` and show what it prints, returns or draws.
+
+    For lessons whose picture is a table or a verdict rather than a world
+    running on a clock (``controls`` is for those). Knob specs are as in
+    :func:`knob`. The returned box has ``knobs`` (name -> widget), ``out`` and
+    ``redraw()``, so a headless run can set a value and read the result.
+    Tag the displaying cell ``nbval-ignore-output`` and pair it with a plain
+    cell that calls ``fn`` once.
+    """
+    if not callable(fn):
+        raise TypeError(f"explore() needs a function to re-run, got {type(fn).__name__}")
+    widgets = {name: knob(name, spec) for name, spec in knobs.items()}
+    out = W.Output()
+
+    def redraw(_change=None):
+        with out:
+            out.clear_output(wait=True)
+            result = fn(**{name: w.value for name, w in widgets.items()})
+            if result is not None:
+                display(result)
+
+    for w in widgets.values():
+        w.observe(redraw, names="value")
+    box = W.VBox([W.HBox(list(widgets.values())), out])
+    box.knobs, box.out, box.redraw = widgets, out, redraw
+    redraw()
+    return box
