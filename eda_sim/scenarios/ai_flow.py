@@ -74,8 +74,10 @@ def ai_flow(seed: int = 1, *, until: float = 30.0, users: int = 12, upload_rate:
     rng = random.Random(seed)
     for topic, partitions in TOPICS.items():
         sim.create_topic(topic, partitions=partitions)
-    Source(sim, "uploader", "raw-data", _uploads(rng, users, until, upload_rate), key="user_id")
-    Source(sim, "frontend", "inference-requests", _requests(rng, users, until, request_rate, drift_at), key="user_id")
+    Source(sim, "uploader", "raw-data", _uploads(rng, users, until, upload_rate), key="user_id",
+           type="RawDataUploaded")
+    Source(sim, "frontend", "inference-requests", _requests(rng, users, until, request_rate, drift_at), key="user_id",
+           type="InferenceRequested")
 
     def broken(service):
         if break_hop == service:
