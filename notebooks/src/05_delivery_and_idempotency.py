@@ -1,0 +1,191 @@
+# %% [markdown]
+# # 05 · Delivery guarantees and idempotent consumers
+#
+# **After this notebook you can** explain offsets, positions and commits; predict what a crash loses or
+# repeats under each commit strategy; and make a consumer whose side effects survive duplicates.
+#
+# **Time:** about 35 minutes.
+
+# %% [markdown]
+# ## Position and committed offset
+#
+# A consumer's **position** is the offset of the next record `poll` will hand it. The group's
+# **committed offset** is where a new owner of the partition will start: the last processed offset + 1.
+# They are different numbers, and the gap between them is where delivery guarantees are decided.
+
+# %%
+from eda_sim import Simulation
+from eda_sim.kafka import TopicPartition
+
+sim = Simulation(seed=5)
+sim.create_topic("jobs", partitions=1)
+producer = sim.producer()
+for i in range(6):
+    producer.produce("jobs", value=f"job {i}")
+producer.flush()
+
+# %%
+consumer = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer.subscribe(["jobs"])
+batch = consumer.consume(4, timeout=1.0)            # position moves to 4
+consumer.commit(message=batch[1], asynchronous=False)  # committed moves to 2: jobs 0 and 1 are done
+tp = TopicPartition("jobs", 0)
+consumer.position([tp])[0].offset, consumer.committed([tp])[0].offset
+
+# %%
+sim.offsets("workers")[["partition", "log_end", "committed", "lag", "position"]]
+
+# %% [markdown]
+# ## When you commit decides what a crash costs
+#
+# - **Commit, then process** (at-most-once): a crash after the commit loses the records not yet processed.
+# - **Process, then commit** (at-least-once): a crash before the commit repeats the records processed since
+#   the last commit.
+# - **Auto-commit** (Kafka's default): a timer commits what `poll` *returned*, processed or not.
+#
+# One consumer, twelve records in batches of four, 0.1 s each; it crashes and comes back a second later.
+
+# %%
+from eda_sim.scenarios.delivery import crash_once, crash_sweep
+
+import pandas as pd
+pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25), crash_once("auto", 0.75)])
+
+# %% [markdown]
+# Look at `final_lag`: **0 in every row.** Lag only says the group has committed up to the end of the log;
+# it cannot tell whether every record was processed, or processed once.
+
+# %% [markdown]
+# ## The crash-point sweep
+#
+# Crash at every tenth of a second through the first three batches, under each strategy, and count.
+# Commit-before never duplicates but loses; commit-after never loses but duplicates; auto-commit does
+# **both**, depending on where the timer fell.
+
+# %%
+sweep = crash_sweep()
+sweep.pivot(index="crash_at", columns="strategy", values=["lost", "duplicated"])
+
+# %% [markdown]
+# ## A ledger that counts twice
+#
+# At-least-once is the usual choice, so duplicates are part of the contract, not a rare accident.
+# Here a ledger service adds each `PaymentCaptured` amount to an account. One instance crashes after
+# posting some payments and before committing them; its partitions are redelivered when it comes back.
+
+# %%
+from eda_sim.scenarios.delivery import duplicates_delivered, expected_totals, payments_world
+
+sim, ledger = payments_world(crash_at=0.43, idempotent=False)
+sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
+
+# %% [markdown]
+# The journal shows the story: the crash, the member declared dead after `session.timeout.ms`, the
+# rebalance, and the same offsets handled a second time.
+
+# %%
+j = sim.journal.frame()
+j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time", "kind", "actor", "detail"]]
+
+# %% [markdown]
+# ## Try it: move the crash, switch the inbox on
+#
+# The slider moves the crash; the checkbox turns on the idempotent-consumer policy (an inbox of processed
+# event ids with a unique constraint). Watch the ledger total against the true total.
+
+# %% tags=["nbval-ignore-output"]
+from eda_sim.widgets import explore
+
+def ledger_report(crash_at, idempotent):
+    sim, ledger = payments_world(crash_at=crash_at, idempotent=idempotent)
+    print(f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
+          f"duplicates delivered {duplicates_delivered(sim)}")
+
+explore(ledger_report, crash_at=(0.05, 0.8, 0.02, 0.43), idempotent=False)
+
+# %%
+for idempotent in (False, True):
+    ledger_report(0.43, idempotent)
+
+# %% [markdown]
+# ## The inbox: a unique constraint on event ids
+#
+# The policy records each event id in a table in the same step as the side effect; a second delivery
+# finds its id there and is skipped. The table is an ordinary thing you can look at.
+
+# %%
+sim, ledger = payments_world(crash_at=0.43, idempotent=True)
+inbox = sim.services["ledger"].inbox
+len(inbox), inbox.refused, inbox.table().head(3)
+
+# %% [markdown]
+# Other fixes work the same way: make the side effect safe to repeat (an upsert keyed by the event id
+# instead of `+=`), or let the database refuse a duplicate row. Whatever you choose, key it on a
+# **stable event id** chosen by the producer, never on the payload.
+
+# %% [markdown]
+# ## Exactly-once stops at the broker
+#
+# Kafka's idempotent producer removes the duplicates a *producer retry* would add. Below, the
+# acknowledgement of the first batch is lost; the producer waits `request.timeout.ms` and sends it again.
+# The broker already had it: without idempotence it is appended twice, with idempotence it is recognised
+# by producer id and sequence number and dropped. Neither helps the ledger above: Kafka's exactly-once
+# covers writes to Kafka, not your database.
+
+# %%
+def retried(idempotent):
+    sim = Simulation(seed=1, name=f"retry-{idempotent}")
+    sim.create_topic("payments", partitions=1)
+    p = sim.producer({"enable.idempotence": idempotent, "request.timeout.ms": 1000})
+    sim.lose_acks(p, 1)
+    for i in range(3):
+        p.produce("payments", key="acct-1", value=f"payment {i}")
+    p.flush()
+    return list(sim.records("payments")["value"])
+
+retried(False), retried(True)
+
+# %% [markdown]
+# ## Exercise: make the ledger exact
+#
+# Complete `post_payment` so that a redelivered payment is not posted twice. Keep the ids you have
+# processed in `seen`. Careful: two different payments may have the same account and amount.
+
+# %% tags=["exercise"]
+from collections import Counter
+from eda_sim.exercises.nb05 import check_idempotent_ledger
+
+ledger, seen = Counter(), set()
+
+def post_payment(event, ctx):
+    ledger[event.payload["account"]] += event.payload["amount"]
+
+check_idempotent_ledger(post_payment, ledger, seen)
+
+# %% tags=["solution"]
+from collections import Counter
+from eda_sim.exercises.nb05 import check_idempotent_ledger
+
+ledger, seen = Counter(), set()
+
+def post_payment(event, ctx):
+    ### BEGIN SOLUTION
+    if event.id in seen:
+        return
+    seen.add(event.id)
+    ### END SOLUTION
+    ledger[event.payload["account"]] += event.payload["amount"]
+
+check_idempotent_ledger(post_payment, ledger, seen)
+
+# %% [markdown]
+# ## Pitfall checklist: idempotency
+#
+# - [ ] You know your commit strategy, and what a crash at each step costs.
+# - [ ] You do not read "lag 0" as "processed exactly once".
+# - [ ] Every event has a stable id set by its producer.
+# - [ ] Each consumer with a side effect deduplicates on that id (inbox, unique constraint, upsert).
+# - [ ] The dedupe record and the side effect are written in one transaction.
+# - [ ] Producers use `enable.idempotence`, and you do not expect it to protect your database.
+#
+# Next: [06 · retries and dead letters](06_retries_and_dead_letters.ipynb).
