@@ -416,14 +416,14 @@ class DesignRun:
                                  "submitted_at": p["submitted_at"], "alerted_at": doc["sim_seconds"],
                                  "latency_s": round(doc["sim_seconds"] - p["submitted_at"], 4),
                                  "is_fraud": fraud, "pattern": pattern or "-"})
-        frame = pd.DataFrame(rows, columns=cols)
+        frame = pd.DataFrame(rows, columns=cols).astype({"is_fraud": bool})
         return frame.sort_values("alerted_at", kind="stable").reset_index(drop=True)
 
     def summary(self) -> dict:
         """Precision, recall, alert latency and time to detect a defrauded card, in virtual seconds."""
         alerts = self.alerts()
         fraud = {t: v for t, v in self.labels.items() if v[0]}
-        true = alerts[alerts["is_fraud"]]
+        true = alerts[alerts["is_fraud"].astype(bool)]
         first_fraud: dict = {}
         for _, (_, _, card, time) in sorted(fraud.items(), key=lambda kv: kv[1][3]):
             first_fraud.setdefault(card, time)
