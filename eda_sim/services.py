@@ -92,9 +92,9 @@ def publish(producer, topic: str, event: Event, partition: int = -1) -> None:
 
 
 def new_event(sim, type: str, payload: dict, *, key: str | None = None, parent: Event | None = None,
-              schema_version: int = 1) -> Event:
+              schema_version: int = 1, id: str | None = None) -> Event:
     """An event stamped now with a deterministic id; with ``parent``, it continues the parent's trace."""
-    eid = f"evt-{sim._next('event'):06d}"
+    eid = id or f"evt-{sim._next('event'):06d}"
     correlation = parent.correlation_id if parent is not None else eid
     return Event.create(type, payload, key=key, time=sim.now, id=eid, correlation_id=correlation,
                         causation_id=parent.id if parent is not None else None, schema_version=schema_version)
@@ -176,11 +176,17 @@ class Context:
         return self.sim.now
 
     def emit(self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1) -> Event:
-        """Publish a new event caused by the one being handled (sent when the handler succeeds)."""
+        """Publish a new event caused by the one being handled (sent when the handler succeeds).
+
+        Its id is derived from the handled event's id, this service and the
+        emit's position (``<parent id>/<service>/<n>``), so when the handled
+        event is delivered again after a crash, the same ids go out again and
+        an idempotent consumer downstream can drop the copies.
+        """
         if topic not in self.sim.broker.topics:
             self.sim.topic(topic)  # raises, naming the topics that exist
         ev = new_event(self.sim, type, payload, key=key if key is not None else self.event.key, parent=self.event,
-                       schema_version=schema_version)
+                       schema_version=schema_version, id=f"{self.event.id}/{self.service.name}/{len(self._out) + 1}")
         self._out.append((topic, ev))
         return ev
 

@@ -259,3 +259,21 @@ def test_poison_reaches_the_dlt_and_counts_reconcile_at_every_instant(seed, pois
     if poison:
         dlq = dead_letters(sim, "orders.DLT").drop_duplicates("original_offset")
         assert set(dlq.group) == {"billing"} and set(dlq.attempts) == {3}
+
+
+def test_a_redelivered_event_emits_the_same_ids_so_downstream_can_drop_copies():
+    sim = Simulation(seed=2, name="reemit")
+    sim.create_topic("payments", partitions=1)
+    sim.create_topic("receipts", partitions=1)
+    Source(sim, "checkout", "payments", [{"time": i * 0.01, "type": "PaymentCaptured", "n": i} for i in range(40)])
+    svc = Service(sim, "billing", consumes="payments", produces={"receipts": ["ReceiptIssued"]},
+                  handlers={"PaymentCaptured": lambda e, c: c.emit("receipts", "ReceiptIssued", {"n": e.payload["n"]})},
+                  processing_time=0.02, max_in_flight=10, config={"session.timeout.ms": 300})
+    sim.crash(svc.instances[0], at=0.43)
+    sim.restart(svc.instances[0], at=0.9)
+    sim.run(until=10)
+    from eda_sim.events import Event
+
+    ids = [Event.from_json(r.value).id for r in sim.topic("receipts").partitions[0].records()]
+    assert len(ids) > 40 and len(set(ids)) == 40  # copies were published, with the ids of the first time
+    assert all(i.endswith("/billing/1") for i in ids)
