@@ -58,7 +58,7 @@ def test_malformed_views_land_in_the_dead_letter_topic_with_the_reason(rec_sim):
     assert set(dlt["group"]) == {"recommender"}
     messages = sorted(dlt["message"])
     assert sum("not valid JSON" in m for m in messages) == 3
-    assert sum("without product_id" in m for m in messages) == 3
+    assert sum("view without product_id" in m for m in messages) == 3
     assert reconcile(rec_sim, "recommender").iloc[0]["balanced"]
 
 

@@ -28,7 +28,8 @@ def check_fraud_design(fb, design) -> None:
         for problem in found["structure"]:
             fb.miss(problem)
     else:
-        fb.ok(f"the design reads as data: {len(d.events)} event types on {len(d.topics())} topics")
+        n, t = len(d.events), len(d.topics())
+        fb.ok(f"the design reads as data: {n} event type{'s' * (n != 1)} on {t} topic{'s' * (t != 1)}")
     for group in ("orphans", "unread", "names"):
         if found[group]:
             for problem in found[group]:

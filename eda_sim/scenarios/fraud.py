@@ -413,7 +413,7 @@ class DesignRun:
                     p = doc["payload"]
                     fraud, pattern, _, _ = self.labels.get(p["txn_id"], (False, None, None, None))
                     rows.append({"txn_id": p["txn_id"], "card_id": p["card_id"], "score": round(p["score"], 3),
-                                 "submitted_at": p["submitted_at"], "alerted_at": doc["sim_seconds"],
+                                 "submitted_at": p["submitted_at"], "alerted_at": round(doc["sim_seconds"], 3),
                                  "latency_s": round(doc["sim_seconds"] - p["submitted_at"], 4),
                                  "is_fraud": fraud, "pattern": pattern or "-"})
         frame = pd.DataFrame(rows, columns=cols).astype({"is_fraud": bool})
@@ -445,12 +445,23 @@ class DesignRun:
 
     def monitoring_events(self) -> int:
         """How many model-monitoring events were published."""
-        n = 0
-        for name, e in self.design.events.items():
-            if is_monitoring(name) and e["topic"] in self.sim.broker.topics:
-                for log in self.sim.topic(e["topic"]).partitions:
-                    n += sum(1 for r in log.records() if json.loads(r.value).get("type") == name)
-        return n
+        return len(self.monitoring())
+
+    def monitoring(self):
+        """The model-monitoring events published: time, type, topic and payload."""
+        import pandas as pd
+
+        rows = []
+        topics = {e["topic"] for n, e in self.design.events.items() if is_monitoring(n) and e["topic"]}
+        for topic in sorted(t for t in topics if t in self.sim.broker.topics):
+            for log in self.sim.topic(topic).partitions:
+                for r in log.records():
+                    doc = json.loads(r.value)
+                    if is_monitoring(doc.get("type")):
+                        rows.append({"time": round(doc["sim_seconds"], 3), "type": doc["type"], "topic": topic,
+                                     "payload": doc["payload"]})
+        frame = pd.DataFrame(rows, columns=["time", "type", "topic", "payload"])
+        return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 def _quantile(values: list, q: float) -> float:
@@ -622,25 +633,67 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
     return DesignRun(sim, scorer, d, notes, labels, flow[-1] if len(flow) >= 2 else None)
 
 
-@functools.lru_cache(maxsize=16)
-def _compare(canonical: str, seed: int) -> tuple:
+@functools.lru_cache(maxsize=8)
+def _runs(canonical: str, seed: int) -> tuple:
     design = json.loads(canonical)
-    return tuple(tuple(run_design(design, seed, scorer=s).summary().items()) for s in SCORERS)
+    return tuple(run_design(design, seed, scorer=s) for s in SCORERS)
 
 
-def compare_with_rule(design, seed: int = LIVE_SEED):
-    """Run ``design`` with the model and with the threshold rule; one row each (see :meth:`DesignRun.summary`).
+def design_runs(design, seed: int = LIVE_SEED) -> dict:
+    """``{"model": DesignRun, "rule": DesignRun}``: the design run with each scorer.
 
-    Runs are deterministic, so a comparison already made is remembered.
+    Runs are deterministic, so the runs of a design already run are
+    remembered and shared: look at them, do not run their simulations further.
     """
-    import pandas as pd
-
     try:
         canonical = json.dumps(design, sort_keys=True)
         if json.loads(canonical) != design:  # tuples, non-str keys: not a faithful key, do not remember
             canonical = None
     except (TypeError, ValueError):
         canonical = None
-    rows = _compare(canonical, seed) if canonical is not None else \
-        tuple(tuple(run_design(design, seed, scorer=s).summary().items()) for s in SCORERS)
-    return pd.DataFrame([dict(r) for r in rows]).set_index("scorer")
+    runs = _runs(canonical, seed) if canonical is not None else \
+        tuple(run_design(design, seed, scorer=s) for s in SCORERS)
+    return dict(zip(SCORERS, runs))
+
+
+def compare_with_rule(design, seed: int = LIVE_SEED):
+    """The design run with the model and with the threshold rule: one row each (see :meth:`DesignRun.summary`)."""
+    import pandas as pd
+
+    return pd.DataFrame([r.summary() for r in design_runs(design, seed).values()]).set_index("scorer")
+
+
+def by_pattern(design, seed: int = LIVE_SEED):
+    """Per fraud pattern: fraudulent transactions, and how many each scorer's alerts caught."""
+    import pandas as pd
+
+    runs = design_runs(design, seed)
+    first = next(iter(runs.values()))
+    fraud = pd.Series([v[1] for v in first.labels.values() if v[0]], dtype=object).value_counts().sort_index()
+    table = pd.DataFrame({"fraud": fraud})
+    for name, run in runs.items():
+        alerts = run.alerts()
+        table[f"caught_by_{name}"] = alerts[alerts["is_fraud"]]["pattern"].value_counts().reindex(table.index) \
+            .fillna(0).astype(int)
+    table.index.name = "pattern"
+    return table
+
+
+def design_table(design):
+    """The events of a design as a table: event, producer, consumers, topic (what could be read of it)."""
+    import pandas as pd
+
+    d = read_design(design)
+    rows = [{"event": n, "producer": e["producer"] or "-", "consumers": ", ".join(e["consumers"]) or "-",
+             "topic": e["topic"] or "-", "on_flow": n in d.flow} for n, e in d.events.items()]
+    return pd.DataFrame(rows, columns=["event", "producer", "consumers", "topic", "on_flow"])
+
+
+def live_features(seed: int = LIVE_SEED):
+    """The live transactions' features, computed offline (:func:`~eda_sim.models.card_features`), with labels.
+
+    The feature service computes the same numbers from the events, so this
+    is a quick way to try thresholds without running the broker.
+    """
+    warmup, live = live_stream(seed)
+    return card_features(warmup + live, warmup=WARMUP)

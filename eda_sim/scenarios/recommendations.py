@@ -99,7 +99,7 @@ def _recommend_handler(model, name: str, k: int):
         product, user = p.get("product_id"), p.get("user_id")
         if not product or not user:
             missing = "product_id" if not product else "user_id"
-            raise ValueError(f"UserViewedProduct without {missing}: nothing to learn or recommend from")
+            raise ValueError(f"view without {missing}: nothing to learn from")
         model.observe(user, product, event.time)
         learned[0] += 1
         ctx.emit(RECOMMENDATIONS, "RecommendationGenerated",
@@ -203,6 +203,19 @@ def _events(sim, topic: str, etype: str) -> list:
                 out.append((float(doc["sim_seconds"]), doc["payload"]))
     out.sort(key=lambda e: e[0])
     return out
+
+
+def recommendation_events(sim, model: str | None = None):
+    """The ``RecommendationGenerated`` events as a table in time order (of one model, if given).
+
+    Columns: time, user_id, after_product (the view that caused it), items, model, model_version.
+    """
+    import pandas as pd
+
+    cols = ["time", "user_id", "after_product", "items", "model", "model_version"]
+    rows = [{"time": round(t, 3), **{c: p.get(c) for c in cols[1:]}}
+            for t, p in _events(sim, RECOMMENDATIONS, "RecommendationGenerated") if model in (None, p.get("model"))]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _evaluate(sim, bucket: float):
