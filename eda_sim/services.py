@@ -451,6 +451,27 @@ def reconcile(sim, service: str | Service):
                                        "balanced"])
 
 
+def events_frame(sim, topic: str):
+    """The events in ``topic`` as a DataFrame: time, type, key, id, then one column per payload field.
+
+    Records that are not valid events (malformed input) are left out; see the
+    dead-letter topic for those.
+    """
+    import pandas as pd
+
+    rows = []
+    for log in sim.topic(topic).partitions:
+        for r in log.records():
+            try:
+                e = Event.from_json(r.value)
+            except (ValueError, TypeError):
+                continue
+            rows.append({"time": r.timestamp, "partition": r.partition, "offset": r.offset, "type": e.type,
+                         "key": e.key, "id": e.id, **e.payload.thaw()})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values(["time", "partition", "offset"], kind="stable").reset_index(drop=True) if rows else frame
+
+
 def decode(message) -> Event:
     """Parse a consumed message's value as an :class:`Event` (``ValueError`` says what is wrong)."""
     return Event.from_json(message.value())

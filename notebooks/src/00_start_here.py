@@ -1,51 +1,120 @@
 # %% [markdown]
-# # 00 · Start here
+# # 00 · Start here: an AI system that runs on events
 #
-# This course teaches event-driven architecture for AI systems by letting you *watch* it happen.
-# Everything runs in a small simulated world with a virtual clock: events, producers, a broker with
-# partitions and offsets, consumer groups that crash and recover.
+# **After this notebook you can** say why AI systems are built around events, name the three roles in an
+# event-driven system, and drive this course's simulations with their controls.
 #
-# **After this notebook you can** build a tiny world, send events through it, and read what happened
-# from its journal.
-#
-# **Time:** 5 minutes.
+# **Time:** about 10 minutes.
 
 # %% [markdown]
-# ## One deterministic world
+# ## Why events, for AI
 #
-# A `Simulation` owns a virtual clock, one seeded random generator, a broker and a *journal*: a record of
-# everything that happened. The same seed always gives the same journal, so your results match your
-# neighbour's.
+# A recommendation that arrives after the shopper has left is worthless; a fraud score computed after the
+# payment cleared is too late. AI systems increasingly *react*: to a click, a transaction, a new batch of
+# data, a model that drifts. In an event-driven design, each part announces what happened as an **event**
+# and gets on with its work; other parts **subscribe** to the events they care about and react in their
+# own time. Nobody waits on anybody, each part scales on its own, and a new consumer can be added without
+# touching the producers.
+#
+# Three roles make this work:
+#
+# - **producers** publish events (a front end, an uploader, a service reporting its results);
+# - the **broker** stores them durably in **topics** and hands them out (Kafka and its cousins);
+# - **consumers** subscribe and react (a feature pipeline, a model server, a monitor).
+
+# %% [markdown]
+# ## The flow you will take apart
+#
+# An uploader sends raw interaction data; a **feature service** turns it into per-user features; a
+# **real-time inference** service answers the front end's inference requests using the latest features;
+# a **model monitor** watches the results and raises a drift alert. Everything runs in a simulation on a
+# virtual clock, with one seed, so what you see here is what everyone sees.
+#
+# Press **Step** to move to the next thing that happens, **▶** to play, **Reset** to start again. The
+# menu breaks one service; the checkbox makes requests drift halfway through. Watch the arrow counts.
+
+# %% tags=["nbval-ignore-output"]
+from eda_sim.scenarios.ai_flow import SERVICES, ai_flow
+from eda_sim.widgets import controls
+
+def build(broken="none", drift=False):
+    return ai_flow(seed=1, until=0, break_hop=None if broken == "none" else broken, drift_at=15 if drift else None)
+
+controls(build, ["flow"], knobs={"broken": ["none", *SERVICES], "drift": False}, tick=1.0)
+
+# %% [markdown]
+# The same world, run for 30 virtual seconds, as a plain picture (this is what the notebook shows when
+# nobody presses anything):
 
 # %%
-from eda_sim import Simulation
+from eda_sim.widgets import show
 
-sim = Simulation(seed=42)
-sim.create_topic("page-views", partitions=3)
-sim
+sim = ai_flow(seed=1, until=30, drift_at=15)
+show(sim, "flow")
 
 # %% [markdown]
-# ## Produce a few events
+# ## Everything is in the journal
 #
-# A producer publishes records to a topic without knowing who will read them. `flush()` moves the virtual
-# clock forward until the broker has acknowledged every record.
+# The simulation writes down everything that happens: records produced and appended, deliveries, commits,
+# rebalances, crashes, dead letters. Every picture in the course is drawn from this journal.
 
 # %%
-producer = sim.producer()
-for i in range(6):
-    producer.produce("page-views", key=f"user-{i % 2}", value=f"viewed product {i}")
-producer.flush()
-sim.now
-
-# %% [markdown]
-# ## Read the journal
-#
-# Every picture in this course is drawn from the journal. Here it is as a table: the producer sent
-# batches, the broker appended them to partitions, and the acknowledgements came back.
+journal = sim.journal.frame()
+journal.kind.value_counts().head(8)
 
 # %%
-sim.journal.frame()[["time", "kind", "actor", "topic", "partition", "offset", "count"]]
+from eda_sim.services import events_frame
+
+events_frame(sim, "model-alerts")[["time", "type", "mean_score", "threshold"]]
 
 # %% [markdown]
-# Try it: change `seed=42` or the number of users (`i % 2`) and run the notebook again.
-# Which partitions do the users land on?
+# ## Exercise: who plays which role?
+#
+# Using the flow diagram above, mark each part as `"producer"`, `"consumer"`, `"both"` or `"topic"`.
+
+# %% tags=["exercise"]
+from eda_sim.exercises.nb00 import check_roles
+
+answer = {"uploader": "?", "frontend": "?", "raw-data": "?", "feature-service": "?",
+          "realtime-inference": "?", "model-monitor": "?", "model-alerts": "?"}
+check_roles(answer)
+
+# %% tags=["solution"]
+from eda_sim.exercises.nb00 import check_roles
+
+### BEGIN SOLUTION
+answer = {"uploader": "producer", "frontend": "producer", "raw-data": "topic", "feature-service": "both",
+          "realtime-inference": "both", "model-monitor": "both", "model-alerts": "topic"}
+### END SOLUTION
+check_roles(answer)
+
+# %% [markdown]
+# ## The map of the course
+#
+# | # | notebook | you will see |
+# |---|---|---|
+# | 01 | [events](01_events.ipynb) | an immutable fact, its JSON, events versus commands |
+# | 02 | [producers, consumers, broker](02_producers_consumers_broker.ipynb) | fan-out to groups, a consumer offline and catching up |
+# | 03 | [partitions and ordering](03_partitions_and_ordering.ipynb) | order per partition, keys, adding partitions, a reorder buffer |
+# | 04 | [consumer groups and scaling](04_consumer_groups_and_scaling.ipynb) | idle extra consumers, rebalances, a rebalance storm |
+# | 05 | [delivery and idempotency](05_delivery_and_idempotency.ipynb) | commit timing, a crash sweep, a ledger that double-counts |
+# | 06 | [retries and dead letters](06_retries_and_dead_letters.ipynb) | backoff, poison events, re-drive, counts that reconcile |
+# | 07 | [schemas and evolution](07_schemas_and_evolution.ipynb) | a registry accepting and refusing changes |
+# | 08 | [storms, backpressure, monitoring](08_storms_backpressure_monitoring.ipynb) | lag in a surge, autoscaling, hot keys, alerts |
+# | 09 | [tracing](09_tracing.ipynb) | one request across services, the hop where it stopped |
+# | 10 | [real-time recommendations](10_realtime_recommendations.ipynb) | a model learning from the stream |
+# | 11 | [fraud-detection challenge](11_fraud_detection_challenge.ipynb) | your own design, run and scored |
+# | 12 | [replay, audit, model monitoring](12_replay_audit_monitoring.ipynb) | back-testing on history, drift alerts |
+# | 13 | [to a real broker](13_to_a_real_broker.ipynb) | the same code on Redis Streams |
+# | 99 | [recap](99_recap.ipynb) | the takeaways and a self-check quiz |
+#
+# **How the notebooks work.** Each starts with what you will be able to do and how long it takes. Cells
+# are short; run them in order (Shift+Enter). Live controls sit in cells whose saved output may differ
+# from yours; a plain cell after them shows the same picture. Exercises end with a check that says what
+# is right, what is missing, and gives a hint; worked solutions are in `notebooks/solutions/`.
+#
+# **What the simulator simplifies.** One broker, no replication, rebalances that complete instantly, and a
+# network with a fixed small delay. Everything else (partitioning, offsets, commits, groups, retention)
+# follows Kafka's rules, and the notebooks point out where real clusters behave differently.
+#
+# Next: [01 · events](01_events.ipynb).
