@@ -1,0 +1,79 @@
+"""The course's notebooks keep their shape: short cells, a control, an exercise, a solution that passes.
+
+nbval (run by the same ``pytest``) re-executes every notebook and compares
+outputs; these tests check what nbval does not: the structure a learner and an
+instructor rely on.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(p for p in ROOT.glob("[0-9][0-9]_*.ipynb"))
+MAX_LINES = 15
+
+
+def cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def code(path):
+    return [c for c in cells(path) if c["cell_type"] == "code"]
+
+
+def text(cell):
+    return "".join(cell["source"])
+
+
+def outputs(cell):
+    out = []
+    for o in cell.get("outputs", []):
+        out.append("".join(o.get("text", "")) or "".join(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(out)
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 10
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_opens_with_title_goals_and_time(path):
+    first = text(cells(path)[0])
+    assert first.startswith("# ") and "After this notebook you can" in first and "**Time:**" in first
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_are_short(path):
+    long = [text(c).count("\n") + 1 for c in code(path) if text(c).count("\n") + 1 > MAX_LINES]
+    assert not long, f"cells of {long} lines; keep them to {MAX_LINES}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_has_a_live_control_paired_with_a_checked_cell(path):
+    live = [i for i, c in enumerate(code(path)) if re.search(r"\b(controls|explore)\(", text(c))]
+    assert live, "no live control (controls(...) or explore(...))"
+    for i in live:
+        tags = code(path)[i].get("metadata", {}).get("tags", [])
+        assert "nbval-ignore-output" in tags, "a live control cell must be tagged nbval-ignore-output"
+        assert i + 1 < len(code(path)), "a live control needs a plain cell after it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_has_an_exercise_with_a_check_and_a_passing_solution(path):
+    exercises = [c for c in code(path) if "exercise" in c.get("metadata", {}).get("tags", [])]
+    assert exercises and all(re.search(r"\bcheck_\w+\(", text(c)) for c in exercises)
+    solution = ROOT / "solutions" / path.name
+    assert solution.exists(), f"no worked solution at {solution.relative_to(ROOT.parent)}"
+    solved = [c for c in code(solution) if "BEGIN SOLUTION" in text(c)]
+    assert solved and all("all checks pass" in outputs(c) for c in solved)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_ignored_outputs_are_only_live_controls_or_say_why(path):
+    for c in code(path):
+        tags = c.get("metadata", {}).get("tags", [])
+        if "nbval-ignore-output" in tags or "nbval-skip" in tags:
+            assert re.search(r"\b(controls|explore)\(", text(c)) or "# reason:" in text(c), text(c)[:80]
