@@ -3,9 +3,9 @@
 ::
 
     payments-api --TransactionSubmitted--> transactions --+--> fraud-scorer --FraudSuspected--> fraud-alerts
-                                                          +--> model-monitor --ModelDriftDetected--+
-    model-registry --ModelDeployed--------------------------------------------------------------> model-events
-                                                          (fraud-scorer reads model-events: which version is live)
+                                                          |         ^
+                                                          |         +-- model-events <--ModelDeployed-- model-registry
+                                                          +--> model-monitor --ModelDriftDetected--> model-alerts
 
 The world replays two hours of card transactions (the live stream of
 notebook 11, seed 12). The first hour is before go-live: the scorer folds each
@@ -50,7 +50,8 @@ from ..simulation import Simulation
 from .fraud import HISTORY_SEED, LIVE_SEED, LIVE_STREAM, THRESHOLD, WARMUP, train_model, training_amounts
 
 TRANSACTIONS = "transactions"
-MODEL_EVENTS = "model-events"
+MODEL_EVENTS = "model-events"  # ModelDeployed: which version is live
+MODEL_ALERTS = "model-alerts"  # ModelDriftDetected: something is wrong with the model's inputs
 ALERTS = "fraud-alerts"
 LIVE_GROUP = "fraud-scorer"
 SHIFT_AT = 5400.0
@@ -99,8 +100,8 @@ def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT
     :class:`~eda_sim.models.DriftMonitor`.
     """
     sim = Simulation(seed=seed, name="monitoring")
-    for topic in (TRANSACTIONS, ALERTS, MODEL_EVENTS):
-        sim.create_topic(topic, partitions=3 if topic != MODEL_EVENTS else 1)
+    for topic in (TRANSACTIONS, ALERTS, MODEL_EVENTS, MODEL_ALERTS):
+        sim.create_topic(topic, partitions=3 if topic in (TRANSACTIONS, ALERTS) else 1)
     Source(sim, "payments-api", TRANSACTIONS, _items(stream(seed, shift_at, amount_scale)), key="card_id")
     Source(sim, "model-registry", MODEL_EVENTS, [_deployment("v1", WARMUP)], key="model",
            produces=["ModelDeployed"])
@@ -134,12 +135,12 @@ def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT
         was = monitor.drifted
         psi = monitor.observe(event.payload["amount"], event.time)
         if psi is not None and monitor.drifted and not was:
-            ctx.emit(MODEL_EVENTS, "ModelDriftDetected",
+            ctx.emit(MODEL_ALERTS, "ModelDriftDetected",
                      {"feature": "amount", "psi": round(psi, 3), "threshold": threshold, "window": window,
                       "model_version": live["version"]}, key="model")
 
     watcher = Service(sim, "model-monitor", consumes=TRANSACTIONS, handlers={"TransactionSubmitted": watch},
-                      produces={MODEL_EVENTS: ["ModelDriftDetected"]}, retry=NO_RETRY, processing_time=0.002,
+                      produces={MODEL_ALERTS: ["ModelDriftDetected"]}, retry=NO_RETRY, processing_time=0.002,
                       poll_timeout=5.0)
     watcher.monitor = monitor
     if until is not None:
@@ -165,20 +166,22 @@ def deploy(sim, version: str):
 
 
 def model_events(sim):
-    """The ``model-events`` topic as a table: offset, time, type, version and what the event says."""
+    """The model's life in time order, from ``model-events`` and ``model-alerts``: time, topic, type, version, detail."""
     import pandas as pd
 
     rows = []
-    for r in sim.topic(MODEL_EVENTS).partitions[0].records():
-        doc = json.loads(r.value)
-        p = doc["payload"]
-        if doc["type"] == "ModelDeployed":
-            detail = f"{len(p['features'])} features, alerts at score >= {p['threshold']:g}"
-        else:
-            detail = f"{p['feature']} PSI {p['psi']:.3f} > {p['threshold']:g} over {p['window']} transactions"
-        rows.append({"offset": r.offset, "time": round(doc["sim_seconds"], 1), "type": doc["type"],
-                     "version": p.get("version", p.get("model_version")), "detail": detail})
-    return pd.DataFrame(rows, columns=["offset", "time", "type", "version", "detail"])
+    for topic in (MODEL_EVENTS, MODEL_ALERTS):
+        for r in sim.topic(topic).partitions[0].records():
+            doc = json.loads(r.value)
+            p = doc["payload"]
+            if doc["type"] == "ModelDeployed":
+                detail = f"{len(p['features'])} features, alerts at score >= {p['threshold']:g}"
+            else:
+                detail = f"{p['feature']} PSI {p['psi']:.3f} > {p['threshold']:g} over {p['window']} transactions"
+            rows.append({"time": round(doc["sim_seconds"], 1), "topic": topic, "type": doc["type"],
+                         "version": p.get("version", p.get("model_version")), "detail": detail})
+    frame = pd.DataFrame(rows, columns=["time", "topic", "type", "version", "detail"])
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------- replaying the log
