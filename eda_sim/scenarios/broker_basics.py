@@ -95,14 +95,18 @@ def processed_counts(sim, group: str, topic: str = TOPIC, member: str | None = N
 
 
 def catch_up_report(sim, group: str, topic: str = TOPIC, member: str | None = None) -> dict:
-    """Every record of ``topic`` against what ``group`` (or one ``member``) processed: once, more, not (yet)."""
+    """Every record of ``topic`` against what ``group`` (or one ``member``) processed.
+
+    Keys: ``group``, ``produced`` (records in the log), ``processed once``,
+    ``more than once`` and ``never`` (not processed, or not yet).
+    """
     seen = processed_counts(sim, group, topic, member)
     log_end = {log.index: log.log_end_offset for log in sim.topic(topic).partitions}
     produced = sum(log_end.values())
     once = sum(1 for n in seen.values() if n == 1)
     return {"group": group, "produced": produced, "processed once": once,
-            "processed twice or more": sum(1 for n in seen.values() if n > 1),
-            "not processed": sum(1 for p, end in log_end.items() for o in range(end) if (p, o) not in seen)}
+            "more than once": sum(1 for n in seen.values() if n > 1),
+            "never": sum(1 for p, end in log_end.items() for o in range(end) if (p, o) not in seen)}
 
 
 def retention_timeline(retention_ms: int = 60_000, segment_ms: int = 20_000, rate: float = 1.0,

@@ -116,15 +116,21 @@ def key_order(sim, topic: str = TOPIC, group: str = SERVICE):
 
 
 def order_summary(key: str | None, partitions: int = 3, **options) -> dict:
-    """Run :func:`clicks_world` with ``key`` and sum up: pairs out of order, users hit, partitions used."""
+    """Run :func:`clicks_world` with ``key`` and sum up what it did to order and load.
+
+    Keys: ``key``; ``partitions used`` (that got any click); ``out of order``
+    (pairs of one user's clicks handed over in the wrong order); ``users hit``
+    (users with at least one such pair); ``busiest`` (the share of clicks in
+    the fullest partition).
+    """
     sim = clicks_world(key, partitions=partitions, **options)
     per_user = key_order(sim)
     sizes = [log.log_end_offset for log in sim.topic(TOPIC).partitions]
     return {"key": key if key is not None else "(no key)",
             "partitions used": f"{sum(1 for n in sizes if n)} of {partitions}",
-            "out-of-order pairs": int(per_user["out_of_order_pairs"].sum()),
-            "users affected": int((per_user["out_of_order_pairs"] > 0).sum()),
-            "busiest partition share": round(max(sizes) / max(1, sum(sizes)), 2)}
+            "out of order": int(per_user["out_of_order_pairs"].sum()),
+            "users hit": int((per_user["out_of_order_pairs"] > 0).sum()),
+            "busiest": f"{max(sizes) / max(1, sum(sizes)):.0%}"}
 
 
 def compare_keys(keys=KEY_CHOICES, partitions: int = 3, **options):
@@ -182,8 +188,8 @@ def growth_world(before: int = 3, after: int | None = 4, at: float = 5.0, *, unt
     """Clicks keyed by user on ``before`` partitions; at ``at`` the topic grows to ``after`` partitions.
 
     The sessionizer has four instances, so one sits idle while there are
-    three partitions (the usual reason to add one). It is a little behind
-    when the topic grows, as consumers often are, and the group rebalances
+    three partitions (the usual reason to add one). It is behind when the
+    topic grows, as busy consumers often are, and the group rebalances
     onto the new partitions. A key whose partition changed sends its later
     clicks to a partition with a shorter backlog (the new one has none), so
     those can be handled before the user's earlier clicks. ``after=None``
