@@ -146,23 +146,25 @@ pd.DataFrame([catch_up_report(away, "analytics"), catch_up_report(away, "recomme
 #
 # **Step** moves to the next thing that happens, **▶** plays 1 virtual second per tick, **Reset** starts
 # over. The slider sets the number of recommender members; the checkbox takes analytics offline from 4 s
-# to 10 s. Watch the arrows: both groups receive every event, however many members the recommender
-# has. With 4 members, one has no partition at all (notebook 04 is about that).
+# to 10 s. Look for: both groups receive every event (the arrows), however many members the recommender
+# has; the board recolours as members share the partitions, and with 4 members one gets none (notebook
+# 04 is about that); with analytics offline, its lag climbs in the chart and falls after 10 s.
 
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import controls
 
 def build(recommenders=2, analytics_offline=False):
-    return shop_world(until=0, recommenders=recommenders, offline=(4.0, 10.0) if analytics_offline else None)
+    offline = (4.0, 10.0) if analytics_offline else None
+    return shop_world(until=0.01, recommenders=recommenders, offline=offline)  # 0.01 s: members have joined
 
-controls(build, ["flow", ("metrics", 1.0, "page-views")], knobs={"recommenders": (1, 4, 1, 2),
-         "analytics_offline": False}, tick=1.0)
+views = ["flow", ("board", "page-views", {"group": "recommender"}), ("metrics", 1.0, "page-views")]
+controls(build, views, knobs={"recommenders": (1, 4, 1, 2), "analytics_offline": False}, tick=1.0)
 
 # %% [markdown]
 # The same views after 20 virtual seconds, with three recommender members and analytics offline:
 
 # %%
-show(shop_world(until=20.0, recommenders=3, offline=(4.0, 10.0)), "flow", ("metrics", 1.0, "page-views"))
+show(shop_world(until=20.0, recommenders=3, offline=(4.0, 10.0)), *views)
 
 # %% [markdown]
 # ## Reading deletes nothing; age does
