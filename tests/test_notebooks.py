@@ -77,3 +77,11 @@ def test_ignored_outputs_are_only_live_controls_or_say_why(path):
         tags = c.get("metadata", {}).get("tags", [])
         if "nbval-ignore-output" in tags or "nbval-skip" in tags:
             assert re.search(r"\b(controls|explore)\(", text(c)) or "# reason:" in text(c), text(c)[:80]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_saved_notebooks_carry_no_wall_clock_or_random_ids(path):
+    raw = path.read_text(encoding="utf-8")
+    assert "iopub.execute_input" not in raw, "cell timings from the wall clock: rebuild with tools/build_notebooks.py"
+    assert not re.search(r"IPY_MODEL_[0-9a-f]{32}|\"model_id\": \"[0-9a-f]{32}\"", raw), \
+        "random widget ids: rebuild with tools/build_notebooks.py"
