@@ -22,11 +22,11 @@ def rec_sim():
 
 
 def test_recommender_beats_both_baselines_by_a_stated_margin(rec_sim):
-    # Measured on seed 10 (1,354 views evaluated): item-to-item 0.487, popularity 0.086, random 0.041.
+    # Measured on seed 10 (966 views evaluated): item-to-item 0.520, popularity 0.079, random 0.052.
     rates = recommendations.hit_rates(rec_sim).set_index("model")["hit_rate"]
     assert list(rates.index) == ["item-to-item", "popularity", "random"]
     assert rates["item-to-item"] >= 0.45
-    assert rates["item-to-item"] >= rates["popularity"] + 0.35
+    assert rates["item-to-item"] >= rates["popularity"] + 0.4
     assert rates["item-to-item"] >= rates["random"] + 0.4
 
 
