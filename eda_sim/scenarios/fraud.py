@@ -30,7 +30,8 @@ simulated broker with a seeded card-transaction stream:
   published once at the start, and the scorer takes its model version from it;
 * every other declared consumer is run as a service that only reads its events;
 * a service consuming a topic listed in ``dead_letters`` dead-letters what it
-  cannot handle there; elsewhere a failed event is skipped (journaled ``failed``).
+  cannot handle (to the dead-letter topic of the first such topic it
+  consumes); a service with none skips a failed event (journaled ``failed``).
 
 The scorer is a :class:`~eda_sim.models.FraudModel` trained on a separate,
 labelled history stream, or with ``scorer="rule"`` the hand-written
@@ -521,9 +522,11 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
                 d.events[flow[keep]]["producer"] in d.events[flow[keep - 1]]["consumers"]:
             keep += 1
         flow = flow[:keep]
-    flow = [s for s in flow if d.events[s]["topic"]]
+    untravelled = next((i for i, step in enumerate(flow) if not d.events[step]["topic"]), None)
+    if untravelled is not None:  # an event without a topic cannot travel: the path ends before it
+        flow = flow[:untravelled]
     model = train_model() if scorer == "model" else ThresholdRule()
-    state = {"version": "v1" if scorer == "model" else "rule", "deployed": False}
+    state = {"version": "v1" if scorer == "model" else "rule"}
 
     # each service's handlers (several jobs for one event type run one after the other), topics, outputs
     plan: dict = {}  # service -> {"handlers": {type: [fn, ...]}, "consumes": [topics], "produces": {topic: [types]}}

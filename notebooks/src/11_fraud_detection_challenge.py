@@ -155,6 +155,8 @@ check_fraud_design(my_design)
 # their labels); the first hop keeps the rolling features, the hop before the alert scores, the last hop
 # publishes the alert when the score is 0.5 or more. Monitors watch live amounts, `...Deployed` events
 # announce the model, other consumers just read. Until your flow reaches an alert, nothing is flagged.
+# The simulator runs one broker and keeps one copy of each partition, where a real cluster would
+# replicate each topic across brokers.
 
 # %%
 from eda_sim.scenarios.fraud import design_runs
