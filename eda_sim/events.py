@@ -556,7 +556,21 @@ class Event:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
-        """The event :meth:`to_json` wrote; ``ValueError`` names what is wrong."""
+        """The event :meth:`to_json` wrote; ``ValueError`` names what is wrong.
+
+        Well-formed input as :meth:`to_json` writes it takes a fast path; any
+        input that path does not recognise is read by the full, strict one
+        (:meth:`_from_json_strict`), so errors and results are the same.
+        """
+        if cls is Event:
+            event = _fast_from_json(text)
+            if event is not None:
+                return event
+        return cls._from_json_strict(text)
+
+    @classmethod
+    def _from_json_strict(cls, text: str | bytes) -> Event:
+        """:meth:`from_json` without the fast path: every check, every error message."""
         if not isinstance(text, (str, bytes, bytearray)):
             raise ValueError(f"event JSON must be str or bytes, got {type(text).__name__}")
         try:
@@ -583,3 +597,204 @@ _JSON_FIELDS = (
     "causation_id",
     "schema_version",
 )
+
+
+# ------------------------------------------------------------ fast decoding
+#
+# Services decode every record they consume; the strict path above spends most
+# of its time on checks that well-formed input passes. The fast path accepts
+# only input it can prove the strict path would accept (and then builds the
+# same event); anything else - an odd type, a missing or extra field, a time
+# not in canonical form, an escape that could hide a lone surrogate - returns
+# None and the strict path decides, with its own error messages.
+
+_scan = json.JSONDecoder(parse_constant=_reject_constant).scan_once
+_FIELD_SET = frozenset(_JSON_FIELDS)
+_MAX_MS = _millis(MAX_TIME)
+_make = object.__new__
+_put = object.__setattr__
+_str, _int, _float, _dict, _list, _none, _bool = str, int, float, dict, list, type(None), bool
+
+
+def _canonical_iso(ms: int) -> str:
+    """``to_iso`` for a whole number of milliseconds in [0, MAX_TIME * 1000], the second cached."""
+    global _iso_second, _iso_prefix
+    second, milli = divmod(ms, 1000)
+    if second != _iso_second:
+        _iso_prefix = f"{SIM_EPOCH + timedelta(seconds=second):%Y-%m-%dT%H:%M:%S}."
+        _iso_second = second
+    return _iso_prefix + _MILLI_TEXT[milli]
+
+
+_iso_second, _iso_prefix = -1, ""
+_MILLI_TEXT = tuple(f"{i:03d}Z" for i in range(1000))
+
+
+def _fast_value(value: Any) -> Any:
+    """The frozen form of a parsed JSON value, or raise (the caller falls back)."""
+    cls = value.__class__
+    if cls is _str or cls is _int or cls is _bool or value is None:
+        return value
+    if cls is _float:
+        if value - value != 0.0:  # inf or nan
+            raise ValueError
+        return value
+    if cls is _dict:
+        for k, v in value.items():
+            if v.__class__ is not _str:
+                value[k] = _fast_value(v)
+        made = _make(FrozenMap)
+        _put(made, "_items", value)
+        _put(made, "_hash", None)
+        return made
+    if cls is _list:
+        return tuple([_fast_value(v) for v in value])
+    raise TypeError
+
+
+def _blank(text: Any) -> bool:
+    """True unless ``text`` is a str with something besides whitespace (as ``_text`` wants)."""
+    return text.__class__ is not _str or not text or text.isspace()
+
+
+# The canonical form to_json writes: sorted keys, no spaces. Strings in the
+# envelope are matched only when they hold no quote, backslash or control
+# character, so the matched text is the string JSON would decode.
+_S = r'"([^"\\\x00-\x1f]*)"'
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_HEAD = re.compile(
+    r'\{"causation_id":(?:null|' + _S + r'),"correlation_id":' + _S + r',"headers":\{\},"id":' + _S
+    + r',"key":(?:null|' + _S + r'),"payload":(?=\{)'
+)
+_TAIL = re.compile(
+    r',"schema_version":([1-9][0-9]{0,17}),"sim_seconds":((?:0|[1-9][0-9]{0,17})(\.[0-9]+)?([eE][-+]?[0-9]+)?)'
+    r',"time":"([^"]*)","type":' + _S + r'\}'
+)
+
+
+def _fast_from_json(text: Any) -> Event | None:
+    """The event for well-formed JSON as :meth:`Event.to_json` writes it, or None to fall back."""
+    cls = text.__class__
+    if cls is bytes:
+        try:
+            text = text.decode("utf-8")  # strict: no lone surrogates can come from the bytes
+        except UnicodeDecodeError:
+            return None
+    elif cls is _str:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+    else:
+        return None
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # maybe a lone surrogate: the strict path checks
+        return None
+    try:
+        head = _HEAD.match(text)
+        if head is not None:
+            return _from_canonical(text, head)
+        return _from_parsed(text)
+    except (ValueError, TypeError, RecursionError):  # a parse problem: the strict path says what it is
+        return None
+
+
+def _from_canonical(text: str, head) -> Event | None:
+    payload, end = _scan(text, head.end())
+    tail = _TAIL.match(text, end)
+    if tail is None or tail.end() != len(text):
+        return _from_parsed(text)
+    causation, correlation, eid, key = head.groups()
+    version, seconds, fraction, exponent, iso, etype = tail.groups()
+    if not eid or eid.isspace() or not etype or etype.isspace() or not correlation or correlation.isspace():
+        return None
+    if causation is not None and (not causation or causation.isspace()):
+        return None
+    exact = float(seconds) if fraction or exponent else float(int(seconds))
+    if not exact <= MAX_TIME or iso != _canonical_iso(round(exact * 1000)):
+        return None
+    return _event(eid, etype, key, _fast_value(payload), exact + 0.0, _EMPTY, correlation, causation,
+                  int(version))
+
+
+def _event(eid, etype, key, payload, time, headers, correlation, causation, version) -> Event:
+    event = _make(Event)
+    _put(event, "id", eid)
+    _put(event, "type", etype)
+    _put(event, "key", key)
+    _put(event, "payload", payload)
+    _put(event, "time", time)
+    _put(event, "headers", headers)
+    _put(event, "correlation_id", correlation)
+    _put(event, "causation_id", causation)
+    _put(event, "schema_version", version)
+    return event
+
+
+def _from_parsed(text: str) -> Event | None:
+    try:
+        data, end = _scan(text, 0)
+    except StopIteration:
+        return None
+    if end != len(text) or data.__class__ is not _dict:
+        return None
+    get = data.get
+    if len(data) == 10:
+        if data.keys() != _FIELD_SET:
+            return None
+    elif not (_FIELD_SET.issuperset(data) and "id" in data and "type" in data and "payload" in data):
+        return None
+    eid = get("id")
+    etype = get("type")
+    if _blank(eid) or _blank(etype):
+        return None
+    key = get("key")
+    if key is not None and key.__class__ is not _str:
+        return None
+    correlation = get("correlation_id")
+    if correlation is None:
+        correlation = eid
+    elif _blank(correlation):
+        return None
+    causation = get("causation_id")
+    if causation is not None and _blank(causation):
+        return None
+    version = get("schema_version", 1)
+    if version.__class__ is not _int or version < 1:
+        return None
+    # time: trust sim_seconds when the ISO form is exactly what to_iso writes for it
+    exact = get("sim_seconds")
+    tcls = exact.__class__
+    if tcls is _float:
+        if not 0.0 <= exact <= MAX_TIME:  # also false for nan
+            return None
+    elif tcls is _int:
+        if not 0 <= exact <= MAX_TIME:
+            return None
+        exact = float(exact)
+    else:
+        return None
+    iso = get("time")
+    if iso.__class__ is not _str or iso != _canonical_iso(round(exact * 1000)):
+        return None
+    payload = data["payload"]
+    headers = get("headers")
+    if payload.__class__ is not _dict:
+        return None
+    if headers is None:
+        if "headers" in data:
+            return None
+        headers = _EMPTY
+    elif headers.__class__ is not _dict:
+        return None
+    elif headers:
+        for name, value in headers.items():
+            if not name or name in _HEADER_FIELDS or value.__class__ is not _str:
+                return None
+        made = _make(FrozenMap)
+        _put(made, "_items", headers)
+        _put(made, "_hash", None)
+        headers = made
+    else:
+        headers = _EMPTY
+    return _event(eid, etype, key, _fast_value(payload), exact + 0.0, headers, correlation, causation, version)
