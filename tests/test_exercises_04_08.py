@@ -8,7 +8,7 @@ from eda_sim.exercises.nb08 import check_autoscaler_plan
 
 def test_04_right():
     fb = check_group_sizing(6, 50)
-    assert fb.passed and "all checks pass" in str(fb) and "all 6 workers own a partition" in str(fb)
+    assert fb.passed and "all checks pass" in str(fb) and "each of the 6 workers owns a partition" in str(fb)
 
 
 def test_04_partly_right_extra_workers_sit_idle():

@@ -9,8 +9,8 @@ PARTITIONS = 6
 RATE = 240.0  # orders per second
 PROCESSING_TIME = 0.02  # seconds per order: a worker handles 50 per second
 MAX_POLL_INTERVAL_MS = 2000
-BACKLOG = 1200
-RUN = 30.0
+BACKLOG = 600
+RUN = 20.0
 #: Keeping up: at the end, no more than one second of orders waits.
 LAG_OK = int(RATE)
 
@@ -39,7 +39,7 @@ def check_group_sizing(fb, instances, max_poll_records) -> None:
     counts = storm_counts(sim, PROCESSING_TIME, max_poll_records, "range")
     batch = max_poll_records * PROCESSING_TIME
     idle = summary["idle"]
-    fb.expect(idle == 0 and instances <= PARTITIONS, f"all {instances} workers own a partition and do work",
+    fb.expect(idle == 0 and instances <= PARTITIONS, f"each of the {instances} workers owns a partition and does work",
               f"{max(idle, instances - PARTITIONS)} of {instances} workers sat idle: the topic has {PARTITIONS} "
               "partitions and a partition belongs to one member of the group")
     fb.expect(counts["evictions"] == 0,
@@ -49,6 +49,13 @@ def check_group_sizing(fb, instances, max_poll_records) -> None:
               f"{batch:g} s, more than max.poll.interval.ms allows ({MAX_POLL_INTERVAL_MS / 1000:g} s); "
               f"{counts['duplicates']} orders were processed twice")
     lag = summary["lag"]
+    busiest = -(-PARTITIONS // instances)  # partitions on the busiest worker
+    if counts["evictions"]:
+        why = "evicted workers' commits are refused, so the group makes no progress"
+    elif busiest > 1:
+        why = (f"a worker with {busiest} partitions gets {busiest * RATE / PARTITIONS:g} orders/s and handles "
+               f"{1 / PROCESSING_TIME:g}")
+    else:
+        why = "the backlog is not worked off"
     fb.expect(lag <= LAG_OK, f"the group keeps up: {lag} orders waiting after {RUN:g} s",
-              f"the group falls behind: {lag} orders waiting after {RUN:g} s "
-              f"(the group committed {counts['committed_per_s']:g} orders per second; {RATE:g} arrive)")
+              f"the group falls behind: {lag} orders waiting after {RUN:g} s ({why})")

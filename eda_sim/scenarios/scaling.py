@@ -55,7 +55,7 @@ def _check_strategy(strategy: str) -> None:
 
 def group_world(consumers: int = 2, *, partitions: int = 4, rate: float = 400.0, processing_time: float = 0.01,
                 max_poll_records: int = 100, strategy: str = "range", max_poll_interval_ms: int = 300000,
-                backlog: int = 0, commit: str = "after", until: float = 10.0, seed: int = 4,
+                backlog: int = 0, commit: str = "after", until: float = 5.0, seed: int = 4,
                 name: str = "scaling") -> Simulation:
     """``consumers`` workers in group ``workers`` reading ``orders`` (``partitions`` partitions).
 
@@ -146,18 +146,18 @@ def consumers_sweep(counts=range(1, 9), **options):
 # -- rebalancing ---------------------------------------------------------------------------------
 
 
-def rebalance_story(strategy: str = "range", *, until: float = 22.0, seed: int = 4) -> Simulation:
+def rebalance_story(strategy: str = "range", *, until: float = 24.0, seed: int = 4) -> Simulation:
     """Six partitions and workers on Kafka's auto-commit (every 5 s): a join, a clean leave and a crash.
 
     ``worker-1`` and ``worker-2`` start at 0; ``worker-3`` joins at 5 s;
     ``worker-2`` leaves cleanly at 10 s (committing on the way out);
     ``worker-1`` crashes at 14 s, four seconds after its last auto-commit, and
-    the group removes it when its 3 s session times out. Orders arrive at 300
-    per second; a worker handles 200 per second, up to 100 per poll.
+    the group removes it when its 3 s session times out. Orders arrive at 150
+    per second; a worker handles 100 per second, up to 100 per poll.
     """
-    sim = group_world(2, partitions=6, rate=300, processing_time=0.005, max_poll_records=100, strategy=strategy,
+    sim = group_world(2, partitions=6, rate=150, processing_time=0.01, max_poll_records=100, strategy=strategy,
                       commit="auto", until=0, seed=seed, name=f"story-{strategy}")
-    Member(sim, GROUP, [TOPIC], name="worker-3", processing_time=0.005, max_poll_records=100, commit="auto",
+    Member(sim, GROUP, [TOPIC], name="worker-3", processing_time=0.01, max_poll_records=100, commit="auto",
            start=JOIN_AT, config={"auto.offset.reset": "earliest", "session.timeout.ms": 3000,
                                   "partition.assignment.strategy": strategy})
     sim.at(LEAVE_AT, sim.members["worker-2"].stop)
@@ -193,6 +193,19 @@ def revocations(sim, at: float, group: str = GROUP, width: float = 1e-6):
     return pd.DataFrame(rows, columns=["member", "revoked", "count"])
 
 
+def journal_at(sim, at: float, group: str = GROUP, width: float = 1e-6):
+    """The journal's group rows (joined, revoked, rebalanced, assigned, left, ...) at virtual time ``at``.
+
+    Partitions are written ``p0``, ``p1``, ... for short.
+    """
+    kinds = ("joined", "left", "evicted", "session_expired", "revoked", "rebalanced", "assigned")
+    frame = sim.journal.frame()
+    rows = frame[(frame.kind.isin(kinds)) & (frame.group == group) & ((frame.time - at).abs() <= width)]
+    rows = rows[["kind", "actor", "detail"]].reset_index(drop=True)
+    rows["detail"] = rows["detail"].str.replace(f"{TOPIC}-", "p", regex=False)
+    return rows
+
+
 def processed_twice(sim, topic: str = TOPIC):
     """Runs of offsets processed more than once: partition, offsets, how many, first by, again by."""
     import pandas as pd
@@ -225,7 +238,7 @@ def processed_twice(sim, topic: str = TOPIC):
 
 def storm_once(processing_time: float = 0.02, max_poll_records: int = 200, strategy: str = "range", *,
                max_poll_interval_ms: int = 2000, consumers: int = 3, partitions: int = 6, rate: float = 50.0,
-               backlog: int = 2000, until: float = 30.0, seed: int = 4) -> dict:
+               backlog: int = 2000, until: float = 20.0, seed: int = 4) -> dict:
     """Workers returning to a backlog: does one poll's batch fit in ``max.poll.interval.ms``?
 
     A batch of ``max_poll_records`` takes ``processing_time * max_poll_records``
@@ -267,7 +280,7 @@ def storm_counts(sim, processing_time: float, max_poll_records: int, strategy: s
             "lag": group_lag(sim, group, [TOPIC])}
 
 
-def storm_sweep(processing_times=(0.005, 0.02), max_poll_records=(50, 200, 500), strategies=STRATEGIES,
+def storm_sweep(processing_times=(0.005, 0.02), max_poll_records=(50, 500), strategies=STRATEGIES,
                 **options):
     """:func:`storm_once` for every processing time x ``max.poll.records`` x strategy, as a DataFrame."""
     import pandas as pd

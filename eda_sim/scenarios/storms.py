@@ -23,9 +23,10 @@ up that key's order.
 
 Example::
 
-    w = storm_world(250)                       # no fix: lag climbs through the storm
+    w = storm_world(40)                        # no fix: lag climbs through the storm
     storm_summary(w)                           # peak lag and latency, when it drained
     dashboard(w.sim)                           # throughput, latency, lag, errors per 2 s
+    compare_lag({"off": w, "on": storm_world(40, autoscale=True)})
     hot_key_table()                            # hot partition lag by consumers and salting
 """
 
@@ -164,18 +165,22 @@ def duplicates_handled(sim, service: str = SERVICE) -> int:
     return sum(n - 1 for n in seen.values())
 
 
-def autoscale_comparison(storm_rate: float = 40.0, bucket: float = 2.0, **options):
-    """Lag per ``bucket`` with the autoscaler off and on, and the instances running: columns for draw_metrics."""
+def compare_lag(worlds: dict, bucket: float = 2.0):
+    """Lag per ``bucket`` of several storm runs side by side (``lag_<label>`` columns, one panel in draw_metrics).
+
+    A run with an autoscaler adds an ``instances`` column: how many ran at each bucket's end.
+    """
     import pandas as pd
 
-    off = storm_world(storm_rate, name="storm-off", **options)
-    on = storm_world(storm_rate, autoscale=True, name="storm-on", **options)
-    frame = pd.DataFrame({"lag_autoscaler off": metrics(off.sim, bucket)["lag_scorer"],
-                          "lag_autoscaler on": metrics(on.sim, bucket)["lag_scorer"]})
-    samples = on.scaler.samples.set_index("time")["instances"]
-    frame["instances"] = [int(samples[samples.index <= t + bucket].iloc[-1]) if (samples.index <= t + bucket).any()
-                          else 1 for t in frame.index]
-    return frame, on
+    frame = pd.DataFrame({f"lag_{label}": metrics(w.sim, bucket)["lag_scorer"] for label, w in worlds.items()})
+    for w in worlds.values():
+        if w.scaler is not None:
+            samples = w.scaler.samples
+            frame["instances"] = [int(samples[samples.time <= t + bucket]["instances"].iloc[-1])
+                                  if (samples.time <= t + bucket).any() else len(w.service.instances)
+                                  for t in frame.index]
+            break
+    return frame
 
 
 def end_to_end(sim, service: str = SERVICE):
@@ -203,17 +208,18 @@ def end_to_end(sim, service: str = SERVICE):
     return frame
 
 
-def rate_limit_table(limits=(None, 10, 4), storm_rate: float = 40.0, **options):
+def rate_limit_table(limits=(None, 10, 4), storm_rate: float = 40.0, runs: dict | None = None, **options):
     """Per limit on the storm's producer: peak lag, the app's p95 end to end, storm requests handled and waiting.
 
     ``storm_waiting`` are storm requests still queued at the producer when the
-    run ends: what the limit holds back instead of the broker.
+    run ends: what the limit holds back instead of the broker. ``runs`` maps a
+    limit to a :class:`StormWorld` already run with it (not run again).
     """
     import pandas as pd
 
     rows = []
     for limit in limits:
-        w = storm_world(storm_rate, limit=limit, name="storm-limit", **options)
+        w = (runs or {}).get(limit) or storm_world(storm_rate, limit=limit, name="storm-limit", **options)
         e = end_to_end(w.sim)
         storm = e[e.storm]
         total = int(round(storm_rate * STORM_SECONDS))
@@ -235,13 +241,17 @@ def held_in_memory(sim, service: str = SERVICE) -> int:
     return peak
 
 
-def backpressure_table(max_in_flights=(5, 20, 1000), storm_rate: float = 40.0, **options):
-    """Per ``max_in_flight``: the most records held in the scorer's memory, the peak lag, the p95 latency."""
+def backpressure_table(max_in_flights=(5, 20, 1000), storm_rate: float = 40.0, runs: dict | None = None,
+                       **options):
+    """Per ``max_in_flight``: the most records held in the scorer's memory, the peak lag, the p95 latency.
+
+    ``runs`` maps a ``max_in_flight`` to a :class:`StormWorld` already run with it.
+    """
     import pandas as pd
 
     rows = []
     for n in max_in_flights:
-        w = storm_world(storm_rate, max_in_flight=n, name="storm-backpressure", **options)
+        w = (runs or {}).get(n) or storm_world(storm_rate, max_in_flight=n, name="storm-backpressure", **options)
         m = metrics(w.sim, 1.0)
         rows.append({"max_in_flight": n, "held_in_memory": held_in_memory(w.sim),
                      "peak_lag": int(m["lag_scorer"].max()), "peak_p95_s": round(float(m["latency_p95"].max()), 2)})
@@ -277,11 +287,11 @@ def zipf_users(n: int, rng, users: int = 200, s: float = 1.1) -> list:
     return [f"user_{k}" for k in rng.choices(range(users), weights=weights, k=n)]
 
 
-def hot_key_world(instances: int = 6, salts: int = 0, *, rate: float = 200.0, users: int = 200, s: float = 1.1,
-                  processing_time: float = 0.02, until: float = 30.0, seed: int = 8) -> Simulation:
+def hot_key_world(instances: int = 6, salts: int = 0, *, rate: float = 100.0, users: int = 200, s: float = 1.1,
+                  processing_time: float = 0.04, until: float = 20.0, seed: int = 8) -> Simulation:
     """Clicks keyed by a Zipf-distributed user, read by ``instances`` rankers (group ``rankers``, six partitions).
 
-    A ranker handles 50 clicks per second; the 200 per second spread over six
+    A ranker handles 25 clicks per second; the 100 per second spread over six
     partitions would fit, but ``user_0`` alone sends a fifth of them. With
     ``salts`` > 1 the hot user's key becomes ``user_0#n`` (n = click number
     mod ``salts``), spreading it over several partitions. Each value is
@@ -298,7 +308,7 @@ def hot_key_world(instances: int = 6, salts: int = 0, *, rate: float = 200.0, us
             key = f"{user}#{i % salts}" if salts > 1 and user == HOT_USER else user
             yield key, f"{user} {i}"
 
-    Feed(sim, VIEWS_TOPIC, records(), rate=rate, config={"client.id": "site"})
+    Feed(sim, VIEWS_TOPIC, records(), rate=rate, config={"client.id": "site"}, tick=0.05)
     for k in range(instances):
         Member(sim, RANKERS, [VIEWS_TOPIC], name=f"ranker-{k + 1}", processing_time=processing_time,
                max_poll_records=50, config={"auto.offset.reset": "earliest"})
@@ -334,13 +344,16 @@ def hot_partition(sim, group: str = RANKERS) -> dict:
             "hot_share": round(float(last[top]) / total, 2) if total else 0.0}
 
 
-def hot_key_table(cases=((3, 0), (6, 0), (8, 0), (6, 4)), **options):
-    """Per (instances, salts): the group lag, the hot partition's lag and share, and out-of-order clicks of user_0."""
+def hot_key_table(cases=((3, 0), (6, 0), (8, 0), (6, 4)), runs: dict | None = None, **options):
+    """Per (instances, salts): the group lag, the hot partition's lag and share, and out-of-order clicks of user_0.
+
+    ``runs`` maps an ``(instances, salts)`` case to a simulation already run with it.
+    """
     import pandas as pd
 
     rows = []
     for instances, salts in cases:
-        sim = hot_key_world(instances, salts, **options)
+        sim = (runs or {}).get((instances, salts)) or hot_key_world(instances, salts, **options)
         rows.append({"instances": instances, "salts": salts, **hot_partition(sim),
                      "user_0_out_of_order": out_of_order(sim)})
     return pd.DataFrame(rows)
