@@ -347,15 +347,34 @@ def design_problems(design) -> dict:
 
 # ----------------------------------------------------------------- the streams and the model
 
+@functools.lru_cache(maxsize=8)
+def _stream(seed: int, shift_at, amount_scale: float) -> tuple:
+    shift = {"amount_scale": amount_scale} if shift_at is not None else None
+    return tuple(transactions(seed, **LIVE_STREAM, shift_at=shift_at, shift=shift))
+
+
+def live_transactions(seed: int = LIVE_SEED, shift_at: float | None = None, amount_scale: float = 2.0) -> list:
+    """The live stream's two hours of transactions (with labels), amounts scaled from ``shift_at`` on if given.
+
+    Generated once per arguments; each call returns fresh copies.
+    """
+    return [dict(t) for t in _stream(seed, shift_at, float(amount_scale))]
+
+
 def live_stream(seed: int = LIVE_SEED) -> tuple:
     """``(warmup, live)``: the live stream's first hour (state only) and the rest (scored), with labels."""
-    txns = transactions(seed, **LIVE_STREAM)
+    txns = live_transactions(seed)
     return [t for t in txns if t["time"] < WARMUP], [t for t in txns if t["time"] >= WARMUP]
+
+
+@functools.lru_cache(maxsize=4)
+def _history(history_seed: int):
+    return card_features(transactions(history_seed, **HISTORY_STREAM), warmup=WARMUP)
 
 
 @functools.lru_cache(maxsize=8)
 def _trained(history_seed: int, features: tuple) -> FraudModel:
-    history = card_features(transactions(history_seed, **HISTORY_STREAM), warmup=WARMUP)
+    history = _history(history_seed)
     return FraudModel(features=features).fit(history, history["is_fraud"])
 
 
@@ -370,8 +389,7 @@ def train_model(history_seed: int = HISTORY_SEED, features=FEATURES) -> FraudMod
 @functools.lru_cache(maxsize=4)
 def training_amounts(history_seed: int = HISTORY_SEED) -> tuple:
     """The amounts the model was trained on: the reference a drift monitor compares live amounts with."""
-    history = card_features(transactions(history_seed, **HISTORY_STREAM), warmup=WARMUP)
-    return tuple(history["amount"])
+    return tuple(_history(history_seed)["amount"])
 
 
 _TXN_FIELDS = ("txn_id", "card_id", "amount", "merchant_id", "merchant_category", "country", "lat", "lon",

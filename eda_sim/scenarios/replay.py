@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import json
 
-from ..datagen import transactions
 from ..models import FEATURES, DriftMonitor, card_features, precision_recall
 from ..retries import NO_RETRY
 from ..services import Service, Source, new_event, publish
 from ..simulation import Simulation
-from .fraud import HISTORY_SEED, LIVE_SEED, LIVE_STREAM, THRESHOLD, WARMUP, train_model, training_amounts
+from .fraud import (HISTORY_SEED, LIVE_SEED, LIVE_STREAM, THRESHOLD, WARMUP, live_transactions, train_model,
+                    training_amounts)
 
 TRANSACTIONS = "transactions"
 MODEL_EVENTS = "model-events"  # ModelDeployed: which version is live
@@ -79,13 +79,12 @@ def model(version: str):
 
 def stream(seed: int = LIVE_SEED, shift_at: float | None = SHIFT_AT, amount_scale: float = 2.0) -> list:
     """The two hours of transactions the world replays (with labels), amounts scaled from ``shift_at`` on."""
-    shift = {"amount_scale": amount_scale} if shift_at is not None else None
-    return transactions(seed, **LIVE_STREAM, shift_at=shift_at, shift=shift)
+    return live_transactions(seed, shift_at, amount_scale)
 
 
 def labels(seed: int = LIVE_SEED) -> dict:
     """txn_id -> is_fraud, as known later (chargebacks arrive days after the payment)."""
-    return {t["txn_id"]: t["is_fraud"] for t in transactions(seed, **LIVE_STREAM)}
+    return {t["txn_id"]: t["is_fraud"] for t in live_transactions(seed)}
 
 
 def _items(txns: list) -> list:
