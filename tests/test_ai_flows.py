@@ -121,6 +121,15 @@ def test_reference_run_beats_the_threshold_rule_with_latency_in_virtual_time():
     assert model.monitoring_events == 1      # ModelDeployed; the stream does not drift
 
 
+def test_features_kept_from_events_equal_the_offline_features():
+    run = fraud.design_runs(REFERENCE)["model"]
+    offline = fraud.live_features().set_index("txn_id")
+    offline = offline.assign(score=fraud.train_model().score_frame(offline).round(3))
+    alerts = run.alerts().set_index("txn_id")
+    assert (offline["score"] >= fraud.THRESHOLD).sum() == len(alerts)
+    assert (offline.loc[alerts.index, "score"] == alerts["score"]).all()
+
+
 def test_a_consumed_event_nobody_produces():
     design = flawed(lambda d: d["events"]["TransactionScored"].update(producer=None))
     assert "TransactionScored is consumed by fraud-alerting, but nobody produces it" in misses(

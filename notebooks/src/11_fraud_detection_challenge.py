@@ -53,7 +53,7 @@ burst[["time", "amount", "count_10m", "is_new_device", "is_new_merchant", "amoun
 # %% [markdown]
 # ## A model learned from labelled history
 #
-# The scorer is a logistic regression trained on three earlier hours of labelled payments from other cards
+# The scorer is a logistic regression trained on two hours of labelled payments from 300 other cards
 # (labels come later in real life, from chargebacks). The baseline is the rule a team writes on day one:
 # flag amounts over 1,000 or travel faster than 900 km/h. The model's median score per pattern, on the
 # live hour (a score is the probability of fraud):
