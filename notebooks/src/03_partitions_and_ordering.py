@@ -36,9 +36,10 @@ def read_back(key):
 
 # %% [markdown]
 # Without a key the steps landed in three partitions; each partition kept its own records in order, but
-# the consumer read partition 0, then 1, then 2, and the user's steps came out as 1, 3, 5, 4, 6, 2. With the
-# user's id as key every step went to the same partition (a key always maps to the same partition), and
-# they came out in order. **A topic is not ordered; a partition is, and a key picks the partition.**
+# the consumer read partition 0, then 1, then 2, and the user's steps came out as 1, 3, 5, 4, 6, 2. With
+# the user's id as key every step went to the same partition (a key maps to one partition, as long as the
+# partition count stays the same), and they came out in order. **A topic is not ordered; a partition
+# is, and a key picks the partition.**
 
 # %% [markdown]
 # ## A stream of clicks, read in parallel
