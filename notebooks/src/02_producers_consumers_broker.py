@@ -63,7 +63,8 @@ analytics = sim.consumer({"group.id": "analytics", "auto.offset.reset": "earlies
 analytics.subscribe(["page-views"])
 seen = analytics.consume(10, timeout=1.0)
 analytics.commit(asynchronous=False)
-{"recommender read": len(got), "analytics read": len(seen), "records still in the log": len(sim.records("page-views"))}
+{"recommender read": len(got), "analytics read": len(seen),
+ "records still in the log": len(sim.records("page-views"))}
 
 # %% [markdown]
 # ## A new group does not read the whole topic (by default)
@@ -83,8 +84,11 @@ def first_reads(settings):
     return {"group": settings["group.id"], "auto.offset.reset": settings.get("auto.offset.reset", "(default)"),
             "read at first": len(before), "read after one more record": len(after)}
 
+# %%
 import pandas as pd
-pd.DataFrame([first_reads({"group.id": "trending"}), first_reads({"group.id": "archive", "auto.offset.reset": "earliest"})])
+
+pd.DataFrame([first_reads({"group.id": "trending"}),
+              first_reads({"group.id": "archive", "auto.offset.reset": "earliest"})])
 
 # %% [markdown]
 # `trending` read nothing of the history: it started at the end. `archive` read everything there was.

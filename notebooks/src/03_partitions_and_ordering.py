@@ -18,7 +18,6 @@
 
 # %%
 from eda_sim import Simulation
-
 def read_back(key):
     sim = Simulation(seed=1, name="steps")
     sim.create_topic("checkout", partitions=3)
