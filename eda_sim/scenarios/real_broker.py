@@ -96,7 +96,8 @@ K = 5
 def views(n: int = 30, *, poison_at: int = 8, seed: int = 10, every: float = EVERY) -> list[dict]:
     """The frontend's output: ``n`` views from notebook 10's clickstream, ``every`` seconds apart, plus one poison.
 
-    Eight users, so each has a few views in the stream. The poison view (at
+    A clickstream of eight users, so each user has several views (six users
+    appear in the first 30, ``u006`` among them). The poison view (at
     position ``poison_at``) is a view of :data:`POISON_USER` without a
     ``product_id``: notebook 10's handler refuses it with a ``ValueError``.
     Items are dicts for a :class:`~eda_sim.services.Source` (``time``,
@@ -444,13 +445,13 @@ _CONTEXT = None
 
 
 def _processes():
-    """The multiprocessing context: forkserver (children fork from a server that imported this module once)
-    where the platform has it, else spawn."""
+    """The multiprocessing context: forkserver (children fork from a server that imported this module, the
+    backend and the redis client once) where the platform has it, else spawn."""
     global _CONTEXT
     if _CONTEXT is None:
         if "forkserver" in multiprocessing.get_all_start_methods():
             _CONTEXT = multiprocessing.get_context("forkserver")
-            _CONTEXT.set_forkserver_preload([__name__])
+            _CONTEXT.set_forkserver_preload([__name__, "eda_sim.redis_backend", "redis"])
         else:  # pragma: no cover - Windows
             _CONTEXT = multiprocessing.get_context("spawn")
     return _CONTEXT
