@@ -53,7 +53,7 @@ def _check_strategy(strategy: str) -> None:
         raise ValueError(f"unknown strategy {strategy!r}; assignment strategies are: {', '.join(known)}")
 
 
-def group_world(consumers: int = 2, *, partitions: int = 4, rate: float = 400.0, processing_time: float = 0.01,
+def group_world(consumers: int = 2, *, partitions: int = 4, rate: float = 450.0, processing_time: float = 0.01,
                 max_poll_records: int = 100, strategy: str = "range", max_poll_interval_ms: int = 300000,
                 backlog: int = 0, commit: str = "after", until: float = 5.0, seed: int = 4,
                 name: str = "scaling") -> Simulation:

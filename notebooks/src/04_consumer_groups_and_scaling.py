@@ -16,7 +16,7 @@
 # That is how a group splits the work. (The simulator has a single broker, which also acts as the
 # coordinator; a Kafka cluster spreads groups over its brokers, with the same rules.)
 #
-# Our world: a shop writes 400 orders per second to `orders` (4 partitions, keyed by customer). Each
+# Our world: a shop writes 450 orders per second to `orders` (4 partitions, keyed by customer). Each
 # worker handles an order in 0.01 s, so one worker manages 100 orders per second.
 
 # %%
@@ -31,7 +31,7 @@ draw_board(sim, "orders")
 
 # %% [markdown]
 # Each colour is one worker and owns two partitions. The red numbers on the right are the lag: two
-# workers handle 200 orders a second out of 400, so the backlog grows on every partition.
+# workers handle 200 orders a second out of 450, so the backlog grows on every partition.
 
 # %% [markdown]
 # ## More consumers: faster, up to a point
@@ -56,7 +56,7 @@ plt.show()
 # %% [markdown]
 # **"More consumers always means more throughput"** fails at the fifth worker: there are only four
 # partitions, and a partition belongs to one member of the group. Workers 5 to 8 join, get nothing and
-# sit idle, while orders keep piling up (the lag stays at 92). To go further you need more
+# sit idle, while 379 orders wait and more arrive than four workers can take. To go further you need more
 # partitions, and those are best planned up front (notebook 03 shows what adding them later does to keys).
 
 # %%
@@ -145,8 +145,9 @@ coop = rebalance_story("cooperative-sticky")
 pd.concat({"range (eager)": journal_at(story, JOIN_AT), "cooperative-sticky": journal_at(coop, JOIN_AT)})
 
 # %% [markdown]
-# Eager: six partitions revoked for two that actually move. Cooperative: two revoked, and `worker-1`
-# and `worker-2` keep reading the other four throughout. (In the simulator a rebalance takes effect at
+# Eager: all six partitions revoked, although only three change owner (p2, p4, p5). Cooperative: the
+# sticky assignor moves two (p2, p5) and revokes only those; `worker-1` and `worker-2` keep reading the
+# other four throughout. (In the simulator a rebalance takes effect at
 # the instant it starts. In Kafka the group waits, up to `max.poll.interval.ms`, for every member to
 # come back to `poll`, so an eager rebalance pauses the whole group; either way eager costs every member,
 # cooperative only those whose partitions move.)
