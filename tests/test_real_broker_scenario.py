@@ -162,6 +162,18 @@ def test_with_redis_server_installed_a_throwaway_server_is_started_and_stopped(s
         started = backend.server
         backend.close()
     assert not started.running and backend.server is None
+    assert not backend.redis and "was stopped, so the simulator runs the story" in str(backend)
+    assert run_story(backend, kill=False).killed is None  # runs on, on the simulator
+
+
+def test_an_unreachable_server_in_the_environment_is_mentioned_when_a_throwaway_one_is_started(server, monkeypatch):
+    monkeypatch.setenv(ENV_URL, f"redis://127.0.0.1:{free_port()}/0")
+    backend = Backend.find()
+    try:
+        assert backend.redis and backend.url != os.environ[ENV_URL]
+        assert str(backend).endswith(f"${ENV_URL} is set, but no Redis server answers there.)")
+    finally:
+        backend.close()
 
 
 # -- the brokers' terms -----------------------------------------------------------------------------------

@@ -183,7 +183,8 @@ class Backend:
                 shutil.rmtree(tmp, ignore_errors=True)
                 note += f"redis-server is installed but did not start ({str(err).splitlines()[0]}). "
             else:
-                backend = cls("redis", server.url, "a throwaway redis-server started for this notebook", server, tmp)
+                why = "a throwaway redis-server started for this notebook" + (f"; {note.strip()}" if note else "")
+                backend = cls("redis", server.url, why, server, tmp)
                 atexit.register(backend.close)
                 warm_up()
                 return backend
@@ -201,10 +202,13 @@ class Backend:
         return self.why
 
     def close(self) -> None:
-        """Stop the server this backend started, if any, and remove its directory."""
+        """Stop the server this backend started, if any, and remove its directory; later runs go to the simulator."""
         if self.server is not None:
             self.server.stop()
             self.server = None
+            self.kind, self.url = "simulator", None
+            self.why = ("The throwaway redis-server of this notebook was stopped, so the simulator runs the story; "
+                        "Backend.find() starts a new one.")
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -253,7 +257,8 @@ class Run:
         if self.killed is None:
             lines.append("killed mid-stream: nobody")
         else:
-            took = "took over its partitions and finished them" if self.taken_over else "did NOT take its partitions over"
+            took = ("took over its partitions and finished them" if self.taken_over
+                    else "did NOT take its partitions over")
             lines.append(f"killed mid-stream: {self.killed}; {self.survivor} {took}")
         lines.append("each user's recommendations follow the order of their views: "
                      + ("yes" if self.in_order else "NO"))
@@ -310,7 +315,8 @@ def _outcome(backend, views_in, recs, dead_rows, spans, *, killed, kill_time, ow
     if killed is not None:
         survivor = next(n for n in INSTANCES if n != killed)
         theirs = set(owners.get(killed, ()))
-        after = handled[(handled.instance == survivor) & handled.partition.isin(theirs) & (handled.started >= kill_time)]
+        after = handled[(handled.instance == survivor) & handled.partition.isin(theirs)
+                        & (handled.started >= kill_time)]
         taken = len(after) > 0
     counts = handled.groupby("instance").size().to_dict()
     return Run(backend=backend, produced=len(views_in), good=len(good), recommended=len(distinct),
