@@ -1,10 +1,10 @@
 """Worlds for the storms lesson: a surge of requests, the fixes, the dashboard, and hot keys.
 
 The ``scorer`` service scores ``InferenceRequested`` events from the
-``requests`` topic (six partitions). An app sends 30 requests per second; from
-10 s to 20 s a storm adds ``storm_rate`` more. One scorer instance handles 50
-per second, so the storm outruns it and lag builds. The fixes, each a
-parameter of :func:`storm_world`:
+``requests`` topic (six partitions). An app sends 15 requests per second; from
+10 s to 25 s a storm adds ``storm_rate`` more. A scorer instance handles 10
+per second and two run, so the storm outruns them and lag builds. The fixes,
+each a parameter of :func:`storm_world`:
 
 * ``autoscale``: an :class:`~eda_sim.flow.Autoscaler` adds instances on lag,
   up to one per partition;
@@ -74,10 +74,10 @@ def _request(i: int, storm: bool) -> dict:
 
 def storm_world(storm_rate: float = 40.0, *, autoscale: bool = False, scale_out_lag: float = 100,
                 scale_in_lag: float = 10, cooldown: float = 3.0, min_instances: int = 2,
-                max_instances: int | None = None, instances: int = 2, max_in_flight: int = 20, limit=None, slowdown: float = 1.0,
-                errors: float = 0.05, max_poll_interval_ms: int = 300000, until: float = 45.0, seed: int = 8,
-                name: str = "storm", strategy: str = "cooperative-sticky") -> StormWorld:
-    """The scorer under a storm of ``storm_rate`` extra requests per second from 10 s to 20 s.
+                max_instances: int | None = None, instances: int = 2, max_in_flight: int = 20, limit=None,
+                slowdown: float = 1.0, errors: float = 0.05, max_poll_interval_ms: int = 300000, until: float = 45.0,
+                seed: int = 8, name: str = "storm", strategy: str = "cooperative-sticky") -> StormWorld:
+    """The scorer (``instances`` of it) under ``storm_rate`` extra requests per second from 10 s to 25 s.
 
     ``autoscale`` starts an Autoscaler (``scale_out_lag``, ``scale_in_lag``,
     ``cooldown``, ``max_instances``; checks every second). ``limit`` (records
@@ -85,7 +85,9 @@ def storm_world(storm_rate: float = 40.0, *, autoscale: bool = False, scale_out_
     ``max_in_flight`` is the records an instance takes per poll. During the
     storm each request takes ``slowdown`` times longer (a shared dependency
     saturates) and a fraction ``errors`` fails once with a timeout and is
-    retried. Runs to ``until`` (0: not at all, for live controls).
+    retried. ``strategy`` is the group's assignor (cooperative, so that scaling
+    moves only the partitions a new instance takes). Runs to ``until`` (0: not
+    at all, for live controls).
     """
     if isinstance(storm_rate, bool) or not isinstance(storm_rate, (int, float)) or storm_rate < 0:
         raise ValueError(f"storm_rate must be a number of requests per second >= 0, got {storm_rate!r}")
