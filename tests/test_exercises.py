@@ -96,3 +96,10 @@ def test_07_partly_right_required_field_is_refused_with_the_reason():
 def test_07_wrong_unchanged_or_invalid():
     assert "no 'device' field yet" in str(check_schema_evolution(VIEW_V1))
     assert "not a valid JSON Schema" in str(check_schema_evolution({"type": "objekt"}))
+
+
+def test_every_check_is_importable_from_the_package():
+    import eda_sim.exercises as ex
+
+    for name in ex.CHECKS:
+        assert callable(getattr(ex, name))

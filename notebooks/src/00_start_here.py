@@ -100,7 +100,7 @@ check_roles(answer)
 # | 05 | [delivery and idempotency](05_delivery_and_idempotency.ipynb) | commit timing, a crash sweep, a ledger that double-counts |
 # | 06 | [retries and dead letters](06_retries_and_dead_letters.ipynb) | backoff, poison events, re-drive, counts that reconcile |
 # | 07 | [schemas and evolution](07_schemas_and_evolution.ipynb) | a registry accepting and refusing changes |
-# | 08 | [storms, backpressure, monitoring](08_storms_backpressure_monitoring.ipynb) | lag in a surge, autoscaling, hot keys, alerts |
+# | 08 | [storms, backpressure, monitoring](08_storms_backpressure_and_monitoring.ipynb) | lag in a surge, autoscaling, hot keys, alerts |
 # | 09 | [tracing](09_tracing.ipynb) | one request across services, the hop where it stopped |
 # | 10 | [real-time recommendations](10_realtime_recommendations.ipynb) | a model learning from the stream |
 # | 11 | [fraud-detection challenge](11_fraud_detection_challenge.ipynb) | your own design, run and scored |

@@ -167,4 +167,4 @@ check_schema_evolution(my_v2)
 # - [ ] Consumers read with their own schema and ignore what they do not know.
 # - [ ] Events that fail validation go to a dead-letter topic with the error, not to `/dev/null`.
 #
-# Next: [08 · storms, backpressure and monitoring](08_storms_backpressure_monitoring.ipynb).
+# Next: [08 · storms, backpressure and monitoring](08_storms_backpressure_and_monitoring.ipynb).
