@@ -19,7 +19,7 @@
 # | 6 | Delivery is at-least-once in practice, so duplicates are normal: consumers deduplicate on a stable event id. | [05](05_delivery_and_idempotency.ipynb) |
 # | 7 | Transient failures get bounded retries with backoff; permanent ones go to a dead-letter topic with their error. | [06](06_retries_and_dead_letters.ipynb) |
 # | 8 | Events are a contract: version their schemas and make only compatible changes. | [07](07_schemas_and_evolution.ipynb) |
-# | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [08](08_storms_backpressure_monitoring.ipynb) |
+# | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [08](08_storms_backpressure_and_monitoring.ipynb) |
 # | 10 | A correlation id and a causation id on every event turn a pile of logs into a request's story. | [09](09_tracing.ipynb) |
 # | 11 | AI services both consume and produce: views in, recommendations out; transactions in, alerts out; model events for the monitors. | [10](10_realtime_recommendations.ipynb), [11](11_fraud_detection_challenge.ipynb) |
 # | 12 | The log is history: replay it to back-test a model, rebuild state, or audit a decision, for as long as retention keeps it. | [12](12_replay_audit_monitoring.ipynb) |
@@ -53,7 +53,7 @@
 # - [ ] Schemas are versioned and checked by a registry in a stated compatibility mode.
 # - [ ] Only compatible changes: new fields get defaults; no renames or type changes in place.
 #
-# **Storms and backpressure** ([04](04_consumer_groups_and_scaling.ipynb), [08](08_storms_backpressure_monitoring.ipynb))
+# **Storms and backpressure** ([04](04_consumer_groups_and_scaling.ipynb), [08](08_storms_backpressure_and_monitoring.ipynb))
 # - [ ] Lag, latency, throughput and errors are watched per partition, with alert thresholds.
 # - [ ] Consumers scale out on lag (up to the partition count); producers can be slowed; consumers take only
 #   what they can handle.
