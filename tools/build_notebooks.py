@@ -72,6 +72,7 @@ def notebook(cells: list[dict], solution: bool):
                 c = sol
         make = nbformat.v4.new_markdown_cell if c["kind"] == "markdown" else nbformat.v4.new_code_cell
         cell = make(c["source"])
+        cell.id = f"cell-{len(out):03d}"  # stable ids: nbformat would draw random ones on every build
         tags = [t for t in c["tags"] if t not in ("solution",)]
         if tags:
             cell.metadata["tags"] = tags
