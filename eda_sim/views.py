@@ -535,7 +535,7 @@ def draw_flow(sim, time: float | None = None, ax=None, lag_threshold: int = LAG_
                           linewidth=2.2 if d["down"] or d["dlt"] else 1.2,
                           linestyle="--" if d["down"] else "-"))
             if topic:  # a client's counts are on its edges; a topic's size and partitions only here
-                ax.annotate(f"{_count(d['events'])} events · {d['partitions']} part.", (x, y),
+                ax.annotate(f"{_count(d['events'])} event{'' if d['events'] == 1 else 's'} · {d['partitions']} part.", (x, y),
                             xytext=(0, -21 if "\n" not in _wrap(d["name"]) else -28), textcoords="offset points",
                             ha="center", va="top", fontsize=7.5, color="#444444")
             marks = []
