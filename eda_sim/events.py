@@ -610,10 +610,9 @@ _JSON_FIELDS = (
 
 _scan = json.JSONDecoder(parse_constant=_reject_constant).scan_once
 _FIELD_SET = frozenset(_JSON_FIELDS)
-_MAX_MS = _millis(MAX_TIME)
 _make = object.__new__
 _put = object.__setattr__
-_str, _int, _float, _dict, _list, _none, _bool = str, int, float, dict, list, type(None), bool
+_str, _int, _float, _dict, _list, _bool = str, int, float, dict, list, bool
 
 
 def _canonical_iso(ms: int) -> str:
@@ -706,15 +705,37 @@ def _from_canonical(text: str, head) -> Event | None:
         return _from_parsed(text)
     causation, correlation, eid, key = head.groups()
     version, seconds, fraction, exponent, iso, etype = tail.groups()
-    if not eid or eid.isspace() or not etype or etype.isspace() or not correlation or correlation.isspace():
+    if not eid or not etype or not correlation or eid.isspace() or etype.isspace() or correlation.isspace():
         return None
     if causation is not None and (not causation or causation.isspace()):
         return None
     exact = float(seconds) if fraction or exponent else float(int(seconds))
-    if not exact <= MAX_TIME or iso != _canonical_iso(round(exact * 1000)):
+    if not exact <= MAX_TIME:
         return None
-    return _event(eid, etype, key, _fast_value(payload), exact + 0.0, _EMPTY, correlation, causation,
-                  int(version))
+    second, milli = divmod(round(exact * 1000), 1000)
+    if second != _iso_second:
+        _canonical_iso(second * 1000)
+    if iso != _iso_prefix + _MILLI_TEXT[milli]:
+        return None
+    for k, v in payload.items():
+        cls = v.__class__
+        if cls is not _str and cls is not _int:
+            payload[k] = _fast_value(v)
+    items = payload
+    payload = _make(FrozenMap)
+    _put(payload, "_items", items)
+    _put(payload, "_hash", None)
+    event = _make(Event)
+    _put(event, "id", eid)
+    _put(event, "type", etype)
+    _put(event, "key", key)
+    _put(event, "payload", payload)
+    _put(event, "time", exact + 0.0)
+    _put(event, "headers", _EMPTY)
+    _put(event, "correlation_id", correlation)
+    _put(event, "causation_id", causation)
+    _put(event, "schema_version", 1 if version == "1" else int(version))
+    return event
 
 
 def _event(eid, etype, key, payload, time, headers, correlation, causation, version) -> Event:
