@@ -266,6 +266,9 @@ class Service:
         return sum(1 for i in self.instances if i.alive and not i._stopping)
 
 
+_new_tuple = tuple.__new__
+
+
 class ServiceInstance(Member):
     """One member of a service's group: polls, handles each event with the policies, commits."""
 
@@ -281,6 +284,11 @@ class ServiceInstance(Member):
                          max_poll_records=service.max_in_flight, poll_timeout=service.poll_timeout,
                          config={**service._config, "enable.auto.offset.store": False})
 
+    # Each record waits on the clock once per try (its processing time) and between tries (the
+    # backoff), with a timeout each: instances handle records concurrently and whatever their
+    # handlers do (emit, write the journal, draw processing times from the shared generator,
+    # fill the shared inbox) must interleave in time order with the other instances and the
+    # broker. One timeout per run of records would move those effects to the end of the run.
     def _run(self):
         consumer = self.consumer
         try:
@@ -297,10 +305,14 @@ class ServiceInstance(Member):
                     self._commit()
                 for m in msgs:
                     yield from self._handle(m)
-                    try:
-                        consumer.store_offsets(m)
-                    except KafkaException:
-                        pass  # revoked while we handled it: the new owner starts from the committed offset
+                    tp = (m._topic, m._partition)
+                    if tp in consumer._assignment and not (consumer.crashed or consumer._closed):
+                        consumer._stored[tp] = m._offset + 1  # what store_offsets(m) does, without its checks
+                    else:
+                        try:
+                            consumer.store_offsets(m)
+                        except KafkaException:
+                            pass  # revoked while we handled it: the new owner starts from the committed offset
                 if self.commit == "after":
                     self._commit()
             consumer.close()
@@ -310,6 +322,7 @@ class ServiceInstance(Member):
             self._process = None
 
     def _handle(self, m):
+        """Handle one record, a generator that yields a timeout per wait (the reorder policy uses it too)."""
         svc = self.service
         sim = self.sim
         env = sim.env
@@ -319,7 +332,7 @@ class ServiceInstance(Member):
         try:
             event = Event.from_json(m.value())
         except (ValueError, TypeError, UnicodeDecodeError) as err:
-            yield from self._give_up(m, None, err, 0, started, produced)
+            self._give_up(m, None, err, 0, started, produced)
             return
         cid = event.correlation_id
         cause = event.causation_id or ""
@@ -327,53 +340,61 @@ class ServiceInstance(Member):
         if handler is None:
             self._span(event, cid, cause, m, produced, started, "skipped", 0, "")
             return
-        if svc.inbox is not None and event.id in svc.inbox:
-            svc.inbox.refused += 1
+        inbox = svc.inbox
+        if inbox is not None and event.id in inbox:
+            inbox.refused += 1
             sim.journal.write("duplicate_skipped", member, svc.name, m._topic, m._partition, m._offset, 1,
                               f"{event.type} {event.id} already in the inbox")
             self._span(event, cid, cause, m, produced, started, "duplicate", 0, "")
             return
-        schema = svc.schemas.get(event.type)
-        if schema is not None:
-            from .schemas import conform
+        if svc.schemas:
+            schema = svc.schemas.get(event.type)
+            if schema is not None:
+                from .schemas import conform
 
-            try:
-                event = Event.create(event.type, conform(event.payload.thaw(), schema), key=event.key,
-                                     time=event.time, id=event.id, correlation_id=cid, causation_id=cause or None,
-                                     schema_version=event.schema_version, headers=event.headers)
-            except ValueError as err:
-                yield from self._give_up(m, event, err, 1, started, produced)
-                return
+                try:
+                    event = Event.create(event.type, conform(event.payload.thaw(), schema), key=event.key,
+                                         time=event.time, id=event.id, correlation_id=cid,
+                                         causation_id=cause or None, schema_version=event.schema_version,
+                                         headers=event.headers)
+                except ValueError as err:
+                    self._give_up(m, event, err, 1, started, produced)
+                    return
         attempt = 0
         while True:
             attempt += 1
             pt = self.processing_time
-            pt = float(pt(sim.random)) if callable(pt) else pt
-            if pt:
-                yield env.timeout(pt)
+            wait = float(pt(sim.random)) if callable(pt) else pt
+            if wait:
+                yield env.timeout(wait)
             ctx = Context(sim, svc, self, event, attempt)
             try:
                 handler(event, ctx)
             except Exception as err:  # noqa: BLE001 - a handler's failure is data here, not a crash
-                if svc.retry.is_permanent(err) or attempt >= svc.retry.attempts:
-                    yield from self._give_up(m, event, err, attempt, started, produced)
+                retry = svc.retry
+                if retry.is_permanent(err) or attempt >= retry.attempts:
+                    self._give_up(m, event, err, attempt, started, produced)
                     return
-                delay = svc.retry.delay(attempt)
+                delay = retry.delay(attempt)
                 sim.journal.write("retry_scheduled", member, svc.name, m._topic, m._partition, m._offset, 1,
                                   f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s")
                 if delay:
                     yield env.timeout(delay)
                 continue
             break
+        now = env.now
         if svc.inbox is not None:
-            svc.inbox.add(event.id, env.now, self.name)  # same "transaction" as the side effect above
-        for topic, ev in ctx._out:
-            publish(svc.producer, topic, ev)
+            svc.inbox.add(event.id, now, self.name)  # same "transaction" as the side effect above
+        if ctx._out:
+            for topic, ev in ctx._out:
+                publish(svc.producer, topic, ev)
         sim.journal.write("handled", member, svc.name, m._topic, m._partition, m._offset, 1,
                           f"{event.type} {event.id}" + (f" after {attempt} tries" if attempt > 1 else ""))
-        self._span(event, cid, cause, m, produced, started, "handled", attempt, "")
+        sim.spans.append(_new_tuple(Span, (svc.name, self.name, event.id, event.type, cid, cause, m._topic,
+                                           m._partition, m._offset, produced, started, now, "handled", attempt,
+                                           "")))
 
-    def _give_up(self, m, event, err, attempts, started, produced):
+    def _give_up(self, m, event, err, attempts, started, produced) -> None:
         svc = self.service
         text = f"{type(err).__name__}: {err}"
         if svc.dead_letter:
@@ -391,8 +412,6 @@ class ServiceInstance(Member):
         else:
             self._span(event, event.correlation_id, event.causation_id or "", m, produced, started, outcome,
                        attempts, text)
-        return
-        yield  # a generator, so callers can ``yield from`` it like the other steps
 
     def _span(self, event, cid, cause, m, produced, started, outcome, attempts, error):
         self.sim.spans.append(Span(self.service.name, self.name, event.id, event.type, cid, cause, m._topic,

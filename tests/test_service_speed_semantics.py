@@ -2,12 +2,14 @@
 
 * ``Event.from_json`` reads well-formed input on a fast path; every input must
   give the same event (or the same error) as the strict path.
-* A service instance runs its per-event waits as a chain of scheduled entries
-  rather than as a generator resumed by SimPy timeouts; the journal, spans,
-  inbox and handler side effects must be those of the generator path, crashes
-  included.
+* A service run with fast decoding writes the journal, spans, inbox and side
+  effects a run with strict decoding writes, crashes included.
+* Each event is handled after its own processing time (one wait per event, as
+  the handlers' effects must interleave in time with everything else), so a
+  crash mid-batch applies exactly the events finished before it.
 """
 
+import hashlib
 import json
 import math
 
@@ -15,7 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eda_sim import Simulation
 from eda_sim.events import MAX_TIME, Event, _canonical_iso, to_iso
+from eda_sim.retries import Retry, TransientError
+from eda_sim.schemas import object_schema
+from eda_sim.services import Service, Source
 
 # ------------------------------------------------------------------ decoding
 
@@ -157,3 +163,106 @@ def test_from_json_edge_cases_match_the_strict_path(text):
 @given(st.integers(min_value=0, max_value=int(MAX_TIME * 1000)))
 def test_the_cached_iso_form_is_to_iso(ms):
     assert _canonical_iso(ms) == to_iso(ms / 1000)
+
+
+# ------------------------------------------------------------------ services
+
+def busy_world(seed, *, reorder=None, random_pt=False, crashes=(), commit="after"):
+    """Two services, poison, flaky and malformed events, emits, schemas, inboxes and crashes."""
+    sim = Simulation(seed=seed, name=f"speed-{seed}")
+    sim.create_topic("orders", partitions=3)
+    sim.create_topic("receipts", partitions=3)
+    items = []
+    for i in range(120):
+        if i % 37 == 5:
+            items.append(b"{broken")
+            continue
+        items.append({"time": i * 0.013 + (0.05 if i % 11 == 0 else 0), "type": "OrderPlaced",
+                      "customer": f"c{i % 7}", "amount": i, "product": "BAD" if i % 29 == 3 else f"p{i}",
+                      **({"extra": [1, {"x": None}]} if i % 4 == 0 else {})})
+    Source(sim, "shop", "orders", items, key="customer")
+    tries, ledger, seen = {}, [], []
+
+    def bill(event, ctx):
+        n = tries[event.id] = tries.get(event.id, 0) + 1
+        if event.payload["product"] == "BAD":
+            raise ValueError("bad product")
+        if event.payload["amount"] % 5 == 0 and n < 2:
+            raise TransientError("flaky")
+        ledger.append((ctx.now, event.id, ctx.attempt))
+        ctx.emit("receipts", "ReceiptIssued", {"amount": event.payload["amount"]})
+
+    svc = Service(sim, "billing", consumes="orders", handlers={"OrderPlaced": bill}, instances=2,
+                  produces={"receipts": ["ReceiptIssued"]}, retry=Retry(attempts=3, backoff=0.01), idempotent=True,
+                  processing_time=(lambda r: r.expovariate(200)) if random_pt else 0.004, reorder=reorder,
+                  commit=commit, max_in_flight=7)
+    receipt = object_schema({"amount": {"type": "integer"}, "note": {"type": "string", "default": "-"}})
+    Service(sim, "audit", consumes="receipts", handlers={"ReceiptIssued": lambda e, c: seen.append((c.now, e))},
+            idempotent=True, processing_time=0.001, schemas={"ReceiptIssued": receipt})
+    for at, which, back in crashes:
+        sim.crash(svc.instances[which], at=at)
+        sim.restart(svc.instances[which], at=back)
+    sim.run(until=6)
+    effects = repr((ledger, seen, svc.inbox.table().values.tolist(), sim.records("receipts").values.tolist()))
+    return sim.journal.digest(), repr(sim.spans), hashlib.sha256(effects.encode()).hexdigest()
+
+
+WORLDS = [
+    {},
+    {"random_pt": True},
+    {"crashes": [(0.3, 0, 0.9), (0.71, 1, 1.2), (1.3, 0, 1.35)]},
+    {"crashes": [(0.5, 1, 0.8)], "random_pt": True, "commit": "before"},
+    {"commit": "auto"},
+    {"reorder": 0.05},
+]
+
+
+@pytest.mark.parametrize("kwargs", WORLDS)
+def test_fast_decoding_leaves_journal_spans_and_side_effects_as_strict_decoding(kwargs, monkeypatch):
+    fast = busy_world(4, **kwargs)
+    monkeypatch.setattr(Event, "from_json", Event._from_json_strict)
+    assert busy_world(4, **kwargs) == fast
+
+
+def test_same_seed_same_journal_spans_and_side_effects():
+    assert busy_world(7, crashes=[(0.4, 0, 0.6)]) == busy_world(7, crashes=[(0.4, 0, 0.6)])
+
+
+def one_by_one(crash_at=None, pt=0.01):
+    """Ten events at t=0 on one partition, one instance: they are handled one after another."""
+    sim = Simulation(seed=1, name="speed-crash")
+    sim.create_topic("orders", partitions=1)
+    Source(sim, "shop", "orders", [{"time": 0.0, "type": "OrderPlaced", "n": i} for i in range(10)])
+    ledger = []
+    svc = Service(sim, "billing", consumes="orders", instances=1, processing_time=pt, max_in_flight=500,
+                  handlers={"OrderPlaced": lambda e, c: ledger.append((c.now, e.payload["n"]))})
+    if crash_at is not None:
+        sim.crash(svc.instances[0], at=crash_at)
+    sim.run(until=2)
+    return sim, ledger
+
+
+def test_each_event_is_handled_after_its_own_processing_time_and_spans_say_so():
+    sim, ledger = one_by_one()
+    assert [n for _, n in ledger] == list(range(10))
+    handled = [s for s in sim.spans if s.outcome == "handled"]
+    assert len(handled) == 10
+    for before, span in zip([None] + handled, handled):
+        assert span.finished == span.started + 0.01
+        if before is not None:
+            assert span.started == before.finished  # the next one starts when the last one is done
+    assert [t for t, _ in ledger] == [s.finished for s in handled]
+
+
+@pytest.mark.parametrize("finished", [0, 2, 5, 9])
+def test_a_crash_mid_batch_applies_exactly_the_events_finished_before_it(finished):
+    sim, _ = one_by_one()
+    ends = [s.finished for s in sim.spans if s.outcome == "handled"]
+    # halfway through the next event: those finished by then are applied, not the one in progress
+    crashed, ledger = one_by_one(crash_at=ends[finished] + 0.005)
+    assert [n for _, n in ledger] == list(range(finished + 1))
+    assert [s.finished for s in crashed.spans] == ends[:finished + 1]
+    assert crashed.journal.rows("crashed")
+    # exactly at a finish time: the crash comes first, as it did with one timeout per event
+    _, ledger = one_by_one(crash_at=ends[finished])
+    assert [n for _, n in ledger] == list(range(finished))
