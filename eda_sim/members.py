@@ -162,6 +162,10 @@ class Member:
         """Stop dead now: records already processed stay processed; nothing is committed."""
         if self.alive:
             self._process.interrupt("crash")
+            if not self.sim._running:
+                # Called from a cell: deliver the interrupt now (it is urgent, so nothing else moves first).
+                while self.alive and self.sim._advance(self.sim.now):
+                    pass
         elif not self.consumer.crashed:
             self.consumer._crash()
 
