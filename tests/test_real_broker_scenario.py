@@ -31,10 +31,7 @@ killed mid-stream: recommender-1; recommender-2 took over its partitions and fin
 each user's recommendations follow the order of their views: yes"""
 
 
-def _need(what: str, reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {what}: {reason}", pytrace=False)
-    pytest.skip(f"{what}: {reason}")
+from eda_sim.testing import need as _need  # skip without the tool, fail on CI
 
 
 try:

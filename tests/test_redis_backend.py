@@ -22,10 +22,7 @@ from eda_sim.retries import dead_letters as sim_dead_letters
 from eda_sim.services import Service, Source, spans_frame
 
 
-def _need(what: str, reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set but {what}: {reason}", pytrace=False)
-    pytest.skip(f"{what}: {reason}")
+from eda_sim.testing import need as _need  # skip without the tool, fail on CI
 
 
 try:
