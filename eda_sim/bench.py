@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = plain[journal] = n / secs
         rows = f" ({len(sim.journal):,} journal rows)" if journal else ""
         out.write(f"{label:38} {rate:12,.0f} {rate / base_rate:9.2f}{rows}\n")
+        del sim  # a million retained records left alive would slow the next run's garbage collection
     label = "service: retry + inbox + spans"
     secs, sim, processed = simulated(n, journal=True, service=counting_service)
     if processed != n:
