@@ -42,6 +42,14 @@ from .errors import KafkaError, KafkaException, fail
 from .message import OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, Message, TopicPartition
 
 
+def check_subscription(topics, group_id) -> None:
+    """The argument checks ``subscribe()`` makes on every backend: a list of names and a ``group.id``."""
+    if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
+        raise TypeError(f"subscribe() expects a list of topic names, got {topics!r}")
+    if not group_id:
+        raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
+
+
 class Consumer:
     """A consumer group member, shaped like ``confluent_kafka.Consumer``."""
 
@@ -74,10 +82,7 @@ class Consumer:
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
         """Subscribe to topics; the group is joined on the next ``poll``, as with Kafka."""
         self._check_usable()
-        if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
-            raise TypeError(f"subscribe() expects a list of topic names, got {topics!r}")
-        if not self.group_id:
-            raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
+        check_subscription(topics, self.group_id)
         for t in topics:
             self._sim.broker.topic(t)  # unknown topic: clear error now rather than silence later
         self._subscription = frozenset(topics)

@@ -99,6 +99,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import config as _config
 from .admin import ClusterMetadata, PartitionMetadata, TopicMetadata
+from .consumer import check_subscription
 from .errors import KafkaError, KafkaException, fail
 from .events import SIM_EPOCH, Event
 from .message import _EPOCH_MS, OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, Message, TopicPartition
@@ -811,10 +812,7 @@ class Consumer:
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
         """Subscribe to topics; the member joins (creating the groups on the streams) on the next poll."""
         self._check_usable()
-        if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
-            raise TypeError(f"subscribe() expects a list of topic names, got {topics!r}")
-        if not self.group_id:
-            raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
+        check_subscription(topics, self.group_id)
         streams = []
         for t in sorted(set(topics)):
             n = self._meta.get(t)[0]  # an unknown topic is an error now, naming the topics there are
