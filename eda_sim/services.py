@@ -267,6 +267,7 @@ class Service:
 
 
 _new_tuple = tuple.__new__
+_decode = Event.from_json
 
 
 class ServiceInstance(Member):
@@ -326,11 +327,11 @@ class ServiceInstance(Member):
         svc = self.service
         sim = self.sim
         env = sim.env
-        started = env.now
-        produced = m._rec[0]
-        member = self.consumer.member_id or self.name
+        started = env._now
+        rec = m._rec
+        produced = rec[0]
         try:
-            event = Event.from_json(m.value())
+            event = _decode(rec[2])
         except (ValueError, TypeError, UnicodeDecodeError) as err:
             self._give_up(m, None, err, 0, started, produced)
             return
@@ -341,11 +342,8 @@ class ServiceInstance(Member):
             self._span(event, cid, cause, m, produced, started, "skipped", 0, "")
             return
         inbox = svc.inbox
-        if inbox is not None and event.id in inbox:
-            inbox.refused += 1
-            sim.journal.write("duplicate_skipped", member, svc.name, m._topic, m._partition, m._offset, 1,
-                              f"{event.type} {event.id} already in the inbox")
-            self._span(event, cid, cause, m, produced, started, "duplicate", 0, "")
+        if inbox is not None and event.id in inbox._rows:
+            self._duplicate(m, event, cid, cause, produced, started, 0)
             return
         if svc.schemas:
             schema = svc.schemas.get(event.type)
@@ -361,12 +359,18 @@ class ServiceInstance(Member):
                     self._give_up(m, event, err, 1, started, produced)
                     return
         attempt = 0
+        pt = self.processing_time
         while True:
             attempt += 1
-            pt = self.processing_time
             wait = float(pt(sim.random)) if callable(pt) else pt
             if wait:
                 yield env.timeout(wait)
+            if inbox is not None and event.id in inbox._rows:
+                # Another instance finished the same event while this one worked on it (a rebalance
+                # handed the partition over mid-batch). The inbox's insert and the side effect are
+                # one transaction, so the unique constraint refuses it and nothing happens twice.
+                self._duplicate(m, event, cid, cause, produced, started, attempt - 1)
+                return
             ctx = Context(sim, svc, self, event, attempt)
             try:
                 handler(event, ctx)
@@ -376,20 +380,22 @@ class ServiceInstance(Member):
                     self._give_up(m, event, err, attempt, started, produced)
                     return
                 delay = retry.delay(attempt)
-                sim.journal.write("retry_scheduled", member, svc.name, m._topic, m._partition, m._offset, 1,
+                sim.journal.write("retry_scheduled", self.consumer.member_id or self.name, svc.name, m._topic,
+                                  m._partition, m._offset, 1,
                                   f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s")
                 if delay:
                     yield env.timeout(delay)
                 continue
             break
-        now = env.now
-        if svc.inbox is not None:
-            svc.inbox.add(event.id, now, self.name)  # same "transaction" as the side effect above
+        now = env._now
+        if inbox is not None:
+            inbox.add(event.id, now, self.name)  # same instant as the handler's side effect: one transaction
         if ctx._out:
             for topic, ev in ctx._out:
                 publish(svc.producer, topic, ev)
-        sim.journal.write("handled", member, svc.name, m._topic, m._partition, m._offset, 1,
-                          f"{event.type} {event.id}" + (f" after {attempt} tries" if attempt > 1 else ""))
+        sim.journal.write("handled", self.consumer.member_id or self.name, svc.name, m._topic, m._partition,
+                          m._offset, 1, f"{event.type} {event.id} after {attempt} tries" if attempt > 1
+                          else f"{event.type} {event.id}")
         sim.spans.append(_new_tuple(Span, (svc.name, self.name, event.id, event.type, cid, cause, m._topic,
                                            m._partition, m._offset, produced, started, now, "handled", attempt,
                                            "")))
@@ -412,6 +418,13 @@ class ServiceInstance(Member):
         else:
             self._span(event, event.correlation_id, event.causation_id or "", m, produced, started, outcome,
                        attempts, text)
+
+    def _duplicate(self, m, event, cid, cause, produced, started, attempts) -> None:
+        svc = self.service
+        svc.inbox.refused += 1
+        self.sim.journal.write("duplicate_skipped", self.consumer.member_id or self.name, svc.name, m._topic,
+                               m._partition, m._offset, 1, f"{event.type} {event.id} already in the inbox")
+        self._span(event, cid, cause, m, produced, started, "duplicate", attempts, "")
 
     def _span(self, event, cid, cause, m, produced, started, outcome, attempts, error):
         self.sim.spans.append(Span(self.service.name, self.name, event.id, event.type, cid, cause, m._topic,
