@@ -59,8 +59,10 @@ class Member:
             raise ValueError(f"a member called {self.name!r} already exists; names: {', '.join(sorted(sim.members))}")
         cfg = {"group.id": group_id, "client.id": self.name, "enable.auto.commit": commit == "auto"}
         cfg.update(config or {})
+        self._consumer_config = cfg
+        self._topics = list(topics)
         self.consumer = sim.consumer(cfg)
-        self.consumer.subscribe(list(topics))
+        self.consumer.subscribe(self._topics)
         self.group_id = group_id
         self.commit = commit
         self.processing_time = processing_time
@@ -170,11 +172,16 @@ class Member:
             self.consumer._crash()
 
     def restart(self) -> None:
-        """Start again after a crash, as a new member of the group."""
+        """Start again after a crash or a stop, as a new member of the group."""
         if self.alive:
             raise ValueError(f"{self.name} is running; crash or stop it before restarting")
         if self.consumer.crashed:
             self.consumer._restart()
+        elif self.consumer._closed:
+            # A clean stop closed the consumer, and a closed consumer cannot be used again (as with
+            # confluent-kafka): start a new one with the same settings, as an operator would.
+            self.consumer = self.sim.consumer(self._consumer_config)
+            self.consumer.subscribe(self._topics)
         self._stopping = False
         self._launch()
 
