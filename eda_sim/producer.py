@@ -62,6 +62,11 @@ def _to_bytes(value, what: str):
 
 
 def _headers(headers):
+    """Headers as a tuple of ``(str, bytes | None)`` pairs and their size in bytes.
+
+    ``headers`` is a dict or a list of ``(name, value)`` pairs, values ``str``,
+    ``bytes`` or ``None``, as confluent-kafka takes them.
+    """
     if headers is None:
         return None, 0
     items = headers.items() if isinstance(headers, dict) else headers
@@ -69,8 +74,16 @@ def _headers(headers):
     size = 0
     try:
         for name, value in items:
+            # The common shapes first: publish() hands over str names and str or bytes values.
+            cls = value.__class__
+            if name.__class__ is str and (cls is bytes or cls is str):
+                if cls is str:
+                    value = value.encode()
+                out.append((name, value))
+                size += len(name) + len(value)
+                continue
             if not isinstance(name, str):
-                raise TypeError
+                raise TypeError(f"header name {name!r} is a {type(name).__name__}")
             value = _to_bytes(value, f"header {name!r}")
             out.append((name, value))
             size += len(name) + (len(value) if value else 0)

@@ -253,3 +253,31 @@ def test_store_offsets_refuses_partitions_not_assigned(sim):
     c.store_offsets(offsets=[TopicPartition("orders", 0, 0)])
     with pytest.raises(KafkaException, match="orders-9 is not assigned"):
         c.store_offsets(offsets=[TopicPartition("orders", 9, 5)])
+
+
+@pytest.mark.parametrize("headers, says", [
+    ([(1, "x")], "header name 1 is a int"),
+    ([("trace", 3)], "header 'trace' must be str, bytes or None, got int"),
+    ([("trace",)], "not enough values to unpack"),
+    (5, "not iterable"),
+])
+def test_bad_headers_are_refused_with_what_was_expected(headers, says):
+    sim = Simulation(seed=1, name="headers")
+    sim.create_topic("orders", partitions=1)
+    p = sim.producer()
+    with pytest.raises(TypeError, match="headers must be a dict or a list of") as err:
+        p.produce("orders", value=b"v", headers=headers)
+    assert says in str(err.value)
+    assert len(p) == 0  # nothing half-queued
+
+
+def test_headers_keep_their_order_and_come_back_as_bytes():
+    sim = Simulation(seed=1, name="headers")
+    sim.create_topic("orders", partitions=1)
+    p = sim.producer()
+    p.produce("orders", value=b"v", headers=[("b", "2"), ("a", b"1"), ("c", None)])
+    p.flush()
+    c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest"})
+    c.subscribe(["orders"])
+    m = c.poll(1.0)
+    assert m.headers() == [("b", b"2"), ("a", b"1"), ("c", None)]
