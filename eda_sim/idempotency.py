@@ -18,6 +18,8 @@ Example::
 
 from __future__ import annotations
 
+from .appendlog import AppendLog
+
 
 class DuplicateEventError(ValueError):
     """The unique constraint on event ids refused a second insert."""
@@ -26,34 +28,40 @@ class DuplicateEventError(ValueError):
 class Inbox:
     """A table of processed event ids with a unique constraint on the id."""
 
+    # The unique index maps an id to its row number: a dict of strings to ints, which the garbage
+    # collector stops tracking, unlike one holding a tuple per id. The rows live in an AppendLog.
+
     def __init__(self, name: str):
         self.name = name
-        self._rows: dict[str, tuple] = {}  # event id -> (time, by); insertion-ordered
+        self._index: dict[str, int] = {}  # event id -> row number
+        self._rows = AppendLog()  # (event id, time, by), in insertion order
         self.refused = 0
 
     def __contains__(self, event_id: str) -> bool:
-        return event_id in self._rows
+        return event_id in self._index
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._index)
 
     def __repr__(self) -> str:
-        return f"<Inbox {self.name}: {len(self._rows)} event ids>"
+        return f"<Inbox {self.name}: {len(self._index)} event ids>"
 
     def add(self, event_id: str, time: float, by: str = "") -> None:
         """Insert an id; :class:`DuplicateEventError` if it is already there (nothing changes)."""
         if not isinstance(event_id, str) or not event_id:
             raise ValueError(f"an event id must be a non-empty string, got {event_id!r}")
-        if event_id in self._rows:
+        index = self._index
+        if event_id in index:
             self.refused += 1
-            first_time, first_by = self._rows[event_id]
+            _, first_time, first_by = self._rows[index[event_id]]
             raise DuplicateEventError(
                 f"event {event_id} is already in inbox {self.name!r} (processed at {first_time:g} s by {first_by})"
             )
-        self._rows[event_id] = (time, by)
+        index[event_id] = len(index)
+        self._rows.append((event_id, time, by))
 
     def table(self):
         """The inbox as a DataFrame: event_id, time, by."""
         import pandas as pd
 
-        return pd.DataFrame([(k, t, b) for k, (t, b) in self._rows.items()], columns=["event_id", "time", "by"])
+        return pd.DataFrame(list(self._rows), columns=["event_id", "time", "by"])

@@ -34,6 +34,8 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
+from .appendlog import AppendLog
+
 COLUMNS = ("seq", "time", "kind", "actor", "group", "topic", "partition", "offset", "count", "detail")
 
 #: Every kind of row the core writes, with what it means. The service layer adds its own.
@@ -95,6 +97,10 @@ class Row(NamedTuple):
 _new_row = tuple.__new__
 
 
+def _as_row(stored: tuple) -> Row:
+    return _new_row(Row, stored)
+
+
 class Journal:
     """Append-only list of :class:`Row`; can be switched off for speed.
 
@@ -102,29 +108,33 @@ class Journal:
     elsewhere (by the broker and the clients) stay exact.
     """
 
+    # Rows are stored as plain tuples in an AppendLog and handed out as Row: CPython's garbage
+    # collector stops tracking plain tuples of strings and numbers (never NamedTuples), and the
+    # AppendLog keeps them in frozen chunks, so a journal of a million rows costs a full
+    # collection a thousand references, not a million.
+
     def __init__(self, clock, enabled: bool = True):
         self._clock = clock
         self.enabled = enabled
-        self._rows: list[Row] = []
+        self._rows = AppendLog()
         self._seq = 0
 
     def write(self, kind, actor="", group="", topic="", partition=-1, offset=-1, count=0, detail=""):
         """Append a row stamped with the current virtual time."""
         if self.enabled:
-            # tuple.__new__ skips the NamedTuple constructor's Python frame: one row per event adds up.
-            self._rows.append(
-                _new_row(Row, (self._seq, self._clock.now, kind, actor, group, topic, partition, offset, count, detail))
-            )
+            self._rows.append((self._seq, self._clock.now, kind, actor, group, topic, partition, offset, count, detail))
         self._seq += 1
 
     def __len__(self) -> int:
         return len(self._rows)
 
     def __iter__(self):
-        return iter(self._rows)
+        return map(_as_row, self._rows)
 
     def __getitem__(self, index):
-        return self._rows[index]
+        if isinstance(index, slice):
+            return [_new_row(Row, r) for r in self._rows[index]]
+        return _new_row(Row, self._rows[index])
 
     @property
     def written(self) -> int:
@@ -134,16 +144,16 @@ class Journal:
     def rows(self, kind: str | None = None) -> list[Row]:
         """The stored rows, optionally only those of one kind."""
         if kind is None:
-            return list(self._rows)
-        return [r for r in self._rows if r.kind == kind]
+            return [_new_row(Row, r) for r in self._rows]
+        return [_new_row(Row, r) for r in self._rows if r[2] == kind]
 
     def frame(self, kind: str | None = None, since: int = 0):
         """The journal as a pandas DataFrame (one row per :class:`Row`)."""
         import pandas as pd
 
-        rows = self._rows[since:] if since else self._rows
+        rows = self._rows.since(since) if since else list(self._rows)
         if kind is not None:
-            rows = [r for r in rows if r.kind == kind]
+            rows = [r for r in rows if r[2] == kind]
         return pd.DataFrame.from_records(rows, columns=COLUMNS)
 
     def digest(self) -> str:

@@ -39,8 +39,6 @@ Example::
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import simpy
 
 from .errors import KafkaException
@@ -48,6 +46,7 @@ from .events import Event
 from .idempotency import Inbox
 from .members import Member
 from .retries import NO_RETRY, Retry, dead_letter
+from .spans import OUTCOMES, Span  # noqa: F401 - Span and OUTCOMES are part of this module's vocabulary
 
 #: Headers every published event carries, so tracing works without parsing values.
 H_EVENT_ID = "event-id"
@@ -55,29 +54,6 @@ H_EVENT_TYPE = "event-type"
 H_CORRELATION = "correlation-id"
 H_CAUSATION = "causation-id"
 H_SCHEMA_VERSION = "schema-version"
-
-
-class Span(NamedTuple):
-    """One event's handling by one service: the raw material of traces and latency."""
-
-    service: str
-    instance: str
-    event_id: str
-    event_type: str
-    correlation_id: str
-    causation_id: str
-    topic: str
-    partition: int
-    offset: int
-    produced: float  # the record's create time
-    started: float
-    finished: float
-    outcome: str  # handled, duplicate, skipped, dead_lettered, failed
-    attempts: int
-    error: str
-
-
-OUTCOMES = ("handled", "duplicate", "skipped", "dead_lettered", "failed")
 
 
 def event_headers(event: Event) -> list:
@@ -266,7 +242,6 @@ class Service:
         return sum(1 for i in self.instances if i.alive and not i._stopping)
 
 
-_new_tuple = tuple.__new__
 _decode = Event.from_json
 
 
@@ -342,7 +317,7 @@ class ServiceInstance(Member):
             self._span(event, cid, cause, m, produced, started, "skipped", 0, "")
             return
         inbox = svc.inbox
-        if inbox is not None and event.id in inbox._rows:
+        if inbox is not None and event.id in inbox._index:
             self._duplicate(m, event, cid, cause, produced, started, 0)
             return
         if svc.schemas:
@@ -365,7 +340,7 @@ class ServiceInstance(Member):
             wait = float(pt(sim.random)) if callable(pt) else pt
             if wait:
                 yield env.timeout(wait)
-            if inbox is not None and event.id in inbox._rows:
+            if inbox is not None and event.id in inbox._index:
                 # Another instance finished the same event while this one worked on it (a rebalance
                 # handed the partition over mid-batch). The inbox's insert and the side effect are
                 # one transaction, so the unique constraint refuses it and nothing happens twice.
@@ -396,9 +371,8 @@ class ServiceInstance(Member):
         sim.journal.write("handled", self.consumer.member_id or self.name, svc.name, m._topic, m._partition,
                           m._offset, 1, f"{event.type} {event.id} after {attempt} tries" if attempt > 1
                           else f"{event.type} {event.id}")
-        sim.spans.append(_new_tuple(Span, (svc.name, self.name, event.id, event.type, cid, cause, m._topic,
-                                           m._partition, m._offset, produced, started, now, "handled", attempt,
-                                           "")))
+        sim.spans.append((svc.name, self.name, event.id, event.type, cid, cause, m._topic, m._partition, m._offset,
+                          produced, started, now, "handled", attempt, ""))
 
     def _give_up(self, m, event, err, attempts, started, produced) -> None:
         svc = self.service

@@ -33,6 +33,7 @@ from .broker import Broker
 from .errors import fail
 from .group import Group
 from .journal import Journal
+from .spans import SpanLog
 
 _SIMULATIONS: "weakref.WeakValueDictionary[str, Simulation]" = weakref.WeakValueDictionary()
 _INF = float("inf")
@@ -82,7 +83,7 @@ class Simulation:
         self.members: dict = {}  # name -> Member, for processes on the clock
         self.producers: dict = {}  # name -> Producer
         self.services: dict = {}  # name -> Service (eda_sim.services)
-        self.spans: list = []  # one Span per event a service finished handling, in order
+        self.spans = SpanLog()  # one Span per event a service finished handling, in order
         self.event_catalog: dict = {}  # event type -> {(producer or service, topic)} declared
         self._counters: dict = {}
         self._running = False

@@ -1,0 +1,50 @@
+"""AppendLog behaves as an append-only list, whatever the chunk boundaries; the collector skips full chunks."""
+
+import gc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eda_sim.appendlog import CHUNK, AppendLog
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 3 * CHUNK + 5), extra=st.integers(0, CHUNK + 3), at=st.integers(0, 5),
+       probes=st.lists(st.integers(-4000, 4000), max_size=20))
+def test_reads_like_the_list_it_was_given(n, extra, at, probes):
+    log, ref = AppendLog(), []
+    for i in range(n):
+        log.append((i, "a"))
+        ref.append((i, "a"))
+    assert len(log) == len(ref) and list(log) == ref
+    for i in probes:
+        if -len(ref) <= i < len(ref):
+            assert log[i] == ref[i]
+        assert log.since(i) == (ref[i:] if i >= 0 else ref)
+    assert log[at:n:3] == ref[at:n:3] and log[-7:] == ref[-7:]
+    # rows appended while a reader is part-way through are seen, as with a list
+    it = iter(log)
+    seen = [next(it) for _ in range(min(at, n))]
+    for i in range(extra):
+        log.append((n + i, "b"))
+        ref.append((n + i, "b"))
+    assert seen + list(it) == ref
+
+
+def test_an_index_out_of_range_says_how_many_rows_there_are():
+    log = AppendLog([(1,), (2,)])
+    try:
+        log[2]
+    except IndexError as err:
+        assert "2 rows" in str(err)
+    else:
+        raise AssertionError("no IndexError")
+
+
+def test_full_chunks_of_plain_rows_are_not_tracked_by_the_garbage_collector():
+    log = AppendLog()
+    for i in range(CHUNK * 3):
+        log.append((float(i), "handled", f"evt-{i}"))
+    gc.collect()
+    gc.collect()  # a chunk is untracked once its rows are, which may take a second pass
+    assert not any(gc.is_tracked(c) for c in log._chunks)
