@@ -698,6 +698,9 @@ def _fast_from_json(text: Any) -> Event | None:
         return None
 
 
+_TYPE_NAMES: dict = {}
+
+
 def _from_canonical(text: str, head) -> Event | None:
     payload, end = _scan(text, head.end())
     tail = _TAIL.match(text, end)
@@ -705,6 +708,11 @@ def _from_canonical(text: str, head) -> Event | None:
         return _from_parsed(text)
     causation, correlation, eid, key = head.groups()
     version, seconds, fraction, exponent, iso, etype = tail.groups()
+    # Share strings rather than keep a copy per event: a flow has a handful of types, and a root
+    # event's correlation id is its own id. Spans and inboxes keep these for every event.
+    etype = _TYPE_NAMES.setdefault(etype, etype) if len(_TYPE_NAMES) < 4096 else etype
+    if correlation == eid:
+        correlation = eid
     if not eid or not etype or not correlation or eid.isspace() or etype.isspace() or correlation.isspace():
         return None
     if causation is not None and (not causation or causation.isspace()):
