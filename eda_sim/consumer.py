@@ -65,6 +65,7 @@ class Consumer:
         self._assignment: list = []  # sorted (topic, partition) pairs
         self._positions: dict = {}
         self._stored: dict = {}
+        self._lost: dict = {}  # offsets stored for partitions lost in an eviction, kept until the next poll
         self._pending_errors: list = []
         self._callbacks = (None, None, None)
         self._closed = False
@@ -137,6 +138,7 @@ class Consumer:
     def _fetch(self, max_n: int) -> list:
         self._check_usable()
         self._last_poll = self._sim.now
+        self._lost = {}  # this poll hands the loss to the application (librdkafka's rebalance callback)
         if self._pending_errors:
             return [self._pending_errors.pop(0)]
         if self.member_id is None:
@@ -211,6 +213,10 @@ class Consumer:
                 offs[(tp.topic, tp.partition)] = tp.offset
         else:
             offs = {tp: self._stored[tp] for tp in self._assignment if tp in self._stored}
+            if not offs and self._lost:
+                # Evicted since the last poll: librdkafka learns of the loss only at the next poll, so
+                # the commit still goes to the coordinator, which refuses it (not a member any more).
+                offs = dict(self._lost)
             if not offs:
                 raise fail("_NO_OFFSET", "nothing to commit: no offsets stored for the assigned partitions")
         reason = self._commit(offs)
@@ -363,7 +369,9 @@ class Consumer:
         self._assignment = [tp for tp in self._assignment if tp not in gone]
         for tp in parts:
             self._positions.pop(tp, None)
-            self._stored.pop(tp, None)
+            stored = self._stored.pop(tp, None)
+            if lost and stored is not None:
+                self._lost[tp] = stored
 
     def _reset(self, tp, log, why: str):
         policy = self._config["auto.offset.reset"]
@@ -444,6 +452,7 @@ class Consumer:
         self._assignment = []
         self._positions = {}
         self._stored = {}
+        self._lost = {}
         self._pending_errors = []
         self._last_poll = self._sim.now
         self._sim.journal.write("restarted", old or self.client_id, self.group_id or "",
