@@ -309,3 +309,71 @@ def test_a_redelivered_event_emits_the_same_ids_so_downstream_can_drop_copies():
     ids = [Event.from_json(r.value).id for r in sim.topic("receipts").partitions[0].records()]
     assert len(ids) > 40 and len(set(ids)) == 40  # copies were published, with the ids of the first time
     assert all(i.endswith("/billing/1") for i in ids)
+
+
+# -- a whole service world under churn ----------------------------------------------------------
+
+churn = st.lists(st.tuples(st.sampled_from(["crash", "restart", "add", "remove", "stop"]), st.floats(0.0, 6.0),
+                           st.integers(0, 3)), max_size=12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(seed=st.integers(0, 1000), n=st.integers(1, 80), poison=st.sets(st.integers(0, 79), max_size=3),
+       flaky=st.sets(st.integers(0, 79), max_size=8), window=st.sampled_from([None, 0.05, 0.3]),
+       instances=st.integers(1, 3), ops=churn, partitions=st.integers(1, 4),
+       processing_time=st.sampled_from([0.0, 0.01, 0.05]), emit=st.booleans())
+def test_a_service_under_churn_finishes_every_event_once_and_its_counts_reconcile(
+        seed, n, poison, flaky, window, instances, ops, partitions, processing_time, emit):
+    # Events arrive out of event-time order; instances crash, restart, join, leave and stop at
+    # random; some events always fail, some fail once. At the end every event was handled,
+    # dead-lettered or sent aside as late, each side effect happened once, and nothing is in flight.
+    from eda_sim.ordering import DelayedSource
+
+    sim = Simulation(seed=seed, name="churn")
+    sim.create_topic("in", partitions=partitions)
+    sim.create_topic("out", partitions=partitions)
+    DelayedSource(sim, "src", "in", [{"time": i * 0.03, "type": "T", "i": i, "k": i % 5} for i in range(n)],
+                  key="k", delay=lambda r: r.choice([0.0, 0.0, 0.1, 0.6]))
+    effects, tries = Counter(), Counter()
+
+    def handle(event, ctx):
+        i = event.payload["i"]
+        tries[i] += 1
+        if i in poison or (i in flaky and tries[i] == 1):
+            raise TransientError("poison" if i in poison else "fails once")
+        effects[i] += 1
+        if emit:
+            ctx.emit("out", "U", {"i": i})
+
+    svc = Service(sim, "svc", consumes="in", handlers={"T": handle}, produces={"out": ["U"]}, instances=instances,
+                  retry=Retry(attempts=3, backoff=0.01), idempotent=True, reorder=window,
+                  processing_time=processing_time, max_in_flight=7, config={"session.timeout.ms": 300})
+
+    def act(op, which):
+        inst = svc.instances[which % len(svc.instances)]
+        if op == "crash":
+            sim.crash(inst)
+        elif op == "restart" and not inst.alive:
+            sim.restart(inst)
+        elif op == "add":
+            svc.add_instance()
+        elif op == "remove":
+            svc.remove_instance()
+        elif op == "stop":
+            inst.stop()
+
+    for op, t, which in ops:
+        sim.at(t, act, op, which)
+    sim.at(7.0, svc.add_instance)  # whatever happened, one instance is there to finish the work
+    sim.run(until=30)
+    recon = reconcile(sim, svc).iloc[0]
+    assert recon.balanced and recon.in_flight == 0
+    spans = spans_frame(sim, "svc")
+    handled = spans[spans.outcome == "handled"]
+    finished = set(handled.event_id) | set(spans[spans.outcome.isin(["late", "dead_lettered"])].event_id)
+    assert len(finished) == n
+    assert handled.event_id.is_unique and set(effects.values()) <= {1}
+    assert not set(handled.event_id) & set(spans[spans.outcome == "dead_lettered"].event_id)
+    if emit:
+        out = [r for log in sim.topic("out").partitions for r in log.records()]
+        assert len(out) == len(effects)  # one emitted event per side effect: the inbox kept copies out
