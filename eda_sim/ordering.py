@@ -347,21 +347,35 @@ class InstanceReorder:
                 for m in msgs:
                     consumer.store_offsets(m)
                 inst._commit()
+                inst._committed_batch = msgs
             for m in msgs:
                 yield from self._push(m)
+            inst._committed_batch = None
         flushed = yield from self._flush_quiet()
         if (batch or flushed) and inst.commit == "after":
             inst._commit()
 
+    def held(self) -> list:
+        """(topic, partition, offset) of the records in this instance's buffers, not yet handled."""
+        return [(tp[0], tp[1], o) for tp, part in sorted(self._parts.items()) for o in part.held if o not in part.done]
+
     def _forget_lost(self, consumer) -> None:
         # A new member id (after a crash or an eviction) or a revoked partition: the group will
         # deliver the held events again from the committed offset, so the buffers start over.
+        # With commit="before" the held events were committed already: nobody will deliver them
+        # again, so dropping them loses them (at-most-once), and reconcile() counts them as lost.
+        inst = self.instance
         if consumer.member_id != self._member:
+            if inst.commit == "before":
+                inst.service.at_risk.update(self.held())
             self._member = consumer.member_id
             self._parts.clear()
             return
         owned = set(consumer._assignment)
         for tp in [tp for tp in self._parts if tp not in owned]:
+            if inst.commit == "before":
+                part = self._parts[tp]
+                inst.service.at_risk.update((tp[0], tp[1], o) for o in part.held if o not in part.done)
             del self._parts[tp]
 
     def _push(self, m):

@@ -200,6 +200,9 @@ class Service:
         self.retry = retry or NO_RETRY
         self.dead_letter = dead_letter
         self.inbox = Inbox(name) if idempotent else None
+        # (topic, partition, offset) of records an instance committed before handling (commit="before")
+        # and had not finished when it crashed: at-most-once lost them unless someone reads them again.
+        self.at_risk: set = set()
         self.schemas = dict(schemas or {})
         self.reorder = reorder
         self.processing_time = processing_time
@@ -251,6 +254,7 @@ class ServiceInstance(Member):
     def __init__(self, service: Service, name: str):
         self.service = service
         self._reorder = None
+        self._committed_batch = None  # with commit="before": the batch committed and not yet handled
         if service.reorder is not None:  # checked before the member exists: a bad window leaves no member behind
             from .ordering import InstanceReorder
 
@@ -279,6 +283,7 @@ class ServiceInstance(Member):
                     for m in msgs:
                         consumer.store_offsets(m)
                     self._commit()
+                    self._committed_batch = msgs
                 for m in msgs:
                     yield from self._handle(m)
                     tp = (m._topic, m._partition)
@@ -289,11 +294,21 @@ class ServiceInstance(Member):
                             consumer.store_offsets(m)
                         except KafkaException:
                             pass  # revoked while we handled it: the new owner starts from the committed offset
+                self._committed_batch = None
                 if self.commit == "after":
                     self._commit()
+            if self._reorder is not None and self.commit == "before":
+                self.service.at_risk.update(self._reorder.held())  # committed, still held, dropped on leaving
             consumer.close()
             self._process = None
         except simpy.Interrupt:
+            if self.commit == "before":  # everything polled was committed: what is not finished is at risk
+                at_risk = self.service.at_risk
+                if self._committed_batch is not None:
+                    at_risk.update((m._topic, m._partition, m._offset) for m in self._committed_batch)
+                if self._reorder is not None:
+                    at_risk.update(self._reorder.held())
+            self._committed_batch = None
             consumer._crash()
             self._process = None
 
@@ -427,7 +442,10 @@ def reconcile(sim, service: str | Service):
     skipped as a duplicate or as not for this service), ``dead_lettered``,
     ``in_flight`` (retained offsets not finished yet: being handled or waiting
     in the log), ``expired`` (removed by retention before they were finished),
-    and ``balanced``: produced = processed + dead_lettered + in_flight + expired.
+    ``lost`` (committed before they were handled, by a service with
+    ``commit="before"``, and never finished because the instance crashed:
+    at-most-once delivery; Kafka will not hand them out again), and
+    ``balanced``: produced = processed + dead_lettered + in_flight + expired + lost.
     """
     import pandas as pd
 
@@ -440,21 +458,28 @@ def reconcile(sim, service: str | Service):
         if s.service == svc.name:
             finished.setdefault((s.topic, s.partition, s.offset),
                                 "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed")
+    group = sim.groups.get(svc.name)
+    committed = group.committed if group is not None else {}
     rows = []
     for name in svc.topics:
-        counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0}
+        counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0, "lost": 0}
         produced = 0
         for log in sim.topic(name).partitions:
             produced += log.log_end_offset
             done_here = {k[2]: v for k, v in finished.items() if k[0] == name and k[1] == log.index}
             for offset, outcome in done_here.items():
                 counts[outcome] += 1
-            counts["expired"] += sum(1 for o in range(0, log.log_start_offset) if o not in done_here)
-            counts["in_flight"] += sum(1 for o in range(log.log_start_offset, log.log_end_offset) if o not in done_here)
-        total = counts["processed"] + counts["dead_lettered"] + counts["in_flight"] + counts["expired"]
+            # lost: put at risk by a crash, and still behind the committed offset (nobody will read it again)
+            behind = committed.get((name, log.index), 0)
+            lost = {o for (t, p, o) in svc.at_risk if t == name and p == log.index and o < behind} - done_here.keys()
+            counts["lost"] += len(lost)
+            counts["expired"] += sum(1 for o in range(0, log.log_start_offset) if o not in done_here and o not in lost)
+            counts["in_flight"] += sum(1 for o in range(log.log_start_offset, log.log_end_offset)
+                                       if o not in done_here and o not in lost)
+        total = sum(counts.values())
         rows.append({"topic": name, "produced": produced, **counts, "balanced": produced == total})
     return pd.DataFrame(rows, columns=["topic", "produced", "processed", "dead_lettered", "in_flight", "expired",
-                                       "balanced"])
+                                       "lost", "balanced"])
 
 
 def events_frame(sim, topic: str):

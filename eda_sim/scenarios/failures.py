@@ -7,7 +7,7 @@ are poison (a field the model cannot handle: fails every time).
 Example::
 
     sim, svc = scoring_world(Retry(attempts=4, backoff=0.2))
-    reconcile(sim, svc)               # produced = processed + dead-lettered + in flight
+    reconcile(sim, svc)               # produced = processed + dead-lettered + in flight (+ expired + lost)
     dead_letters(sim, "transactions.DLT")
 """
 

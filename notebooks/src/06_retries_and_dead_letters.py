@@ -87,8 +87,9 @@ sent, redrive(sim, "transactions.DLT"), sorted(svc.scored)[-3:]
 # %% [markdown]
 # ## Every event accounted for
 #
-# At any instant, produced = processed + dead-lettered + in flight (+ expired by retention). Counts that
-# do not reconcile mean something was dropped silently.
+# At any instant, produced = processed + dead-lettered + in flight (+ expired, removed by retention
+# first; + lost, committed before handling by an at-most-once service that then crashed: both zero
+# here). Counts that do not reconcile mean something was dropped silently.
 
 # %%
 import pandas as pd
