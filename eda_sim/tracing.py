@@ -305,6 +305,14 @@ def _expected(sim, topic: str, etype: str) -> list:
             if topic in sim.services[name].topics and etype in sim.services[name].handlers]
 
 
+def _lost(sim, svc_name: str, e) -> bool:
+    """True if ``svc_name`` lost ``e`` to at-most-once (as :func:`~eda_sim.services.reconcile` counts ``lost``)."""
+    svc = sim.services[svc_name]
+    group = sim.groups.get(svc_name)
+    committed = group.committed.get((e.topic, e.partition), 0) if group is not None else 0
+    return (e.topic, e.partition, e.offset) in svc.at_risk and e.offset < committed
+
+
 def _why_waiting(sim, svc_name: str, e, now: float) -> str:
     """Why ``svc_name`` has not finished the event ``e`` yet, from the group's state and the journal."""
     svc = sim.services[svc_name]
@@ -342,10 +350,12 @@ def where_stuck(sim, correlation_id: str) -> dict | None:
     handled later, e.g. after a re-drive). A *waiting* hop is an event in a log
     that a service subscribed to its topic, with a handler for its type, has
     not finished: being retried, queued behind other records, or on a
-    partition still owned by a crashed instance. The earliest failure wins,
-    then the earliest waiting event.
+    partition still owned by a crashed instance. A *lost* hop is an event a
+    service committed before handling it (``commit="before"``, at-most-once)
+    and dropped when its instance crashed or left: the group will not deliver
+    it again. The earliest failure wins, then the earliest waiting or lost event.
 
-    The dict has ``state`` ("failed" or "waiting"), ``correlation_id``,
+    The dict has ``state`` ("failed", "waiting" or "lost"), ``correlation_id``,
     ``event_id``, ``type``, ``topic``, ``partition``, ``offset``, ``service``,
     ``since`` (when it failed, or was published), ``dead_letter_topic`` (or
     None) and ``reason``.
@@ -379,6 +389,13 @@ def where_stuck(sim, correlation_id: str) -> dict | None:
         done = {s.service for s in spans.get(eid, ())}
         for svc in _expected(sim, e.topic, e.type):
             if svc not in done:
+                if _lost(sim, svc, e):
+                    return {"state": "lost", "correlation_id": correlation_id, "event_id": eid, "type": e.type,
+                            "topic": e.topic, "partition": e.partition, "offset": e.offset, "service": svc,
+                            "since": e.time, "dead_letter_topic": None,
+                            "reason": f"{svc} committed {e.topic}-{e.partition}@{e.offset} before handling it "
+                                      f"(commit='before', at-most-once) and the instance holding {eid} crashed or "
+                                      f"left; the group will not deliver it again"}
                 return {"state": "waiting", "correlation_id": correlation_id, "event_id": eid, "type": e.type,
                         "topic": e.topic, "partition": e.partition, "offset": e.offset, "service": svc,
                         "since": e.time, "dead_letter_topic": None, "reason": _why_waiting(sim, svc, e, now)}

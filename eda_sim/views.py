@@ -1223,7 +1223,7 @@ def draw_trace(sim, correlation_id: str, ax=None) -> Figure:
     Light bars are time spent waiting in a topic (queue time), dark bars time
     in a handler (retries included); a failed hop is vermillion, and a hop
     still waiting (see :func:`eda_sim.tracing.where_stuck`) is marked ``stuck``
-    with a bar running to now.
+    (``lost`` when at-most-once dropped it) with a bar running to now.
     """
     from .tracing import trace, where_stuck
 
@@ -1251,7 +1251,8 @@ def draw_trace(sim, correlation_id: str, ax=None) -> Figure:
         elif stuck is not None and stuck["event_id"] == r.event_id:
             ax.barh(y, sim.now - r.published_at, left=r.published_at - t0, color=_LIGHT, edgecolor=_ALERT,
                     hatch="//", height=0.5)
-            ax.text(sim.now - t0, y, "  stuck", va="center", fontsize=8.5, color=_ALERT)
+            ax.text(sim.now - t0, y, "  lost" if stuck["state"] == "lost" else "  stuck", va="center", fontsize=8.5,
+                    color=_ALERT)
         else:
             ax.plot([r.published_at - t0], [y], marker="o", color=_GREY)
     ax.set_yticks(range(len(rows) - 1, -1, -1), labels) if rows else ax.set_yticks([])

@@ -171,3 +171,33 @@ def test_unknown_correlation_ids_are_refused_with_some_that_exist():
         trace(sim, 1)
     with pytest.raises(ValueError, match="expects a trace"):
         trace_edges(sim.records("questions"))
+
+
+def test_where_stuck_says_an_event_committed_before_handling_and_dropped_in_a_crash_is_lost():
+    sim = Simulation(seed=3, name="lost-trace")
+    sim.create_topic("orders", partitions=1)
+    Source(sim, "shop", "orders", [{"time": i * 0.01, "type": "OrderPlaced", "n": i} for i in range(5)])
+    svc = Service(sim, "billing", consumes="orders", handlers={"OrderPlaced": lambda e, c: None}, commit="before",
+                  processing_time=0.1, max_in_flight=5, config={"session.timeout.ms": 300})
+    sim.crash(svc.instances[0], at=0.25)  # two handled, three committed and dropped
+    sim.restart(svc.instances[0], at=1.0)
+    sim.run(until=5)
+    states = [where_stuck(sim, cid) for cid in correlation_ids(sim)]
+    assert [s["state"] if s else None for s in states] == [None, None, "lost", "lost", "lost"]
+    assert "at-most-once" in states[2]["reason"] and states[2]["service"] == "billing"
+
+
+def test_the_trace_view_marks_a_lost_hop_as_lost():
+    pytest.importorskip("matplotlib")
+    from eda_sim.views import draw_trace
+
+    sim = Simulation(seed=3, name="lost-view")
+    sim.create_topic("orders", partitions=1)
+    Source(sim, "shop", "orders", [{"time": i * 0.01, "type": "OrderPlaced", "n": i} for i in range(3)])
+    svc = Service(sim, "billing", consumes="orders", handlers={"OrderPlaced": lambda e, c: None}, commit="before",
+                  processing_time=0.1, max_in_flight=5, config={"session.timeout.ms": 300})
+    sim.crash(svc.instances[0], at=0.15)
+    sim.run(until=2)
+    fig = draw_trace(sim, correlation_ids(sim)[-1])
+    texts = [t.get_text().strip() for t in fig.axes[0].texts]
+    assert "lost" in texts and "stuck" not in texts
