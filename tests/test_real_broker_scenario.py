@@ -6,6 +6,7 @@ skip, except under CI (``$CI`` set), where a missing server is a failure.
 """
 
 import os
+import re
 
 import pytest
 
@@ -110,6 +111,7 @@ def test_on_redis_the_same_story_gives_the_same_summary_with_a_real_kill_and_cla
     details = run.details()
     assert "claimed from the pending-entries list by recommender-2" in details
     assert "recommender-1: read partition(s) 0, 2 at first" in details and "killed" in details
+    assert not re.search(r" in [0-9.]+ s\b", details) and run.seconds > 0  # no wall clock in the saved text
 
 
 def test_on_redis_other_settings_match_the_simulator_too(server):

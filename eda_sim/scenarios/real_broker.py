@@ -270,9 +270,15 @@ class Run:
         p.text(self.summary())
 
     def details(self) -> str:
-        """Who handled what, what was in flight at the kill and claimed, and how long it took (varies by run)."""
-        unit = "s" if self.backend == "redis" else "virtual s"
-        lines = [f"ran on {self.where or self.backend} in {self.seconds:.1f} {unit}"]
+        """Who handled what and what was in flight at the kill and claimed (varies by run on Redis).
+
+        How long a Redis run took is in ``seconds``, not here: it is a wall-clock reading, and this
+        text is saved in notebook 13.
+        """
+        if self.backend == "redis":
+            lines = [f"ran on {self.where or self.backend} (run.seconds has the wall-clock time it took)"]
+        else:
+            lines = [f"ran on {self.where or self.backend} in {self.seconds:.1f} virtual s"]
         for name in INSTANCES:
             parts = ", ".join(str(p) for p in sorted(self.owners.get(name, ())))
             fate = "killed" if name == self.killed else "stopped cleanly"

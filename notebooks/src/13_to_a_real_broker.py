@@ -75,7 +75,7 @@ run
 # %% [markdown]
 # Those lines are what the design **guarantees**, so they are the same on every run, on Redis and on the
 # simulator alike. What varies (which process handled how many views, how many were in flight when the
-# process died, seconds) is below.
+# process died) is below; `run.seconds` holds how long it took, real seconds on Redis.
 
 # %% tags=["nbval-ignore-output"]
 # reason: depends on whether a Redis server is reachable, and on real timing
