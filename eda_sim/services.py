@@ -201,7 +201,8 @@ class Service:
         self.dead_letter = dead_letter
         self.inbox = Inbox(name) if idempotent else None
         # (topic, partition, offset) of records an instance committed before handling (commit="before")
-        # and had not finished when it crashed: at-most-once lost them unless someone reads them again.
+        # and dropped unfinished: it crashed, left, or lost the partition while its reorder buffer held
+        # them. At-most-once lost them unless someone reads them again; reconcile() counts them.
         self.at_risk: set = set()
         self.schemas = dict(schemas or {})
         self.reorder = reorder

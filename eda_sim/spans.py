@@ -33,12 +33,12 @@ class Span(NamedTuple):
     produced: float  # the record's create time
     started: float
     finished: float
-    outcome: str  # handled, duplicate, skipped, dead_lettered, failed, late
+    outcome: str  # one of OUTCOMES, or late (sent aside by the reorder policy)
     attempts: int
     error: str
 
 
-#: How a span can end.
+#: How a service's handling of an event can end (the reorder policy adds "late").
 OUTCOMES = ("handled", "duplicate", "skipped", "dead_lettered", "failed")
 
 _new = tuple.__new__
