@@ -41,24 +41,16 @@ class Span(NamedTuple):
 #: How a service's handling of an event can end (the reorder policy adds "late").
 OUTCOMES = ("handled", "duplicate", "skipped", "dead_lettered", "failed")
 
-_new = tuple.__new__
-
-
-def _as_span(stored: tuple) -> Span:
-    return _new(Span, stored)
-
-
 class SpanLog(Sequence):
     """Spans in the order their handling finished; reads like a list of :class:`Span`."""
 
-    # Stored as plain tuples in an AppendLog (see there why), handed out as Span: the collector
-    # untracks plain tuples of strings and numbers but never a NamedTuple, and a service keeps a
-    # span per event.
+    # Written as plain tuples into an AppendLog, which hands them out as Span: a service keeps a
+    # span per event, and spans only written cost the garbage collector almost nothing.
 
     __slots__ = ("_rows",)
 
     def __init__(self):
-        self._rows = AppendLog()
+        self._rows = AppendLog(row_type=Span)
 
     def append(self, span) -> None:
         """Add one span (a :class:`Span`, or a plain tuple of its fields in order)."""
@@ -70,12 +62,10 @@ class SpanLog(Sequence):
         return len(self._rows)
 
     def __iter__(self):
-        return map(_as_span, self._rows)
+        return iter(self._rows)
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [_new(Span, r) for r in self._rows[index]]
-        return _new(Span, self._rows[index])
+        return self._rows[index]
 
     def __repr__(self) -> str:
         return repr(list(self))
