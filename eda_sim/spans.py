@@ -12,7 +12,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
 from .appendlog import AppendLog
@@ -41,31 +40,22 @@ class Span(NamedTuple):
 #: How a service's handling of an event can end (the reorder policy adds "late").
 OUTCOMES = ("handled", "duplicate", "skipped", "dead_lettered", "failed")
 
-class SpanLog(Sequence):
+class SpanLog(AppendLog):
     """Spans in the order their handling finished; reads like a list of :class:`Span`."""
 
-    # Written as plain tuples into an AppendLog, which hands them out as Span: a service keeps a
-    # span per event, and spans only written cost the garbage collector almost nothing.
+    # Written as plain tuples, handed out as Span (see AppendLog): a service keeps a span per event,
+    # and spans only written cost the garbage collector almost nothing.
 
-    __slots__ = ("_rows",)
+    __slots__ = ()
 
     def __init__(self):
-        self._rows = AppendLog(row_type=Span)
+        super().__init__(row_type=Span)
 
     def append(self, span) -> None:
         """Add one span (a :class:`Span`, or a plain tuple of its fields in order)."""
         if len(span) != len(Span._fields):
             raise ValueError(f"a span has {len(Span._fields)} fields ({', '.join(Span._fields)}), got {len(span)}")
-        self._rows.append(span if span.__class__ is tuple else tuple(span))
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __iter__(self):
-        return iter(self._rows)
-
-    def __getitem__(self, index):
-        return self._rows[index]
+        AppendLog.append(self, span if span.__class__ is tuple else tuple(span))
 
     def __repr__(self) -> str:
         return repr(list(self))

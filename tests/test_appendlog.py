@@ -3,6 +3,7 @@
 import gc
 from typing import NamedTuple
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +70,14 @@ def test_a_typed_log_converts_a_chunk_once_when_it_is_first_read_and_only_writte
     assert first == Pair(5, "x") and type(first) is Pair and log[5] is first  # converted once, then kept
     assert log._typed == 1 and type(log._chunks[1][0]) is tuple  # only as far as was read
     assert [r.n for r in log][-1] == CHUNK * 3 + 4 and log._typed == 3
+
+
+def test_a_span_log_refuses_a_row_of_the_wrong_shape_and_hands_out_spans():
+    from eda_sim.spans import Span, SpanLog
+
+    spans = SpanLog()
+    with pytest.raises(ValueError, match="a span has 15 fields"):
+        spans.append(("svc", "svc-1"))
+    row = ("svc", "svc-1", "evt-1", "T", "evt-1", "", "in", 0, 0, 0.0, 0.1, 0.2, "handled", 1, "")
+    spans.append(row)
+    assert len(spans) == 1 and spans[0] == Span(*row) and type(spans[-1]) is Span
