@@ -355,9 +355,10 @@ class InstanceReorder:
         if (batch or flushed) and inst.commit == "after":
             inst._commit()
 
-    def held(self) -> list:
-        """(topic, partition, offset) of the records in this instance's buffers, not yet handled."""
-        return [(tp[0], tp[1], o) for tp, part in sorted(self._parts.items()) for o in part.held if o not in part.done]
+    def held(self, tp: tuple | None = None) -> list:
+        """(topic, partition, offset) of the records in this instance's buffers (or ``tp``'s), not yet handled."""
+        parts = sorted(self._parts.items()) if tp is None else [(tp, self._parts[tp])]
+        return [(t, p, o) for (t, p), part in parts for o in part.held if o not in part.done]
 
     def _forget_lost(self, consumer) -> None:
         # A new member id (after a crash or an eviction) or a revoked partition: the group will
@@ -374,8 +375,7 @@ class InstanceReorder:
         owned = set(consumer._assignment)
         for tp in [tp for tp in self._parts if tp not in owned]:
             if inst.commit == "before":
-                part = self._parts[tp]
-                inst.service.at_risk.update((tp[0], tp[1], o) for o in part.held if o not in part.done)
+                inst.service.at_risk.update(self.held(tp))
             del self._parts[tp]
 
     def _push(self, m):

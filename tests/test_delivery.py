@@ -210,22 +210,17 @@ def test_a_member_stopped_cleanly_can_be_started_again_and_picks_up_where_the_gr
     assert member.alive
     logs = sim.topic("orders").partitions
     assert sum(log.log_end_offset for log in logs) == 40
+    # every record once: it left cleanly with what it processed committed, so nothing came twice
     assert sorted(seen) == [(log.index, o) for log in logs for o in range(log.log_end_offset)]
-    # it left cleanly with what it processed committed, so nothing came twice
 
 
 def test_an_evicted_members_commit_reaches_the_coordinator_and_is_refused_until_its_next_poll():
     # librdkafka hands the loss of the partitions to the application at the next poll; until then the
     # stored offsets are still there, so the commit goes out and the coordinator refuses it.
-    sim = Simulation(seed=1, name="evicted-commit")
-    sim.create_topic("orders", partitions=1)
-    producer = sim.producer()
-    for i in range(5):
-        producer.produce("orders", key="k", value=f"{i}")
-    producer.flush()
+    sim = jobs_world("evicted-commit", 5)
     c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False,
                       "max.poll.interval.ms": 1000})
-    c.subscribe(["orders"])
+    c.subscribe(["jobs"])
     batch = c.consume(5, timeout=1.0)
     assert len(batch) == 5
     sim.run(until=sim.now + 2.0)  # evicted meanwhile
@@ -238,18 +233,13 @@ def test_an_evicted_members_commit_reaches_the_coordinator_and_is_refused_until_
     with pytest.raises(KafkaException) as err:
         c.commit(asynchronous=False)
     assert err.value.args[0].code() == KafkaError._NO_OFFSET  # now nothing is stored any more
-    assert sim.group("g").committed.get(("orders", 0)) is None  # nothing moved the group
+    assert sim.group("g").committed.get(("jobs", 0)) is None  # nothing moved the group
 
 
 def test_a_member_evicted_mid_batch_leaves_a_commit_failed_row_and_its_batch_comes_again():
-    sim = Simulation(seed=1, name="evicted-member")
-    sim.create_topic("orders", partitions=1)
-    producer = sim.producer()
-    for i in range(10):
-        producer.produce("orders", key="k", value=f"{i}")
-    producer.flush()
+    sim = jobs_world("evicted-member", 10)
     seen = []
-    sim.member("g", ["orders"], processing_time=0.3, max_poll_records=10, commit="after",
+    sim.member("g", ["jobs"], processing_time=0.3, max_poll_records=10, commit="after",
                on_record=lambda m: seen.append(m.offset()),
                config={"max.poll.interval.ms": 2000, "auto.offset.reset": "earliest"})
     sim.run(until=6.5)
