@@ -245,6 +245,18 @@ class Service:
         """How many instances are running and not stopping."""
         return sum(1 for i in self.instances if i.alive and not i._stopping)
 
+    def dropped(self, topic: str, partition: int) -> set:
+        """Offsets of ``topic``-``partition`` this service dropped under at-most-once, finished or not.
+
+        Committed before handling (``commit="before"``), dropped unfinished by an
+        instance that crashed, left or lost the partition, and still behind the
+        group's committed offset, so nobody will read them again. Those no span
+        finished are what :func:`reconcile` counts as ``lost``.
+        """
+        group = self.sim.groups.get(self.name)
+        behind = group.committed.get((topic, partition), 0) if group is not None else 0
+        return {o for (t, p, o) in self.at_risk if t == topic and p == partition and o < behind}
+
 
 _decode = Event.from_json
 
@@ -459,8 +471,6 @@ def reconcile(sim, service: str | Service):
         if s.service == svc.name:
             finished.setdefault((s.topic, s.partition, s.offset),
                                 "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed")
-    group = sim.groups.get(svc.name)
-    committed = group.committed if group is not None else {}
     rows = []
     for name in svc.topics:
         counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0, "lost": 0}
@@ -470,9 +480,7 @@ def reconcile(sim, service: str | Service):
             done_here = {k[2]: v for k, v in finished.items() if k[0] == name and k[1] == log.index}
             for offset, outcome in done_here.items():
                 counts[outcome] += 1
-            # lost: put at risk by a crash, and still behind the committed offset (nobody will read it again)
-            behind = committed.get((name, log.index), 0)
-            lost = {o for (t, p, o) in svc.at_risk if t == name and p == log.index and o < behind} - done_here.keys()
+            lost = svc.dropped(name, log.index) - done_here.keys()
             counts["lost"] += len(lost)
             counts["expired"] += sum(1 for o in range(0, log.log_start_offset) if o not in done_here and o not in lost)
             counts["in_flight"] += sum(1 for o in range(log.log_start_offset, log.log_end_offset)

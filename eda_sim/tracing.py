@@ -305,14 +305,6 @@ def _expected(sim, topic: str, etype: str) -> list:
             if topic in sim.services[name].topics and etype in sim.services[name].handlers]
 
 
-def _lost(sim, svc_name: str, e) -> bool:
-    """True if ``svc_name`` lost ``e`` to at-most-once (as :func:`~eda_sim.services.reconcile` counts ``lost``)."""
-    svc = sim.services[svc_name]
-    group = sim.groups.get(svc_name)
-    committed = group.committed.get((e.topic, e.partition), 0) if group is not None else 0
-    return (e.topic, e.partition, e.offset) in svc.at_risk and e.offset < committed
-
-
 def _why_waiting(sim, svc_name: str, e, now: float) -> str:
     """Why ``svc_name`` has not finished the event ``e`` yet, from the group's state and the journal."""
     svc = sim.services[svc_name]
@@ -389,7 +381,7 @@ def where_stuck(sim, correlation_id: str) -> dict | None:
         done = {s.service for s in spans.get(eid, ())}
         for svc in _expected(sim, e.topic, e.type):
             if svc not in done:
-                if _lost(sim, svc, e):
+                if e.offset in sim.services[svc].dropped(e.topic, e.partition):
                     return {"state": "lost", "correlation_id": correlation_id, "event_id": eid, "type": e.type,
                             "topic": e.topic, "partition": e.partition, "offset": e.offset, "service": svc,
                             "since": e.time, "dead_letter_topic": None,
