@@ -138,7 +138,8 @@ class Consumer:
     def _fetch(self, max_n: int) -> list:
         self._check_usable()
         self._last_poll = self._sim.now
-        self._lost = {}  # this poll hands the loss to the application (librdkafka's rebalance callback)
+        if self._lost:
+            self._lost = {}  # this poll hands the loss to the application (librdkafka's rebalance callback)
         if self._pending_errors:
             return [self._pending_errors.pop(0)]
         if self.member_id is None:
