@@ -40,8 +40,17 @@ BATCH = 500
 
 
 def _consumer(url: str, name: str) -> Consumer:
-    c = Consumer({"bootstrap.servers": url, "group.id": GROUP, "client.id": name, "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False, "session.timeout.ms": 3000, "heartbeat.interval.ms": 100})
+    c = Consumer(
+        {
+            "bootstrap.servers": url,
+            "group.id": GROUP,
+            "client.id": name,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 3000,
+            "heartbeat.interval.ms": 100,
+        }
+    )
     c.subscribe([TOPIC])
     return c
 
@@ -117,7 +126,10 @@ def processes(url: str, n: int, members: int) -> float:
     _fresh_topic(url)
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
-    procs = [ctx.Process(target=_member, args=(url, f"member-{i}", stop), daemon=True) for i in range(members)]
+    procs = [
+        ctx.Process(target=_member, args=(url, f"member-{i}", stop), daemon=True)
+        for i in range(members)
+    ]
     for proc in procs:
         proc.start()
     client = connect(url)
@@ -125,7 +137,9 @@ def processes(url: str, n: int, members: int) -> float:
         deadline = time.monotonic() + 30
         while not _settled(client, members):  # every member holds its share of the partition leases
             if time.monotonic() > deadline:
-                raise SystemExit("the consumer processes did not join and share the partitions within 30 s")
+                raise SystemExit(
+                    "the consumer processes did not join and share the partitions within 30 s"
+                )
             time.sleep(0.01)
         start = time.perf_counter()
         _produce(url, n)
@@ -144,8 +158,12 @@ def processes(url: str, n: int, members: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=20_000, help="records to push through (default 20,000)")
-    parser.add_argument("--members", type=int, default=4, help="consumer processes in the multi-process line")
+    parser.add_argument(
+        "--records", type=int, default=20_000, help="records to push through (default 20,000)"
+    )
+    parser.add_argument(
+        "--members", type=int, default=4, help="consumer processes in the multi-process line"
+    )
     parser.add_argument("--url", default=None, help="an existing Redis server (default: start one)")
     args = parser.parse_args(argv)
     n = args.records
@@ -160,22 +178,30 @@ def main(argv: list[str] | None = None) -> int:
             url = server.url
         try:
             version = connect(url).info("server")["redis_version"]
-            out.write(f"workload: {n:,} keyed records ({KEYS} keys) -> {PARTITIONS} partitions -> consumer group, "
-                      f"ack after each batch of up to {BATCH}\n")
+            out.write(
+                f"workload: {n:,} keyed records ({KEYS} keys) -> {PARTITIONS} partitions -> consumer group, "
+                f"ack after each batch of up to {BATCH}\n"
+            )
             out.write(f"Redis {version} on {url if server else 'the given server'}\n")
             out.write(f"{'line':52} {'records/s':>12}\n")
             produced, consumed = one_process(url, n)
             out.write(f"{'redis, produce (pipelined XADD)':52} {n / produced:12,.0f}\n")
-            out.write(f"{'redis, consume + ack (XREADGROUP + XACK), 1 consumer':52} {n / consumed:12,.0f}\n")
-            out.write(f"{'redis, produce -> consume -> ack, one process':52} {n / (produced + consumed):12,.0f}\n")
+            out.write(
+                f"{'redis, consume + ack (XREADGROUP + XACK), 1 consumer':52} {n / consumed:12,.0f}\n"
+            )
+            out.write(
+                f"{'redis, produce -> consume -> ack, one process':52} {n / (produced + consumed):12,.0f}\n"
+            )
             secs = processes(url, n, args.members)
             label = f"redis, produce -> ack, {args.members} consumer processes"
             out.write(f"{label:52} {n / secs:12,.0f}\n")
         finally:
             if server is not None:
                 server.stop()
-    for label, journal in (("simulator, journal on (4 members, virtual clock)", True),
-                           ("simulator, journal off", False)):
+    for label, journal in (
+        ("simulator, journal on (4 members, virtual clock)", True),
+        ("simulator, journal off", False),
+    ):
         secs, _sim, processed = simulated(n, journal=journal)
         if processed != n:
             raise SystemExit(f"{label}: processed {processed} of {n} records")

@@ -41,7 +41,9 @@ def group_world(n: int = 10_000) -> Simulation:
     sim.create_topic("orders", partitions=6)
     Feed(sim, "orders", ((f"user-{i % 97}", f"order {i}") for i in range(n)), rate=1000)
     for _ in range(3):
-        sim.member("billing", ["orders"], processing_time=0.001, config={"auto.offset.reset": "earliest"})
+        sim.member(
+            "billing", ["orders"], processing_time=0.001, config={"auto.offset.reset": "earliest"}
+        )
     sim.run(until=n / 1000 + 2)
     return sim
 
@@ -89,29 +91,41 @@ def png(fig) -> bytes:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--wall", action="store_true", help="time with the wall clock instead of CPU time")
+    parser.add_argument(
+        "--wall", action="store_true", help="time with the wall clock instead of CPU time"
+    )
     args = parser.parse_args(argv)
     clock = time.perf_counter if args.wall else time.process_time
     group, ai = group_world(), ai_world()
     cases = [
         ("flow (group world)", group, lambda s: views.flow_graph(s), lambda s: views.draw_flow(s)),
         ("flow (course AI flow)", ai, lambda s: views.flow_graph(s), lambda s: views.draw_flow(s)),
-        ("board (orders, 6 partitions)", group, lambda s: views.board(s, "orders"),
-         lambda s: views.draw_board(s, "orders")),
-        ("board (orders, at t = 5 s)", group, lambda s: views.board(s, "orders", time=5.0),
-         lambda s: views.draw_board(s, "orders", time=5.0)),
+        (
+            "board (orders, 6 partitions)",
+            group,
+            lambda s: views.board(s, "orders"),
+            lambda s: views.draw_board(s, "orders"),
+        ),
+        (
+            "board (orders, at t = 5 s)",
+            group,
+            lambda s: views.board(s, "orders", time=5.0),
+            lambda s: views.draw_board(s, "orders", time=5.0),
+        ),
     ]
-    print(f"records appended: group world {group.broker.appended_total:,} "
-          f"({len(group.journal):,} journal rows), AI flow {ai.broker.appended_total:,} "
-          f"({len(ai.journal):,} journal rows)")
+    print(
+        f"records appended: group world {group.broker.appended_total:,} "
+        f"({len(group.journal):,} journal rows), AI flow {ai.broker.appended_total:,} "
+        f"({len(ai.journal):,} journal rows)"
+    )
     unit = f"ms {'wall' if args.wall else 'CPU'}, best of {args.repeat}"
     print(f"{'view':32} {'model':>7} {'figure':>7} {'draw':>7} {'redraw':>7}   ({unit})")
     for name, sim, model, draw in cases:
         draw(sim)  # warm caches (fonts, glyphs)
-        m = best_ms(lambda: model(sim), args.repeat, clock)
-        f = best_ms(lambda: draw(sim), args.repeat, clock)
-        d = best_ms(lambda: draw(sim).canvas.draw(), args.repeat, clock)
-        r = best_ms(lambda: png(draw(sim)), args.repeat, clock)
+        m = best_ms(lambda: model(sim), args.repeat, clock)  # noqa: B023
+        f = best_ms(lambda: draw(sim), args.repeat, clock)  # noqa: B023
+        d = best_ms(lambda: draw(sim).canvas.draw(), args.repeat, clock)  # noqa: B023
+        r = best_ms(lambda: png(draw(sim)), args.repeat, clock)  # noqa: B023
         flag = "" if r < TARGET_MS else f"  over the {TARGET_MS:g} ms target"
         print(f"{name:32} {m:7.1f} {f:7.1f} {d:7.1f} {r:7.1f}{flag}")
     f = best_ms(calibration_figure, args.repeat, clock)

@@ -23,18 +23,36 @@ def demo(seed: int = 7) -> str:
     records = ((f"customer-{i % 12}", f"order-{i}") for i in range(600))
     feed = Feed(sim, "orders", records, rate=40)
     config = {"auto.offset.reset": "earliest", "session.timeout.ms": 10000}
-    members = [Member(sim, "billing", ["orders"], name=f"billing-{n}", processing_time=0.04, commit="after",
-                      max_poll_records=50, on_record=lambda m: seen.update([m.value()]), config=config)
-               for n in (1, 2)]
+    members = [
+        Member(
+            sim,
+            "billing",
+            ["orders"],
+            name=f"billing-{n}",
+            processing_time=0.04,
+            commit="after",
+            max_poll_records=50,
+            on_record=lambda m: seen.update([m.value()]),
+            config=config,
+        )
+        for n in (1, 2)
+    ]
     sim.crash(members[0], at=12.3)
     sim.run(until=60)
-    lines = [f"eda_sim demo, seed {seed}: 600 keyed orders -> topic 'orders' (3 partitions) -> group 'billing' (2 members)",
-             f"billing-1 crashed at 12.3 s (no commit); its partitions moved to billing-2 after session.timeout.ms",
-             "", sim.offsets("billing", "orders")[["partition", "log_start", "log_end", "committed", "lag", "owner"]]
-             .to_string(index=False), ""]
+    lines = [
+        f"eda_sim demo, seed {seed}: 600 keyed orders -> topic 'orders' (3 partitions) -> group 'billing' (2 members)",
+        "billing-1 crashed at 12.3 s (no commit); its partitions moved to billing-2 after session.timeout.ms",
+        "",
+        sim.offsets("billing", "orders")[
+            ["partition", "log_start", "log_end", "committed", "lag", "owner"]
+        ].to_string(index=False),
+        "",
+    ]
     duplicates = sum(n - 1 for n in seen.values() if n > 1)
-    lines.append(f"produced {feed.produced}, processed {sum(seen.values())} "
-                 f"({len(seen)} distinct, {duplicates} duplicates processed twice after the crash)")
+    lines.append(
+        f"produced {feed.produced}, processed {sum(seen.values())} "
+        f"({len(seen)} distinct, {duplicates} duplicates processed twice after the crash)"
+    )
     return "\n".join(lines)
 
 

@@ -22,7 +22,13 @@ from .errors import KafkaException, fail
 class NewTopic:
     """A topic to create: name, partition count, and topic config (retention and segments)."""
 
-    def __init__(self, topic: str, num_partitions: int = 1, replication_factor: int = 1, config: dict | None = None):
+    def __init__(
+        self,
+        topic: str,
+        num_partitions: int = 1,
+        replication_factor: int = 1,
+        config: dict | None = None,
+    ):
         self.topic = topic
         self.num_partitions = num_partitions
         self.replication_factor = replication_factor
@@ -74,7 +80,9 @@ def cluster_metadata(sim, topic: str | None = None) -> ClusterMetadata:
     topics = {}
     for name in names:
         t = sim.broker.topic(name)
-        topics[name] = TopicMetadata(name, {i: PartitionMetadata(i, 0, [0], [0]) for i in range(t.partition_count)}, None)
+        topics[name] = TopicMetadata(
+            name, {i: PartitionMetadata(i, 0, [0], [0]) for i in range(t.partition_count)}, None
+        )
     return ClusterMetadata(sim.bootstrap_servers, {0: sim.bootstrap_servers}, topics)
 
 
@@ -94,15 +102,24 @@ class AdminClient:
         from .simulation import resolve_simulation
 
         self._config = _config.resolve(config, _config.ADMIN, "admin client")
-        self._sim = sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
+        self._sim = (
+            sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
+        )
 
-    def create_topics(self, new_topics: list, operation_timeout: float = 0, request_timeout: float = -1,
-                      validate_only: bool = False) -> dict:
+    def create_topics(
+        self,
+        new_topics: list,
+        operation_timeout: float = 0,
+        request_timeout: float = -1,
+        validate_only: bool = False,
+    ) -> dict:
         """Create each :class:`NewTopic`; returns ``{topic: Future}``."""
         out = {}
         for nt in new_topics:
             if not isinstance(nt, NewTopic):
-                raise TypeError(f"create_topics() expects NewTopic objects, got {type(nt).__name__}")
+                raise TypeError(
+                    f"create_topics() expects NewTopic objects, got {type(nt).__name__}"
+                )
             try:
                 if validate_only:
                     if nt.topic in self._sim.broker.topics:
@@ -114,8 +131,13 @@ class AdminClient:
                 out[nt.topic] = _done(error=err)
         return out
 
-    def create_partitions(self, new_partitions: list, operation_timeout: float = 0, request_timeout: float = -1,
-                          validate_only: bool = False) -> dict:
+    def create_partitions(
+        self,
+        new_partitions: list,
+        operation_timeout: float = 0,
+        request_timeout: float = -1,
+        validate_only: bool = False,
+    ) -> dict:
         """Grow each topic to its :class:`NewPartitions` total; returns ``{topic: Future}``."""
         out = {}
         for np_ in new_partitions:

@@ -49,8 +49,15 @@ from .events import Event, to_iso
 from .members import Member
 from .partitioner import murmur2_partition
 from .retries import Retry
-from .services import (H_CAUSATION, H_CORRELATION, H_EVENT_ID, H_EVENT_TYPE, H_SCHEMA_VERSION, Service,
-                       event_headers)
+from .services import (
+    H_CAUSATION,
+    H_CORRELATION,
+    H_EVENT_ID,
+    H_EVENT_TYPE,
+    H_SCHEMA_VERSION,
+    Service,
+    event_headers,
+)
 from .simulation import Simulation
 from .workload import Feed
 
@@ -86,15 +93,23 @@ def _event_feed(sim, topic: str, n: int, tick: float = 0.01):
         m = int(owed)
         owed -= m
         stop = min(n, i + m)
-        template = ('{"causation_id":null,"correlation_id":"%s","headers":{},"id":"%s","key":"%s",'
-                    '"payload":{"n":%d},"schema_version":1,"sim_seconds":' + repr(now) + ',"time":"'
-                    + to_iso(now) + '","type":"Tick"}').encode()
+        template = (
+            '{"causation_id":null,"correlation_id":"%s","headers":{},"id":"%s","key":"%s",'
+            '"payload":{"n":%d},"schema_version":1,"sim_seconds":'
+            + repr(now)
+            + ',"time":"'
+            + to_iso(now)
+            + '","type":"Tick"}'
+        ).encode()
         if i == 0 and stop:
             event = Event.create("Tick", {"n": 0}, id="evt-0000000", key=keys[0], time=now)
             eb = event.id.encode()
-            if (template % (eb, eb, kbytes[0], 0) != event.to_json().encode()
-                    or [(k, v.encode()) for k, v in event_headers(event)] != _event_headers(eb)):
-                raise RuntimeError("the bench's event template no longer matches Event.to_json/publish")
+            if template % (eb, eb, kbytes[0], 0) != event.to_json().encode() or [
+                (k, v.encode()) for k, v in event_headers(event)
+            ] != _event_headers(eb):
+                raise RuntimeError(
+                    "the bench's event template no longer matches Event.to_json/publish"
+                )
         while i < stop:
             eb = b"evt-%07d" % i
             k = kbytes[i % KEYS]
@@ -105,8 +120,13 @@ def _event_feed(sim, topic: str, n: int, tick: float = 0.01):
 
 
 def _event_headers(eid: bytes) -> list:
-    return [(H_EVENT_ID, eid), (H_EVENT_TYPE, b"Tick"), (H_CORRELATION, eid), (H_CAUSATION, b""),
-            (H_SCHEMA_VERSION, b"1")]
+    return [
+        (H_EVENT_ID, eid),
+        (H_EVENT_TYPE, b"Tick"),
+        (H_CORRELATION, eid),
+        (H_CAUSATION, b""),
+        (H_SCHEMA_VERSION, b"1"),
+    ]
 
 
 def counting_service(sim) -> Callable[[], int]:
@@ -116,8 +136,17 @@ def counting_service(sim) -> Callable[[], int]:
     def count(event, ctx):
         done[0] += 1
 
-    Service(sim, "bench-service", consumes="bench", handlers={"Tick": count}, instances=MEMBERS,
-            processing_time=1e-6, retry=Retry(attempts=3), idempotent=True, max_in_flight=500)
+    Service(
+        sim,
+        "bench-service",
+        consumes="bench",
+        handlers={"Tick": count},
+        instances=MEMBERS,
+        processing_time=1e-6,
+        retry=Retry(attempts=3),
+        idempotent=True,
+        max_in_flight=500,
+    )
     return lambda: done[0]
 
 
@@ -136,8 +165,16 @@ def plain_event_consumer(sim) -> Callable[[], int]:
             done[0] += 1
 
     for _ in range(MEMBERS):
-        Member(sim, "bench-plain", ["bench"], processing_time=1e-6, commit="after", max_poll_records=500,
-               on_record=count, config={"auto.offset.reset": "earliest"})
+        Member(
+            sim,
+            "bench-plain",
+            ["bench"],
+            processing_time=1e-6,
+            commit="after",
+            max_poll_records=500,
+            on_record=count,
+            config={"auto.offset.reset": "earliest"},
+        )
     return lambda: done[0]
 
 
@@ -157,8 +194,18 @@ def simulated(n: int, journal: bool = True, service=None) -> tuple[float, Simula
         processed = service(sim)
     else:
         Feed(sim, "bench", _records(n), rate=RATE)
-        members = [Member(sim, "bench-group", ["bench"], processing_time=1e-6, commit="after", max_poll_records=500,
-                          config={"auto.offset.reset": "earliest"}) for _ in range(MEMBERS)]
+        members = [
+            Member(
+                sim,
+                "bench-group",
+                ["bench"],
+                processing_time=1e-6,
+                commit="after",
+                max_poll_records=500,
+                config={"auto.offset.reset": "earliest"},
+            )
+            for _ in range(MEMBERS)
+        ]
         processed = None
     sim.run(until=n / RATE + 1.0)
     elapsed = time.process_time() - start
@@ -197,10 +244,18 @@ def memory_per_record(n: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(prog="python -m eda_sim.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=1_000_000, help="records to push through (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each event line, alternating; the best counts (default 3)")
+    parser = argparse.ArgumentParser(
+        prog="python -m eda_sim.bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--records", type=int, default=1_000_000, help="records to push through (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each event line, alternating; the best counts (default 3)",
+    )
     args = parser.parse_args(argv)
     if args.records < 1 or args.repeat < 1:
         parser.error("--records and --repeat must be at least 1")
@@ -208,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     base_s, base_n = deques(n)
     base_rate = base_n / base_s
-    out.write(f"workload: {n:,} keyed records ({KEYS} keys) -> {PARTITIONS} partitions -> {MEMBERS}-member group\n")
+    out.write(
+        f"workload: {n:,} keyed records ({KEYS} keys) -> {PARTITIONS} partitions -> {MEMBERS}-member group\n"
+    )
     out.write(f"{'line':38} {'records/s':>12} {'vs deque':>9}\n")
     out.write(f"{'8 bare deques (floor)':38} {base_rate:12,.0f} {1.0:9.2f}\n")
     plain = {}
@@ -219,9 +276,13 @@ def main(argv: list[str] | None = None) -> int:
         rate = plain[journal] = n / secs
         rows = f" ({len(sim.journal):,} journal rows)" if journal else ""
         out.write(f"{label:38} {rate:12,.0f} {rate / base_rate:9.2f}{rows}\n")
-        del sim  # a million retained records left alive would slow the next run's garbage collection
-    event_lines = (("plain consumer of the same events", plain_event_consumer),
-                   ("service: retry + inbox + spans", counting_service))
+        del (
+            sim
+        )  # a million retained records left alive would slow the next run's garbage collection
+    event_lines = (
+        ("plain consumer of the same events", plain_event_consumer),
+        ("service: retry + inbox + spans", counting_service),
+    )
     best = {label: 0.0 for label, _ in event_lines}
     spans = 0
     for _ in range(args.repeat):
@@ -234,11 +295,15 @@ def main(argv: list[str] | None = None) -> int:
             del sim
     plain_events, service = (best[label] for label, _ in event_lines)
     out.write(f"{event_lines[0][0]:38} {plain_events:12,.0f} {plain_events / base_rate:9.2f}\n")
-    out.write(f"{event_lines[1][0]:38} {service:12,.0f} {service / base_rate:9.2f} "
-              f"({service / plain_events:.2f} of the plain consumer of the same events, "
-              f"{service / plain[True]:.2f} of the plain record consumer; {spans:,} spans)\n")
+    out.write(
+        f"{event_lines[1][0]:38} {service:12,.0f} {service / base_rate:9.2f} "
+        f"({service / plain_events:.2f} of the plain consumer of the same events, "
+        f"{service / plain[True]:.2f} of the plain record consumer; {spans:,} spans)\n"
+    )
     mem_n = min(n, 200_000)
-    out.write(f"peak memory per retained record ({mem_n:,} records, journal on): {memory_per_record(mem_n):.0f} bytes\n")
+    out.write(
+        f"peak memory per retained record ({mem_n:,} records, journal on): {memory_per_record(mem_n):.0f} bytes\n"
+    )
     return 0
 
 

@@ -93,7 +93,10 @@ class PartitionLog:
         first = self.log_end_offset
         seg = self._segments[-1]
         cfg = self._config
-        if seg.size and (seg.size + nbytes > cfg["segment.bytes"] or now - seg.created >= cfg["segment.ms"] / 1000.0):
+        if seg.size and (
+            seg.size + nbytes > cfg["segment.bytes"]
+            or now - seg.created >= cfg["segment.ms"] / 1000.0
+        ):
             seg = _Segment(first, now)
             self._segments.append(seg)
         self._records.extend(batch)
@@ -122,7 +125,9 @@ class PartitionLog:
         """Retained records with offsets in ``[start, end)`` as :class:`Record` tuples."""
         lo = self.log_start_offset if start is None else max(start, self.log_start_offset)
         hi = self.log_end_offset if end is None else min(end, self.log_end_offset)
-        return [Record(self.topic, self.index, o, *self._records[o - self._base]) for o in range(lo, hi)]
+        return [
+            Record(self.topic, self.index, o, *self._records[o - self._base]) for o in range(lo, hi)
+        ]
 
     def enforce_retention(self, now: float) -> int:
         """Delete whole segments that retention allows to go; return how many records went.
@@ -213,7 +218,9 @@ class Broker:
     def create_topic(self, name: str, partitions: int = 1, config: dict | None = None) -> Topic:
         """Create a topic; ``ValueError`` for a bad name or count, ``KafkaException`` if it exists."""
         if not isinstance(name, str) or not name or any(c not in _TOPIC_CHARS for c in name):
-            raise ValueError(f"topic name must be a non-empty string of letters, digits, '.', '_' or '-', got {name!r}")
+            raise ValueError(
+                f"topic name must be a non-empty string of letters, digits, '.', '_' or '-', got {name!r}"
+            )
         if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
             raise ValueError(f"a topic needs a whole number of partitions >= 1, got {partitions!r}")
         if name in self.topics:
@@ -222,16 +229,23 @@ class Broker:
         for key, value in (config or {}).items():
             if key not in TOPIC_DEFAULTS:
                 raise fail(
-                    "INVALID_CONFIG", f"unknown topic property {key!r}; the simulator models: {', '.join(TOPIC_DEFAULTS)}"
+                    "INVALID_CONFIG",
+                    f"unknown topic property {key!r}; the simulator models: {', '.join(TOPIC_DEFAULTS)}",
                 )
             try:
                 cfg[key] = int(value)
             except (TypeError, ValueError):
-                raise fail("INVALID_CONFIG", f"topic property {key!r} expects an integer, got {value!r}") from None
+                raise fail(
+                    "INVALID_CONFIG", f"topic property {key!r} expects an integer, got {value!r}"
+                ) from None
         topic = Topic(name, partitions, cfg, self._sim.now)
         self.topics[name] = topic
-        self._sim.journal.write("topic_created", "broker", topic=name, count=partitions, detail=_cfg_note(cfg))
-        if (cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0) and not self._retention_started:
+        self._sim.journal.write(
+            "topic_created", "broker", topic=name, count=partitions, detail=_cfg_note(cfg)
+        )
+        if (
+            cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0
+        ) and not self._retention_started:
             self._retention_started = True
             self._sim.env.process(self._retention_loop())
         return topic
@@ -245,7 +259,9 @@ class Broker:
                 f"topic {name!r} has {topic.partition_count} partitions; the new total must be a larger integer, got {total!r}",
             )
         now = self._sim.now
-        topic.partitions.extend(PartitionLog(name, i, topic.config, now) for i in range(topic.partition_count, total))
+        topic.partitions.extend(
+            PartitionLog(name, i, topic.config, now) for i in range(topic.partition_count, total)
+        )
         self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
         self._sim._on_partitions_changed(name)
         return topic
@@ -256,9 +272,13 @@ class Broker:
             return self.topics[name]
         except (KeyError, TypeError):
             known = ", ".join(sorted(self.topics)) or "none yet"
-            raise fail("UNKNOWN_TOPIC_OR_PART", f"unknown topic {name!r}; topics are: {known}") from None
+            raise fail(
+                "UNKNOWN_TOPIC_OR_PART", f"unknown topic {name!r}; topics are: {known}"
+            ) from None
 
-    def append(self, producer, topic: str, partition: int, batch: list, nbytes: int, base_seq: int | None):
+    def append(
+        self, producer, topic: str, partition: int, batch: list, nbytes: int, base_seq: int | None
+    ):
         """Append a producer's batch; return ``(first_offset, duplicate)``.
 
         With an idempotent producer (``base_seq`` given) a batch whose sequence
@@ -272,8 +292,16 @@ class Broker:
             state = self._idempotence.get(key)
             if state is not None and base_seq <= state.last_seq:
                 first = state.batches.get(base_seq, -1)
-                journal.write("duplicate_dropped", "broker", "", topic, partition, first, len(batch),
-                              f"{producer.name} sequence {base_seq} already appended")
+                journal.write(
+                    "duplicate_dropped",
+                    "broker",
+                    "",
+                    topic,
+                    partition,
+                    first,
+                    len(batch),
+                    f"{producer.name} sequence {base_seq} already appended",
+                )
                 return first, True
             batches = state.batches if state is not None else {}
         first = log.append(batch, nbytes, self._sim.env.now)
@@ -296,7 +324,9 @@ class Broker:
                 gone = log.enforce_retention(now)
                 if gone:
                     total += gone
-                    self._sim.journal.write("expired", "broker", "", name, log.index, start, gone, "retention")
+                    self._sim.journal.write(
+                        "expired", "broker", "", name, log.index, start, gone, "retention"
+                    )
         self.expired_total += total
         return total
 

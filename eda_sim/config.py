@@ -22,7 +22,10 @@ def _bool(key, value):
         return value
     if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
         return value.lower() in _TRUE
-    raise fail("_INVALID_ARG", f'Invalid value for configuration property "{key}": expected true or false, got {value!r}')
+    raise fail(
+        "_INVALID_ARG",
+        f'Invalid value for configuration property "{key}": expected true or false, got {value!r}',
+    )
 
 
 def _int(low=None):
@@ -35,10 +38,13 @@ def _int(low=None):
                 raise ValueError
         except (TypeError, ValueError):
             raise fail(
-                "_INVALID_ARG", f'Invalid value for configuration property "{key}": expected an integer, got {value!r}'
+                "_INVALID_ARG",
+                f'Invalid value for configuration property "{key}": expected an integer, got {value!r}',
             ) from None
         if low is not None and number < low:
-            raise fail("_INVALID_ARG", f'Configuration property "{key}" must be >= {low}, got {number}')
+            raise fail(
+                "_INVALID_ARG", f'Configuration property "{key}" must be >= {low}, got {number}'
+            )
         return number
 
     return check
@@ -58,20 +64,28 @@ def _choice(*choices):
 
 def _str(key, value):
     if not isinstance(value, str):
-        raise fail("_INVALID_ARG", f'Configuration property "{key}" expects a string, got {type(value).__name__}')
+        raise fail(
+            "_INVALID_ARG",
+            f'Configuration property "{key}" expects a string, got {type(value).__name__}',
+        )
     return value
 
 
 def _callable(key, value):
     if value is not None and not callable(value):
-        raise fail("_INVALID_ARG", f'Configuration property "{key}" expects a callable, got {type(value).__name__}')
+        raise fail(
+            "_INVALID_ARG",
+            f'Configuration property "{key}" expects a callable, got {type(value).__name__}',
+        )
     return value
 
 
 def _acks(key, value):
     text = str(value)
     if text not in {"all", "-1", "0", "1"}:
-        raise fail("_INVALID_ARG", f'Invalid value {value!r} for "{key}"; valid values: all, -1, 0, 1')
+        raise fail(
+            "_INVALID_ARG", f'Invalid value {value!r} for "{key}"; valid values: all, -1, 0, 1'
+        )
     return "all" if text == "-1" else text
 
 
@@ -80,22 +94,33 @@ def _strategy(key, value):
     valid = ("range", "roundrobin", "cooperative-sticky")
     for name in names:
         if name not in valid:
-            raise fail("_INVALID_ARG", f'Invalid value {name!r} for "{key}"; valid values: {", ".join(valid)}')
+            raise fail(
+                "_INVALID_ARG",
+                f'Invalid value {name!r} for "{key}"; valid values: {", ".join(valid)}',
+            )
     if not names:
         raise fail("_INVALID_ARG", f'"{key}" needs at least one of: {", ".join(valid)}')
     return names
 
 
 _RESET = {
-    "smallest": "earliest", "earliest": "earliest", "beginning": "earliest",
-    "largest": "latest", "latest": "latest", "end": "latest",
-    "error": "none", "none": "none",
+    "smallest": "earliest",
+    "earliest": "earliest",
+    "beginning": "earliest",
+    "largest": "latest",
+    "latest": "latest",
+    "end": "latest",
+    "error": "none",
+    "none": "none",
 }
 
 
 def _reset(key, value):
     if value not in _RESET:
-        raise fail("_INVALID_ARG", f'Invalid value {value!r} for "{key}"; valid values: {", ".join(_RESET)}')
+        raise fail(
+            "_INVALID_ARG",
+            f'Invalid value {value!r} for "{key}"; valid values: {", ".join(_RESET)}',
+        )
     return _RESET[value]
 
 
@@ -166,8 +191,13 @@ def resolve(config: dict | None, schema: dict, kind: str) -> dict:
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        raise TypeError(f"{kind} config must be a dict of librdkafka properties, got {type(config).__name__}")
-    out = {key: (check(key, default) if default is not None else None) for key, (default, check) in schema.items()}
+        raise TypeError(
+            f"{kind} config must be a dict of librdkafka properties, got {type(config).__name__}"
+        )
+    out = {
+        key: (check(key, default) if default is not None else None)
+        for key, (default, check) in schema.items()
+    }
     for key, value in config.items():
         canonical = ALIASES.get(key, key)
         if canonical not in schema:

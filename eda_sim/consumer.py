@@ -57,7 +57,9 @@ class Consumer:
         from .simulation import resolve_simulation
 
         self._config = _config.resolve(config, _config.CONSUMER, "consumer")
-        self._sim = sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
+        self._sim = (
+            sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
+        )
         self.group_id = self._config["group.id"]
         self.client_id = self._config["client.id"]
         self.member_id: str | None = None
@@ -115,8 +117,14 @@ class Consumer:
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
         """Return up to ``num_messages`` messages, waiting at most ``timeout`` virtual seconds (-1: until any)."""
-        if isinstance(num_messages, bool) or not isinstance(num_messages, int) or not 1 <= num_messages <= 1000000:
-            raise ValueError(f"num_messages must be an integer from 1 to 1000000, got {num_messages!r}")
+        if (
+            isinstance(num_messages, bool)
+            or not isinstance(num_messages, int)
+            or not 1 <= num_messages <= 1000000
+        ):
+            raise ValueError(
+                f"num_messages must be an integer from 1 to 1000000, got {num_messages!r}"
+            )
         if timeout is None or timeout < 0:
             timeout = float("inf")
         self._sim._require_outside_run("Consumer.consume/poll")
@@ -166,7 +174,11 @@ class Consumer:
                 continue
             log = topics[tp[0]].partitions[tp[1]]
             if pos < log.log_start_offset or pos > log.log_end_offset:
-                pos = self._reset(tp, log, f"offset {pos} out of range [{log.log_start_offset}, {log.log_end_offset}]")
+                pos = self._reset(
+                    tp,
+                    log,
+                    f"offset {pos} out of range [{log.log_start_offset}, {log.log_end_offset}]",
+                )
                 if pos is None:
                     if self._pending_errors:
                         return out or [self._pending_errors.pop(0)]
@@ -178,7 +190,9 @@ class Consumer:
                 take = max_n - len(out)
             recs = log.read(pos, take)
             topic, part = tp
-            out.extend(map(Message, repeat(topic, take), repeat(part, take), range(pos, pos + take), recs))
+            out.extend(
+                map(Message, repeat(topic, take), repeat(part, take), range(pos, pos + take), recs)
+            )
             runs.append((topic, part, pos, take))
             self._positions[tp] = pos + take
             if store:
@@ -191,7 +205,9 @@ class Consumer:
 
     # -- offsets ---------------------------------------------------------------------
 
-    def commit(self, message: Message | None = None, offsets: list | None = None, asynchronous: bool = True):
+    def commit(
+        self, message: Message | None = None, offsets: list | None = None, asynchronous: bool = True
+    ):
         """Commit offsets: a message's (its offset + 1), explicit ones, or all stored positions.
 
         Synchronous commits return the committed ``TopicPartition`` list and
@@ -204,13 +220,17 @@ class Consumer:
             raise ValueError("commit() takes message or offsets, not both")
         if message is not None:
             if message.error() is not None:
-                raise ValueError("cannot commit an error event; commit a message that carries a record")
+                raise ValueError(
+                    "cannot commit an error event; commit a message that carries a record"
+                )
             offs = {(message.topic(), message.partition()): message.offset() + 1}
         elif offsets is not None:
             offs = {}
             for tp in offsets:
                 if not isinstance(tp, TopicPartition) or tp.offset < 0:
-                    raise ValueError(f"commit(offsets=...) expects TopicPartitions with offsets >= 0, got {tp!r}")
+                    raise ValueError(
+                        f"commit(offsets=...) expects TopicPartitions with offsets >= 0, got {tp!r}"
+                    )
                 offs[(tp.topic, tp.partition)] = tp.offset
         else:
             offs = {tp: self._stored[tp] for tp in self._assignment if tp in self._stored}
@@ -219,12 +239,16 @@ class Consumer:
                 # the commit still goes to the coordinator, which refuses it (not a member any more).
                 offs = dict(self._lost)
             if not offs:
-                raise fail("_NO_OFFSET", "nothing to commit: no offsets stored for the assigned partitions")
+                raise fail(
+                    "_NO_OFFSET", "nothing to commit: no offsets stored for the assigned partitions"
+                )
         reason = self._commit(offs)
         parts = [TopicPartition(t, p, o) for (t, p), o in sorted(offs.items())]
         if reason is not None:
             err = KafkaError(
-                KafkaError.UNKNOWN_MEMBER_ID if self.member_id is None else KafkaError.ILLEGAL_GENERATION,
+                KafkaError.UNKNOWN_MEMBER_ID
+                if self.member_id is None
+                else KafkaError.ILLEGAL_GENERATION,
                 f"commit refused: {reason}",
             )
             if not asynchronous:
@@ -265,28 +289,46 @@ class Consumer:
                 stored += 1
         if items and not stored:
             names = ", ".join(f"{t}-{p}" for (t, p), _ in items)
-            raise fail("_STATE", f"store_offsets: {names} is not assigned to this consumer (revoked in a rebalance?)")
+            raise fail(
+                "_STATE",
+                f"store_offsets: {names} is not assigned to this consumer (revoked in a rebalance?)",
+            )
 
     def committed(self, partitions: list, timeout: float | None = None) -> list[TopicPartition]:
         """The group's committed offset for each partition (``OFFSET_INVALID`` when none)."""
         self._check_usable()
         group = self._sim._group(self.group_id)
-        return [TopicPartition(tp.topic, tp.partition, group.committed.get((tp.topic, tp.partition), OFFSET_INVALID))
-                for tp in partitions]
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                group.committed.get((tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in partitions
+        ]
 
     def position(self, partitions: list) -> list[TopicPartition]:
         """This member's position (next offset to hand out) for each partition."""
         self._check_usable()
-        return [TopicPartition(tp.topic, tp.partition, self._positions.get((tp.topic, tp.partition), OFFSET_INVALID))
-                for tp in partitions]
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                self._positions.get((tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in partitions
+        ]
 
     def seek(self, partition: TopicPartition) -> None:
         """Move the position of an assigned partition to an offset inside its log."""
         self._check_usable()
         tp = (partition.topic, partition.partition)
         if tp not in self._positions and tp not in self._assignment:
-            raise fail("_STATE", f"seek: {partition.topic}-{partition.partition} is not assigned to this consumer; "
-                                 f"assigned: {[f'{t}-{p}' for t, p in self._assignment]}")
+            raise fail(
+                "_STATE",
+                f"seek: {partition.topic}-{partition.partition} is not assigned to this consumer; "
+                f"assigned: {[f'{t}-{p}' for t, p in self._assignment]}",
+            )
         log = self._sim.broker.topic(partition.topic).partition(partition.partition)
         offset = partition.offset
         if offset == OFFSET_BEGINNING:
@@ -294,14 +336,25 @@ class Consumer:
         elif offset == OFFSET_END:
             offset = log.log_end_offset
         if not log.log_start_offset <= offset <= log.log_end_offset:
-            raise fail("OFFSET_OUT_OF_RANGE",
-                       f"seek to {offset} is outside {partition.topic}-{partition.partition}'s log "
-                       f"[{log.log_start_offset}, {log.log_end_offset}]")
+            raise fail(
+                "OFFSET_OUT_OF_RANGE",
+                f"seek to {offset} is outside {partition.topic}-{partition.partition}'s log "
+                f"[{log.log_start_offset}, {log.log_end_offset}]",
+            )
         self._positions[tp] = offset
-        self._sim.journal.write("seeked", self.member_id or self.client_id, self.group_id or "",
-                                partition.topic, partition.partition, offset, 0)
+        self._sim.journal.write(
+            "seeked",
+            self.member_id or self.client_id,
+            self.group_id or "",
+            partition.topic,
+            partition.partition,
+            offset,
+            0,
+        )
 
-    def get_watermark_offsets(self, partition: TopicPartition, timeout: float | None = None, cached: bool = False):
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
+    ):
         """``(low, high)``: the partition's log-start and log-end offsets."""
         self._check_usable()
         log = self._sim.broker.topic(partition.topic).partition(partition.partition)
@@ -347,18 +400,31 @@ class Consumer:
             if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
                 self._positions[tp] = committed
             else:
-                why = "no committed offset" if committed is None else f"committed offset {committed} out of range"
+                why = (
+                    "no committed offset"
+                    if committed is None
+                    else f"committed offset {committed} out of range"
+                )
                 self._reset(tp, log, why)
         self._assignment = sorted(set(self._assignment) | set(parts))
         if self._callbacks[0] is not None:
-            self._callbacks[0](self, [TopicPartition(t, p, self._positions.get((t, p), OFFSET_INVALID)) for t, p in parts])
+            self._callbacks[0](
+                self,
+                [
+                    TopicPartition(t, p, self._positions.get((t, p), OFFSET_INVALID))
+                    for t, p in parts
+                ],
+            )
 
     def _on_revoke(self, parts: list, lost: bool) -> None:
         if parts and not lost and not self.crashed and self._config["enable.auto.commit"]:
             # Kafka's clients commit what was polled before giving partitions up.
             group = self._sim._group(self.group_id)
-            offs = {tp: self._stored[tp] for tp in parts
-                    if tp in self._stored and group.committed.get(tp) != self._stored[tp]}
+            offs = {
+                tp: self._stored[tp]
+                for tp in parts
+                if tp in self._stored and group.committed.get(tp) != self._stored[tp]
+            }
             if offs:
                 group.commit(self.member_id, offs)
         callback = self._callbacks[2 if lost else 1]
@@ -378,16 +444,41 @@ class Consumer:
         policy = self._config["auto.offset.reset"]
         if policy == "none":
             self._positions.pop(tp, None)
-            self._pending_errors.append(Message(tp[0], tp[1], OFFSET_INVALID, None, KafkaError(
-                KafkaError._AUTO_OFFSET_RESET,
-                f"{tp[0]}-{tp[1]}: {why} and auto.offset.reset is none; seek or commit an offset first")))
-            self._sim.journal.write("offset_reset", self.member_id, self.group_id, tp[0], tp[1], -1, 0,
-                                    f"{why}; auto.offset.reset=none: error")
+            self._pending_errors.append(
+                Message(
+                    tp[0],
+                    tp[1],
+                    OFFSET_INVALID,
+                    None,
+                    KafkaError(
+                        KafkaError._AUTO_OFFSET_RESET,
+                        f"{tp[0]}-{tp[1]}: {why} and auto.offset.reset is none; seek or commit an offset first",
+                    ),
+                )
+            )
+            self._sim.journal.write(
+                "offset_reset",
+                self.member_id,
+                self.group_id,
+                tp[0],
+                tp[1],
+                -1,
+                0,
+                f"{why}; auto.offset.reset=none: error",
+            )
             return None
         pos = log.log_start_offset if policy == "earliest" else log.log_end_offset
         self._positions[tp] = pos
-        self._sim.journal.write("offset_reset", self.member_id, self.group_id, tp[0], tp[1], pos, 0,
-                                f"{why}; auto.offset.reset={policy}")
+        self._sim.journal.write(
+            "offset_reset",
+            self.member_id,
+            self.group_id,
+            tp[0],
+            tp[1],
+            pos,
+            0,
+            f"{why}; auto.offset.reset={policy}",
+        )
         return pos
 
     # -- background work on the clock -----------------------------------------------
@@ -404,10 +495,19 @@ class Consumer:
             group = self._sim._group(self.group_id)
             group.remove(member, "evicted", f"no poll for {interval:g} s (max.poll.interval.ms)")
             self.member_id = None
-            self._pending_errors.append(Message(None, None, None, None, KafkaError(
-                KafkaError._MAX_POLL_EXCEEDED,
-                f"{member} did not poll within max.poll.interval.ms={self._config['max.poll.interval.ms']}; "
-                "it left the group and will rejoin on the next poll")))
+            self._pending_errors.append(
+                Message(
+                    None,
+                    None,
+                    None,
+                    None,
+                    KafkaError(
+                        KafkaError._MAX_POLL_EXCEEDED,
+                        f"{member} did not poll within max.poll.interval.ms={self._config['max.poll.interval.ms']}; "
+                        "it left the group and will rejoin on the next poll",
+                    ),
+                )
+            )
             return
 
     def _auto_commit_loop(self, member: str):
@@ -418,8 +518,11 @@ class Consumer:
             if self.member_id != member or self.crashed or self._closed:
                 return
             group = self._sim._group(self.group_id)
-            offs = {tp: self._stored[tp] for tp in self._assignment
-                    if tp in self._stored and group.committed.get(tp) != self._stored[tp]}
+            offs = {
+                tp: self._stored[tp]
+                for tp in self._assignment
+                if tp in self._stored and group.committed.get(tp) != self._stored[tp]
+            }
             if offs:
                 group.commit(member, offs)
 
@@ -431,8 +534,12 @@ class Consumer:
             return
         self.crashed = True
         member = self.member_id
-        self._sim.journal.write("crashed", member or self.client_id, self.group_id or "",
-                                detail="no commit, no leave; the group waits for session.timeout.ms")
+        self._sim.journal.write(
+            "crashed",
+            member or self.client_id,
+            self.group_id or "",
+            detail="no commit, no leave; the group waits for session.timeout.ms",
+        )
         if member is not None:
             self._sim.env.process(self._expire(member))
 
@@ -440,8 +547,11 @@ class Consumer:
         yield self._sim.env.timeout(self._config["session.timeout.ms"] / 1000.0)
         group = self._sim._group(self.group_id)
         if member in group.members:
-            group.remove(member, "session_expired",
-                         f"no heartbeat for {self._config['session.timeout.ms'] / 1000.0:g} s (session.timeout.ms)")
+            group.remove(
+                member,
+                "session_expired",
+                f"no heartbeat for {self._config['session.timeout.ms'] / 1000.0:g} s (session.timeout.ms)",
+            )
 
     def _restart(self) -> None:
         """Come back after a crash as a new member with empty local state."""
@@ -456,11 +566,18 @@ class Consumer:
         self._lost = {}
         self._pending_errors = []
         self._last_poll = self._sim.now
-        self._sim.journal.write("restarted", old or self.client_id, self.group_id or "",
-                                detail="rejoins on its next poll as a new member")
+        self._sim.journal.write(
+            "restarted",
+            old or self.client_id,
+            self.group_id or "",
+            detail="rejoins on its next poll as a new member",
+        )
 
     def _check_usable(self) -> None:
         if self._closed:
             raise RuntimeError("Consumer closed")
         if self.crashed:
-            raise fail("_STATE", f"{self.member_id or self.client_id} has crashed; restart it with sim.restart(...)")
+            raise fail(
+                "_STATE",
+                f"{self.member_id or self.client_id} has crashed; restart it with sim.restart(...)",
+            )

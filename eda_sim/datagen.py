@@ -52,9 +52,22 @@ __all__ = [
 #: Names used for the first categories of ``clickstream``; further ones are
 #: called ``"category13"``, ``"category14"``, ...
 CATEGORY_NAMES = (
-    "books", "electronics", "garden", "toys", "kitchen", "sports",
-    "beauty", "music", "games", "clothing", "shoes", "outdoor",
-    "pets", "office", "automotive", "jewelry",
+    "books",
+    "electronics",
+    "garden",
+    "toys",
+    "kitchen",
+    "sports",
+    "beauty",
+    "music",
+    "games",
+    "clothing",
+    "shoes",
+    "outdoor",
+    "pets",
+    "office",
+    "automotive",
+    "jewelry",
 )
 
 _QUERY_WORDS = ("best", "cheap", "new", "gift", "top rated", "sale")
@@ -103,16 +116,26 @@ MERCHANT_CATEGORIES = {
     "travel": 4.0,
     "jewelry": 5.0,
 }
-_EVERYDAY = ("grocery", "fuel", "restaurant", "pharmacy", "clothing",
-             "entertainment", "online_retail")
+_EVERYDAY = (
+    "grocery",
+    "fuel",
+    "restaurant",
+    "pharmacy",
+    "clothing",
+    "entertainment",
+    "online_retail",
+)
 _BIG_TICKET = ("electronics", "travel", "jewelry")
 _SHIFT_CATEGORY = "marketplace"
-_SHIFT_KEYS = {"amount_scale": "a factor > 0 applied to amounts after shift_at",
-               "new_merchant_share": "a fraction in [0, 1] of purchases after "
-                                     "shift_at made at merchants new to the stream"}
+_SHIFT_KEYS = {
+    "amount_scale": "a factor > 0 applied to amounts after shift_at",
+    "new_merchant_share": "a fraction in [0, 1] of purchases after "
+    "shift_at made at merchants new to the stream",
+}
 
 
 # ----------------------------------------------------------------- validation
+
 
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int):
@@ -125,16 +148,21 @@ def _check_range(name, value, lo, hi, *, lo_open=False, hi_open=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
     left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-    bad = (math.isnan(value)
-           or (value <= lo if lo_open else value < lo)
-           or (value >= hi if hi_open else value > hi))
+    bad = (
+        math.isnan(value)
+        or (value <= lo if lo_open else value < lo)
+        or (value >= hi if hi_open else value > hi)
+    )
     if bad:
         raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value}")
 
 
 def _check_pair(name, pair, minimum):
-    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+    if (
+        not isinstance(pair, (tuple, list))
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+    ):
         raise TypeError(f"{name} must be a pair of ints (low, high), got {pair!r}")
     lo, hi = pair
     if not minimum <= lo <= hi:
@@ -211,11 +239,24 @@ def haversine_km(lat1, lon1, lat2, lon2):
 
 # ----------------------------------------------------------------- clickstream
 
-def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
-                views_per_user_session=(3, 12), sessions_per_user=(1, 3),
-                search_rate=0.15, follow_related=0.7, stay_in_category=0.85,
-                related_per_product=4, mean_gap=6.0, preference_concentration=0.3,
-                popularity_skew=1.1):
+
+def clickstream(
+    seed,
+    *,
+    users=200,
+    products=300,
+    categories=12,
+    duration=600.0,
+    views_per_user_session=(3, 12),
+    sessions_per_user=(1, 3),
+    search_rate=0.15,
+    follow_related=0.7,
+    stay_in_category=0.85,
+    related_per_product=4,
+    mean_gap=6.0,
+    preference_concentration=0.3,
+    popularity_skew=1.1,
+):
     """A seeded stream of product views and searches, sorted by time.
 
     Every event is a dict with ``time`` (seconds in ``[0, duration)``),
@@ -249,17 +290,28 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
     _check_range("duration", duration, 0.0, math.inf, lo_open=True, hi_open=True)
     _check_pair("views_per_user_session", views_per_user_session, 1)
     _check_pair("sessions_per_user", sessions_per_user, 0)
-    for name, value in (("search_rate", search_rate), ("follow_related", follow_related),
-                        ("stay_in_category", stay_in_category)):
+    for name, value in (
+        ("search_rate", search_rate),
+        ("follow_related", follow_related),
+        ("stay_in_category", stay_in_category),
+    ):
         _check_range(name, value, 0.0, 1.0)
     _check_int("related_per_product", related_per_product, 0)
     _check_range("mean_gap", mean_gap, 0.0, math.inf, lo_open=True, hi_open=True)
-    _check_range("preference_concentration", preference_concentration, 0.0, math.inf,
-                 lo_open=True, hi_open=True)
+    _check_range(
+        "preference_concentration",
+        preference_concentration,
+        0.0,
+        math.inf,
+        lo_open=True,
+        hi_open=True,
+    )
     _check_range("popularity_skew", popularity_skew, 0.0, math.inf, hi_open=True)
 
-    cat_names = [CATEGORY_NAMES[c] if c < len(CATEGORY_NAMES) else f"category{c + 1}"
-                 for c in range(categories)]
+    cat_names = [
+        CATEGORY_NAMES[c] if c < len(CATEGORY_NAMES) else f"category{c + 1}"
+        for c in range(categories)
+    ]
     pwidth = _width(products, 4)
     product_ids = [_pad("p", i, pwidth) for i in range(products)]
 
@@ -272,8 +324,9 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
         members[slot % categories].append(p)
         product_cat[p] = slot % categories
     # Within a category the dealing order is the popularity rank.
-    cat_cum = [_cumulative([1.0 / (r + 1) ** popularity_skew for r in range(len(m))])
-               for m in members]
+    cat_cum = [
+        _cumulative([1.0 / (r + 1) ** popularity_skew for r in range(len(m))]) for m in members
+    ]
 
     # Related products: popular-weighted picks in the category, plus one from
     # the next category (a complementary product).
@@ -296,7 +349,7 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
 
     uwidth = _width(users, 3)
     cats = list(range(categories))
-    sessions = []   # (start, user index, events)
+    sessions = []  # (start, user index, events)
     for u in range(users):
         prefs = _cumulative(_dirichlet(rng, categories, preference_concentration))
         lo_s, hi_s = sessions_per_user
@@ -323,10 +376,16 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
                         break
                     if not searched and rng.random() < search_rate:
                         words = _QUERY_WORDS[rng.randrange(len(_QUERY_WORDS))]
-                        events.append({"time": t, "type": "UserSearchedQuery",
-                                       "user_id": _pad("u", u, uwidth), "product_id": None,
-                                       "category": cat_names[c],
-                                       "query": f"{words} {cat_names[c]}"})
+                        events.append(
+                            {
+                                "time": t,
+                                "type": "UserSearchedQuery",
+                                "user_id": _pad("u", u, uwidth),
+                                "product_id": None,
+                                "category": cat_names[c],
+                                "query": f"{words} {cat_names[c]}",
+                            }
+                        )
                         searched = True
                         t += 1.0 + rng.expovariate(1.0 / mean_gap)
                     nxt = _pick_new(rng, members[c], cat_cum[c], seen)
@@ -335,9 +394,15 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
                 c = product_cat[nxt]
                 current = nxt
                 seen.add(nxt)
-                events.append({"time": t, "type": "UserViewedProduct",
-                               "user_id": _pad("u", u, uwidth), "product_id": product_ids[nxt],
-                               "category": cat_names[c]})
+                events.append(
+                    {
+                        "time": t,
+                        "type": "UserViewedProduct",
+                        "user_id": _pad("u", u, uwidth),
+                        "product_id": product_ids[nxt],
+                        "category": cat_names[c],
+                    }
+                )
                 t += 1.0 + rng.expovariate(1.0 / mean_gap)
             events = [e for e in events if e["time"] < duration]
             if events:
@@ -351,7 +416,7 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
         for e in events:
             e["session_id"] = sid
             out.append(e)
-    out.sort(key=lambda e: e["time"])   # stable: ties keep session order
+    out.sort(key=lambda e: e["time"])  # stable: ties keep session order
     _strictly_increasing(out)
     keys = ("time", "type", "user_id", "session_id", "product_id", "category", "query")
     return [{k: e[k] for k in keys if k in e} for e in out]
@@ -359,11 +424,13 @@ def clickstream(seed, *, users=200, products=300, categories=12, duration=600.0,
 
 # ----------------------------------------------------------------- transactions
 
+
 def _check_shift(shift_at, shift, duration):
     if shift_at is None:
         if shift is not None:
-            raise ValueError("shift needs shift_at: a time in [0, duration] after which "
-                             "the shift applies")
+            raise ValueError(
+                "shift needs shift_at: a time in [0, duration] after which the shift applies"
+            )
         return {"amount_scale": 1.0, "new_merchant_share": 0.0}
     _check_range("shift_at", shift_at, 0.0, duration)
     if shift is None:
@@ -372,17 +439,29 @@ def _check_shift(shift_at, shift, duration):
         raise TypeError(f"shift must be a dict with keys {sorted(_SHIFT_KEYS)}, got {shift!r}")
     unknown = sorted(set(shift) - set(_SHIFT_KEYS))
     if unknown:
-        raise ValueError(f"shift has unknown keys {unknown}; valid keys: "
-                         + "; ".join(f"{k} ({v})" for k, v in sorted(_SHIFT_KEYS.items())))
+        raise ValueError(
+            f"shift has unknown keys {unknown}; valid keys: "
+            + "; ".join(f"{k} ({v})" for k, v in sorted(_SHIFT_KEYS.items()))
+        )
     out = {"amount_scale": 1.0, "new_merchant_share": 0.0, **shift}
-    _check_range("shift['amount_scale']", out["amount_scale"], 0.0, math.inf,
-                 lo_open=True, hi_open=True)
+    _check_range(
+        "shift['amount_scale']", out["amount_scale"], 0.0, math.inf, lo_open=True, hi_open=True
+    )
     _check_range("shift['new_merchant_share']", out["new_merchant_share"], 0.0, 1.0)
     return out
 
 
-def transactions(seed, *, cards=300, duration=3600.0, fraud_rate=0.02,
-                 merchants=200, txns_per_card_hour=6.0, shift_at=None, shift=None):
+def transactions(
+    seed,
+    *,
+    cards=300,
+    duration=3600.0,
+    fraud_rate=0.02,
+    merchants=200,
+    txns_per_card_hour=6.0,
+    shift_at=None,
+    shift=None,
+):
     """A seeded stream of card transactions with labelled fraud, sorted by time.
 
     Every transaction is a dict with ``time``, ``txn_id``, ``card_id``,
@@ -425,16 +504,23 @@ def transactions(seed, *, cards=300, duration=3600.0, fraud_rate=0.02,
     _check_range("duration", duration, 0.0, math.inf, lo_open=True, hi_open=True)
     _check_range("fraud_rate", fraud_rate, 0.0, 0.5)
     _check_int("merchants", merchants, len(MERCHANT_CATEGORIES))
-    _check_range("txns_per_card_hour", txns_per_card_hour, 0.0, math.inf,
-                 lo_open=True, hi_open=True)
+    _check_range(
+        "txns_per_card_hour", txns_per_card_hour, 0.0, math.inf, lo_open=True, hi_open=True
+    )
     shift = _check_shift(shift_at, shift, duration)
 
     # Merchants: every category is represented; the rest are mostly everyday.
     cat_list = list(MERCHANT_CATEGORIES)
-    merchant_cat = [cat_list[i] if i < len(cat_list)
-                    else (_EVERYDAY[rng.randrange(len(_EVERYDAY))] if rng.random() < 0.8
-                          else cat_list[rng.randrange(len(cat_list))])
-                    for i in range(merchants)]
+    merchant_cat = [
+        cat_list[i]
+        if i < len(cat_list)
+        else (
+            _EVERYDAY[rng.randrange(len(_EVERYDAY))]
+            if rng.random() < 0.8
+            else cat_list[rng.randrange(len(cat_list))]
+        )
+        for i in range(merchants)
+    ]
     n_shift = 20
     mwidth = _width(merchants + n_shift, 4)
     merchant_ids = [_pad("m", i, mwidth) for i in range(merchants + n_shift)]
@@ -454,34 +540,50 @@ def transactions(seed, *, cards=300, duration=3600.0, fraud_rate=0.02,
     for c in range(cards):
         home = CITIES[rng.randrange(_HOME_CITIES)]
         usual = rng.sample(everyday, min(len(everyday), rng.randint(4, 8)))
-        profiles.append({
-            "card_id": _pad("card", c, cwidth),
-            "home": home,
-            "usual": usual,
-            "usual_cum": _cumulative([1.0 / (i + 1) for i in range(len(usual))]),
-            "median": math.exp(rng.uniform(math.log(8.0), math.log(120.0))),
-            "devices": [new_device() for _ in range(1 if rng.random() < 0.7 else 2)],
-            "rate": rng.gammavariate(2.0, txns_per_card_hour / 2.0) / 3600.0,
-        })
+        profiles.append(
+            {
+                "card_id": _pad("card", c, cwidth),
+                "home": home,
+                "usual": usual,
+                "usual_cum": _cumulative([1.0 / (i + 1) for i in range(len(usual))]),
+                "median": math.exp(rng.uniform(math.log(8.0), math.log(120.0))),
+                "devices": [new_device() for _ in range(1 if rng.random() < 0.7 else 2)],
+                "rate": rng.gammavariate(2.0, txns_per_card_hour / 2.0) / 3600.0,
+            }
+        )
 
     def place(profile, city=None):
         _, country, lat, lon = city or profile["home"]
-        return {"country": country,
-                "lat": round(lat + rng.uniform(-0.03, 0.03), 4),
-                "lon": round(lon + rng.uniform(-0.03, 0.03), 4)}
+        return {
+            "country": country,
+            "lat": round(lat + rng.uniform(-0.03, 0.03), 4),
+            "lon": round(lon + rng.uniform(-0.03, 0.03), 4),
+        }
 
     def amount_for(profile, category, factor=1.0):
-        value = (profile["median"] * MERCHANT_CATEGORIES.get(category, 1.2)
-                 * rng.lognormvariate(0.0, 0.45) * factor)
+        value = (
+            profile["median"]
+            * MERCHANT_CATEGORIES.get(category, 1.2)
+            * rng.lognormvariate(0.0, 0.45)
+            * factor
+        )
         return max(0.5, value)
 
     def txn(card, profile, t, merchant, amount, device, where, pattern=None):
-        return {"time": t, "card": card, "card_id": profile["card_id"], "amount": amount,
-                "merchant_id": merchant_ids[merchant],
-                "merchant_category": (merchant_cat[merchant] if merchant < merchants
-                                      else _SHIFT_CATEGORY),
-                **where, "device_id": device,
-                "is_fraud": pattern is not None, "fraud_pattern": pattern}
+        return {
+            "time": t,
+            "card": card,
+            "card_id": profile["card_id"],
+            "amount": amount,
+            "merchant_id": merchant_ids[merchant],
+            "merchant_category": (
+                merchant_cat[merchant] if merchant < merchants else _SHIFT_CATEGORY
+            ),
+            **where,
+            "device_id": device,
+            "is_fraud": pattern is not None,
+            "fraud_pattern": pattern,
+        }
 
     legit = []
     for card, prof in enumerate(profiles):
@@ -494,17 +596,17 @@ def transactions(seed, *, cards=300, duration=3600.0, fraud_rate=0.02,
             if shifted and moved:
                 m = shift_merchants[rng.randrange(n_shift)]
                 amount = amount_for(prof, _SHIFT_CATEGORY)
-            elif r < 0.015:     # a genuine big purchase, often somewhere new
+            elif r < 0.015:  # a genuine big purchase, often somewhere new
                 m = big_ticket[rng.randrange(len(big_ticket))]
                 amount = amount_for(prof, merchant_cat[m], rng.uniform(1.0, 3.0))
-            elif r < 0.13:      # somewhere new but ordinary
+            elif r < 0.13:  # somewhere new but ordinary
                 m = everyday[rng.randrange(len(everyday))]
                 amount = amount_for(prof, merchant_cat[m])
             else:
                 m = _pick(rng, prof["usual"], prof["usual_cum"])
                 amount = amount_for(prof, merchant_cat[m])
             d = rng.random()
-            if d < 0.01:        # a new phone
+            if d < 0.01:  # a new phone
                 prof["devices"].append(new_device())
                 device = prof["devices"][-1]
             elif len(prof["devices"]) > 1 and d < 0.2:
@@ -537,23 +639,38 @@ def transactions(seed, *, cards=300, duration=3600.0, fraud_rate=0.02,
             device = new_device()
             t = t0
             for _ in range(rng.randint(3, 7)):
-                batch.append(txn(card, prof, t, m, rng.uniform(0.5, 3.0), device,
-                                 place(prof), pattern))
+                batch.append(
+                    txn(card, prof, t, m, rng.uniform(0.5, 3.0), device, place(prof), pattern)
+                )
                 t += rng.uniform(5.0, 60.0)
         elif pattern == "impossible_travel":
             # An anchor early enough that the trip abroad falls inside the stream.
-            anchors = ([x for x in legit_by_card[card] if x["time"] + 1200.0 < duration]
-                       or legit_by_card[card])
+            anchors = [
+                x for x in legit_by_card[card] if x["time"] + 1200.0 < duration
+            ] or legit_by_card[card]
             anchor = anchors[rng.randrange(len(anchors))]
-            far = [city for city in CITIES
-                   if haversine_km(city[2], city[3], prof["home"][2], prof["home"][3]) > 2500]
+            far = [
+                city
+                for city in CITIES
+                if haversine_km(city[2], city[3], prof["home"][2], prof["home"][3]) > 2500
+            ]
             city = far[rng.randrange(len(far))]
             t = anchor["time"] + rng.uniform(120.0, 1200.0)
             device = prof["devices"][0] if rng.random() < 0.5 else new_device()
             for _ in range(rng.randint(1, 2)):
                 m = everyday[rng.randrange(len(everyday))]
-                batch.append(txn(card, prof, t, m, amount_for(prof, merchant_cat[m], 1.5),
-                                 device, place(prof, city), pattern))
+                batch.append(
+                    txn(
+                        card,
+                        prof,
+                        t,
+                        m,
+                        amount_for(prof, merchant_cat[m], 1.5),
+                        device,
+                        place(prof, city),
+                        pattern,
+                    )
+                )
                 t += rng.uniform(30.0, 300.0)
         elif pattern == "account_takeover":
             device = new_device()
@@ -564,22 +681,33 @@ def transactions(seed, *, cards=300, duration=3600.0, fraud_rate=0.02,
                 amount = prof["median"] * rng.uniform(6.0, 25.0)
                 batch.append(txn(card, prof, t, m, amount, device, place(prof), pattern))
                 t += rng.uniform(20.0, 300.0)
-        else:   # large_first_time_merchant
+        else:  # large_first_time_merchant
             used = {x["merchant_id"] for x in legit_by_card[card]}
             fresh = [m for m in big_ticket if merchant_ids[m] not in used] or big_ticket
             m = fresh[rng.randrange(len(fresh))]
             amount = prof["median"] * rng.uniform(10.0, 40.0)
-            batch.append(txn(card, prof, t0, m, amount, prof["devices"][0], place(prof),
-                             pattern))
+            batch.append(txn(card, prof, t0, m, amount, prof["devices"][0], place(prof), pattern))
         batch = [x for x in batch if x["time"] < duration]
-        fraud.extend(batch[:target - len(fraud)])
+        fraud.extend(batch[: target - len(fraud)])
 
     out = legit + fraud
     out.sort(key=lambda x: (x["time"], x["card"]))
     _strictly_increasing(out)
     twidth = _width(len(out), 6)
-    keys = ("time", "txn_id", "card_id", "amount", "merchant_id", "merchant_category",
-            "country", "lat", "lon", "device_id", "is_fraud", "fraud_pattern")
+    keys = (
+        "time",
+        "txn_id",
+        "card_id",
+        "amount",
+        "merchant_id",
+        "merchant_category",
+        "country",
+        "lat",
+        "lon",
+        "device_id",
+        "is_fraud",
+        "fraud_pattern",
+    )
     result = []
     for number, x in enumerate(out):
         x["txn_id"] = _pad("t", number, twidth)

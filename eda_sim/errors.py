@@ -81,7 +81,7 @@ class KafkaError:
         return hash(self._code)
 
     def __repr__(self) -> str:
-        return f"KafkaError{{code={self.name()},val={self._code},str=\"{self._reason}\"}}"
+        return f'KafkaError{{code={self.name()},val={self._code},str="{self._reason}"}}'
 
     __str__ = __repr__
 

@@ -45,7 +45,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
@@ -60,11 +60,11 @@ __all__ = [
 ]
 
 #: The instant virtual time 0.0 stands for.
-SIM_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SIM_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 #: The latest virtual time an event may carry: 9999-12-31T23:59:59Z, the end of
 #: what ``datetime`` can write.
-MAX_TIME = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - SIM_EPOCH).total_seconds()
+MAX_TIME = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - SIM_EPOCH).total_seconds()
 
 _HEADER_FIELDS = ("correlation_id", "causation_id", "schema_version")
 _JSON_KINDS = "str, int, float, bool, None, list or dict with str keys"
@@ -88,9 +88,7 @@ def to_iso(seconds: float) -> str:
     return f"{at:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
-_ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:Z|\+00:00)"
-)
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:Z|\+00:00)")
 
 
 def _time_error(text: object, why: str = "") -> ValueError:
@@ -111,7 +109,7 @@ def from_iso(text: str) -> float:
         raise _time_error(text)
     *parts, fraction = match.groups()
     try:
-        at = datetime(*map(int, parts), tzinfo=timezone.utc)
+        at = datetime(*map(int, parts), tzinfo=UTC)
     except ValueError as exc:
         raise _time_error(text, f" ({exc})") from None
     if at < SIM_EPOCH:
@@ -662,12 +660,19 @@ def _blank(text: Any) -> bool:
 _S = r'"([^"\\\x00-\x1f]*)"'
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _HEAD = re.compile(
-    r'\{"causation_id":(?:null|' + _S + r'),"correlation_id":' + _S + r',"headers":\{\},"id":' + _S
-    + r',"key":(?:null|' + _S + r'),"payload":(?=\{)'
+    r'\{"causation_id":(?:null|'
+    + _S
+    + r'),"correlation_id":'
+    + _S
+    + r',"headers":\{\},"id":'
+    + _S
+    + r',"key":(?:null|'
+    + _S
+    + r'),"payload":(?=\{)'
 )
 _TAIL = re.compile(
     r',"schema_version":([1-9][0-9]{0,17}),"sim_seconds":((?:0|[1-9][0-9]{0,17})(\.[0-9]+)?([eE][-+]?[0-9]+)?)'
-    r',"time":"([^"]*)","type":' + _S + r'\}'
+    r',"time":"([^"]*)","type":' + _S + r"\}"
 )
 
 
@@ -687,14 +692,20 @@ def _fast_from_json(text: Any) -> Event | None:
                 return None
     else:
         return None
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # maybe a lone surrogate: the strict path checks
+    if "\\u" in text and _SURROGATE_ESCAPE.search(
+        text
+    ):  # maybe a lone surrogate: the strict path checks
         return None
     try:
         head = _HEAD.match(text)
         if head is not None:
             return _from_canonical(text, head)
         return _from_parsed(text)
-    except (ValueError, TypeError, RecursionError):  # a parse problem: the strict path says what it is
+    except (
+        ValueError,
+        TypeError,
+        RecursionError,
+    ):  # a parse problem: the strict path says what it is
         return None
 
 
@@ -713,7 +724,14 @@ def _from_canonical(text: str, head) -> Event | None:
     etype = _TYPE_NAMES.setdefault(etype, etype) if len(_TYPE_NAMES) < 4096 else etype
     if correlation == eid:
         correlation = eid
-    if not eid or not etype or not correlation or eid.isspace() or etype.isspace() or correlation.isspace():
+    if (
+        not eid
+        or not etype
+        or not correlation
+        or eid.isspace()
+        or etype.isspace()
+        or correlation.isspace()
+    ):
         return None
     if causation is not None and (not causation or causation.isspace()):
         return None
@@ -771,7 +789,9 @@ def _from_parsed(text: str) -> Event | None:
     if len(data) == 10:
         if data.keys() != _FIELD_SET:
             return None
-    elif not (_FIELD_SET.issuperset(data) and "id" in data and "type" in data and "payload" in data):
+    elif not (
+        _FIELD_SET.issuperset(data) and "id" in data and "type" in data and "payload" in data
+    ):
         return None
     eid = get("id")
     etype = get("type")
@@ -826,4 +846,6 @@ def _from_parsed(text: str) -> Event | None:
         headers = made
     else:
         headers = _EMPTY
-    return _event(eid, etype, key, _fast_value(payload), exact + 0.0, headers, correlation, causation, version)
+    return _event(
+        eid, etype, key, _fast_value(payload), exact + 0.0, headers, correlation, causation, version
+    )

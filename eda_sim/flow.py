@@ -65,7 +65,12 @@ def _positive(value, name: str, what: str = "a number") -> float:
 
 
 def _at_least(value, name: str, low: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < low
+    ):
         raise ValueError(f"{name} must be {what} >= {low:g}, got {value!r}")
     return float(value)
 
@@ -100,7 +105,9 @@ class TokenBucket:
         if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
             raise ValueError(f"now must be a virtual time in seconds, got {now!r}")
         if self._at is not None and now < self._at:
-            raise ValueError(f"now={now!r} is before the last take at {self._at!r}: the clock only moves forward")
+            raise ValueError(
+                f"now={now!r} is before the last take at {self._at!r}: the clock only moves forward"
+            )
         tokens = self._tokens
         if self._at is not None:
             tokens = min(self.burst, tokens + (now - self._at) * self.rate)
@@ -114,7 +121,9 @@ class TokenBucket:
         """Take ``n`` tokens at ``now``; return the seconds to wait before using them (0 if none)."""
         n = _positive(n, "n", "a number of tokens")
         if n > self.burst:
-            raise ValueError(f"cannot take {n:g} tokens at once from a bucket that holds {self.burst:g} (burst)")
+            raise ValueError(
+                f"cannot take {n:g} tokens at once from a bucket that holds {self.burst:g} (burst)"
+            )
         tokens = self._refill(now)
         self._at = float(now)
         self._tokens = tokens - n
@@ -142,11 +151,24 @@ class LimitedFeed:
     records; ``waited`` sums the seconds records spent queued.
     """
 
-    def __init__(self, sim, topic: str, records, rate: float, *, limit: TokenBucket | None = None, producer=None,
-                 config: dict | None = None, start: float = 0.0, headers=None):
+    def __init__(
+        self,
+        sim,
+        topic: str,
+        records,
+        rate: float,
+        *,
+        limit: TokenBucket | None = None,
+        producer=None,
+        config: dict | None = None,
+        start: float = 0.0,
+        headers=None,
+    ):
         self.rate = _positive(rate, "rate", "a number of records per second")
         if limit is not None and not isinstance(limit, TokenBucket):
-            raise TypeError(f"limit must be a TokenBucket(rate=..., burst=...) or None, got {type(limit).__name__}")
+            raise TypeError(
+                f"limit must be a TokenBucket(rate=..., burst=...) or None, got {type(limit).__name__}"
+            )
         start = _at_least(start, "start", 0.0, "a virtual time in seconds")
         if start < sim.now:
             raise ValueError(f"start={start:g} is in the past: the clock is at {sim.now:g} s")
@@ -229,22 +251,36 @@ class Storm:
     ``start + duration``.
     """
 
-    def __init__(self, sim, topic: str, rate: float, duration: float, start: float, make, *, key: str | None = None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        sim,
+        topic: str,
+        rate: float,
+        duration: float,
+        start: float,
+        make,
+        *,
+        key: str | None = None,
+        name: str | None = None,
+    ):
         self.rate = _positive(rate, "rate", "a number of records per second")
         self.duration = _positive(duration, "duration", "a number of virtual seconds")
         self.start = _at_least(start, "start", 0.0, "a virtual time in seconds")
         if self.start < sim.now:
             raise ValueError(f"start={start:g} is in the past: the clock is at {sim.now:g} s")
         if not callable(make):
-            raise TypeError(f"make must be a function of the record number i, got {type(make).__name__}")
+            raise TypeError(
+                f"make must be a function of the record number i, got {type(make).__name__}"
+            )
         sim.topic(topic)
         self.sim = sim
         self.topic = topic
         self.name = name or f"storm-{sim._next('storm')}"
         self.records = int(round(self.rate * self.duration))
         if self.records < 1:
-            raise ValueError(f"rate * duration = {self.rate * self.duration:g} records: a storm needs at least one")
+            raise ValueError(
+                f"rate * duration = {self.rate * self.duration:g} records: a storm needs at least one"
+            )
         made = [make(i) for i in range(self.records)]
         if all(isinstance(m, dict) for m in made):
             untyped = next((m for m in made if not m.get("type")), None)
@@ -259,19 +295,36 @@ class Storm:
             from .workload import Feed
 
             self._source = None
-            self._feed = Feed(sim, topic, made, self.rate, start=self.start - sim.now,
-                              config={"client.id": self.name})
+            self._feed = Feed(
+                sim,
+                topic,
+                made,
+                self.rate,
+                start=self.start - sim.now,
+                config={"client.id": self.name},
+            )
         else:
-            bad = next(m for m in made if not (isinstance(m, dict) or isinstance(m, tuple) and len(m) == 2))
-            raise TypeError(f"make(i) must return an event dict with a 'type' or a (key, value) pair for every i, "
-                            f"got {bad!r}")
-        sim.at(self.start, self._mark, "storm_started",
-               f"{self.rate:g} records/s for {self.duration:g} s ({self.records} records)", self.records)
+            bad = next(
+                m for m in made if not (isinstance(m, dict) or isinstance(m, tuple) and len(m) == 2)
+            )
+            raise TypeError(
+                f"make(i) must return an event dict with a 'type' or a (key, value) pair for every i, "
+                f"got {bad!r}"
+            )
+        sim.at(
+            self.start,
+            self._mark,
+            "storm_started",
+            f"{self.rate:g} records/s for {self.duration:g} s ({self.records} records)",
+            self.records,
+        )
         sim.at(self.start + self.duration, self._ended)
 
     def __repr__(self) -> str:
-        return (f"<Storm {self.name} on {self.topic}: {self.rate:g}/s for {self.duration:g} s from "
-                f"{self.start:g} s, {self.produced}/{self.records} produced>")
+        return (
+            f"<Storm {self.name} on {self.topic}: {self.rate:g}/s for {self.duration:g} s from "
+            f"{self.start:g} s, {self.produced}/{self.records} produced>"
+        )
 
     @property
     def window(self) -> tuple:
@@ -287,7 +340,9 @@ class Storm:
         self.sim.journal.write(kind, self.name, "", self.topic, -1, -1, count, detail)
 
     def _ended(self) -> None:
-        self._mark("storm_ended", f"{self.produced} of {self.records} records produced", self.produced)
+        self._mark(
+            "storm_ended", f"{self.produced} of {self.records} records produced", self.produced
+        )
 
 
 def group_lag(sim, group_id: str, topics) -> int:
@@ -302,7 +357,9 @@ def group_lag(sim, group_id: str, topics) -> int:
     for name in topics:
         for log in sim.topic(name).partitions:
             c = committed.get((name, log.index))
-            lag += log.log_end_offset - (log.log_start_offset if c is None else max(c, log.log_start_offset))
+            lag += log.log_end_offset - (
+                log.log_start_offset if c is None else max(c, log.log_start_offset)
+            )
     return lag
 
 
@@ -330,9 +387,18 @@ class Autoscaler:
     with the others.
     """
 
-    def __init__(self, sim, service, *, min_instances: int = 1, max_instances: int | None = None,
-                 scale_out_lag: float = 100, scale_in_lag: float = 10, cooldown: float = 10.0,
-                 interval: float = 1.0):
+    def __init__(
+        self,
+        sim,
+        service,
+        *,
+        min_instances: int = 1,
+        max_instances: int | None = None,
+        scale_out_lag: float = 100,
+        scale_in_lag: float = 10,
+        cooldown: float = 10.0,
+        interval: float = 1.0,
+    ):
         from .services import Service
 
         if isinstance(service, str):
@@ -348,12 +414,16 @@ class Autoscaler:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
         if max_instances is not None and max_instances < min_instances:
-            raise ValueError(f"max_instances ({max_instances}) must be >= min_instances ({min_instances})")
+            raise ValueError(
+                f"max_instances ({max_instances}) must be >= min_instances ({min_instances})"
+            )
         self.scale_out_lag = _at_least(scale_out_lag, "scale_out_lag", 0, "a number of records")
         self.scale_in_lag = _at_least(scale_in_lag, "scale_in_lag", 0, "a number of records")
         if self.scale_in_lag >= self.scale_out_lag:
-            raise ValueError(f"scale_in_lag ({scale_in_lag!r}) must be below scale_out_lag ({scale_out_lag!r}), "
-                             "or the autoscaler would flap between the two")
+            raise ValueError(
+                f"scale_in_lag ({scale_in_lag!r}) must be below scale_out_lag ({scale_out_lag!r}), "
+                "or the autoscaler would flap between the two"
+            )
         self.cooldown = _at_least(cooldown, "cooldown", 0, "a number of virtual seconds")
         self.interval = _positive(interval, "interval", "a number of virtual seconds")
         self.sim = sim
@@ -368,8 +438,10 @@ class Autoscaler:
         self.process = sim.env.process(self._run())
 
     def __repr__(self) -> str:
-        return (f"<Autoscaler {self.service.name}: {self.service.running} running, "
-                f"{len(self._decisions)} decisions>")
+        return (
+            f"<Autoscaler {self.service.name}: {self.service.running} running, "
+            f"{len(self._decisions)} decisions>"
+        )
 
     def lag(self) -> int:
         """The service's consumer-group lag now (see :func:`group_lag`)."""
@@ -405,14 +477,26 @@ class Autoscaler:
         cap = self.partition_cap()
         if running < self.min_instances:
             svc.add_instance()
-            return self._decide(lag, "scale_out", running, f"{running} running < min_instances {self.min_instances}")
+            return self._decide(
+                lag, "scale_out", running, f"{running} running < min_instances {self.min_instances}"
+            )
         if lag > self.scale_out_lag:
             if running >= cap:
-                return self._decide(lag, "refused", running, f"lag {lag} > {self.scale_out_lag:g}, but {running} "
-                                    f"instances already own the {cap} partitions; more would sit idle")
+                return self._decide(
+                    lag,
+                    "refused",
+                    running,
+                    f"lag {lag} > {self.scale_out_lag:g}, but {running} "
+                    f"instances already own the {cap} partitions; more would sit idle",
+                )
             if self.max_instances is not None and running >= self.max_instances:
-                return self._decide(lag, "refused", running, f"lag {lag} > {self.scale_out_lag:g}, but "
-                                    f"max_instances is {self.max_instances}")
+                return self._decide(
+                    lag,
+                    "refused",
+                    running,
+                    f"lag {lag} > {self.scale_out_lag:g}, but "
+                    f"max_instances is {self.max_instances}",
+                )
             svc.add_instance()
             return self._decide(lag, "scale_out", running, f"lag {lag} > {self.scale_out_lag:g}")
         if lag < self.scale_in_lag and running > self.min_instances:
@@ -425,8 +509,16 @@ class Autoscaler:
         self._last_decision = self.sim.now
         self._decisions.append((self.sim.now, lag, action, before, after, reason))
         topic = self.service.topics[0] if len(self.service.topics) == 1 else ""
-        self.sim.journal.write("scaled", self.name, self.service.name, topic, -1, -1, after,
-                               f"{action}: {reason}; instances {before} -> {after}")
+        self.sim.journal.write(
+            "scaled",
+            self.name,
+            self.service.name,
+            topic,
+            -1,
+            -1,
+            after,
+            f"{action}: {reason}; instances {before} -> {after}",
+        )
         return action
 
     @property

@@ -117,7 +117,9 @@ class Group:
         return "cooperative" if self.strategy == "cooperative-sticky" else "eager"
 
     def __repr__(self) -> str:
-        return f"Group({self.group_id!r}, generation={self.generation}, members={list(self.members)})"
+        return (
+            f"Group({self.group_id!r}, generation={self.generation}, members={list(self.members)})"
+        )
 
     # -- membership -----------------------------------------------------------------
 
@@ -133,7 +135,12 @@ class Group:
             )
         self.members[consumer.member_id] = consumer
         self.assignment[consumer.member_id] = []
-        self._sim.journal.write("joined", consumer.member_id, self.group_id, detail=",".join(sorted(consumer._subscription)))
+        self._sim.journal.write(
+            "joined",
+            consumer.member_id,
+            self.group_id,
+            detail=",".join(sorted(consumer._subscription)),
+        )
         self.rebalance(f"{consumer.member_id} joined")
 
     def remove(self, member_id: str, kind: str, reason: str) -> None:
@@ -146,7 +153,9 @@ class Group:
         self._revoke(member_id, parts, lost=kind != "left")
         self._sim.journal.write(kind, member_id, self.group_id, detail=reason)
         if parts:
-            self._sim.journal.write("revoked", member_id, self.group_id, count=len(parts), detail=_fmt(parts))
+            self._sim.journal.write(
+                "revoked", member_id, self.group_id, count=len(parts), detail=_fmt(parts)
+            )
         for tp in parts:
             self.owner.pop(tp, None)
         del self.members[member_id]
@@ -196,8 +205,13 @@ class Group:
                 self.assignment[m] = [tp for tp in self.assignment[m] if tp in keep]
         if moving:
             self.generation += 1
-            journal.write("rebalanced", "coordinator", self.group_id, count=self.generation,
-                          detail=f"{reason}; revoke round: {self._describe(self.assignment)}")
+            journal.write(
+                "rebalanced",
+                "coordinator",
+                self.group_id,
+                count=self.generation,
+                detail=f"{reason}; revoke round: {self._describe(self.assignment)}",
+            )
         self._hand_out(target, reason)
 
     def _hand_out(self, target: dict, reason: str) -> None:
@@ -209,11 +223,18 @@ class Group:
             self.assignment[m] = sorted(self.assignment[m] + gained[m])
             for tp in self.assignment[m]:
                 self.owner[tp] = m
-        journal.write("rebalanced", "coordinator", self.group_id, count=self.generation,
-                      detail=f"{reason}: {self._describe(self.assignment)}")
+        journal.write(
+            "rebalanced",
+            "coordinator",
+            self.group_id,
+            count=self.generation,
+            detail=f"{reason}: {self._describe(self.assignment)}",
+        )
         for m in sorted(self.members):
             if gained[m]:
-                journal.write("assigned", m, self.group_id, count=len(gained[m]), detail=_fmt(gained[m]))
+                journal.write(
+                    "assigned", m, self.group_id, count=len(gained[m]), detail=_fmt(gained[m])
+                )
             consumer = self.members[m]
             if consumer.member_id == m:  # a crashed member that restarted is a new member now
                 consumer._on_assign(gained[m])
@@ -246,7 +267,9 @@ class Group:
                 reason = f"{member_id} does not own {_fmt(lost)} in generation {self.generation}"
         if reason is not None:
             for (topic, part), offset in sorted(offsets.items()):
-                journal.write("commit_failed", member_id, self.group_id, topic, part, offset, 0, reason)
+                journal.write(
+                    "commit_failed", member_id, self.group_id, topic, part, offset, 0, reason
+                )
             return reason
         for (topic, part), offset in sorted(offsets.items()):
             if self.committed.get((topic, part)) != offset:

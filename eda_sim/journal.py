@@ -36,7 +36,18 @@ from typing import NamedTuple
 
 from .appendlog import AppendLog
 
-COLUMNS = ("seq", "time", "kind", "actor", "group", "topic", "partition", "offset", "count", "detail")
+COLUMNS = (
+    "seq",
+    "time",
+    "kind",
+    "actor",
+    "group",
+    "topic",
+    "partition",
+    "offset",
+    "count",
+    "detail",
+)
 
 #: Every kind of row the core writes, with what it means. The service layer adds its own.
 KINDS = {
@@ -110,10 +121,25 @@ class Journal:
         self._rows = AppendLog(row_type=Row)
         self._seq = 0
 
-    def write(self, kind, actor="", group="", topic="", partition=-1, offset=-1, count=0, detail=""):
+    def write(
+        self, kind, actor="", group="", topic="", partition=-1, offset=-1, count=0, detail=""
+    ):
         """Append a row stamped with the current virtual time."""
         if self.enabled:
-            self._rows.append((self._seq, self._clock.now, kind, actor, group, topic, partition, offset, count, detail))
+            self._rows.append(
+                (
+                    self._seq,
+                    self._clock.now,
+                    kind,
+                    actor,
+                    group,
+                    topic,
+                    partition,
+                    offset,
+                    count,
+                    detail,
+                )
+            )
         self._seq += 1
 
     def __len__(self) -> int:

@@ -29,7 +29,21 @@ from .message import (
 from .producer import Producer
 
 __all__ = [
-    "AdminClient", "ClusterMetadata", "Consumer", "KafkaError", "KafkaException", "Message", "NewPartitions",
-    "NewTopic", "OFFSET_BEGINNING", "OFFSET_END", "OFFSET_INVALID", "OFFSET_STORED", "Producer",
-    "TIMESTAMP_CREATE_TIME", "TIMESTAMP_NOT_AVAILABLE", "TopicMetadata", "TopicPartition",
+    "AdminClient",
+    "ClusterMetadata",
+    "Consumer",
+    "KafkaError",
+    "KafkaException",
+    "Message",
+    "NewPartitions",
+    "NewTopic",
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "OFFSET_INVALID",
+    "OFFSET_STORED",
+    "Producer",
+    "TIMESTAMP_CREATE_TIME",
+    "TIMESTAMP_NOT_AVAILABLE",
+    "TopicMetadata",
+    "TopicPartition",
 ]

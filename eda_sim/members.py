@@ -40,23 +40,47 @@ COMMIT_POLICIES = ("after", "before", "auto")
 class Member:
     """A consumer group member running as a process on the simulation's clock."""
 
-    def __init__(self, sim, group_id: str, topics, *, name: str | None = None, processing_time=0.01,
-                 commit: str = "after", max_poll_records: int = 500, poll_timeout: float = 0.1,
-                 on_record=None, config: dict | None = None, start: float | None = None):
+    def __init__(
+        self,
+        sim,
+        group_id: str,
+        topics,
+        *,
+        name: str | None = None,
+        processing_time=0.01,
+        commit: str = "after",
+        max_poll_records: int = 500,
+        poll_timeout: float = 0.1,
+        on_record=None,
+        config: dict | None = None,
+        start: float | None = None,
+    ):
         if commit not in COMMIT_POLICIES:
             raise ValueError(f"commit must be one of {', '.join(COMMIT_POLICIES)}, got {commit!r}")
-        if isinstance(max_poll_records, bool) or not isinstance(max_poll_records, int) or max_poll_records < 1:
+        if (
+            isinstance(max_poll_records, bool)
+            or not isinstance(max_poll_records, int)
+            or max_poll_records < 1
+        ):
             raise ValueError(f"max_poll_records must be an integer >= 1, got {max_poll_records!r}")
-        if not callable(processing_time) and (not isinstance(processing_time, (int, float)) or processing_time < 0):
-            raise ValueError(f"processing_time must be seconds >= 0 or a function of a random.Random, got {processing_time!r}")
+        if not callable(processing_time) and (
+            not isinstance(processing_time, (int, float)) or processing_time < 0
+        ):
+            raise ValueError(
+                f"processing_time must be seconds >= 0 or a function of a random.Random, got {processing_time!r}"
+            )
         if not isinstance(poll_timeout, (int, float)) or poll_timeout <= 0:
-            raise ValueError(f"poll_timeout must be a positive number of virtual seconds, got {poll_timeout!r}")
+            raise ValueError(
+                f"poll_timeout must be a positive number of virtual seconds, got {poll_timeout!r}"
+            )
         if isinstance(topics, str):
             topics = [topics]
         self.sim = sim
         self.name = name or f"{group_id}-member-{sim._next('member-name:' + group_id)}"
         if self.name in sim.members:
-            raise ValueError(f"a member called {self.name!r} already exists; names: {', '.join(sorted(sim.members))}")
+            raise ValueError(
+                f"a member called {self.name!r} already exists; names: {', '.join(sorted(sim.members))}"
+            )
         cfg = {"group.id": group_id, "client.id": self.name, "enable.auto.commit": commit == "auto"}
         cfg.update(config or {})
         self._consumer_config = cfg
@@ -80,7 +104,13 @@ class Member:
             sim.at(start, self._launch)
 
     def __repr__(self) -> str:
-        state = "crashed" if self.consumer.crashed else "stopped" if self._process is None else "running"
+        state = (
+            "crashed"
+            if self.consumer.crashed
+            else "stopped"
+            if self._process is None
+            else "running"
+        )
         return f"<Member {self.name} group={self.group_id!r} {state}>"
 
     @property
@@ -101,7 +131,9 @@ class Member:
         env = self.sim.env
         try:
             while not self._stopping:
-                msgs = yield from consumer._poll_in_process(self.max_poll_records, self.poll_timeout)
+                msgs = yield from consumer._poll_in_process(
+                    self.max_poll_records, self.poll_timeout
+                )
                 if not msgs or msgs[0]._error is not None:
                     continue  # error events come alone and are already in the journal
                 runs = consumer._last_runs
@@ -149,7 +181,9 @@ class Member:
         for topic, part, first, count in runs:  # one row per partition run, as fetched
             if left <= 0:
                 break
-            journal.write("processed", member, self.group_id, topic, part, first, min(count, left), self.name)
+            journal.write(
+                "processed", member, self.group_id, topic, part, first, min(count, left), self.name
+            )
             left -= count
 
     def _commit(self) -> None:
@@ -188,4 +222,3 @@ class Member:
     def stop(self) -> None:
         """Finish the current batch, commit by policy, and leave the group cleanly."""
         self._stopping = True
-

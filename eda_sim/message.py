@@ -92,7 +92,14 @@ class TopicPartition:
 
     __slots__ = ("topic", "partition", "offset", "error", "metadata", "leader_epoch")
 
-    def __init__(self, topic: str, partition: int = -1, offset: int = OFFSET_INVALID, metadata=None, leader_epoch=None):
+    def __init__(
+        self,
+        topic: str,
+        partition: int = -1,
+        offset: int = OFFSET_INVALID,
+        metadata=None,
+        leader_epoch=None,
+    ):
         if not isinstance(topic, str):
             raise TypeError(f"TopicPartition topic must be a str, got {type(topic).__name__}")
         self.topic = topic
@@ -105,7 +112,11 @@ class TopicPartition:
     def __eq__(self, other):
         if not isinstance(other, TopicPartition):
             return NotImplemented
-        return (self.topic, self.partition, self.offset) == (other.topic, other.partition, other.offset)
+        return (self.topic, self.partition, self.offset) == (
+            other.topic,
+            other.partition,
+            other.offset,
+        )
 
     def __hash__(self):
         return hash((self.topic, self.partition))

@@ -55,8 +55,10 @@ ALERT_TYPES = ("AlertRaised", "AlertResolved")
 
 def _check_journal(sim) -> None:
     if not sim.journal.enabled:
-        raise ValueError("metrics are drawn from the journal, which this simulation does not keep; "
-                         "create it with Simulation(..., journal=True)")
+        raise ValueError(
+            "metrics are drawn from the journal, which this simulation does not keep; "
+            "create it with Simulation(..., journal=True)"
+        )
 
 
 def _live_subscriptions(sim, topics: dict) -> None:
@@ -88,11 +90,13 @@ def metric_names(sim) -> list:
     """The metric names :func:`metrics` computes for ``sim`` now (its topics, services and groups)."""
     _check_journal(sim)
     groups = _groups([r for r in sim.journal if r.kind in ("joined", "committed")], sim)
-    return ([f"throughput_{t}" for t in sorted(sim.broker.topics)]
-            + [f"handled_{s}" for s in sorted(sim.services)]
-            + [name for name, _ in _LATENCY]
-            + [f"lag_{g}" for g in groups]
-            + ["errors_per_s", "dead_letters_per_s"])
+    return (
+        [f"throughput_{t}" for t in sorted(sim.broker.topics)]
+        + [f"handled_{s}" for s in sorted(sim.services)]
+        + [name for name, _ in _LATENCY]
+        + [f"lag_{g}" for g in groups]
+        + ["errors_per_s", "dead_letters_per_s"]
+    )
 
 
 # -- the frame -------------------------------------------------------------------------------------
@@ -102,7 +106,11 @@ def _grid(sim, bucket, until):
     """Validate and return (until, number of buckets, starts, widths)."""
     import numpy as np
 
-    if isinstance(bucket, bool) or not isinstance(bucket, (int, float)) or not 0 < bucket < math.inf:
+    if (
+        isinstance(bucket, bool)
+        or not isinstance(bucket, (int, float))
+        or not 0 < bucket < math.inf
+    ):
         raise ValueError(f"bucket must be a positive number of virtual seconds, got {bucket!r}")
     if until is None:
         until = sim.now
@@ -111,7 +119,9 @@ def _grid(sim, bucket, until):
     if until > sim.now:
         raise ValueError(f"until={until} is in the future: the clock is at {sim.now:g} s")
     n = max(0, math.ceil(until / bucket - _EPS))
-    starts = np.round(np.arange(n) * float(bucket), 9)  # so that m.loc[2.1] finds the bucket at 3 * 0.7
+    starts = np.round(
+        np.arange(n) * float(bucket), 9
+    )  # so that m.loc[2.1] finds the bucket at 3 * 0.7
     widths = np.minimum(starts + bucket, until) - starts
     return float(until), n, starts, widths
 
@@ -128,7 +138,9 @@ def _journal_frame(sim, until):
 def _bucket_of(times, bucket, n):
     import numpy as np
 
-    return np.minimum(np.floor(np.asarray(times, dtype=float) / bucket + _EPS), n - 1).astype(np.int64)
+    return np.minimum(np.floor(np.asarray(times, dtype=float) / bucket + _EPS), n - 1).astype(
+        np.int64
+    )
 
 
 def _state(df, b, n):
@@ -140,10 +152,14 @@ def _state(df, b, n):
     import pandas as pd
 
     frames = []
-    for kind, value in (("appended", "end"), ("expired", "start")):
+    for kind, _value in (("appended", "end"), ("expired", "start")):
         sel = (df["kind"] == kind).to_numpy()
         rows = df[sel]
-        mark = (rows["offset"] + rows["count"]).groupby([rows["topic"], rows["partition"], b[sel]]).max()
+        mark = (
+            (rows["offset"] + rows["count"])
+            .groupby([rows["topic"], rows["partition"], b[sel]])
+            .max()
+        )
         wide = mark.unstack([0, 1]) if len(mark) else pd.DataFrame(index=pd.RangeIndex(0))
         frames.append(wide.reindex(range(n)).ffill().fillna(0))
     sel = (df["kind"] == "committed").to_numpy()
@@ -199,7 +215,11 @@ def metrics(sim, bucket: float = 1.0, *, until: float | None = None):
     app = (df["kind"] == "appended").to_numpy()
     thr = df["count"][app].groupby([b[app], df["topic"][app]]).sum()
     for t in sorted(sim.broker.topics):
-        part = thr.xs(t, level=1) if len(thr) and t in thr.index.get_level_values(1) else pd.Series(dtype=float)
+        part = (
+            thr.xs(t, level=1)
+            if len(thr) and t in thr.index.get_level_values(1)
+            else pd.Series(dtype=float)
+        )
         cols[f"throughput_{t}"] = per_bucket(part)
 
     spans = [s for s in sim.spans if s.outcome == "handled" and s.finished <= until]
@@ -207,10 +227,17 @@ def metrics(sim, bucket: float = 1.0, *, until: float | None = None):
     produced = np.fromiter((s.produced for s in spans), float, len(spans))
     service = pd.Series([s.service for s in spans], dtype=object)
     sb = _bucket_of(finished, bucket, n) if len(spans) else np.zeros(0, np.int64)
-    handled = pd.Series(1, index=pd.MultiIndex.from_arrays([sb, service])).groupby(level=[0, 1]).sum() \
-        if len(spans) else pd.Series(dtype=float)
+    handled = (
+        pd.Series(1, index=pd.MultiIndex.from_arrays([sb, service])).groupby(level=[0, 1]).sum()
+        if len(spans)
+        else pd.Series(dtype=float)
+    )
     for s in sorted(sim.services):
-        part = handled.xs(s, level=1) if len(handled) and s in handled.index.get_level_values(1) else pd.Series(dtype=float)
+        part = (
+            handled.xs(s, level=1)
+            if len(handled) and s in handled.index.get_level_values(1)
+            else pd.Series(dtype=float)
+        )
         cols[f"handled_{s}"] = per_bucket(part)
 
     latency = pd.Series(finished - produced)
@@ -274,8 +301,14 @@ class Threshold:
 
     def __post_init__(self):
         if not isinstance(self.metric, str) or not self.metric:
-            raise TypeError(f"Threshold.metric must be a metric name such as 'lag_scorer', got {self.metric!r}")
-        if isinstance(self.above, bool) or not isinstance(self.above, (int, float)) or self.above != self.above:
+            raise TypeError(
+                f"Threshold.metric must be a metric name such as 'lag_scorer', got {self.metric!r}"
+            )
+        if (
+            isinstance(self.above, bool)
+            or not isinstance(self.above, (int, float))
+            or self.above != self.above
+        ):
             raise TypeError(f"Threshold.above must be a number, got {self.above!r}")
         if self.name is None:
             object.__setattr__(self, "name", f"{self.metric} > {self.above:g}")
@@ -321,7 +354,9 @@ class _Window:
                 self.topics.setdefault(r.group, set()).add(r.topic)
             elif kind == "joined":
                 if r.group:
-                    self.topics.setdefault(r.group, set()).update(t for t in r.detail.split(",") if t)
+                    self.topics.setdefault(r.group, set()).update(
+                        t for t in r.detail.split(",") if t
+                    )
             elif r.time >= lo:  # retry_scheduled, dead_lettered, failed
                 errors += r.count
                 if kind == "dead_lettered":
@@ -381,17 +416,30 @@ class AlertMonitor:
     with payload ``{rule, metric, value, threshold, window_start}``.
     """
 
-    def __init__(self, sim, rules, topic: str = "alerts", interval: float = 1.0, bucket: float | None = None):
+    def __init__(
+        self, sim, rules, topic: str = "alerts", interval: float = 1.0, bucket: float | None = None
+    ):
         _check_journal(sim)
         rules = [rules] if isinstance(rules, Threshold) else list(rules)
         if not rules or not all(isinstance(r, Threshold) for r in rules):
             raise TypeError("rules must be a Threshold(...) or a non-empty list of them")
         names = [r.name for r in rules]
         if len(set(names)) != len(names):
-            raise ValueError(f"rule names must be unique, got {names}; pass name= to tell them apart")
-        for value, what in ((interval, "interval"), (bucket if bucket is not None else interval, "bucket")):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise ValueError(f"{what} must be a positive number of virtual seconds, got {value!r}")
+            raise ValueError(
+                f"rule names must be unique, got {names}; pass name= to tell them apart"
+            )
+        for value, what in (
+            (interval, "interval"),
+            (bucket if bucket is not None else interval, "bucket"),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < math.inf
+            ):
+                raise ValueError(
+                    f"{what} must be a positive number of virtual seconds, got {value!r}"
+                )
         if not isinstance(topic, str) or not topic:
             raise ValueError(f"topic must be a topic name, got {topic!r}")
         if topic not in sim.broker.topics:
@@ -399,8 +447,10 @@ class AlertMonitor:
         known = metric_names(sim)
         for r in rules:
             if r.metric not in known:
-                raise ValueError(f"unknown metric {r.metric!r} in rule {r.name!r}; metrics available now: "
-                                 f"{', '.join(known)} (create the topics, services and groups first)")
+                raise ValueError(
+                    f"unknown metric {r.metric!r} in rule {r.name!r}; metrics available now: "
+                    f"{', '.join(known)} (create the topics, services and groups first)"
+                )
         self.sim = sim
         self.rules = rules
         self.topic = topic
@@ -447,8 +497,13 @@ class AlertMonitor:
             if above == self.raised[rule.name]:
                 continue
             self.raised[rule.name] = above
-            payload = {"rule": rule.name, "metric": rule.metric, "value": float(value),
-                       "threshold": float(rule.above), "window_start": float(window_start)}
+            payload = {
+                "rule": rule.name,
+                "metric": rule.metric,
+                "value": float(value),
+                "threshold": float(rule.above),
+                "window_start": float(window_start),
+            }
             ev = new_event(sim, ALERT_TYPES[0] if above else ALERT_TYPES[1], payload, key=rule.name)
             publish(self.producer, self.topic, ev)
             out.append(ev)
@@ -479,8 +534,17 @@ def alerts(sim, topic: str = "alerts"):
             if ev.type not in ALERT_TYPES:
                 continue
             p = ev.payload
-            rows.append({"time": ev.time, "type": ev.type, "rule": p.get("rule"), "metric": p.get("metric"),
-                         "value": p.get("value"), "threshold": p.get("threshold"),
-                         "window_start": p.get("window_start"), "event_id": ev.id})
+            rows.append(
+                {
+                    "time": ev.time,
+                    "type": ev.type,
+                    "rule": p.get("rule"),
+                    "metric": p.get("metric"),
+                    "value": p.get("value"),
+                    "threshold": p.get("threshold"),
+                    "window_start": p.get("window_start"),
+                    "event_id": ev.id,
+                }
+            )
     frame = pd.DataFrame(rows, columns=cols)
     return frame.sort_values(["time", "event_id"], kind="stable").reset_index(drop=True)

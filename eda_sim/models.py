@@ -74,12 +74,17 @@ def _check_k(k):
 
 
 def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or math.isinf(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or math.isinf(value)
+    ):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 # ---------------------------------------------------------------- recommenders
+
 
 class _Recommender:
     """Shared bookkeeping: each user's recent views and each item's view count."""
@@ -92,8 +97,8 @@ class _Recommender:
         self.k = k
         self.history = history
         self.window = float(window)
-        self._recent = {}        # user -> deque[(product, time)], oldest first
-        self._counts = {}        # product -> views, in first-seen order
+        self._recent = {}  # user -> deque[(product, time)], oldest first
+        self._counts = {}  # product -> views, in first-seen order
 
     def recent_items(self, user_id):
         """The user's recent products, most recent first, within ``window`` seconds
@@ -182,7 +187,7 @@ class ItemToItemRecommender(_Recommender):
 
     def __init__(self, k=5, history=5, window=120.0):
         super().__init__(k=k, history=history, window=window)
-        self._co = {}    # product -> {neighbour: count}
+        self._co = {}  # product -> {neighbour: count}
 
     def observe(self, user_id, product_id, time):
         """Learn from one view: update co-occurrences, then the user's history."""
@@ -264,8 +269,16 @@ def hit_rate_at_k(model, views, k=5, bucket=60.0):
         rate = np.where(n > 0, h / np.maximum(n, 1), np.nan)
         cum = np.where(np.cumsum(n) > 0, np.cumsum(h) / np.maximum(np.cumsum(n), 1), np.nan)
     starts = np.arange(last_bucket + 1) * float(bucket)
-    return pd.DataFrame({"start": starts, "end": starts + bucket, "evaluated": n, "hits": h,
-                         "hit_rate": rate, "cumulative_hit_rate": cum})
+    return pd.DataFrame(
+        {
+            "start": starts,
+            "end": starts + bucket,
+            "evaluated": n,
+            "hits": h,
+            "hit_rate": rate,
+            "cumulative_hit_rate": cum,
+        }
+    )
 
 
 # ---------------------------------------------------------------- fraud features
@@ -321,8 +334,14 @@ class CardFeatures:
         amount = float(txn["amount"])
         state = self._cards.get(txn["card_id"])
         if state is None:
-            state = {"recent": deque(), "prev": None, "devices": set(), "merchants": set(),
-                     "n": 0, "total": 0.0}
+            state = {
+                "recent": deque(),
+                "prev": None,
+                "devices": set(),
+                "merchants": set(),
+                "n": 0,
+                "total": 0.0,
+            }
             self._cards[txn["card_id"]] = state
         recent = state["recent"]
         while recent and t - recent[0][0] > 3600.0:
@@ -346,8 +365,7 @@ class CardFeatures:
             "distance_km": distance,
             "speed_kmh": speed,
             "is_new_device": float(has_history and txn["device_id"] not in state["devices"]),
-            "is_new_merchant": float(has_history
-                                     and txn["merchant_id"] not in state["merchants"]),
+            "is_new_merchant": float(has_history and txn["merchant_id"] not in state["merchants"]),
             "amount_ratio": amount / (state["total"] / state["n"]) if has_history else 1.0,
             "prior_txns": float(state["n"]),
         }
@@ -386,8 +404,9 @@ def card_features(transactions, warmup=0.0):
                 row[label] = txn[label]
         out.append(row)
     columns = ["txn_id", "time", "card_id", *FEATURES]
-    frame = pd.DataFrame(out, columns=columns + [c for c in ("is_fraud", "fraud_pattern")
-                                                 if out and c in out[0]])
+    frame = pd.DataFrame(
+        out, columns=columns + [c for c in ("is_fraud", "fraud_pattern") if out and c in out[0]]
+    )
     if "fraud_pattern" in frame:
         # Keep None (not NaN) and one dtype whether or not any fraud is present.
         frame["fraud_pattern"] = pd.Series([r["fraud_pattern"] for r in out], dtype=object)
@@ -395,6 +414,7 @@ def card_features(transactions, warmup=0.0):
 
 
 # ---------------------------------------------------------------- fraud models
+
 
 def _as_matrix(features, names):
     if isinstance(features, pd.DataFrame):
@@ -422,8 +442,9 @@ class FraudModel:
     ``score`` returns the probability of fraud.
     """
 
-    def __init__(self, features=FEATURES, iterations=3000, learning_rate=1.0, l2=1e-4,
-                 balanced=False):
+    def __init__(
+        self, features=FEATURES, iterations=3000, learning_rate=1.0, l2=1e-4, balanced=False
+    ):
         self.features = tuple(features)
         if not self.features:
             raise ValueError("features must name at least one feature, e.g. FEATURES")
@@ -454,8 +475,9 @@ class FraudModel:
         x = self._transform(_as_matrix(features_df, self.features))
         y = np.asarray(labels, dtype=float)
         if y.shape != (x.shape[0],):
-            raise ValueError(f"labels must have one value per row ({x.shape[0]}), "
-                             f"got shape {y.shape}")
+            raise ValueError(
+                f"labels must have one value per row ({x.shape[0]}), got shape {y.shape}"
+            )
         if not np.all((y == 0) | (y == 1)):
             raise ValueError("labels must be 0/1 or booleans")
         self._mean = x.mean(axis=0)
@@ -533,8 +555,9 @@ def precision_recall(scores, labels, threshold):
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=bool)
     if s.shape != y.shape:
-        raise ValueError(f"scores and labels must have the same length, got {s.shape} "
-                         f"and {y.shape}")
+        raise ValueError(
+            f"scores and labels must have the same length, got {s.shape} and {y.shape}"
+        )
     flagged = s >= threshold
     tp = int(np.sum(flagged & y))
     precision = tp / int(flagged.sum()) if flagged.any() else 0.0
@@ -555,8 +578,9 @@ def precision_at_recall(scores, labels, recall):
     s = np.asarray(scores, dtype=float)
     y = np.asarray(labels, dtype=bool)
     if s.shape != y.shape:
-        raise ValueError(f"scores and labels must have the same length, got {s.shape} "
-                         f"and {y.shape}")
+        raise ValueError(
+            f"scores and labels must have the same length, got {s.shape} and {y.shape}"
+        )
     best = (0.0, 0.0, math.inf)
     positives = int(y.sum())
     if positives == 0:
@@ -577,6 +601,7 @@ def precision_at_recall(scores, labels, recall):
 
 
 # ---------------------------------------------------------------- drift
+
 
 def population_stability_index(reference, live, bins=10, epsilon=1e-4):
     """The population stability index of ``live`` against ``reference``.
@@ -616,8 +641,9 @@ class DriftMonitor:
     def __init__(self, reference_values, threshold=0.2, window=200, bins=10):
         self.reference = np.asarray(list(reference_values), dtype=float)
         if self.reference.size < bins:
-            raise ValueError(f"reference_values must hold at least bins={bins} values, "
-                             f"got {self.reference.size}")
+            raise ValueError(
+                f"reference_values must hold at least bins={bins} values, got {self.reference.size}"
+            )
         _check_positive("threshold", threshold)
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an int >= 1, got {window!r}")

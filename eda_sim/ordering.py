@@ -99,7 +99,9 @@ def _secs(x: float) -> str:
 
 def _check_window(window) -> float:
     if isinstance(window, bool) or not isinstance(window, (int, float)):
-        raise TypeError(f"window must be a number of virtual seconds > 0, got {type(window).__name__} {window!r}")
+        raise TypeError(
+            f"window must be a number of virtual seconds > 0, got {type(window).__name__} {window!r}"
+        )
     if window != window or window == math.inf:
         raise ValueError(f"window must be a finite number of virtual seconds > 0, got {window!r}")
     if window == 0:
@@ -133,7 +135,9 @@ class ReorderBuffer:
         self.emitted: list = []
         self.late: list = []
         self._on_emit = on_emit if on_emit is not None else self.emitted.append
-        self._on_late = on_late if on_late is not None else (lambda ev, why: self.late.append((ev, why)))
+        self._on_late = (
+            on_late if on_late is not None else (lambda ev, why: self.late.append((ev, why)))
+        )
         self._heap: list = []  # (time, arrival number, event)
         self._arrivals = 0
         self._max = -math.inf  # largest event time pushed (late ones excluded)
@@ -144,8 +148,10 @@ class ReorderBuffer:
         self.late_count = 0
 
     def __repr__(self) -> str:
-        return (f"<ReorderBuffer window={_secs(self.window)} s: {len(self._heap)} held, {self.released} released, "
-                f"{self.late_count} late, watermark {self.watermark:g}>")
+        return (
+            f"<ReorderBuffer window={_secs(self.window)} s: {len(self._heap)} held, {self.released} released, "
+            f"{self.late_count} late, watermark {self.watermark:g}>"
+        )
 
     @property
     def watermark(self) -> float:
@@ -166,12 +172,16 @@ class ReorderBuffer:
         """Take one event; release what the watermark passed; return how many were released."""
         t = getattr(event, "time", None)
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-            raise TypeError(f"push() expects an event with a finite numeric .time (virtual seconds), got {event!r}")
+            raise TypeError(
+                f"push() expects an event with a finite numeric .time (virtual seconds), got {event!r}"
+            )
         self.pushed += 1
         if t < self._last:
             self.late_count += 1
-            reason = (f"event time {_secs(t)} s is behind the watermark {_secs(self.watermark)} s "
-                      f"(window {_secs(self.window)} s)")
+            reason = (
+                f"event time {_secs(t)} s is behind the watermark {_secs(self.watermark)} s "
+                f"(window {_secs(self.window)} s)"
+            )
             self._on_late(event, reason)
             return 0
         self._arrivals += 1
@@ -215,15 +225,29 @@ class DelayedSource:
     log holds them out of event-time order.
     """
 
-    def __init__(self, sim, name: str, topic: str, items, *, delay=0.0, key: str | None = None,
-                 type: str | None = None):
+    def __init__(
+        self,
+        sim,
+        name: str,
+        topic: str,
+        items,
+        *,
+        delay=0.0,
+        key: str | None = None,
+        type: str | None = None,
+    ):
         from .services import _declare
 
         if not isinstance(name, str) or not name:
             raise ValueError(f"a DelayedSource needs a non-empty name, got {name!r}")
-        if not callable(delay) and (isinstance(delay, bool) or not isinstance(delay, (int, float))
-                                    or not 0 <= delay < math.inf):
-            raise ValueError(f"delay must be seconds >= 0 or a function of a random.Random, got {delay!r}")
+        if not callable(delay) and (
+            isinstance(delay, bool)
+            or not isinstance(delay, (int, float))
+            or not 0 <= delay < math.inf
+        ):
+            raise ValueError(
+                f"delay must be seconds >= 0 or a function of a random.Random, got {delay!r}"
+            )
         sim.topic(topic)
         self.sim = sim
         self.name = name
@@ -233,21 +257,33 @@ class DelayedSource:
         schedule = []
         for i, item in enumerate(items):
             when = item.get("time") if isinstance(item, dict) else None
-            if isinstance(when, bool) or not isinstance(when, (int, float)) or not 0 <= when < math.inf:
-                raise ValueError(f"{name}: item {i} must be a dict with a 'time' (its event time, seconds >= 0), "
-                                 f"got {item!r}")
+            if (
+                isinstance(when, bool)
+                or not isinstance(when, (int, float))
+                or not 0 <= when < math.inf
+            ):
+                raise ValueError(
+                    f"{name}: item {i} must be a dict with a 'time' (its event time, seconds >= 0), "
+                    f"got {item!r}"
+                )
             etype = type or item.get("type")
             if not etype:
-                raise ValueError(f"{name}: item {i} has no 'type' and the DelayedSource has no type=: {item!r}")
+                raise ValueError(
+                    f"{name}: item {i} has no 'type' and the DelayedSource has no type=: {item!r}"
+                )
             if "arrival" in item:
                 at = item["arrival"]
             else:
                 d = float(delay(sim.random)) if callable(delay) else float(delay)
                 if not 0 <= d < math.inf:
-                    raise ValueError(f"{name}: the delay for item {i} is {d!r}; delays must be seconds >= 0")
+                    raise ValueError(
+                        f"{name}: the delay for item {i} is {d!r}; delays must be seconds >= 0"
+                    )
                 at = item["time"] + d
             if isinstance(at, bool) or not isinstance(at, (int, float)) or at < sim.now:
-                raise ValueError(f"{name}: item {i} would arrive at {at!r}, before now ({sim.now:g} s)")
+                raise ValueError(
+                    f"{name}: item {i} would arrive at {at!r}, before now ({sim.now:g} s)"
+                )
             schedule.append((float(at), i, etype, item))
         schedule.sort(key=lambda s: (s[0], s[1]))
         self.schedule = [(at, item) for at, _, _, item in schedule]
@@ -328,8 +364,10 @@ class InstanceReorder:
         try:
             self.window = _check_window(window)
         except TypeError:
-            raise TypeError(f"{instance.service.name}: reorder must be a window in virtual seconds (e.g. "
-                            f"reorder=2.0), got {type(window).__name__} {window!r}") from None
+            raise TypeError(
+                f"{instance.service.name}: reorder must be a window in virtual seconds (e.g. "
+                f"reorder=2.0), got {type(window).__name__} {window!r}"
+            ) from None
         self.instance = instance
         self._parts: dict = {}
         self._member = None
@@ -382,7 +420,9 @@ class InstanceReorder:
         inst = self.instance
         tp = (m._topic, m._partition)
         part = self._parts.get(tp)
-        if part is None or m._offset <= part.last_offset:  # new, or rewound by a rebalance: start over
+        if (
+            part is None or m._offset <= part.last_offset
+        ):  # new, or rewound by a rebalance: start over
             part = self._parts[tp] = _Partition(self.window, self._late)
         part.last_offset = m._offset
         part.last_arrival = inst.sim.now
@@ -432,13 +472,43 @@ class InstanceReorder:
         target = late_topic(sim, m._topic)
         partition = m._partition if m._partition < sim.topic(target).partition_count else -1
         headers = list(m.headers() or []) + [(H_LATE_REASON, reason)]
-        svc.producer.produce(target, value=m.value(), key=m.key(), headers=headers, partition=partition,
-                             timestamp=m.timestamp()[1])
-        sim.journal.write("late", inst.consumer.member_id or inst.name, svc.name, m._topic, m._partition, m._offset,
-                          1, f"{event.type} {event.id}: {reason} -> {target}")
-        sim.spans.append(Span(svc.name, inst.name, event.id, event.type, event.correlation_id,
-                              event.causation_id or "", m._topic, m._partition, m._offset, m._rec[0], sim.now,
-                              sim.now, "late", 0, reason))
+        svc.producer.produce(
+            target,
+            value=m.value(),
+            key=m.key(),
+            headers=headers,
+            partition=partition,
+            timestamp=m.timestamp()[1],
+        )
+        sim.journal.write(
+            "late",
+            inst.consumer.member_id or inst.name,
+            svc.name,
+            m._topic,
+            m._partition,
+            m._offset,
+            1,
+            f"{event.type} {event.id}: {reason} -> {target}",
+        )
+        sim.spans.append(
+            Span(
+                svc.name,
+                inst.name,
+                event.id,
+                event.type,
+                event.correlation_id,
+                event.causation_id or "",
+                m._topic,
+                m._partition,
+                m._offset,
+                m._rec[0],
+                sim.now,
+                sim.now,
+                "late",
+                0,
+                reason,
+            )
+        )
         part = self._parts.get((m._topic, m._partition))
         if part is not None:
             part.release(m._offset)
@@ -451,29 +521,63 @@ def late_events(sim, topic: str):
     name = topic if topic.endswith(LATE_SUFFIX) else topic + LATE_SUFFIX
     if name not in sim.broker.topics:
         known = ", ".join(sorted(t for t in sim.broker.topics if t.endswith(LATE_SUFFIX))) or "none"
-        raise ValueError(f"no late-event topic {name!r}: only services with reorder=... make one; late topics: {known}")
+        raise ValueError(
+            f"no late-event topic {name!r}: only services with reorder=... make one; late topics: {known}"
+        )
     rows = []
     for log in sim.topic(name).partitions:
         for r in log.records():
-            reason = next((v.decode() if isinstance(v, bytes) else v for k, v in r.headers or () if k == H_LATE_REASON),
-                          None)
+            reason = next(
+                (
+                    v.decode() if isinstance(v, bytes) else v
+                    for k, v in r.headers or ()
+                    if k == H_LATE_REASON
+                ),
+                None,
+            )
             try:
                 ev = Event.from_json(r.value)
                 eid, etype, etime = ev.id, ev.type, ev.time
             except (ValueError, TypeError, UnicodeDecodeError):
                 eid, etype, etime = None, None, math.nan
-            rows.append({"partition": r.partition, "offset": r.offset,
-                         "key": r.key.decode(errors="replace") if r.key is not None else None,
-                         "event_id": eid, "type": etype, "event_time": etime, "arrived": r.timestamp,
-                         "reason": reason})
-    return pd.DataFrame(rows, columns=["partition", "offset", "key", "event_id", "type", "event_time", "arrived",
-                                       "reason"])
+            rows.append(
+                {
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "key": r.key.decode(errors="replace") if r.key is not None else None,
+                    "event_id": eid,
+                    "type": etype,
+                    "event_time": etime,
+                    "arrived": r.timestamp,
+                    "reason": reason,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "partition",
+            "offset",
+            "key",
+            "event_id",
+            "type",
+            "event_time",
+            "arrived",
+            "reason",
+        ],
+    )
 
 
 # ------------------------------------------------------------------ looking at a log
 
-PAIR_COLUMNS = ["key", "first_partition", "first_offset", "first_time", "second_partition", "second_offset",
-                "second_time"]
+PAIR_COLUMNS = [
+    "key",
+    "first_partition",
+    "first_offset",
+    "first_time",
+    "second_partition",
+    "second_offset",
+    "second_time",
+]
 
 
 def _key_order(k):
@@ -494,16 +598,21 @@ def _append_ranks(sim, topic: str, partitions: int):
 def _delivery_ranks(sim, topic: str, group: str) -> dict:
     """(partition, offset) -> journal seq of the first time ``group`` had the record delivered."""
     if not sim.journal.enabled:
-        raise ValueError("group= orders records by the journal's 'delivered' rows, and this simulation's journal "
-                         "is off (Simulation(journal=False)); leave group=None to use append order")
+        raise ValueError(
+            "group= orders records by the journal's 'delivered' rows, and this simulation's journal "
+            "is off (Simulation(journal=False)); leave group=None to use append order"
+        )
     if group not in sim.groups:
-        raise ValueError(f"unknown group {group!r}; groups are: {', '.join(sorted(sim.groups)) or 'none yet'}")
+        raise ValueError(
+            f"unknown group {group!r}; groups are: {', '.join(sorted(sim.groups)) or 'none yet'}"
+        )
     first: dict = {}
     for r in sim.journal:
         if r.kind == "delivered" and r.topic == topic and r.group == group:
             for o in range(r.offset, r.offset + r.count):
                 first.setdefault((r.partition, o), r.seq)
     return first
+
 
 def _read(value, key: str | None, time_field: str | None):
     """(payload-ish dict, event time or None) of a record value, or None if it cannot be read."""
@@ -525,7 +634,9 @@ def _read(value, key: str | None, time_field: str | None):
     return body, float(t)
 
 
-def _ordered_records(sim, topic: str, key: str | None, time_field: str | None, group: str | None = None):
+def _ordered_records(
+    sim, topic: str, key: str | None, time_field: str | None, group: str | None = None
+):
     """Readable records as [rank, timestamp, partition, offset, group key, event time], in order; and counts."""
     t = sim.topic(topic)
     if group is not None:
@@ -558,7 +669,9 @@ def _ordered_records(sim, topic: str, key: str | None, time_field: str | None, g
                 i = bisect.bisect_right(runs, (r.offset, math.inf)) - 1
                 rank = runs[i][1] if i >= 0 else None
             rows.append([rank, r.timestamp, r.partition, r.offset, k, when])
-    if any(row[0] is None for row in rows):  # no journal (or part of it off): fall back to create time
+    if any(
+        row[0] is None for row in rows
+    ):  # no journal (or part of it off): fall back to create time
         rows.sort(key=lambda row: (row[1], row[2], row[3]))
     else:
         rows.sort(key=lambda row: (row[0], row[3]))
@@ -567,10 +680,14 @@ def _ordered_records(sim, topic: str, key: str | None, time_field: str | None, g
 
 def _check_fields(key, time_field) -> None:
     if key is not None and (not isinstance(key, str) or not key):
-        raise ValueError(f"key must be a payload field name (str) or None for the record key, got {key!r}")
+        raise ValueError(
+            f"key must be a payload field name (str) or None for the record key, got {key!r}"
+        )
     if time_field is not None and (not isinstance(time_field, str) or not time_field):
-        raise ValueError(f"time_field must be a payload field name (str) or None for the event time, "
-                         f"got {time_field!r}")
+        raise ValueError(
+            f"time_field must be a payload field name (str) or None for the event time, "
+            f"got {time_field!r}"
+        )
 
 
 def _pairs(rows) -> list:
@@ -588,8 +705,14 @@ def _pairs(rows) -> list:
     return pairs
 
 
-def out_of_order_pairs(sim, topic: str, key: str | None = None, time_field: str | None = None, *,
-                       group: str | None = None):
+def out_of_order_pairs(
+    sim,
+    topic: str,
+    key: str | None = None,
+    time_field: str | None = None,
+    *,
+    group: str | None = None,
+):
     """Pairs of records of one key where the later record happened earlier, as a DataFrame.
 
     Records are grouped by their record key, or by the payload field ``key``
@@ -621,8 +744,14 @@ def out_of_order_pairs(sim, topic: str, key: str | None = None, time_field: str 
     return frame
 
 
-def ordering_report(sim, topic: str, key: str | None = None, time_field: str | None = None, *,
-                    group: str | None = None):
+def ordering_report(
+    sim,
+    topic: str,
+    key: str | None = None,
+    time_field: str | None = None,
+    *,
+    group: str | None = None,
+):
     """Per key: how many records, over how many partitions, how many out of order, and by how much at most.
 
     Arguments as for :func:`out_of_order_pairs`.
@@ -643,7 +772,14 @@ def ordering_report(sim, topic: str, key: str | None = None, time_field: str | N
     for k, _p1, _o1, first, _p2, _o2, second in _pairs(rows):
         n, worst = bad.get(k, (0, 0.0))
         bad[k] = (n + 1, max(worst, first - second))
-    out = [{"key": k, "records": stats[k][0], "partitions": len(stats[k][1]),
-            "out_of_order": bad.get(k, (0, 0.0))[0], "max_behind": bad.get(k, (0, 0.0))[1]}
-           for k in sorted(stats, key=_key_order)]
+    out = [
+        {
+            "key": k,
+            "records": stats[k][0],
+            "partitions": len(stats[k][1]),
+            "out_of_order": bad.get(k, (0, 0.0))[0],
+            "max_behind": bad.get(k, (0, 0.0))[1],
+        }
+        for k in sorted(stats, key=_key_order)
+    ]
     return pd.DataFrame(out, columns=["key", "records", "partitions", "out_of_order", "max_behind"])

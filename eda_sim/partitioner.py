@@ -114,8 +114,7 @@ def murmur2_partition(key: bytes, num_partitions: int) -> int:
         return _positive_murmur2(key) % num_partitions
     except TypeError:
         raise TypeError(
-            f"key must be bytes (encode a str key with .encode('utf-8')), "
-            f"got {type(key).__name__}"
+            f"key must be bytes (encode a str key with .encode('utf-8')), got {type(key).__name__}"
         ) from None
 
 
@@ -130,8 +129,7 @@ def crc32_partition(key: bytes, num_partitions: int) -> int:
         raise _bad_count(num_partitions)
     if not isinstance(key, bytes):
         raise TypeError(
-            f"key must be bytes (encode a str key with .encode('utf-8')), "
-            f"got {type(key).__name__}"
+            f"key must be bytes (encode a str key with .encode('utf-8')), got {type(key).__name__}"
         )
     return zlib.crc32(key) % num_partitions
 
@@ -206,9 +204,7 @@ _CHOOSERS = {
 }
 
 
-def choose_partition(
-    name: str, key: bytes | None, num_partitions: int, rng: random.Random
-) -> int:
+def choose_partition(name: str, key: bytes | None, num_partitions: int, rng: random.Random) -> int:
     """The partition librdkafka's partitioner ``name`` picks for one record.
 
     ``key`` is the serialised key, or ``None`` for a null key. ``rng`` is drawn
@@ -219,9 +215,7 @@ def choose_partition(
     """
     chooser = _CHOOSERS.get(name) if isinstance(name, str) else None
     if chooser is None:
-        raise ValueError(
-            f"unknown partitioner {name!r}; valid names: {', '.join(PARTITIONERS)}"
-        )
+        raise ValueError(f"unknown partitioner {name!r}; valid names: {', '.join(PARTITIONERS)}")
     if type(num_partitions) is not int or num_partitions < 1:
         raise _bad_count(num_partitions)
     if key is not None and type(key) is not bytes:

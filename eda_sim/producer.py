@@ -38,7 +38,16 @@ from .partitioner import choose_partition, crc32_partition, murmur2_partition
 
 
 class _Batch:
-    __slots__ = ("topic", "partition", "records", "nbytes", "callbacks", "base_seq", "attempt", "open")
+    __slots__ = (
+        "topic",
+        "partition",
+        "records",
+        "nbytes",
+        "callbacks",
+        "base_seq",
+        "attempt",
+        "open",
+    )
 
     def __init__(self, topic, partition):
         self.topic = topic
@@ -58,7 +67,9 @@ def _to_bytes(value, what: str):
         return value.encode()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    raise TypeError(f"{what} must be str, bytes or None, got {type(value).__name__}; serialise it first (e.g. json.dumps)")
+    raise TypeError(
+        f"{what} must be str, bytes or None, got {type(value).__name__}; serialise it first (e.g. json.dumps)"
+    )
 
 
 def _headers(headers):
@@ -88,7 +99,9 @@ def _headers(headers):
             out.append((name, value))
             size += len(name) + (len(value) if value else 0)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"headers must be a dict or a list of (str, str|bytes|None) pairs: {err}") from None
+        raise TypeError(
+            f"headers must be a dict or a list of (str, str|bytes|None) pairs: {err}"
+        ) from None
     return tuple(out), size
 
 
@@ -105,7 +118,7 @@ class Producer:
         if self.idempotent:
             # Idempotence needs acks=all and retries, as librdkafka enforces.
             if (config or {}).get("acks") not in (None, "all", "-1", -1):
-                raise fail("_INVALID_ARG", 'enable.idempotence=true requires acks=all')
+                raise fail("_INVALID_ARG", "enable.idempotence=true requires acks=all")
             cfg["acks"] = "all"
         self.producer_id = self._sim._new_producer_id() if self.idempotent else None
         self._linger = cfg["linger.ms"] / 1000.0
@@ -113,8 +126,13 @@ class Producer:
         self._latency = self._sim.network_latency
         name = cfg["partitioner"]
         self._partitioner = name
-        self._keyed = (murmur2_partition if name.startswith("murmur2")
-                       else crc32_partition if name.startswith("consistent") else None)
+        self._keyed = (
+            murmur2_partition
+            if name.startswith("murmur2")
+            else crc32_partition
+            if name.startswith("consistent")
+            else None
+        )
         self._batches: dict = {}
         self._seq: dict = {}
         self._sticky: dict = {}
@@ -136,8 +154,17 @@ class Producer:
         """Records not yet acknowledged plus delivery reports not yet served."""
         return self.in_flight + len(self._reports)
 
-    def produce(self, topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, headers=None,
-                callback=None):
+    def produce(
+        self,
+        topic,
+        value=None,
+        key=None,
+        partition=-1,
+        on_delivery=None,
+        timestamp=0,
+        headers=None,
+        callback=None,
+    ):
         """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``."""
         # This is the hot path of every benchmark: keep it flat and cheap.
         t = self._topics.get(topic)
@@ -149,14 +176,25 @@ class Producer:
             value = _to_bytes(value, "value")
         n = len(t.partitions)
         if partition < 0:
-            if key and self._keyed is not None or key is not None and self._partitioner == "murmur2_random":
-                partition = self._keyed(key, n)  # librdkafka: an empty key counts as no key, except for murmur2
-            elif key is None and self._partitioner != "murmur2" and self._partitioner != "consistent":
+            if (
+                key
+                and self._keyed is not None
+                or key is not None
+                and self._partitioner == "murmur2_random"
+            ):
+                partition = self._keyed(
+                    key, n
+                )  # librdkafka: an empty key counts as no key, except for murmur2
+            elif (
+                key is None and self._partitioner != "murmur2" and self._partitioner != "consistent"
+            ):
                 partition = self._sticky_partition(topic, n)
             else:
                 partition = choose_partition(self._partitioner, key, n, self._sim.random)
         elif partition >= n:
-            raise fail("_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}")
+            raise fail(
+                "_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}"
+            )
         now = (timestamp - _EPOCH_MS) / 1000.0 if timestamp else self._env._now
         size = (len(key) if key else 0) + (len(value) if value else 0)
         hdrs = None
@@ -181,7 +219,12 @@ class Producer:
     def _sticky_partition(self, topic: str, n: int) -> int:
         now = self._sim.env.now
         st = self._sticky.get(topic)
-        if st is None or st[0] >= n or now - st[1] >= self._sticky_linger or self._sticky_linger == 0:
+        if (
+            st is None
+            or st[0] >= n
+            or now - st[1] >= self._sticky_linger
+            or self._sticky_linger == 0
+        ):
             st = (self._sim.random.randrange(n), now)
             self._sticky[topic] = st
         return st[0]
@@ -200,7 +243,9 @@ class Producer:
             batch.base_seq = self._seq.get(key, 0)
             self._seq[key] = batch.base_seq + len(batch.records)
         self.sent_total += len(batch.records)
-        self._sim.journal.write("produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records))
+        self._sim.journal.write(
+            "produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records)
+        )
         self._transmit(batch)
 
     def _transmit(self, batch: _Batch) -> None:
@@ -209,8 +254,9 @@ class Producer:
         ev.callbacks.append(lambda _ev: self._arrive(batch))
 
     def _arrive(self, batch: _Batch) -> None:
-        first, _dup = self._sim.broker.append(self, batch.topic, batch.partition, batch.records, batch.nbytes,
-                                              batch.base_seq)
+        first, _dup = self._sim.broker.append(
+            self, batch.topic, batch.partition, batch.records, batch.nbytes, batch.base_seq
+        )
         self._sim._signal_data()
         if self._config["acks"] == "0":
             self._delivered(batch, -1)
@@ -222,21 +268,44 @@ class Producer:
         journal = self._sim.journal
         if self._lose_acks > 0:
             self._lose_acks -= 1
-            journal.write("ack_lost", self.name, "", batch.topic, batch.partition, first, len(batch.records),
-                          f"no reply; retry after request.timeout.ms={self._config['request.timeout.ms']}")
+            journal.write(
+                "ack_lost",
+                self.name,
+                "",
+                batch.topic,
+                batch.partition,
+                first,
+                len(batch.records),
+                f"no reply; retry after request.timeout.ms={self._config['request.timeout.ms']}",
+            )
             if batch.attempt >= self._config["retries"]:
-                self._delivered(batch, -1, KafkaError(KafkaError._MSG_TIMED_OUT, "no acknowledgement and no retries left"))
+                self._delivered(
+                    batch,
+                    -1,
+                    KafkaError(KafkaError._MSG_TIMED_OUT, "no acknowledgement and no retries left"),
+                )
                 return
             ev = self._sim.env.timeout(self._config["request.timeout.ms"] / 1000.0)
             ev.callbacks.append(lambda _ev: self._retry(batch))
             return
-        journal.write("acked", self.name, "", batch.topic, batch.partition, first, len(batch.records))
+        journal.write(
+            "acked", self.name, "", batch.topic, batch.partition, first, len(batch.records)
+        )
         self._delivered(batch, first)
 
     def _retry(self, batch: _Batch) -> None:
         batch.attempt += 1
-        self._sim.journal.write("retried", self.name, "", batch.topic, batch.partition, -1, len(batch.records),
-                                f"attempt {batch.attempt + 1}" + (f", sequence {batch.base_seq}" if self.idempotent else ""))
+        self._sim.journal.write(
+            "retried",
+            self.name,
+            "",
+            batch.topic,
+            batch.partition,
+            -1,
+            len(batch.records),
+            f"attempt {batch.attempt + 1}"
+            + (f", sequence {batch.base_seq}" if self.idempotent else ""),
+        )
         self._transmit(batch)
 
     def _delivered(self, batch: _Batch, first: int, error=None) -> None:
@@ -281,4 +350,3 @@ class Producer:
         from .admin import cluster_metadata
 
         return cluster_metadata(self._sim, topic)
-

@@ -102,7 +102,14 @@ from .admin import ClusterMetadata, PartitionMetadata, TopicMetadata
 from .consumer import check_subscription
 from .errors import KafkaError, KafkaException, fail
 from .events import SIM_EPOCH, Event
-from .message import _EPOCH_MS, OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, Message, TopicPartition
+from .message import (
+    _EPOCH_MS,
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    Message,
+    TopicPartition,
+)
 from .partitioner import choose_partition, crc32_partition, murmur2_partition
 from .producer import _headers as _normalise_headers
 from .producer import _to_bytes
@@ -124,12 +131,36 @@ from .services import OUTCOMES, Span, event_headers
 
 __all__ = [
     # confluent-kafka's names, so that only the import line changes
-    "KafkaError", "KafkaException", "OFFSET_BEGINNING", "OFFSET_END", "OFFSET_INVALID", "TopicPartition",
-    "Consumer", "DIFFERENCES", "MalformedEntry", "MaxDeliveriesExceeded", "Producer", "RedisContext",
-    "RedisMessage", "RedisService", "connect", "create_topic", "dead_letters", "delete_topic", "differences",
-    "entry_id_to_offset", "offset_to_entry_id", "pending", "publish", "reachable", "read_topic", "resolve_url",
+    "KafkaError",
+    "KafkaException",
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "OFFSET_INVALID",
+    "TopicPartition",
+    "Consumer",
+    "DIFFERENCES",
+    "MalformedEntry",
+    "MaxDeliveriesExceeded",
+    "Producer",
+    "RedisContext",
+    "RedisMessage",
+    "RedisService",
+    "connect",
+    "create_topic",
+    "dead_letters",
+    "delete_topic",
+    "differences",
+    "entry_id_to_offset",
+    "offset_to_entry_id",
+    "pending",
+    "publish",
+    "reachable",
+    "read_topic",
+    "resolve_url",
     "run_service",
-    "spans_frame", "stream_key", "topics",
+    "spans_frame",
+    "stream_key",
+    "topics",
 ]
 
 #: Prefix of every key this backend keeps besides the streams themselves.
@@ -170,19 +201,30 @@ def resolve_url(url: str | None = None) -> str:
     if url is None or (isinstance(url, str) and not url.strip()):
         url = os.environ.get(ENV_URL, "").strip() or None
     if url is None:
-        raise fail("_INVALID_ARG", f'no Redis server given: set "bootstrap.servers" to a redis://host:port/db URL '
-                                   f"or the environment variable {ENV_URL}")
+        raise fail(
+            "_INVALID_ARG",
+            f'no Redis server given: set "bootstrap.servers" to a redis://host:port/db URL '
+            f"or the environment variable {ENV_URL}",
+        )
     if not isinstance(url, str):
-        raise fail("_INVALID_ARG", f"a Redis URL must be a str like redis://host:port/db, got {type(url).__name__}")
+        raise fail(
+            "_INVALID_ARG",
+            f"a Redis URL must be a str like redis://host:port/db, got {type(url).__name__}",
+        )
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in ("redis", "rediss", "unix"):
-        raise fail("_INVALID_ARG", f"bootstrap.servers must be a Redis URL (redis://, rediss:// or unix://), "
-                                   f"got {_safe_url(url)!r}")
+        raise fail(
+            "_INVALID_ARG",
+            f"bootstrap.servers must be a Redis URL (redis://, rediss:// or unix://), "
+            f"got {_safe_url(url)!r}",
+        )
     return url
 
 
 def _transport(url: str, err: BaseException, doing: str = "reach") -> KafkaException:
-    return fail("_TRANSPORT", f"cannot {doing} Redis at {_safe_url(url)}: {type(err).__name__}: {err}")
+    return fail(
+        "_TRANSPORT", f"cannot {doing} Redis at {_safe_url(url)}: {type(err).__name__}: {err}"
+    )
 
 
 def connect(url: str | None = None, timeout_ms: int = 2000):
@@ -199,8 +241,13 @@ def connect(url: str | None = None, timeout_ms: int = 2000):
     url = resolve_url(url)
     seconds = timeout_ms / 1000.0
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=seconds, socket_timeout=seconds,
-                                      retry=_RedisRetry(NoBackoff(), 0), decode_responses=False)
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=seconds,
+            socket_timeout=seconds,
+            retry=_RedisRetry(NoBackoff(), 0),
+            decode_responses=False,
+        )
         client.ping()
     except redis.RedisError as err:
         raise _transport(url, err) from None
@@ -245,7 +292,9 @@ def entry_id_to_offset(entry_id) -> int:
     try:
         return int(ms) * _OFFSET_SCALE + int(seq or 0)
     except ValueError:
-        raise ValueError(f"a stream entry id looks like '<milliseconds>-<sequence>', got {entry_id!r}") from None
+        raise ValueError(
+            f"a stream entry id looks like '<milliseconds>-<sequence>', got {entry_id!r}"
+        ) from None
 
 
 def offset_to_entry_id(offset: int) -> str:
@@ -279,8 +328,11 @@ def stream_key(topic: str, partition: int) -> str:
 
 def _check_topic_name(name) -> str:
     if not isinstance(name, str) or not _TOPIC_NAME.fullmatch(name):
-        raise fail("_INVALID_ARG", f"a topic name is 1 to 249 of the characters a-z A-Z 0-9 . _ - "
-                                   f"(as in Kafka), got {name!r}")
+        raise fail(
+            "_INVALID_ARG",
+            f"a topic name is 1 to 249 of the characters a-z A-Z 0-9 . _ - "
+            f"(as in Kafka), got {name!r}",
+        )
     return name
 
 
@@ -291,7 +343,9 @@ def _client(url_or_client, timeout_ms: int = 2000):
     return url_or_client, getattr(url_or_client, "_eda_url", "the given Redis client")
 
 
-def create_topic(url, name: str, partitions: int = 1, *, maxlen: int | None = None, exist_ok: bool = False) -> int:
+def create_topic(
+    url, name: str, partitions: int = 1, *, maxlen: int | None = None, exist_ok: bool = False
+) -> int:
     """Create topic ``name`` with ``partitions`` streams; return its partition count.
 
     The count is stored in the hash ``eda:topics`` (``HSETNX``: one creator
@@ -304,8 +358,12 @@ def create_topic(url, name: str, partitions: int = 1, *, maxlen: int | None = No
     """
     _check_topic_name(name)
     if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
-        raise fail("INVALID_PARTITIONS", f"partitions must be a whole number >= 1, got {partitions!r}")
-    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1):
+        raise fail(
+            "INVALID_PARTITIONS", f"partitions must be a whole number >= 1, got {partitions!r}"
+        )
+    if maxlen is not None and (
+        isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 1
+    ):
         raise ValueError(f"maxlen must be None or a whole number of entries >= 1, got {maxlen!r}")
     client, url = _client(url)
     meta = json.dumps({"partitions": partitions, "maxlen": maxlen}, sort_keys=True)
@@ -316,7 +374,9 @@ def create_topic(url, name: str, partitions: int = 1, *, maxlen: int | None = No
     except _redis_errors() as err:
         raise _transport(url, err, "create a topic on") from None
     if not exist_ok:
-        raise fail("TOPIC_ALREADY_EXISTS", f"topic {name!r} already exists with {existing[0]} partition(s)")
+        raise fail(
+            "TOPIC_ALREADY_EXISTS", f"topic {name!r} already exists with {existing[0]} partition(s)"
+        )
     return existing[0]
 
 
@@ -369,8 +429,11 @@ class _TopicCache:
                 raise _transport(self.url, err, "read topic metadata from") from None
             if raw is None:
                 known = ", ".join(topics(self.client)) or "none"
-                raise fail("_UNKNOWN_TOPIC", f"topic {name!r} does not exist on {_safe_url(self.url)}; "
-                                             f"topics: {known}; create it with create_topic(url, {name!r}, partitions)")
+                raise fail(
+                    "_UNKNOWN_TOPIC",
+                    f"topic {name!r} does not exist on {_safe_url(self.url)}; "
+                    f"topics: {known}; create it with create_topic(url, {name!r}, partitions)",
+                )
             info = self.info[name] = _parse_meta(raw)
         return info
 
@@ -379,11 +442,20 @@ def _metadata(client, url, topic=None) -> ClusterMetadata:
     names = topics(client)
     if topic is not None:
         if topic not in names:
-            raise fail("_UNKNOWN_TOPIC", f"topic {topic!r} does not exist; topics: {', '.join(names) or 'none'}")
+            raise fail(
+                "_UNKNOWN_TOPIC",
+                f"topic {topic!r} does not exist; topics: {', '.join(names) or 'none'}",
+            )
         names = {topic: names[topic]}
     safe = _safe_url(url)
-    return ClusterMetadata(safe, {0: safe}, {
-        n: TopicMetadata(n, {i: PartitionMetadata(i, 0, [0], [0]) for i in range(c)}, None) for n, c in names.items()})
+    return ClusterMetadata(
+        safe,
+        {0: safe},
+        {
+            n: TopicMetadata(n, {i: PartitionMetadata(i, 0, [0], [0]) for i in range(c)}, None)
+            for n, c in names.items()
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- entries
@@ -412,7 +484,9 @@ def _decode_headers(raw: bytes) -> tuple:
     except (ValueError, UnicodeDecodeError) as err:
         raise MalformedEntry(f"field 'headers' is not JSON: {err}") from None
     if not isinstance(data, list):
-        raise MalformedEntry(f"field 'headers' must be a JSON list of [name, value] pairs, got {type(data).__name__}")
+        raise MalformedEntry(
+            f"field 'headers' must be a JSON list of [name, value] pairs, got {type(data).__name__}"
+        )
     out = []
     for item in data:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
@@ -428,7 +502,9 @@ def _decode_headers(raw: bytes) -> tuple:
             except ValueError:
                 raise MalformedEntry(f"header {name!r} has invalid base64") from None
         else:
-            raise MalformedEntry(f"header {name!r} must be a string, null or {{'base64': ...}}, got {value!r}")
+            raise MalformedEntry(
+                f"header {name!r} must be a string, null or {{'base64': ...}}, got {value!r}"
+            )
     return tuple(out)
 
 
@@ -438,8 +514,10 @@ def _decode_entry(fields: dict) -> tuple:
         raise MalformedEntry("the entry has no fields")
     unknown = sorted(k.decode("utf-8", "replace") for k in fields if k not in _FIELDS)
     if unknown:
-        raise MalformedEntry(f"unknown field(s) {', '.join(map(repr, unknown))}; a record has the fields "
-                             "timestamp, key, value, headers")
+        raise MalformedEntry(
+            f"unknown field(s) {', '.join(map(repr, unknown))}; a record has the fields "
+            "timestamp, key, value, headers"
+        )
     raw_ts = fields.get(b"timestamp")
     if raw_ts is None:
         raise MalformedEntry("field 'timestamp' is missing")
@@ -448,7 +526,9 @@ def _decode_entry(fields: dict) -> tuple:
         if ts < 0:
             raise ValueError
     except ValueError:
-        raise MalformedEntry(f"field 'timestamp' must be milliseconds since the Unix epoch, got {raw_ts!r}") from None
+        raise MalformedEntry(
+            f"field 'timestamp' must be milliseconds since the Unix epoch, got {raw_ts!r}"
+        ) from None
     raw_h = fields.get(b"headers")
     headers = _decode_headers(raw_h) if raw_h is not None else None
     return ts, fields.get(b"key"), fields.get(b"value"), headers
@@ -469,8 +549,15 @@ def _xadd_args(stream: str, maxlen, ts_ms: int, key, value, headers_json) -> lis
 
 
 def _raw_fields_json(fields: dict) -> str:
-    return json.dumps({k.decode("utf-8", "replace"): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-                       for k, v in (fields or {}).items()}, sort_keys=True)
+    return json.dumps(
+        {
+            k.decode("utf-8", "replace"): (
+                v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+            )
+            for k, v in (fields or {}).items()
+        },
+        sort_keys=True,
+    )
 
 
 def _now_ms() -> int:
@@ -491,9 +578,17 @@ class RedisMessage(Message):
 
     __slots__ = ("_entry_id", "_deliveries", "_ts_ms")
 
-    def __init__(self, topic, partition, entry_id, ts_ms, key, value, headers, deliveries=1, error=None):
+    def __init__(
+        self, topic, partition, entry_id, ts_ms, key, value, headers, deliveries=1, error=None
+    ):
         rec = None if error is not None else (_sim_seconds(ts_ms), key, value, headers)
-        super().__init__(topic, partition, entry_id_to_offset(entry_id) if entry_id else OFFSET_INVALID, rec, error)
+        super().__init__(
+            topic,
+            partition,
+            entry_id_to_offset(entry_id) if entry_id else OFFSET_INVALID,
+            rec,
+            error,
+        )
         self._entry_id = entry_id
         self._deliveries = deliveries
         self._ts_ms = ts_ms
@@ -519,12 +614,16 @@ class RedisMessage(Message):
     def __repr__(self) -> str:
         if self._error is not None:
             return f"<RedisMessage error={self._error.name()}>"
-        return (f"<RedisMessage {self._topic}[{self._partition}]@{self._entry_id} key={self.key()!r} "
-                f"value={self.value()!r}{f' deliveries={self._deliveries}' if self._deliveries > 1 else ''}>")
+        return (
+            f"<RedisMessage {self._topic}[{self._partition}]@{self._entry_id} key={self.key()!r} "
+            f"value={self.value()!r}{f' deliveries={self._deliveries}' if self._deliveries > 1 else ''}>"
+        )
 
 
 def _error_message(code: str, reason: str) -> RedisMessage:
-    return RedisMessage(None, None, None, 0, None, None, None, 0, KafkaError(getattr(KafkaError, code), reason))
+    return RedisMessage(
+        None, None, None, 0, None, None, None, 0, KafkaError(getattr(KafkaError, code), reason)
+    )
 
 
 # ----------------------------------------------------------------------------- config
@@ -532,7 +631,8 @@ def _error_message(code: str, reason: str) -> RedisMessage:
 
 _EXTRA_COMMON = {"socket.timeout.ms": (2000, _config._int(1))}
 _CONSUMER_SCHEMA = {
-    **_config.CONSUMER, **_EXTRA_COMMON,
+    **_config.CONSUMER,
+    **_EXTRA_COMMON,
     "group.instance.id": (None, _config._str),
     "redis.claim.idle.ms": (30000, _config._int(0)),
     "redis.partition.ownership": ("leased", _config._choice("leased", "shared")),
@@ -548,8 +648,11 @@ def _resolve(config, schema: dict, kind: str) -> dict:
 
                 near = difflib.get_close_matches(str(key), list(schema), n=1)
                 hint = f' (did you mean "{near[0]}"?)' if near else ""
-                raise fail("_INVALID_ARG", f'No such configuration property: "{key}"{hint}; the Redis-backed '
-                                           f"{kind} knows: " + ", ".join(sorted(schema)))
+                raise fail(
+                    "_INVALID_ARG",
+                    f'No such configuration property: "{key}"{hint}; the Redis-backed '
+                    f"{kind} knows: " + ", ".join(sorted(schema)),
+                )
     return _config.resolve(config, schema, kind)
 
 
@@ -577,16 +680,24 @@ class Producer:
     def __init__(self, config: dict | None = None):
         cfg = self._config = _resolve(config, _PRODUCER_SCHEMA, "producer")
         if cfg["enable.idempotence"]:
-            raise fail("_INVALID_ARG", "enable.idempotence=true: Redis 7.0 has no idempotent producer (no producer id "
-                                       "or sequence numbers on XADD), so a retried XADD can append a duplicate; "
-                                       "leave it off and deduplicate on the consumer (run_service(idempotent=True))")
+            raise fail(
+                "_INVALID_ARG",
+                "enable.idempotence=true: Redis 7.0 has no idempotent producer (no producer id "
+                "or sequence numbers on XADD), so a retried XADD can append a duplicate; "
+                "leave it off and deduplicate on the consumer (run_service(idempotent=True))",
+            )
         self._url = resolve_url(cfg["bootstrap.servers"])
         self._r = connect(self._url, cfg["socket.timeout.ms"])
         self._topics = _TopicCache(self._r, self._url)
         self.name = cfg["client.id"]
         name = self._partitioner = cfg["partitioner"]
-        self._keyed = (murmur2_partition if name.startswith("murmur2")
-                       else crc32_partition if name.startswith("consistent") else None)
+        self._keyed = (
+            murmur2_partition
+            if name.startswith("murmur2")
+            else crc32_partition
+            if name.startswith("consistent")
+            else None
+        )
         self._random = random.Random(0)
         self._linger = cfg["linger.ms"] / 1000.0
         self._max_records = cfg["batch.num.messages"]
@@ -604,8 +715,17 @@ class Producer:
         """Records not yet sent plus delivery reports not yet served."""
         return len(self._queue) + len(self._reports)
 
-    def produce(self, topic, value=None, key=None, partition=-1, on_delivery=None, timestamp=0, headers=None,
-                callback=None):
+    def produce(
+        self,
+        topic,
+        value=None,
+        key=None,
+        partition=-1,
+        on_delivery=None,
+        timestamp=0,
+        headers=None,
+        callback=None,
+    ):
         """Queue one record for ``topic``; it goes out with the next pipeline (see the class doc)."""
         partitions, maxlen = self._topics.get(topic)
         if key is not None and key.__class__ is not bytes:
@@ -618,15 +738,38 @@ class Producer:
             else:
                 partition = choose_partition(self._partitioner, key, partitions, self._random)
         elif partition >= partitions:
-            raise fail("_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{partitions - 1}, not {partition}")
+            raise fail(
+                "_UNKNOWN_PARTITION",
+                f"topic {topic!r} has partitions 0..{partitions - 1}, not {partition}",
+            )
         ts = int(timestamp) if timestamp else _now_ms()
         hdrs = _normalise_headers(headers)[0] if headers is not None else None
-        args = _xadd_args(stream_key(topic, partition), maxlen, ts, key, value,
-                          _encode_headers(hdrs) if hdrs else None)
+        args = _xadd_args(
+            stream_key(topic, partition),
+            maxlen,
+            ts,
+            key,
+            value,
+            _encode_headers(hdrs) if hdrs else None,
+        )
         if not self._queue:
             self._first_queued = time.monotonic()
-        self._queue.append((topic, partition, args, on_delivery or callback or self._default_cb, ts, key, value, hdrs))
-        if len(self._queue) >= self._max_records or time.monotonic() - self._first_queued >= self._linger:
+        self._queue.append(
+            (
+                topic,
+                partition,
+                args,
+                on_delivery or callback or self._default_cb,
+                ts,
+                key,
+                value,
+                hdrs,
+            )
+        )
+        if (
+            len(self._queue) >= self._max_records
+            or time.monotonic() - self._first_queued >= self._linger
+        ):
             self._send()
 
     def _send(self) -> None:
@@ -644,13 +787,20 @@ class Producer:
         self.sent_total += len(queue)
         for (topic, partition, _args, cb, ts, key, value, hdrs), reply in zip(queue, replies):
             if isinstance(reply, Exception):
-                err = KafkaError(KafkaError._INVALID_ARG, f"XADD to {stream_key(topic, partition)} failed: {reply}")
+                err = KafkaError(
+                    KafkaError._INVALID_ARG,
+                    f"XADD to {stream_key(topic, partition)} failed: {reply}",
+                )
                 if cb is not None:
-                    self._reports.append((cb, err, RedisMessage(topic, partition, None, ts, key, value, hdrs)))
+                    self._reports.append(
+                        (cb, err, RedisMessage(topic, partition, None, ts, key, value, hdrs))
+                    )
                 continue
             self.acked_total += 1
             if cb is not None:
-                self._reports.append((cb, None, RedisMessage(topic, partition, _id_str(reply), ts, key, value, hdrs)))
+                self._reports.append(
+                    (cb, None, RedisMessage(topic, partition, _id_str(reply), ts, key, value, hdrs))
+                )
 
     def poll(self, timeout: float = 0) -> int:
         """Send what has lingered long enough (everything, given a timeout) and serve delivery callbacks."""
@@ -787,12 +937,12 @@ class Consumer:
         self._by_key: dict = {}
         self._callbacks = (None, None, None)
         self._joined = False
-        self._held: set = set()     # stream keys whose lease this member holds
-        self._owned: set = set()    # stream keys it may read new entries from
+        self._held: set = set()  # stream keys whose lease this member holds
+        self._owned: set = set()  # stream keys it may read new entries from
         self._blocked: set = set()  # owned, but another member's pending entries come first
-        self._buffer: deque = deque()   # fetched, not yet handed out
-        self._outstanding: dict = {}    # stream key -> {entry id: message} handed out, not acknowledged
-        self._stored: dict = {}         # stream key -> {entry id: offset} marked processed, to ack on commit()
+        self._buffer: deque = deque()  # fetched, not yet handed out
+        self._outstanding: dict = {}  # stream key -> {entry id: message} handed out, not acknowledged
+        self._stored: dict = {}  # stream key -> {entry id: offset} marked processed, to ack on commit()
         self._positions: dict = {}
         self._errors: list = []
         self._last_hb = -1e9
@@ -815,7 +965,9 @@ class Consumer:
         check_subscription(topics, self.group_id)
         streams = []
         for t in sorted(set(topics)):
-            n = self._meta.get(t)[0]  # an unknown topic is an error now, naming the topics there are
+            n = self._meta.get(t)[
+                0
+            ]  # an unknown topic is an error now, naming the topics there are
             streams += [_Stream(t, p, self.group_id) for p in range(n)]
         if self._joined:
             self._leave()
@@ -848,8 +1000,14 @@ class Consumer:
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list:
         """Up to ``num_messages`` messages, waiting at most ``timeout`` seconds (-1: until any arrive)."""
-        if isinstance(num_messages, bool) or not isinstance(num_messages, int) or not 1 <= num_messages <= 1000000:
-            raise ValueError(f"num_messages must be an integer from 1 to 1000000, got {num_messages!r}")
+        if (
+            isinstance(num_messages, bool)
+            or not isinstance(num_messages, int)
+            or not 1 <= num_messages <= 1000000
+        ):
+            raise ValueError(
+                f"num_messages must be an integer from 1 to 1000000, got {num_messages!r}"
+            )
         self._check_usable()
         if not self._streams:
             return []  # nothing subscribed: nothing can arrive
@@ -918,9 +1076,15 @@ class Consumer:
             if policy == "none":
                 names = [] if isinstance(reply, Exception) else [g["name"].decode() for g in reply]
                 if self.group_id not in names:
-                    self._errors.append(_error_message("_AUTO_OFFSET_RESET", (
-                        f"{s.topic}-{s.partition}: group {self.group_id!r} has no position on stream {s.key} and "
-                        "auto.offset.reset is none; create the group (earliest/latest) first")))
+                    self._errors.append(
+                        _error_message(
+                            "_AUTO_OFFSET_RESET",
+                            (
+                                f"{s.topic}-{s.partition}: group {self.group_id!r} has no position on stream {s.key} and "
+                                "auto.offset.reset is none; create the group (earliest/latest) first"
+                            ),
+                        )
+                    )
             elif isinstance(reply, ResponseError) and "BUSYGROUP" not in str(reply):
                 raise reply
         if self._errors:
@@ -941,7 +1105,9 @@ class Consumer:
                 if real:
                     streams[key] = _id_str(real[-1][0])
                     done.discard(key)
-                    self._accept(self._by_key[key], real, self._delivery_counts(key, real), claimed=True)
+                    self._accept(
+                        self._by_key[key], real, self._delivery_counts(key, real), claimed=True
+                    )
             for key in done:
                 streams.pop(key, None)
 
@@ -954,8 +1120,12 @@ class Consumer:
             if newly:
                 self._assigned(newly)
             return
-        members = sorted(m.decode() for m in self._heartbeat_script(keys=[self._members_key],
-                                                                    args=[self.name, self._session]))
+        members = sorted(
+            m.decode()
+            for m in self._heartbeat_script(
+                keys=[self._members_key], args=[self.name, self._session]
+            )
+        )
         if self.name not in members:  # pragma: no cover - only if the server dropped our own write
             members = sorted(members + [self.name])
         index, count = members.index(self.name), len(members)
@@ -968,7 +1138,9 @@ class Consumer:
                 modes.append("keep")
             else:
                 modes.append("drop")
-        got = self._lease_script(keys=[s.lease for s in self._streams], args=[self.name, self._session, *modes])
+        got = self._lease_script(
+            keys=[s.lease for s in self._streams], args=[self.name, self._session, *modes]
+        )
         held = {s.key for s, ok in zip(self._streams, got) if ok}
         before = self._held
         self._held = held
@@ -995,7 +1167,9 @@ class Consumer:
         return [TopicPartition(s.topic, s.partition) for s in self._streams if s.key in keys]
 
     def _unacked(self, key: str) -> int:
-        return len(self._outstanding.get(key, ())) + sum(1 for m in self._buffer if m.stream() == key)
+        return len(self._outstanding.get(key, ())) + sum(
+            1 for m in self._buffer if m.stream() == key
+        )
 
     def _check_blocked(self) -> None:
         """Unblock owned streams in which no other member has entries pending."""
@@ -1006,7 +1180,11 @@ class Consumer:
         for key in keys:
             pipe.xpending(key, self.group_id)
         for key, summary in zip(keys, pipe.execute()):
-            others = [c for c in summary.get("consumers") or () if c["name"].decode() != self.name and c["pending"]]
+            others = [
+                c
+                for c in summary.get("consumers") or ()
+                if c["name"].decode() != self.name and c["pending"]
+            ]
             if not others:
                 self._blocked.discard(key)
 
@@ -1041,15 +1219,27 @@ class Consumer:
                 pipe.xclaim(key, self.group_id, self.name, self._claim_idle, list(wanted))
             fresh = deque()
             for (key, wanted), entries in zip(todo, pipe.execute()):
-                entries = [(i, f) for i, f in entries if f]  # an entry deleted meanwhile has no fields
-                fresh.extend(self._accept(self._by_key[key], entries, wanted, claimed=True, into=None))
-            self._buffer.extendleft(reversed(fresh))  # older than anything read with '>': handed out first
+                entries = [
+                    (i, f) for i, f in entries if f
+                ]  # an entry deleted meanwhile has no fields
+                fresh.extend(
+                    self._accept(self._by_key[key], entries, wanted, claimed=True, into=None)
+                )
+            self._buffer.extendleft(
+                reversed(fresh)
+            )  # older than anything read with '>': handed out first
         self._check_blocked()
 
     def _delivery_counts(self, key: str, entries) -> dict:
         """Entry id -> delivery count (XPENDING) for entries this member holds."""
-        rows = self._r.xpending_range(key, self.group_id, min=_id_str(entries[0][0]), max=_id_str(entries[-1][0]),
-                                      count=len(entries) + 100, consumername=self.name)
+        rows = self._r.xpending_range(
+            key,
+            self.group_id,
+            min=_id_str(entries[0][0]),
+            max=_id_str(entries[-1][0]),
+            count=len(entries) + 100,
+            consumername=self.name,
+        )
         return {_id_str(r["message_id"]): r["times_delivered"] for r in rows}
 
     def _read(self, n: int, block: float) -> None:
@@ -1064,8 +1254,13 @@ class Consumer:
         order = readable[start:] + readable[:start]
         block_ms = int(block * 1000)
         try:
-            got = self._r.xreadgroup(self.group_id, self.name, {s.key: ">" for s in order}, count=n,
-                                     block=block_ms if block_ms > 0 else None)
+            got = self._r.xreadgroup(
+                self.group_id,
+                self.name,
+                {s.key: ">" for s in order},
+                count=n,
+                block=block_ms if block_ms > 0 else None,
+            )
         except ResponseError as err:
             if "NOGROUP" in str(err):  # the stream or its group was deleted: create them again
                 self._joined = False
@@ -1108,16 +1303,31 @@ class Consumer:
                 ts = int(fields.get(b"timestamp"))
             except (TypeError, ValueError):
                 ts = _now_ms()
-            headers = [(H_TOPIC, s.topic), (H_PARTITION, str(s.partition)), (H_OFFSET, entry_id),
-                       (H_TIMESTAMP, str(ts)), (H_GROUP, self.group_id),
-                       (H_EXCEPTION, f"{MalformedEntry.__module__}.{MalformedEntry.__qualname__}"),
-                       (H_MESSAGE, reason[:500]), (H_ATTEMPTS, "0"), (H_DELIVERIES, str(count)),
-                       (H_RAW, _raw_fields_json(fields)[:4000])]
+            headers = [
+                (H_TOPIC, s.topic),
+                (H_PARTITION, str(s.partition)),
+                (H_OFFSET, entry_id),
+                (H_TIMESTAMP, str(ts)),
+                (H_GROUP, self.group_id),
+                (H_EXCEPTION, f"{MalformedEntry.__module__}.{MalformedEntry.__qualname__}"),
+                (H_MESSAGE, reason[:500]),
+                (H_ATTEMPTS, "0"),
+                (H_DELIVERIES, str(count)),
+                (H_RAW, _raw_fields_json(fields)[:4000]),
+            ]
             value = fields.get(b"value") if isinstance(fields.get(b"value"), bytes) else None
             key = fields.get(b"key") if isinstance(fields.get(b"key"), bytes) else None
             p = s.partition if s.partition < n else 0
-            pipe.execute_command(*_xadd_args(stream_key(target, p), None, ts, key, value,
-                                             _encode_headers([(k, v.encode()) for k, v in headers])))
+            pipe.execute_command(
+                *_xadd_args(
+                    stream_key(target, p),
+                    None,
+                    ts,
+                    key,
+                    value,
+                    _encode_headers([(k, v.encode()) for k, v in headers]),
+                )
+            )
             pipe.xack(s.key, self.group_id, entry_id)
         pipe.execute()
         self.dead_lettered_total += len(bad)
@@ -1137,22 +1347,39 @@ class Consumer:
             raise ValueError("commit() takes message or offsets, not both")
         if message is not None:
             if message.error() is not None:
-                raise ValueError("cannot commit an error event; commit a message that carries a record")
-            entry = message.entry_id() if isinstance(message, RedisMessage) else offset_to_entry_id(message.offset())
-            todo = {stream_key(message.topic(), message.partition()): {entry: entry_id_to_offset(entry)}}
+                raise ValueError(
+                    "cannot commit an error event; commit a message that carries a record"
+                )
+            entry = (
+                message.entry_id()
+                if isinstance(message, RedisMessage)
+                else offset_to_entry_id(message.offset())
+            )
+            todo = {
+                stream_key(message.topic(), message.partition()): {entry: entry_id_to_offset(entry)}
+            }
         elif offsets is not None:
             todo = {}
             for tp in offsets:
                 if not isinstance(tp, TopicPartition) or tp.offset < 0:
-                    raise ValueError(f"commit(offsets=...) expects TopicPartitions with offsets >= 0, got {tp!r}")
+                    raise ValueError(
+                        f"commit(offsets=...) expects TopicPartitions with offsets >= 0, got {tp!r}"
+                    )
                 key = stream_key(tp.topic, tp.partition)
-                below = {i: m._offset for i, m in self._outstanding.get(key, {}).items() if m._offset < tp.offset}
+                below = {
+                    i: m._offset
+                    for i, m in self._outstanding.get(key, {}).items()
+                    if m._offset < tp.offset
+                }
                 if below:
                     todo.setdefault(key, {}).update(below)
         else:
             todo = {k: dict(v) for k, v in self._stored.items() if v}
             if not todo:
-                raise fail("_NO_OFFSET", "nothing to commit: no entries stored as processed since the last commit")
+                raise fail(
+                    "_NO_OFFSET",
+                    "nothing to commit: no entries stored as processed since the last commit",
+                )
         return self._ack(todo, asynchronous)
 
     def _commit_stored(self, asynchronous: bool):
@@ -1180,8 +1407,13 @@ class Consumer:
             self._settle(key, todo[key])
             s = self._by_key.get(key)
             topic, _, part = key.rpartition(":")
-            parts.append(TopicPartition(s.topic if s else topic, s.partition if s else int(part),
-                                        max(todo[key].values()) + 1))
+            parts.append(
+                TopicPartition(
+                    s.topic if s else topic,
+                    s.partition if s else int(part),
+                    max(todo[key].values()) + 1,
+                )
+            )
         if self._config["on_commit"]:
             self._config["on_commit"](None, parts)
         return None if asynchronous else parts
@@ -1201,7 +1433,11 @@ class Consumer:
         self._check_usable()
         if message is not None:
             key = stream_key(message.topic(), message.partition())
-            entry = message.entry_id() if isinstance(message, RedisMessage) else offset_to_entry_id(message.offset())
+            entry = (
+                message.entry_id()
+                if isinstance(message, RedisMessage)
+                else offset_to_entry_id(message.offset())
+            )
             self._stored.setdefault(key, {})[entry] = entry_id_to_offset(entry)
         for tp in offsets or ():
             key = stream_key(tp.topic, tp.partition)
@@ -1250,8 +1486,14 @@ class Consumer:
     def position(self, partitions: list) -> list[TopicPartition]:
         """The offset after the last entry this member handed out, per partition (``OFFSET_INVALID`` if none)."""
         self._check_usable()
-        return [TopicPartition(tp.topic, tp.partition, self._positions.get(stream_key(tp.topic, tp.partition),
-                                                                           OFFSET_INVALID)) for tp in partitions]
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                self._positions.get(stream_key(tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in partitions
+        ]
 
     def seek(self, partition: TopicPartition) -> None:
         """Move the **group's** position on a partition (``XGROUP SETID``): every member reads from there.
@@ -1263,8 +1505,11 @@ class Consumer:
         self._check_usable()
         key = stream_key(partition.topic, partition.partition)
         if key not in self._by_key:
-            raise fail("_STATE", f"seek: {partition.topic}-{partition.partition} is not in this consumer's "
-                                 f"subscription; subscribed: {self._subscription}")
+            raise fail(
+                "_STATE",
+                f"seek: {partition.topic}-{partition.partition} is not in this consumer's "
+                f"subscription; subscribed: {self._subscription}",
+            )
         if partition.offset == OFFSET_BEGINNING:
             target = "0"
         elif partition.offset == OFFSET_END:
@@ -1277,7 +1522,9 @@ class Consumer:
             raise _transport(self._url, err, "seek on") from None
         self._buffer = deque(m for m in self._buffer if m.stream() != key)
 
-    def get_watermark_offsets(self, partition: TopicPartition, timeout=None, cached: bool = False) -> tuple:
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout=None, cached: bool = False
+    ) -> tuple:
         """``(low, high)``: the first retained entry's offset and the last entry's offset + 1."""
         self._check_usable()
         key = stream_key(partition.topic, partition.partition)
@@ -1316,12 +1563,17 @@ class Consumer:
             return
         pipe = self._r.pipeline(transaction=False)
         if self._leased and self._held:
-            self._lease_script(keys=[self._by_key[k].lease for k in sorted(self._held)],
-                               args=[self.name, self._session, *["drop"] * len(self._held)], client=pipe)
+            self._lease_script(
+                keys=[self._by_key[k].lease for k in sorted(self._held)],
+                args=[self.name, self._session, *["drop"] * len(self._held)],
+                client=pipe,
+            )
         if self._members_key:
             pipe.zrem(self._members_key, self.name)
         if not any(self._outstanding.values()) and not self._buffer and not self._static:
-            for s in self._streams:  # tidy: a consumer with nothing pending can go from XINFO CONSUMERS
+            for (
+                s
+            ) in self._streams:  # tidy: a consumer with nothing pending can go from XINFO CONSUMERS
                 pipe.xgroup_delconsumer(s.key, self.group_id, self.name)
         pipe.execute(raise_on_error=False)
         if self._held and self._callbacks[1] is not None:
@@ -1364,13 +1616,19 @@ return fresh
 
 def _scalar(value, what: str):
     if isinstance(value, bool) or not isinstance(value, (str, int, float, bytes)):
-        raise TypeError(f"{what} must be str, int, float or bytes, got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{what} must be str, int, float or bytes, got {type(value).__name__} {value!r}"
+        )
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            raise TypeError(f"{what}: bytes must be UTF-8 text to travel in a side effect") from None
-    return value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+            raise TypeError(
+                f"{what}: bytes must be UTF-8 text to travel in a side effect"
+            ) from None
+    return (
+        value if isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
+    )
 
 
 class RedisContext:
@@ -1390,7 +1648,17 @@ class RedisContext:
     client, for reads; ``ctx.deliveries`` is the Redis delivery count.
     """
 
-    __slots__ = ("service", "instance", "event", "attempt", "deliveries", "message", "redis", "_out", "_effects")
+    __slots__ = (
+        "service",
+        "instance",
+        "event",
+        "attempt",
+        "deliveries",
+        "message",
+        "redis",
+        "_out",
+        "_effects",
+    )
 
     sim = None  # no simulation here; handlers that need the time use ctx.now
 
@@ -1410,22 +1678,35 @@ class RedisContext:
         """Wall-clock seconds since :data:`~eda_sim.events.SIM_EPOCH` (real time, unlike the simulator)."""
         return max(0.0, time.time() - _EPOCH_S)
 
-    def emit(self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1) -> Event:
+    def emit(
+        self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1
+    ) -> Event:
         """Publish a new event caused by the one being handled (sent when the handler succeeds)."""
         self.service._topics.get(topic)  # an unknown topic raises, naming the topics there are
         parent = self.event
-        ev = Event.create(type, payload, key=key if key is not None else parent.key, time=self.now,
-                          id=f"{parent.id}/{self.service.name}/{len(self._out) + 1}",
-                          correlation_id=parent.correlation_id, causation_id=parent.id, schema_version=schema_version)
+        ev = Event.create(
+            type,
+            payload,
+            key=key if key is not None else parent.key,
+            time=self.now,
+            id=f"{parent.id}/{self.service.name}/{len(self._out) + 1}",
+            correlation_id=parent.correlation_id,
+            causation_id=parent.id,
+            schema_version=schema_version,
+        )
         self._out.append((topic, ev))
         return ev
 
     def effect(self, command: str, *args) -> None:
         """Queue one Redis command as a side effect of handling this event (see the class doc)."""
         if not isinstance(command, str) or not command.strip():
-            raise TypeError(f"effect() needs a Redis command name first, e.g. effect('HINCRBY', key, field, 1); "
-                            f"got {command!r}")
-        self._effects.append([command] + [_scalar(a, f"effect argument {i + 1}") for i, a in enumerate(args)])
+            raise TypeError(
+                f"effect() needs a Redis command name first, e.g. effect('HINCRBY', key, field, 1); "
+                f"got {command!r}"
+            )
+        self._effects.append(
+            [command] + [_scalar(a, f"effect argument {i + 1}") for i, a in enumerate(args)]
+        )
 
 
 class RedisService:
@@ -1470,23 +1751,50 @@ class RedisService:
     effects and the output streams would need one ``{hash tag}``.
     """
 
-    def __init__(self, url, name: str, consumes, handlers: dict, *, produces=None, retry: Retry | None = None,
-                 dead_letter=True, idempotent: bool = False, schemas: dict | None = None, max_deliveries: int = 5,
-                 claim_idle_ms: int = 30000, session_timeout_ms: int = 10000, ownership: str = "leased",
-                 max_in_flight: int = 100, poll_timeout: float = 0.1, instance: str | None = None,
-                 config: dict | None = None, trace: bool = True):
+    def __init__(
+        self,
+        url,
+        name: str,
+        consumes,
+        handlers: dict,
+        *,
+        produces=None,
+        retry: Retry | None = None,
+        dead_letter=True,
+        idempotent: bool = False,
+        schemas: dict | None = None,
+        max_deliveries: int = 5,
+        claim_idle_ms: int = 30000,
+        session_timeout_ms: int = 10000,
+        ownership: str = "leased",
+        max_in_flight: int = 100,
+        poll_timeout: float = 0.1,
+        instance: str | None = None,
+        config: dict | None = None,
+        trace: bool = True,
+    ):
         if not isinstance(name, str) or not name:
             raise ValueError(f"a service needs a non-empty name, got {name!r}")
         topics_ = [consumes] if isinstance(consumes, str) else list(consumes)
         if not isinstance(handlers, dict) or not handlers:
-            raise ValueError(f"{name}: handlers must be a dict of event type -> function(event, ctx)")
+            raise ValueError(
+                f"{name}: handlers must be a dict of event type -> function(event, ctx)"
+            )
         for etype, fn in handlers.items():
             if not callable(fn):
                 raise TypeError(f"{name}: the handler for {etype!r} is not callable")
         if retry is not None and not isinstance(retry, Retry):
-            raise TypeError(f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}")
-        if isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int) or max_deliveries < 1:
-            raise ValueError(f"{name}: max_deliveries must be a whole number >= 1, got {max_deliveries!r}")
+            raise TypeError(
+                f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}"
+            )
+        if (
+            isinstance(max_deliveries, bool)
+            or not isinstance(max_deliveries, int)
+            or max_deliveries < 1
+        ):
+            raise ValueError(
+                f"{name}: max_deliveries must be a whole number >= 1, got {max_deliveries!r}"
+            )
         self.url = resolve_url(url)
         self.name = name
         self.topics = topics_
@@ -1499,12 +1807,22 @@ class RedisService:
         self.max_in_flight = max_in_flight
         self.poll_timeout = poll_timeout
         self.trace = trace
-        conf = {"bootstrap.servers": self.url, "group.id": name, "client.id": name,
-                "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.auto.offset.store": False,
-                "redis.claim.idle.ms": claim_idle_ms, "session.timeout.ms": session_timeout_ms,
-                "heartbeat.interval.ms": max(1, min(3000, session_timeout_ms // 4)),
-                "redis.partition.ownership": ownership, **(config or {})}
-        if instance is not None:  # a fixed instance name is a static member: it takes its own pending back
+        conf = {
+            "bootstrap.servers": self.url,
+            "group.id": name,
+            "client.id": name,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "redis.claim.idle.ms": claim_idle_ms,
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": max(1, min(3000, session_timeout_ms // 4)),
+            "redis.partition.ownership": ownership,
+            **(config or {}),
+        }
+        if (
+            instance is not None
+        ):  # a fixed instance name is a static member: it takes its own pending back
             conf["group.instance.id"] = instance
         self.consumer = Consumer(conf)
         self.instance = self.consumer.name
@@ -1529,8 +1847,14 @@ class RedisService:
         """Ask :meth:`run` to finish its batch, acknowledge and leave."""
         self._stop = True
 
-    def run(self, *, stop_after: float | None = None, stop_when_idle: float | None = None,
-            max_events: int | None = None, stop_event=None) -> dict:
+    def run(
+        self,
+        *,
+        stop_after: float | None = None,
+        stop_when_idle: float | None = None,
+        max_events: int | None = None,
+        stop_event=None,
+    ) -> dict:
         """Poll, handle and acknowledge until told to stop; return the counts of outcomes.
 
         Stops after ``stop_after`` seconds, after ``stop_when_idle`` seconds
@@ -1596,8 +1920,12 @@ class RedisService:
         if self._spans:
             pipe = self._r.pipeline(transaction=False)
             for span in self._spans:
-                pipe.xadd(self.spans_key, {k: "" if v is None else str(v) for k, v in span._asdict().items()},
-                          maxlen=100000, approximate=True)
+                pipe.xadd(
+                    self.spans_key,
+                    {k: "" if v is None else str(v) for k, v in span._asdict().items()},
+                    maxlen=100000,
+                    approximate=True,
+                )
             self._spans = []
             pipe.execute()
 
@@ -1614,8 +1942,10 @@ class RedisService:
         # Deliveries on which the handler started before this one: the first (assumed), then those recorded.
         before = prior_starts + 1 if redelivered else 0
         if before >= self.max_deliveries:
-            err = MaxDeliveriesExceeded(f"the handler started on {before} deliveries of this entry without "
-                                        f"finishing it (max_deliveries={self.max_deliveries})")
+            err = MaxDeliveriesExceeded(
+                f"the handler started on {before} deliveries of this entry without "
+                f"finishing it (max_deliveries={self.max_deliveries})"
+            )
             self._give_up(m, None, err, max(before, prior_tries), started)
             return
         try:
@@ -1635,10 +1965,17 @@ class RedisService:
             from .schemas import conform
 
             try:
-                event = Event.create(event.type, conform(event.payload.thaw(), schema), key=event.key,
-                                     time=event.time, id=event.id, correlation_id=event.correlation_id,
-                                     causation_id=event.causation_id, schema_version=event.schema_version,
-                                     headers=event.headers)
+                event = Event.create(
+                    event.type,
+                    conform(event.payload.thaw(), schema),
+                    key=event.key,
+                    time=event.time,
+                    id=event.id,
+                    correlation_id=event.correlation_id,
+                    causation_id=event.causation_id,
+                    schema_version=event.schema_version,
+                    headers=event.headers,
+                )
             except ValueError as err:
                 self._give_up(m, event, err, 1, started)
                 return
@@ -1664,7 +2001,9 @@ class RedisService:
                 if delay:
                     time.sleep(delay)
                 continue
-            self._done(m, event, started, outcome, attempt, "", acked=self.idempotent or redelivered)
+            self._done(
+                m, event, started, outcome, attempt, "", acked=self.idempotent or redelivered
+            )
             return
 
     def _apply(self, m: RedisMessage, event: Event, ctx: RedisContext, redelivered: bool) -> str:
@@ -1681,13 +2020,23 @@ class RedisService:
             # A keyless event goes by its id's hash: spread, and the same partition on a redelivery.
             p = murmur2_partition(ev.key_bytes or ev.id.encode(), partitions)
             hdrs = [(k, v.encode()) for k, v in event_headers(ev)]
-            commands.append(_xadd_args(stream_key(topic, p), maxlen, int(round(ev.time * 1000)) + _EPOCH_MS,
-                                       ev.key, ev.to_json(), _encode_headers(hdrs)))
+            commands.append(
+                _xadd_args(
+                    stream_key(topic, p),
+                    maxlen,
+                    int(round(ev.time * 1000)) + _EPOCH_MS,
+                    ev.key,
+                    ev.to_json(),
+                    _encode_headers(hdrs),
+                )
+            )
         if redelivered:
             commands.append(["HDEL", self.attempts_key, _field(m, "starts"), _field(m, "tries")])
         if self.idempotent:
-            fresh = self._script(keys=[self.inbox_key, m.stream()],
-                                 args=[event.id, self.consumer.group_id, m.entry_id(), json.dumps(commands)])
+            fresh = self._script(
+                keys=[self.inbox_key, m.stream()],
+                args=[event.id, self.consumer.group_id, m.entry_id(), json.dumps(commands)],
+            )
             self.consumer._settle(m.stream(), [m.entry_id()])
             return "handled" if fresh == 1 else "duplicate"
         if redelivered:
@@ -1704,26 +2053,47 @@ class RedisService:
     def _redeliver(self, m, event, err, attempt, started) -> None:
         self._r.hincrby(self.attempts_key, _field(m, "tries"), attempt)
         self.consumer.nack(m)
-        self._span(m, event, started, REDELIVER, attempt,
-                   f"{type(err).__name__}: {err}; left pending for redelivery "
-                   f"(delivery {m.delivery_count()}, max_deliveries={self.max_deliveries})")
+        self._span(
+            m,
+            event,
+            started,
+            REDELIVER,
+            attempt,
+            f"{type(err).__name__}: {err}; left pending for redelivery "
+            f"(delivery {m.delivery_count()}, max_deliveries={self.max_deliveries})",
+        )
 
     def _give_up(self, m, event, err, attempts, started) -> None:
         text = f"{type(err).__name__}: {err}"
         pipe = self._r.pipeline(transaction=True)
         if self.dead_letter:
-            target = self.dead_letter if isinstance(self.dead_letter, str) else m.topic() + DLT_SUFFIX
+            target = (
+                self.dead_letter if isinstance(self.dead_letter, str) else m.topic() + DLT_SUFFIX
+            )
             n = create_topic(self._r, target, self._topics.get(m.topic())[0], exist_ok=True)
             exc = type(err)
             headers = list(m.headers() or []) + [
-                (H_TOPIC, m.topic().encode()), (H_PARTITION, str(m.partition()).encode()),
-                (H_OFFSET, m.entry_id().encode()), (H_TIMESTAMP, str(m.timestamp()[1]).encode()),
+                (H_TOPIC, m.topic().encode()),
+                (H_PARTITION, str(m.partition()).encode()),
+                (H_OFFSET, m.entry_id().encode()),
+                (H_TIMESTAMP, str(m.timestamp()[1]).encode()),
                 (H_GROUP, self.consumer.group_id.encode()),
-                (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}".encode()), (H_MESSAGE, str(err)[:500].encode()),
-                (H_ATTEMPTS, str(attempts).encode()), (H_DELIVERIES, str(m.delivery_count()).encode())]
+                (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}".encode()),
+                (H_MESSAGE, str(err)[:500].encode()),
+                (H_ATTEMPTS, str(attempts).encode()),
+                (H_DELIVERIES, str(m.delivery_count()).encode()),
+            ]
             p = m.partition() if m.partition() < n else 0
-            pipe.execute_command(*_xadd_args(stream_key(target, p), None, m.timestamp()[1], m.key(), m.value(),
-                                             _encode_headers(headers)))
+            pipe.execute_command(
+                *_xadd_args(
+                    stream_key(target, p),
+                    None,
+                    m.timestamp()[1],
+                    m.key(),
+                    m.value(),
+                    _encode_headers(headers),
+                )
+            )
             outcome = "dead_lettered"
         else:
             outcome = "failed"
@@ -1744,11 +2114,38 @@ class RedisService:
         if not self.trace:
             return
         if event is None:
-            eid, etype, cid, cause = f"{m.topic()}-{m.partition()}@{m.entry_id()}", "(malformed)", "", ""
+            eid, etype, cid, cause = (
+                f"{m.topic()}-{m.partition()}@{m.entry_id()}",
+                "(malformed)",
+                "",
+                "",
+            )
         else:
-            eid, etype, cid, cause = event.id, event.type, event.correlation_id, event.causation_id or ""
-        self._spans.append(Span(self.name, self.instance, eid, etype, cid, cause, m.topic(), m.partition(), m.offset(),
-                                m.time(), started, _now_s(), outcome, attempts, error))
+            eid, etype, cid, cause = (
+                event.id,
+                event.type,
+                event.correlation_id,
+                event.causation_id or "",
+            )
+        self._spans.append(
+            Span(
+                self.name,
+                self.instance,
+                eid,
+                etype,
+                cid,
+                cause,
+                m.topic(),
+                m.partition(),
+                m.offset(),
+                m.time(),
+                started,
+                _now_s(),
+                outcome,
+                attempts,
+                error,
+            )
+        )
 
 
 def _field(m: RedisMessage, what: str) -> str:
@@ -1759,9 +2156,18 @@ def _now_s() -> float:
     return time.time() - _EPOCH_S
 
 
-def run_service(url, name: str, consumes, handlers: dict, *, stop_after: float | None = None,
-                stop_when_idle: float | None = None, max_events: int | None = None, stop_event=None,
-                **policies) -> dict:
+def run_service(
+    url,
+    name: str,
+    consumes,
+    handlers: dict,
+    *,
+    stop_after: float | None = None,
+    stop_when_idle: float | None = None,
+    max_events: int | None = None,
+    stop_event=None,
+    **policies,
+) -> dict:
     """Run a service on Redis in this process until it is told to stop; return the counts of outcomes.
 
     ``handlers`` are the same ``handler(event, ctx)`` functions as for
@@ -1774,8 +2180,12 @@ def run_service(url, name: str, consumes, handlers: dict, *, stop_after: float |
     cleanly, SIGKILL leaves its pending entries for the other members to claim.
     """
     service = RedisService(url, name, consumes, handlers, **policies)
-    return service.run(stop_after=stop_after, stop_when_idle=stop_when_idle, max_events=max_events,
-                       stop_event=stop_event)
+    return service.run(
+        stop_after=stop_after,
+        stop_when_idle=stop_when_idle,
+        max_events=max_events,
+        stop_event=stop_event,
+    )
 
 
 def publish(url_or_producer, topic: str, event: Event, partition: int = -1) -> None:
@@ -1790,13 +2200,23 @@ def publish(url_or_producer, topic: str, event: Event, partition: int = -1) -> N
     if isinstance(url_or_producer, str) or url_or_producer is None:
         producer = Producer({"bootstrap.servers": resolve_url(url_or_producer)})
         try:
-            producer.produce(topic, value=event.to_json(), key=event.key, headers=event_headers(event),
-                             partition=partition)
+            producer.produce(
+                topic,
+                value=event.to_json(),
+                key=event.key,
+                headers=event_headers(event),
+                partition=partition,
+            )
         finally:
             producer.close()
         return
-    url_or_producer.produce(topic, value=event.to_json(), key=event.key, headers=event_headers(event),
-                            partition=partition)
+    url_or_producer.produce(
+        topic,
+        value=event.to_json(),
+        key=event.key,
+        headers=event_headers(event),
+        partition=partition,
+    )
 
 
 # ----------------------------------------------------------------------------- reading back
@@ -1819,7 +2239,9 @@ def read_topic(url, topic: str) -> list:
                     ts, key, value, headers = _decode_entry(fields)
                     out.append(RedisMessage(topic, p, entry_id, ts, key, value, headers, 0))
                 except MalformedEntry as err:
-                    out.append(_error_message("_INVALID_ARG", f"{stream_key(topic, p)}@{entry_id}: {err}"))
+                    out.append(
+                        _error_message("_INVALID_ARG", f"{stream_key(topic, p)}@{entry_id}: {err}")
+                    )
     except _redis_errors() as err:
         raise _transport(url, err, "read from") from None
     return out
@@ -1847,22 +2269,41 @@ def dead_letters(url, topic: str):
         h = m.headers()
         value = m.value()
         text = None if value is None else value.decode(errors="replace")
-        rows.append({
-            "original_topic": _header(h, H_TOPIC), "original_partition": int(_header(h, H_PARTITION) or -1),
-            "original_offset": _header(h, H_OFFSET), "group": _header(h, H_GROUP),
-            "error": (_header(h, H_EXCEPTION) or "").rsplit(".", 1)[-1], "message": _header(h, H_MESSAGE),
-            "attempts": int(_header(h, H_ATTEMPTS) or 0), "deliveries": int(_header(h, H_DELIVERIES) or 0),
-            "key": m.key().decode(errors="replace") if m.key() is not None else None,
-            "value": text if text is None or len(text) <= 60 else text[:59] + "…",
-            "dlt_offset": m.entry_id(),
-        })
-    cols = ["original_topic", "original_partition", "original_offset", "group", "error", "message", "attempts",
-            "deliveries", "key", "value", "dlt_offset"]
+        rows.append(
+            {
+                "original_topic": _header(h, H_TOPIC),
+                "original_partition": int(_header(h, H_PARTITION) or -1),
+                "original_offset": _header(h, H_OFFSET),
+                "group": _header(h, H_GROUP),
+                "error": (_header(h, H_EXCEPTION) or "").rsplit(".", 1)[-1],
+                "message": _header(h, H_MESSAGE),
+                "attempts": int(_header(h, H_ATTEMPTS) or 0),
+                "deliveries": int(_header(h, H_DELIVERIES) or 0),
+                "key": m.key().decode(errors="replace") if m.key() is not None else None,
+                "value": text if text is None or len(text) <= 60 else text[:59] + "…",
+                "dlt_offset": m.entry_id(),
+            }
+        )
+    cols = [
+        "original_topic",
+        "original_partition",
+        "original_offset",
+        "group",
+        "error",
+        "message",
+        "attempts",
+        "deliveries",
+        "key",
+        "value",
+        "dlt_offset",
+    ]
     frame = pd.DataFrame(rows, columns=cols)
     if frame.empty:
         return frame
     order = frame["original_offset"].map(lambda i: _id_key(i) if i else (0, 0))
-    frame = frame.assign(_o=order).sort_values(["original_topic", "original_partition", "_o"], kind="stable")
+    frame = frame.assign(_o=order).sort_values(
+        ["original_topic", "original_partition", "_o"], kind="stable"
+    )
     return frame.drop(columns="_o").reset_index(drop=True)
 
 
@@ -1882,12 +2323,20 @@ def pending(url, topic: str, group: str):
                     continue
                 raise
             for e in entries:
-                rows.append({"partition": p, "entry_id": _id_str(e["message_id"]),
-                             "consumer": e["consumer"].decode(), "idle_ms": e["time_since_delivered"],
-                             "deliveries": e["times_delivered"]})
+                rows.append(
+                    {
+                        "partition": p,
+                        "entry_id": _id_str(e["message_id"]),
+                        "consumer": e["consumer"].decode(),
+                        "idle_ms": e["time_since_delivered"],
+                        "deliveries": e["times_delivered"],
+                    }
+                )
     except _redis_errors() as err:
         raise _transport(url, err, "read pending entries from") from None
-    return pd.DataFrame(rows, columns=["partition", "entry_id", "consumer", "idle_ms", "deliveries"])
+    return pd.DataFrame(
+        rows, columns=["partition", "entry_id", "consumer", "idle_ms", "deliveries"]
+    )
 
 
 def spans_frame(url, service: str):
@@ -1916,86 +2365,116 @@ def spans_frame(url, service: str):
 
 #: Where Redis Streams (7.0) differs from Kafka, and what this backend does about it; one dict per aspect.
 DIFFERENCES = [
-    {"aspect": "acknowledgement",
-     "kafka": "a committed offset per partition and group: everything below it counts as done",
-     "redis_streams": "XACK per entry; delivered, unacknowledged entries wait in the group's "
-                      "pending-entries list (PEL), per consumer",
-     "this_backend": "commit(message) acks that entry, commit() every entry stored as processed; committed() "
-                     "reports the offset below which all are acked (later ones may be acked too)"},
-    {"aspect": "redelivery",
-     "kafka": "rebalance-driven: when a member leaves or times out, the new owner re-reads from the "
-              "committed offset, including records handled but not committed",
-     "redis_streams": "claim-driven: nothing comes back by itself; a consumer claims (XCLAIM/XAUTOCLAIM) "
-                      "entries idle longer than a minimum, one by one; acked entries never come back",
-     "this_backend": "members claim entries idle longer than redis.claim.idle.ms; only unacknowledged entries "
-                     "are redelivered, not the acked ones after them"},
-    {"aspect": "poison events",
-     "kafka": "no delivery count: the application counts attempts itself (headers, retry topics)",
-     "redis_streams": "XPENDING reports each entry's delivery count",
-     "this_backend": "run_service dead-letters after max_deliveries deliveries, with dlt-deliveries in the headers"},
-    {"aspect": "partitions",
-     "kafka": "native: a topic has N partitions, each an ordered log on a leader broker",
-     "redis_streams": "none: one stream is one ordered log (Redis Cluster spreads streams over shards by "
-                      "key slot)",
-     "this_backend": "a topic is N streams <topic>:<p>; keys go to murmur2(key) % N as in the simulator"},
-    {"aspect": "partition ownership",
-     "kafka": "the group's assignor gives each partition to one member: per-key order",
-     "redis_streams": "a group hands each entry to whichever consumer asks: entries are balanced, "
-                      "partitions are not owned",
-     "this_backend": "leased (default): a lease key per partition (SET NX PX) gives it one reader at a time, "
-                     "round-robin by member index: per-key order; shared: all read all, no per-key order "
-                     "across members"},
-    {"aspect": "consumer group",
-     "kafka": "one group spans all its topics and partitions, run by a group coordinator broker with "
-              "generations and heartbeats",
-     "redis_streams": "a group exists per stream (XGROUP CREATE on each); no coordinator, no membership",
-     "this_backend": "creates the group on every partition's stream; membership is a sorted set of "
-                     "heartbeats, renewed by poll"},
-    {"aspect": "offsets",
-     "kafka": "consecutive integers per partition: 0, 1, 2, ...",
-     "redis_streams": "entry ids <ms>-<seq>: increasing, time-based, with gaps",
-     "this_backend": "offset() = ms * 10**20 + seq, exact and ordered; entry_id() gives the id"},
-    {"aspect": "where a new group starts",
-     "kafka": "auto.offset.reset, whenever a partition has no committed offset (or it is out of range)",
-     "redis_streams": "the id given once to XGROUP CREATE: $ (new entries) or 0 (all)",
-     "this_backend": "latest -> $, earliest -> 0, none -> an error event if the group is missing"},
-    {"aspect": "seek",
-     "kafka": "local to one consumer's position",
-     "redis_streams": "XGROUP SETID moves the group's last-delivered id for every consumer",
-     "this_backend": "seek() is XGROUP SETID: it moves the whole group on that partition"},
-    {"aspect": "idempotent append",
-     "kafka": "enable.idempotence: producer id + sequence numbers; the broker drops a retried batch's copy",
-     "redis_streams": "7.0 has none: a retried XADD after a lost reply appends a duplicate. XADD with an "
-                      "explicit id is refused if the id is not above the stream's last id, which drops a "
-                      "retry only if one producer per stream chooses strictly increasing ids and remembers "
-                      "the last across restarts (and a lost entry's id is never reused)",
-     "this_backend": "enable.idempotence is refused with this reason; duplicates are dropped by the consumer's "
-                     "inbox (run_service(idempotent=True))"},
-    {"aspect": "transactions",
-     "kafka": "transactions span produced records and consumed offsets (exactly-once read-process-write)",
-     "redis_streams": "MULTI/EXEC and Lua scripts run atomically on one node (one hash slot in Cluster); "
-                      "no rollback of a command that fails at run time",
-     "this_backend": "idempotent services run inbox SADD + side effects + emitted XADDs + XACK in one script; "
-                     "others use MULTI/EXEC per event and ack after the batch"},
-    {"aspect": "retention",
-     "kafka": "by time (retention.ms) or size (retention.bytes), deleting whole segments; or compaction "
-              "by key",
-     "redis_streams": "by count (XADD/XTRIM MAXLEN) or minimum id (MINID: an id is a time, so roughly by "
-                      "age), exact or ~ approximate; no compaction; bounded by memory",
-     "this_backend": "create_topic(maxlen=...) trims each partition with XADD MAXLEN ~ on every produce"},
-    {"aspect": "durability",
-     "kafka": "replicated log on disk; acks=all waits for the in-sync replicas",
-     "redis_streams": "in memory; RDB/AOF persistence optional; replication asynchronous (WAIT helps)",
-     "this_backend": "acks is accepted and ignored; the test servers run with persistence off"},
-    {"aspect": "zombie fencing",
-     "kafka": "generation ids: a commit from an evicted member is refused",
-     "redis_streams": "XACK from any consumer is accepted",
-     "this_backend": "a member whose lease moved can still ack and write: at-least-once, dedupe downstream"},
-    {"aspect": "liveness",
-     "kafka": "a background thread heartbeats (session.timeout.ms); max.poll.interval.ms bounds processing",
-     "redis_streams": "nothing: an idle consumer is just idle",
-     "this_backend": "poll renews heartbeat and leases (run_service also between events), so "
-                     "session.timeout.ms bounds the time between polls"},
+    {
+        "aspect": "acknowledgement",
+        "kafka": "a committed offset per partition and group: everything below it counts as done",
+        "redis_streams": "XACK per entry; delivered, unacknowledged entries wait in the group's "
+        "pending-entries list (PEL), per consumer",
+        "this_backend": "commit(message) acks that entry, commit() every entry stored as processed; committed() "
+        "reports the offset below which all are acked (later ones may be acked too)",
+    },
+    {
+        "aspect": "redelivery",
+        "kafka": "rebalance-driven: when a member leaves or times out, the new owner re-reads from the "
+        "committed offset, including records handled but not committed",
+        "redis_streams": "claim-driven: nothing comes back by itself; a consumer claims (XCLAIM/XAUTOCLAIM) "
+        "entries idle longer than a minimum, one by one; acked entries never come back",
+        "this_backend": "members claim entries idle longer than redis.claim.idle.ms; only unacknowledged entries "
+        "are redelivered, not the acked ones after them",
+    },
+    {
+        "aspect": "poison events",
+        "kafka": "no delivery count: the application counts attempts itself (headers, retry topics)",
+        "redis_streams": "XPENDING reports each entry's delivery count",
+        "this_backend": "run_service dead-letters after max_deliveries deliveries, with dlt-deliveries in the headers",
+    },
+    {
+        "aspect": "partitions",
+        "kafka": "native: a topic has N partitions, each an ordered log on a leader broker",
+        "redis_streams": "none: one stream is one ordered log (Redis Cluster spreads streams over shards by "
+        "key slot)",
+        "this_backend": "a topic is N streams <topic>:<p>; keys go to murmur2(key) % N as in the simulator",
+    },
+    {
+        "aspect": "partition ownership",
+        "kafka": "the group's assignor gives each partition to one member: per-key order",
+        "redis_streams": "a group hands each entry to whichever consumer asks: entries are balanced, "
+        "partitions are not owned",
+        "this_backend": "leased (default): a lease key per partition (SET NX PX) gives it one reader at a time, "
+        "round-robin by member index: per-key order; shared: all read all, no per-key order "
+        "across members",
+    },
+    {
+        "aspect": "consumer group",
+        "kafka": "one group spans all its topics and partitions, run by a group coordinator broker with "
+        "generations and heartbeats",
+        "redis_streams": "a group exists per stream (XGROUP CREATE on each); no coordinator, no membership",
+        "this_backend": "creates the group on every partition's stream; membership is a sorted set of "
+        "heartbeats, renewed by poll",
+    },
+    {
+        "aspect": "offsets",
+        "kafka": "consecutive integers per partition: 0, 1, 2, ...",
+        "redis_streams": "entry ids <ms>-<seq>: increasing, time-based, with gaps",
+        "this_backend": "offset() = ms * 10**20 + seq, exact and ordered; entry_id() gives the id",
+    },
+    {
+        "aspect": "where a new group starts",
+        "kafka": "auto.offset.reset, whenever a partition has no committed offset (or it is out of range)",
+        "redis_streams": "the id given once to XGROUP CREATE: $ (new entries) or 0 (all)",
+        "this_backend": "latest -> $, earliest -> 0, none -> an error event if the group is missing",
+    },
+    {
+        "aspect": "seek",
+        "kafka": "local to one consumer's position",
+        "redis_streams": "XGROUP SETID moves the group's last-delivered id for every consumer",
+        "this_backend": "seek() is XGROUP SETID: it moves the whole group on that partition",
+    },
+    {
+        "aspect": "idempotent append",
+        "kafka": "enable.idempotence: producer id + sequence numbers; the broker drops a retried batch's copy",
+        "redis_streams": "7.0 has none: a retried XADD after a lost reply appends a duplicate. XADD with an "
+        "explicit id is refused if the id is not above the stream's last id, which drops a "
+        "retry only if one producer per stream chooses strictly increasing ids and remembers "
+        "the last across restarts (and a lost entry's id is never reused)",
+        "this_backend": "enable.idempotence is refused with this reason; duplicates are dropped by the consumer's "
+        "inbox (run_service(idempotent=True))",
+    },
+    {
+        "aspect": "transactions",
+        "kafka": "transactions span produced records and consumed offsets (exactly-once read-process-write)",
+        "redis_streams": "MULTI/EXEC and Lua scripts run atomically on one node (one hash slot in Cluster); "
+        "no rollback of a command that fails at run time",
+        "this_backend": "idempotent services run inbox SADD + side effects + emitted XADDs + XACK in one script; "
+        "others use MULTI/EXEC per event and ack after the batch",
+    },
+    {
+        "aspect": "retention",
+        "kafka": "by time (retention.ms) or size (retention.bytes), deleting whole segments; or compaction "
+        "by key",
+        "redis_streams": "by count (XADD/XTRIM MAXLEN) or minimum id (MINID: an id is a time, so roughly by "
+        "age), exact or ~ approximate; no compaction; bounded by memory",
+        "this_backend": "create_topic(maxlen=...) trims each partition with XADD MAXLEN ~ on every produce",
+    },
+    {
+        "aspect": "durability",
+        "kafka": "replicated log on disk; acks=all waits for the in-sync replicas",
+        "redis_streams": "in memory; RDB/AOF persistence optional; replication asynchronous (WAIT helps)",
+        "this_backend": "acks is accepted and ignored; the test servers run with persistence off",
+    },
+    {
+        "aspect": "zombie fencing",
+        "kafka": "generation ids: a commit from an evicted member is refused",
+        "redis_streams": "XACK from any consumer is accepted",
+        "this_backend": "a member whose lease moved can still ack and write: at-least-once, dedupe downstream",
+    },
+    {
+        "aspect": "liveness",
+        "kafka": "a background thread heartbeats (session.timeout.ms); max.poll.interval.ms bounds processing",
+        "redis_streams": "nothing: an idle consumer is just idle",
+        "this_backend": "poll renews heartbeat and leases (run_service also between events), so "
+        "session.timeout.ms bounds the time between polls",
+    },
 ]
 
 

@@ -56,8 +56,10 @@ def url_from_env(default: str | None = None) -> str | None:
 
 def start_hint() -> str:
     """One line that tells a learner how to get a server for the Redis notebook."""
-    return (f"Start one with:  redis-server --port 6379 --save '' --appendonly no   "
-            f"then set {ENV_URL}=redis://localhost:6379/0 (Debian/Ubuntu: apt-get install redis-server)")
+    return (
+        f"Start one with:  redis-server --port 6379 --save '' --appendonly no   "
+        f"then set {ENV_URL}=redis://localhost:6379/0 (Debian/Ubuntu: apt-get install redis-server)"
+    )
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -86,8 +88,14 @@ class RedisServer:
     call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, directory, *, port: int | None = None, executable: str | None = None,
-                 startup_timeout: float = 10.0):
+    def __init__(
+        self,
+        directory,
+        *,
+        port: int | None = None,
+        executable: str | None = None,
+        startup_timeout: float = 10.0,
+    ):
         self.directory = Path(directory)
         self.port = port
         self.executable = executable or binary()
@@ -115,7 +123,7 @@ class RedisServer:
         """Where the server writes its log."""
         return self.directory / "redis.log"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         """Start the server and wait until it answers; ``RuntimeError`` (with its log) if it does not."""
         if self.running:
             return self
@@ -123,7 +131,9 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed; " + start_hint())
         self.directory.mkdir(parents=True, exist_ok=True)
         fixed = self.port is not None
-        for _ in range(1 if fixed else 5):  # a port found free can be taken before the server binds it
+        for _ in range(
+            1 if fixed else 5
+        ):  # a port found free can be taken before the server binds it
             port = self.port if fixed else free_port()
             if self._launch(port):
                 self.port = port
@@ -131,10 +141,30 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start; its log says:\n{self._log_tail()}")
 
     def _launch(self, port: int) -> bool:
-        args = [self.executable, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no",
-                "--dir", str(self.directory), "--logfile", str(self.log_path), "--daemonize", "no"]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        args = [
+            self.executable,
+            "--port",
+            str(port),
+            "--bind",
+            LOOPBACK,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+            "--logfile",
+            str(self.log_path),
+            "--daemonize",
+            "no",
+        ]
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -167,7 +197,7 @@ class RedisServer:
         self._terminate()
         self.process = None
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

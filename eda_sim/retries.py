@@ -53,8 +53,14 @@ class Retry:
     permanent: tuple = (PermanentError, ValueError, KeyError, TypeError)
 
     def __post_init__(self):
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
-            raise ValueError(f"Retry.attempts must be a whole number >= 1 (tries, the first included), got {self.attempts!r}")
+        if (
+            isinstance(self.attempts, bool)
+            or not isinstance(self.attempts, int)
+            or self.attempts < 1
+        ):
+            raise ValueError(
+                f"Retry.attempts must be a whole number >= 1 (tries, the first included), got {self.attempts!r}"
+            )
         for name in ("backoff", "max_backoff"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
@@ -83,7 +89,16 @@ H_GROUP = "kafka_dlt-original-consumer-group"
 H_EXCEPTION = "kafka_dlt-exception-fqcn"
 H_MESSAGE = "kafka_dlt-exception-message"
 H_ATTEMPTS = "dlt-attempts"
-_DLT_HEADERS = {H_TOPIC, H_PARTITION, H_OFFSET, H_TIMESTAMP, H_GROUP, H_EXCEPTION, H_MESSAGE, H_ATTEMPTS}
+_DLT_HEADERS = {
+    H_TOPIC,
+    H_PARTITION,
+    H_OFFSET,
+    H_TIMESTAMP,
+    H_GROUP,
+    H_EXCEPTION,
+    H_MESSAGE,
+    H_ATTEMPTS,
+}
 
 
 def dlt_topic(sim, topic: str, name: str | None = None) -> str:
@@ -94,23 +109,50 @@ def dlt_topic(sim, topic: str, name: str | None = None) -> str:
     return name
 
 
-def dead_letter(sim, producer, message, error: BaseException, attempts: int, group: str,
-                topic_name: str | None = None) -> str:
+def dead_letter(
+    sim,
+    producer,
+    message,
+    error: BaseException,
+    attempts: int,
+    group: str,
+    topic_name: str | None = None,
+) -> str:
     """Send ``message`` to its dead-letter topic with origin and cause headers; return the topic."""
     target = dlt_topic(sim, message.topic(), topic_name)
     exc = type(error)
     headers = list(message.headers() or [])
     headers += [
-        (H_TOPIC, message.topic()), (H_PARTITION, str(message.partition())), (H_OFFSET, str(message.offset())),
-        (H_TIMESTAMP, str(message.timestamp()[1])), (H_GROUP, group),
-        (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}"), (H_MESSAGE, str(error)[:500]),
+        (H_TOPIC, message.topic()),
+        (H_PARTITION, str(message.partition())),
+        (H_OFFSET, str(message.offset())),
+        (H_TIMESTAMP, str(message.timestamp()[1])),
+        (H_GROUP, group),
+        (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}"),
+        (H_MESSAGE, str(error)[:500]),
         (H_ATTEMPTS, str(attempts)),
     ]
-    partition = message.partition() if message.partition() < sim.topic(target).partition_count else -1
-    producer.produce(target, value=message.value(), key=message.key(), headers=headers, partition=partition,
-                     timestamp=message.timestamp()[1])
-    sim.journal.write("dead_lettered", producer.name, group, message.topic(), message.partition(), message.offset(), 1,
-                      f"{exc.__name__}: {error} after {attempts} attempt(s) -> {target}")
+    partition = (
+        message.partition() if message.partition() < sim.topic(target).partition_count else -1
+    )
+    producer.produce(
+        target,
+        value=message.value(),
+        key=message.key(),
+        headers=headers,
+        partition=partition,
+        timestamp=message.timestamp()[1],
+    )
+    sim.journal.write(
+        "dead_lettered",
+        producer.name,
+        group,
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        1,
+        f"{exc.__name__}: {error} after {attempts} attempt(s) -> {target}",
+    )
     return target
 
 
@@ -129,18 +171,36 @@ def dead_letters(sim, topic: str):
     for log in sim.topic(topic).partitions:
         for r in log.records():
             h = r.headers
-            rows.append({
-                "dlt_offset": r.offset, "original_topic": _header(h, H_TOPIC),
-                "original_partition": int(_header(h, H_PARTITION)), "original_offset": int(_header(h, H_OFFSET)),
-                "group": _header(h, H_GROUP), "error": _header(h, H_EXCEPTION).rsplit(".", 1)[-1],
-                "message": _header(h, H_MESSAGE), "attempts": int(_header(h, H_ATTEMPTS)),
-                "key": r.key.decode(errors="replace") if r.key is not None else None,
-                "value": _short(r.value),
-            })
-    cols = ["original_topic", "original_partition", "original_offset", "group", "error", "message", "attempts",
-            "key", "value", "dlt_offset"]
+            rows.append(
+                {
+                    "dlt_offset": r.offset,
+                    "original_topic": _header(h, H_TOPIC),
+                    "original_partition": int(_header(h, H_PARTITION)),
+                    "original_offset": int(_header(h, H_OFFSET)),
+                    "group": _header(h, H_GROUP),
+                    "error": _header(h, H_EXCEPTION).rsplit(".", 1)[-1],
+                    "message": _header(h, H_MESSAGE),
+                    "attempts": int(_header(h, H_ATTEMPTS)),
+                    "key": r.key.decode(errors="replace") if r.key is not None else None,
+                    "value": _short(r.value),
+                }
+            )
+    cols = [
+        "original_topic",
+        "original_partition",
+        "original_offset",
+        "group",
+        "error",
+        "message",
+        "attempts",
+        "key",
+        "value",
+        "dlt_offset",
+    ]
     frame = pd.DataFrame(rows, columns=cols)
-    return frame.sort_values(["original_topic", "original_partition", "original_offset"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(
+        ["original_topic", "original_partition", "original_offset"], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _short(value: bytes | None, limit: int = 60) -> str | None:
@@ -162,10 +222,18 @@ def redrive(sim, topic: str, *, fix=None, group: str | None = None) -> int:
     """
     sim.topic(topic)
     group = group or f"{topic}.redrive"
-    consumer = sim.consumer({"group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                             "client.id": group})
+    consumer = sim.consumer(
+        {
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "client.id": group,
+        }
+    )
     consumer.subscribe([topic])
-    producer = sim.producer({"client.id": group}) if group not in sim.producers else sim.producers[group]
+    producer = (
+        sim.producer({"client.id": group}) if group not in sim.producers else sim.producers[group]
+    )
     sent = 0
     while True:
         batch = consumer.consume(500, timeout=0.001)
@@ -182,11 +250,12 @@ def redrive(sim, topic: str, *, fix=None, group: str | None = None) -> int:
     consumer.close()
     producer.flush()
     if sent:
-        sim.journal.write("redriven", group, "", topic, -1, -1, sent, "dead letters sent back to their topics")
+        sim.journal.write(
+            "redriven", group, "", topic, -1, -1, sent, "dead letters sent back to their topics"
+        )
     return sent
 
 
 def decode_json(value: bytes | None):
     """Parse a record value as JSON (a helper for ``fix`` functions)."""
     return json.loads(value) if value is not None else None
-

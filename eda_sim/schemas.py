@@ -149,8 +149,18 @@ RULES = {
 # annotation is compared for equality.
 _ANALYSED = {"type", "properties", "required", "additionalProperties", "items", "enum", "const"}
 _ANNOTATIONS = {
-    "$schema", "$id", "$anchor", "$comment", "title", "description", "default",
-    "examples", "deprecated", "readOnly", "writeOnly", "format",
+    "$schema",
+    "$id",
+    "$anchor",
+    "$comment",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "format",
 }
 
 
@@ -520,9 +530,16 @@ def _read_problems(reader: Any, writer: Any, roles: _Roles, path: str = "") -> l
     rt, wt = _types(r), _types(w)
     if rt is not None:
         if wt is None:
-            out.append(Problem(path, "incompatible_type", (
-                f"{_cap(roles.writer)} allows any type here, but {roles.reader} accepts "
-                f"only {_fmt(rt)}")))
+            out.append(
+                Problem(
+                    path,
+                    "incompatible_type",
+                    (
+                        f"{_cap(roles.writer)} allows any type here, but {roles.reader} accepts "
+                        f"only {_fmt(rt)}"
+                    ),
+                )
+            )
         else:
             bad = sorted(t for t in wt if not (t in rt or (t == "integer" and "number" in rt)))
             if bad:
@@ -533,8 +550,10 @@ def _read_problems(reader: Any, writer: Any, roles: _Roles, path: str = "") -> l
                     f"not accept"
                 )
                 if "number" in bad and "integer" in rt:
-                    text += (" (integer -> number is a widening: a number reader accepts "
-                             "integers, but an integer reader cannot read 2.5)")
+                    text += (
+                        " (integer -> number is a widening: a number reader accepts "
+                        "integers, but an integer reader cannot read 2.5)"
+                    )
                 out.append(Problem(path, "incompatible_type", _cap(text)))
     rvals = _values(r)
     if rvals is not None:
@@ -542,17 +561,34 @@ def _read_problems(reader: Any, writer: Any, roles: _Roles, path: str = "") -> l
         extra = None if wvals is None else [v for v in wvals if v not in rvals]
         if wvals is None or extra:
             what = "any value" if wvals is None else ", ".join(extra)
-            out.append(Problem(path, "constraint_changed", (
-                f"{_cap(roles.writer)} may write {what} here, which {roles.reader}'s "
-                f"enum/const does not allow")))
+            out.append(
+                Problem(
+                    path,
+                    "constraint_changed",
+                    (
+                        f"{_cap(roles.writer)} may write {what} here, which {roles.reader}'s "
+                        f"enum/const does not allow"
+                    ),
+                )
+            )
     for key in sorted(set(r) - _ANALYSED - _ANNOTATIONS):
         if key not in w or _canonical(r[key]) != _canonical(w[key]):
-            out.append(Problem(path, "constraint_changed", (
-                f"{_cap(roles.reader)} restricts this with '{key}': {_canonical(r[key])}, which "
-                f"{roles.writer} does not guarantee (this checker compares '{key}' for "
-                f"equality only)")))
-    if _maybe(rt, "object") and _maybe(wt, "object") and ("properties" in r or "properties" in w
-                                                          or "additionalProperties" in r):
+            out.append(
+                Problem(
+                    path,
+                    "constraint_changed",
+                    (
+                        f"{_cap(roles.reader)} restricts this with '{key}': {_canonical(r[key])}, which "
+                        f"{roles.writer} does not guarantee (this checker compares '{key}' for "
+                        f"equality only)"
+                    ),
+                )
+            )
+    if (
+        _maybe(rt, "object")
+        and _maybe(wt, "object")
+        and ("properties" in r or "properties" in w or "additionalProperties" in r)
+    ):
         out += _object_problems(r, w, roles, path)
     if _maybe(rt, "array") and _maybe(wt, "array") and ("items" in r or "items" in w):
         out += _read_problems(r.get("items", True), w.get("items", True), roles, path + "[]")
@@ -574,18 +610,32 @@ def _object_problems(r: dict, w: dict, roles: _Roles, path: str) -> list[Problem
             if name in rprops:
                 out += _read_problems(rsub, wprops.get(name, True), roles, field)
             if name in rreq and name not in wreq and not has_default:
-                out.append(Problem(field, "required_field_missing", (
-                    f"{_cap(roles.reader)} requires {name!r} and has no default for it, but "
-                    f"{roles.writer} does not require it, so its data may lack it")))
+                out.append(
+                    Problem(
+                        field,
+                        "required_field_missing",
+                        (
+                            f"{_cap(roles.reader)} requires {name!r} and has no default for it, but "
+                            f"{roles.writer} does not require it, so its data may lack it"
+                        ),
+                    )
+                )
         elif name in rreq and not has_default:
             hint = (
                 "a new required field needs a default to read old data"
                 if roles.reader_is_new
                 else "a field old consumers require cannot be removed (one with a default can)"
             )
-            out.append(Problem(field, "required_field_missing", (
-                f"{_cap(roles.reader)} requires {name!r} and has no default for it, but "
-                f"{roles.writer} has no field {name!r}, so its data cannot provide it -- {hint}")))
+            out.append(
+                Problem(
+                    field,
+                    "required_field_missing",
+                    (
+                        f"{_cap(roles.reader)} requires {name!r} and has no default for it, but "
+                        f"{roles.writer} has no field {name!r}, so its data cannot provide it -- {hint}"
+                    ),
+                )
+            )
     extra_schema = r.get("additionalProperties", True)
     for name in wnames:
         if name in rnames:
@@ -597,10 +647,17 @@ def _object_problems(r: dict, w: dict, roles: _Roles, path: str) -> list[Problem
                 if roles.reader_is_new
                 else "adding a field breaks consumers whose schema is closed"
             )
-            out.append(Problem(field, "closed_content_model", (
-                f"Data written with {roles.writer} may hold {name!r}, which {roles.reader} does "
-                f"not know and {roles.reader} forbids unknown fields (additionalProperties: "
-                f"false) -- {hint}")))
+            out.append(
+                Problem(
+                    field,
+                    "closed_content_model",
+                    (
+                        f"Data written with {roles.writer} may hold {name!r}, which {roles.reader} does "
+                        f"not know and {roles.reader} forbids unknown fields (additionalProperties: "
+                        f"false) -- {hint}"
+                    ),
+                )
+            )
         elif isinstance(extra_schema, dict):
             out += _read_problems(extra_schema, wprops.get(name, True), roles, field)
     return _explain_rename(out, r, w, roles, path)

@@ -58,22 +58,49 @@ H_SCHEMA_VERSION = "schema-version"
 
 def event_headers(event: Event) -> list:
     """The headers a published event carries: id, type, correlation, causation, schema version."""
-    return [(H_EVENT_ID, event.id), (H_EVENT_TYPE, event.type), (H_CORRELATION, event.correlation_id),
-            (H_CAUSATION, event.causation_id or ""), (H_SCHEMA_VERSION, str(event.schema_version))]
+    return [
+        (H_EVENT_ID, event.id),
+        (H_EVENT_TYPE, event.type),
+        (H_CORRELATION, event.correlation_id),
+        (H_CAUSATION, event.causation_id or ""),
+        (H_SCHEMA_VERSION, str(event.schema_version)),
+    ]
 
 
 def publish(producer, topic: str, event: Event, partition: int = -1) -> None:
     """Produce ``event`` to ``topic`` as JSON, keyed by ``event.key``, with tracing headers."""
-    producer.produce(topic, value=event.to_json(), key=event.key, headers=event_headers(event), partition=partition)
+    producer.produce(
+        topic,
+        value=event.to_json(),
+        key=event.key,
+        headers=event_headers(event),
+        partition=partition,
+    )
 
 
-def new_event(sim, type: str, payload: dict, *, key: str | None = None, parent: Event | None = None,
-              schema_version: int = 1, id: str | None = None) -> Event:
+def new_event(
+    sim,
+    type: str,
+    payload: dict,
+    *,
+    key: str | None = None,
+    parent: Event | None = None,
+    schema_version: int = 1,
+    id: str | None = None,
+) -> Event:
     """An event stamped now with a deterministic id; with ``parent``, it continues the parent's trace."""
     eid = id or f"evt-{sim._next('event'):06d}"
     correlation = parent.correlation_id if parent is not None else eid
-    return Event.create(type, payload, key=key, time=sim.now, id=eid, correlation_id=correlation,
-                        causation_id=parent.id if parent is not None else None, schema_version=schema_version)
+    return Event.create(
+        type,
+        payload,
+        key=key,
+        time=sim.now,
+        id=eid,
+        correlation_id=correlation,
+        causation_id=parent.id if parent is not None else None,
+        schema_version=schema_version,
+    )
 
 
 def _declare(sim, topic: str, types, who: str) -> None:
@@ -93,8 +120,18 @@ class Source:
     possibly malformed, value: the way to inject a broken event.
     """
 
-    def __init__(self, sim, name: str, topic: str, items, *, key: str | None = None, type: str | None = None,
-                 produces=None, start: float = 0.0):
+    def __init__(
+        self,
+        sim,
+        name: str,
+        topic: str,
+        items,
+        *,
+        key: str | None = None,
+        type: str | None = None,
+        produces=None,
+        start: float = 0.0,
+    ):
         sim.topic(topic)
         self.sim = sim
         self.name = name
@@ -104,7 +141,9 @@ class Source:
         self.producer = sim.producer({"client.id": name})
         self.published = 0
         items = list(items)
-        types = produces or sorted({type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i})
+        types = produces or sorted(
+            {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
+        )
         _declare(sim, topic, types, name)
         self.process = sim.env.process(self._run(items, start))
 
@@ -127,9 +166,15 @@ class Source:
             payload = {k: v for k, v in item.items() if k not in ("time", "type")}
             etype = self.type or item.get("type")
             if not etype:
-                raise ValueError(f"{self.name}: item has no 'type' and the Source has no type=: {item!r}")
+                raise ValueError(
+                    f"{self.name}: item has no 'type' and the Source has no type=: {item!r}"
+                )
             key = payload.get(self.key) if self.key else None
-            publish(self.producer, self.topic, new_event(self.sim, etype, payload, key=None if key is None else str(key)))
+            publish(
+                self.producer,
+                self.topic,
+                new_event(self.sim, etype, payload, key=None if key is None else str(key)),
+            )
         self.published += 1
 
 
@@ -151,7 +196,9 @@ class Context:
         """The virtual time."""
         return self.sim.now
 
-    def emit(self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1) -> Event:
+    def emit(
+        self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1
+    ) -> Event:
         """Publish a new event caused by the one being handled (sent when the handler succeeds).
 
         Its id is derived from the handled event's id, this service and the
@@ -161,8 +208,15 @@ class Context:
         """
         if topic not in self.sim.broker.topics:
             self.sim.topic(topic)  # raises, naming the topics that exist
-        ev = new_event(self.sim, type, payload, key=key if key is not None else self.event.key, parent=self.event,
-                       schema_version=schema_version, id=f"{self.event.id}/{self.service.name}/{len(self._out) + 1}")
+        ev = new_event(
+            self.sim,
+            type,
+            payload,
+            key=key if key is not None else self.event.key,
+            parent=self.event,
+            schema_version=schema_version,
+            id=f"{self.event.id}/{self.service.name}/{len(self._out) + 1}",
+        )
         self._out.append((topic, ev))
         return ev
 
@@ -170,17 +224,35 @@ class Context:
 class Service:
     """A named service: a consumer group with handlers per event type and opt-in policies."""
 
-    def __init__(self, sim, name: str, *, consumes, handlers: dict, produces: dict | None = None, instances: int = 1,
-                 processing_time=0.01, retry: Retry | None = None, dead_letter: bool | str = True,
-                 idempotent: bool = False, schemas: dict | None = None, reorder=None, max_in_flight: int = 100,
-                 commit: str = "after", config: dict | None = None, poll_timeout: float = 0.1):
+    def __init__(
+        self,
+        sim,
+        name: str,
+        *,
+        consumes,
+        handlers: dict,
+        produces: dict | None = None,
+        instances: int = 1,
+        processing_time=0.01,
+        retry: Retry | None = None,
+        dead_letter: bool | str = True,
+        idempotent: bool = False,
+        schemas: dict | None = None,
+        reorder=None,
+        max_in_flight: int = 100,
+        commit: str = "after",
+        config: dict | None = None,
+        poll_timeout: float = 0.1,
+    ):
         if not isinstance(name, str) or not name:
             raise ValueError(f"a service needs a non-empty name, got {name!r}")
         topics = [consumes] if isinstance(consumes, str) else list(consumes)
         for t in topics:
             sim.topic(t)
         if not isinstance(handlers, dict) or not handlers:
-            raise ValueError(f"{name}: handlers must be a dict of event type -> function(event, ctx)")
+            raise ValueError(
+                f"{name}: handlers must be a dict of event type -> function(event, ctx)"
+            )
         catalog = sim.event_catalog
         for etype, fn in handlers.items():
             if not callable(fn):
@@ -188,11 +260,14 @@ class Service:
             if catalog and etype not in catalog:
                 raise ValueError(
                     f"{name} handles {etype!r}, but no source or service produces it; "
-                    f"produced types: {', '.join(sorted(catalog))}")
+                    f"produced types: {', '.join(sorted(catalog))}"
+                )
         if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
             raise ValueError(f"{name}: instances must be a whole number >= 1, got {instances!r}")
         if retry is not None and not isinstance(retry, Retry):
-            raise TypeError(f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}")
+            raise TypeError(
+                f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}"
+            )
         self.sim = sim
         self.name = name
         self.topics = topics
@@ -219,20 +294,22 @@ class Service:
         for _ in range(instances):
             self.add_instance()
         if name in sim.services:
-            raise ValueError(f"a service called {name!r} exists already; services: {', '.join(sorted(sim.services))}")
+            raise ValueError(
+                f"a service called {name!r} exists already; services: {', '.join(sorted(sim.services))}"
+            )
         sim.services[name] = self
 
     def __repr__(self) -> str:
         alive = sum(1 for i in self.instances if i.alive)
         return f"<Service {self.name}: {alive}/{len(self.instances)} instances running>"
 
-    def add_instance(self) -> "ServiceInstance":
+    def add_instance(self) -> ServiceInstance:
         """Start one more instance (group member)."""
         inst = ServiceInstance(self, f"{self.name}-{len(self.instances) + 1}")
         self.instances.append(inst)
         return inst
 
-    def remove_instance(self) -> "ServiceInstance | None":
+    def remove_instance(self) -> ServiceInstance | None:
         """Stop the newest running instance cleanly; it leaves the group after its current batch."""
         for inst in reversed(self.instances):
             if inst.alive and not inst._stopping:
@@ -267,15 +344,26 @@ class ServiceInstance(Member):
     def __init__(self, service: Service, name: str):
         self.service = service
         self._reorder = None
-        self._committed_batch = None  # with commit="before": the batch committed and not yet handled
-        if service.reorder is not None:  # checked before the member exists: a bad window leaves no member behind
+        self._committed_batch = (
+            None  # with commit="before": the batch committed and not yet handled
+        )
+        if (
+            service.reorder is not None
+        ):  # checked before the member exists: a bad window leaves no member behind
             from .ordering import InstanceReorder
 
             self._reorder = InstanceReorder(self, service.reorder)
-        super().__init__(service.sim, service.name, service.topics, name=name,
-                         processing_time=service.processing_time, commit=service.commit,
-                         max_poll_records=service.max_in_flight, poll_timeout=service.poll_timeout,
-                         config={**service._config, "enable.auto.offset.store": False})
+        super().__init__(
+            service.sim,
+            service.name,
+            service.topics,
+            name=name,
+            processing_time=service.processing_time,
+            commit=service.commit,
+            max_poll_records=service.max_in_flight,
+            poll_timeout=service.poll_timeout,
+            config={**service._config, "enable.auto.offset.store": False},
+        )
 
     # Each record waits on the clock once per try (its processing time) and between tries (the
     # backoff), with a timeout each: instances handle records concurrently and whatever their
@@ -286,8 +374,12 @@ class ServiceInstance(Member):
         consumer = self.consumer
         try:
             while not self._stopping:
-                msgs = yield from consumer._poll_in_process(self.max_poll_records, self.poll_timeout)
-                if self._reorder is not None:  # holds events back by event time and stores offsets itself
+                msgs = yield from consumer._poll_in_process(
+                    self.max_poll_records, self.poll_timeout
+                )
+                if (
+                    self._reorder is not None
+                ):  # holds events back by event time and stores offsets itself
                     yield from self._reorder.step(msgs)
                     continue
                 if not msgs or msgs[0]._error is not None:
@@ -301,7 +393,9 @@ class ServiceInstance(Member):
                     yield from self._handle(m)
                     tp = (m._topic, m._partition)
                     if tp in consumer._assignment and not (consumer.crashed or consumer._closed):
-                        consumer._stored[tp] = m._offset + 1  # what store_offsets(m) does, without its checks
+                        consumer._stored[tp] = (
+                            m._offset + 1
+                        )  # what store_offsets(m) does, without its checks
                     else:
                         try:
                             consumer.store_offsets(m)
@@ -311,14 +405,20 @@ class ServiceInstance(Member):
                 if self.commit == "after":
                     self._commit()
             if self._reorder is not None and self.commit == "before":
-                self.service.at_risk.update(self._reorder.held())  # committed, still held, dropped on leaving
+                self.service.at_risk.update(
+                    self._reorder.held()
+                )  # committed, still held, dropped on leaving
             consumer.close()
             self._process = None
         except simpy.Interrupt:
-            if self.commit == "before":  # everything polled was committed: what is not finished is at risk
+            if (
+                self.commit == "before"
+            ):  # everything polled was committed: what is not finished is at risk
                 at_risk = self.service.at_risk
                 if self._committed_batch is not None:
-                    at_risk.update((m._topic, m._partition, m._offset) for m in self._committed_batch)
+                    at_risk.update(
+                        (m._topic, m._partition, m._offset) for m in self._committed_batch
+                    )
                 if self._reorder is not None:
                     at_risk.update(self._reorder.held())
             self._committed_batch = None
@@ -354,10 +454,17 @@ class ServiceInstance(Member):
                 from .schemas import conform
 
                 try:
-                    event = Event.create(event.type, conform(event.payload.thaw(), schema), key=event.key,
-                                         time=event.time, id=event.id, correlation_id=cid,
-                                         causation_id=cause or None, schema_version=event.schema_version,
-                                         headers=event.headers)
+                    event = Event.create(
+                        event.type,
+                        conform(event.payload.thaw(), schema),
+                        key=event.key,
+                        time=event.time,
+                        id=event.id,
+                        correlation_id=cid,
+                        causation_id=cause or None,
+                        schema_version=event.schema_version,
+                        headers=event.headers,
+                    )
                 except ValueError as err:
                     self._give_up(m, event, err, 1, started, produced)
                     return
@@ -383,24 +490,59 @@ class ServiceInstance(Member):
                     self._give_up(m, event, err, attempt, started, produced)
                     return
                 delay = retry.delay(attempt)
-                sim.journal.write("retry_scheduled", self.consumer.member_id or self.name, svc.name, m._topic,
-                                  m._partition, m._offset, 1,
-                                  f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s")
+                sim.journal.write(
+                    "retry_scheduled",
+                    self.consumer.member_id or self.name,
+                    svc.name,
+                    m._topic,
+                    m._partition,
+                    m._offset,
+                    1,
+                    f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s",
+                )
                 if delay:
                     yield env.timeout(delay)
                 continue
             break
         now = env._now
         if inbox is not None:
-            inbox.add(event.id, now, self.name)  # same instant as the handler's side effect: one transaction
+            inbox.add(
+                event.id, now, self.name
+            )  # same instant as the handler's side effect: one transaction
         if ctx._out:
             for topic, ev in ctx._out:
                 publish(svc.producer, topic, ev)
-        sim.journal.write("handled", self.consumer.member_id or self.name, svc.name, m._topic, m._partition,
-                          m._offset, 1, f"{event.type} {event.id} after {attempt} tries" if attempt > 1
-                          else f"{event.type} {event.id}")
-        sim.spans.append((svc.name, self.name, event.id, event.type, cid, cause, m._topic, m._partition, m._offset,
-                          produced, started, now, "handled", attempt, ""))
+        sim.journal.write(
+            "handled",
+            self.consumer.member_id or self.name,
+            svc.name,
+            m._topic,
+            m._partition,
+            m._offset,
+            1,
+            f"{event.type} {event.id} after {attempt} tries"
+            if attempt > 1
+            else f"{event.type} {event.id}",
+        )
+        sim.spans.append(
+            (
+                svc.name,
+                self.name,
+                event.id,
+                event.type,
+                cid,
+                cause,
+                m._topic,
+                m._partition,
+                m._offset,
+                produced,
+                started,
+                now,
+                "handled",
+                attempt,
+                "",
+            )
+        )
 
     def _give_up(self, m, event, err, attempts, started, produced) -> None:
         svc = self.service
@@ -410,27 +552,86 @@ class ServiceInstance(Member):
             dead_letter(self.sim, svc.producer, m, err, attempts, svc.name, name)
             outcome = "dead_lettered"
         else:
-            self.sim.journal.write("failed", self.consumer.member_id or self.name, svc.name, m._topic, m._partition,
-                                   m._offset, 1, f"{text}; no dead-letter topic: skipped")
+            self.sim.journal.write(
+                "failed",
+                self.consumer.member_id or self.name,
+                svc.name,
+                m._topic,
+                m._partition,
+                m._offset,
+                1,
+                f"{text}; no dead-letter topic: skipped",
+            )
             outcome = "failed"
         if event is None:
             eid, etype, cid, cause = f"{m._topic}-{m._partition}@{m._offset}", "(malformed)", "", ""
-            self.sim.spans.append(Span(svc.name, self.name, eid, etype, cid, cause, m._topic, m._partition, m._offset,
-                                       produced, started, self.sim.now, outcome, attempts, text))
+            self.sim.spans.append(
+                Span(
+                    svc.name,
+                    self.name,
+                    eid,
+                    etype,
+                    cid,
+                    cause,
+                    m._topic,
+                    m._partition,
+                    m._offset,
+                    produced,
+                    started,
+                    self.sim.now,
+                    outcome,
+                    attempts,
+                    text,
+                )
+            )
         else:
-            self._span(event, event.correlation_id, event.causation_id or "", m, produced, started, outcome,
-                       attempts, text)
+            self._span(
+                event,
+                event.correlation_id,
+                event.causation_id or "",
+                m,
+                produced,
+                started,
+                outcome,
+                attempts,
+                text,
+            )
 
     def _duplicate(self, m, event, cid, cause, produced, started, attempts) -> None:
         svc = self.service
         svc.inbox.refused += 1
-        self.sim.journal.write("duplicate_skipped", self.consumer.member_id or self.name, svc.name, m._topic,
-                               m._partition, m._offset, 1, f"{event.type} {event.id} already in the inbox")
+        self.sim.journal.write(
+            "duplicate_skipped",
+            self.consumer.member_id or self.name,
+            svc.name,
+            m._topic,
+            m._partition,
+            m._offset,
+            1,
+            f"{event.type} {event.id} already in the inbox",
+        )
         self._span(event, cid, cause, m, produced, started, "duplicate", attempts, "")
 
     def _span(self, event, cid, cause, m, produced, started, outcome, attempts, error):
-        self.sim.spans.append(Span(self.service.name, self.name, event.id, event.type, cid, cause, m._topic,
-                                   m._partition, m._offset, produced, started, self.sim.now, outcome, attempts, error))
+        self.sim.spans.append(
+            Span(
+                self.service.name,
+                self.name,
+                event.id,
+                event.type,
+                cid,
+                cause,
+                m._topic,
+                m._partition,
+                m._offset,
+                produced,
+                started,
+                self.sim.now,
+                outcome,
+                attempts,
+                error,
+            )
+        )
 
     def _commit(self) -> None:
         try:
@@ -469,8 +670,10 @@ def reconcile(sim, service: str | Service):
     finished: dict = {}  # (topic, partition, offset) -> how its first finished handling ended
     for s in sim.spans:
         if s.service == svc.name:
-            finished.setdefault((s.topic, s.partition, s.offset),
-                                "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed")
+            finished.setdefault(
+                (s.topic, s.partition, s.offset),
+                "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed",
+            )
     rows = []
     for name in svc.topics:
         counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0, "lost": 0}
@@ -478,17 +681,33 @@ def reconcile(sim, service: str | Service):
         for log in sim.topic(name).partitions:
             produced += log.log_end_offset
             done_here = {k[2]: v for k, v in finished.items() if k[0] == name and k[1] == log.index}
-            for offset, outcome in done_here.items():
+            for _offset, outcome in done_here.items():
                 counts[outcome] += 1
             lost = svc.dropped(name, log.index) - done_here.keys()
             counts["lost"] += len(lost)
-            counts["expired"] += sum(1 for o in range(0, log.log_start_offset) if o not in done_here and o not in lost)
-            counts["in_flight"] += sum(1 for o in range(log.log_start_offset, log.log_end_offset)
-                                       if o not in done_here and o not in lost)
+            counts["expired"] += sum(
+                1 for o in range(0, log.log_start_offset) if o not in done_here and o not in lost
+            )
+            counts["in_flight"] += sum(
+                1
+                for o in range(log.log_start_offset, log.log_end_offset)
+                if o not in done_here and o not in lost
+            )
         total = sum(counts.values())
         rows.append({"topic": name, "produced": produced, **counts, "balanced": produced == total})
-    return pd.DataFrame(rows, columns=["topic", "produced", "processed", "dead_lettered", "in_flight", "expired",
-                                       "lost", "balanced"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "topic",
+            "produced",
+            "processed",
+            "dead_lettered",
+            "in_flight",
+            "expired",
+            "lost",
+            "balanced",
+        ],
+    )
 
 
 def events_frame(sim, topic: str):
@@ -506,13 +725,25 @@ def events_frame(sim, topic: str):
                 e = Event.from_json(r.value)
             except (ValueError, TypeError):
                 continue
-            rows.append({"time": r.timestamp, "partition": r.partition, "offset": r.offset, "type": e.type,
-                         "key": e.key, "id": e.id, **e.payload.thaw()})
+            rows.append(
+                {
+                    "time": r.timestamp,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "type": e.type,
+                    "key": e.key,
+                    "id": e.id,
+                    **e.payload.thaw(),
+                }
+            )
     frame = pd.DataFrame(rows)
-    return frame.sort_values(["time", "partition", "offset"], kind="stable").reset_index(drop=True) if rows else frame
+    return (
+        frame.sort_values(["time", "partition", "offset"], kind="stable").reset_index(drop=True)
+        if rows
+        else frame
+    )
 
 
 def decode(message) -> Event:
     """Parse a consumed message's value as an :class:`Event` (``ValueError`` says what is wrong)."""
     return Event.from_json(message.value())
-

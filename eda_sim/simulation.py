@@ -35,22 +35,27 @@ from .group import Group
 from .journal import Journal
 from .spans import SpanLog
 
-_SIMULATIONS: "weakref.WeakValueDictionary[str, Simulation]" = weakref.WeakValueDictionary()
+_SIMULATIONS: weakref.WeakValueDictionary[str, Simulation] = weakref.WeakValueDictionary()
 _INF = float("inf")
 
 
-def resolve_simulation(bootstrap_servers: str | None) -> "Simulation":
+def resolve_simulation(bootstrap_servers: str | None) -> Simulation:
     """Find the live simulation that ``bootstrap.servers`` names (``sim://NAME``)."""
-    live = ", ".join(f"sim://{n}" for n in sorted(_SIMULATIONS)) or "none (create a Simulation first)"
+    live = (
+        ", ".join(f"sim://{n}" for n in sorted(_SIMULATIONS)) or "none (create a Simulation first)"
+    )
     if not bootstrap_servers:
-        raise fail("_INVALID_ARG", f'set "bootstrap.servers" to a simulation\'s address, e.g. sim.bootstrap_servers; live: {live}')
+        raise fail(
+            "_INVALID_ARG",
+            f'set "bootstrap.servers" to a simulation\'s address, e.g. sim.bootstrap_servers; live: {live}',
+        )
     if not bootstrap_servers.startswith("sim://"):
         raise fail(
             "_INVALID_ARG",
             f"bootstrap.servers={bootstrap_servers!r} is not a simulation. The simulated client only reaches "
             f"sim://NAME addresses (live: {live}); for a real Kafka cluster use confluent_kafka itself.",
         )
-    name = bootstrap_servers[len("sim://"):]
+    name = bootstrap_servers[len("sim://") :]
     sim = _SIMULATIONS.get(name)
     if sim is None:
         raise fail("_TRANSPORT", f"no simulation answers at {bootstrap_servers!r}; live: {live}")
@@ -65,13 +70,22 @@ class Simulation:
     between a client and the broker, in virtual seconds.
     """
 
-    def __init__(self, seed: int = 0, *, name: str = "local", journal: bool = True, network_latency: float = 0.002):
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        name: str = "local",
+        journal: bool = True,
+        network_latency: float = 0.002,
+    ):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
         if not isinstance(network_latency, (int, float)) or not 0 <= network_latency < _INF:
-            raise ValueError(f"network_latency must be a finite number of virtual seconds >= 0, got {network_latency!r}")
+            raise ValueError(
+                f"network_latency must be a finite number of virtual seconds >= 0, got {network_latency!r}"
+            )
         self.seed = seed
         self.name = name
         self.env = simpy.Environment()
@@ -120,13 +134,15 @@ class Simulation:
             pass
         return self.journal.rows()[stored:] if self.journal.enabled else []
 
-    def run(self, until: float) -> "Simulation":
+    def run(self, until: float) -> Simulation:
         """Run the clock up to virtual time ``until`` (seconds); returns the simulation."""
         self._require_outside_run("Simulation.run")
         if isinstance(until, bool) or not isinstance(until, (int, float)) or until != until:
             raise TypeError(f"until must be a virtual time in seconds, got {until!r}")
         if until < self.now:
-            raise ValueError(f"until={until} is in the past: the clock is at {self.now:g} s and only moves forward")
+            raise ValueError(
+                f"until={until} is in the past: the clock is at {self.now:g} s and only moves forward"
+            )
         if until > self.now:
             self._running = True
             try:
@@ -189,7 +205,9 @@ class Simulation:
         return f"{client_id}-{self._next('member:' + client_id)}"
 
     def _new_producer_name(self, client_id: str, given: str | None) -> str:
-        name = given if given and given not in self.producers else f"producer-{self._next('producer')}"
+        name = (
+            given if given and given not in self.producers else f"producer-{self._next('producer')}"
+        )
         return name
 
     def _new_producer_id(self) -> int:
@@ -277,14 +295,18 @@ class Simulation:
         elif hasattr(target, "_restart"):
             target._restart()
         else:
-            raise TypeError(f"restart() expects a Member or a Consumer, got {type(target).__name__}")
+            raise TypeError(
+                f"restart() expects a Member or a Consumer, got {type(target).__name__}"
+            )
 
     # -- looking at it ------------------------------------------------------------------------
 
     def group(self, group_id: str) -> Group:
         """The consumer group ``group_id``; a clear error lists the groups that exist."""
         if group_id not in self.groups:
-            raise ValueError(f"unknown group {group_id!r}; groups are: {', '.join(sorted(self.groups)) or 'none yet'}")
+            raise ValueError(
+                f"unknown group {group_id!r}; groups are: {', '.join(sorted(self.groups)) or 'none yet'}"
+            )
         return self.groups[group_id]
 
     def offsets(self, group_id: str | None = None, topic: str | None = None):
@@ -295,27 +317,75 @@ class Simulation:
         """
         import pandas as pd
 
-        groups = [self.group(group_id)] if group_id is not None else [self.groups[g] for g in sorted(self.groups)]
-        topics = [self.topic(topic)] if topic is not None else [self.broker.topics[t] for t in sorted(self.broker.topics)]
+        groups = (
+            [self.group(group_id)]
+            if group_id is not None
+            else [self.groups[g] for g in sorted(self.groups)]
+        )
+        topics = (
+            [self.topic(topic)]
+            if topic is not None
+            else [self.broker.topics[t] for t in sorted(self.broker.topics)]
+        )
         rows = []
         for t in topics:
             for log in t.partitions:
-                base = {"topic": t.name, "partition": log.index, "log_start": log.log_start_offset,
-                        "log_end": log.log_end_offset}
-                subscribed = [g for g in groups if any(t.name in c._subscription for c in g.members.values())
-                              or any(tp[0] == t.name for tp in g.committed)]
+                base = {
+                    "topic": t.name,
+                    "partition": log.index,
+                    "log_start": log.log_start_offset,
+                    "log_end": log.log_end_offset,
+                }
+                subscribed = [
+                    g
+                    for g in groups
+                    if any(t.name in c._subscription for c in g.members.values())
+                    or any(tp[0] == t.name for tp in g.committed)
+                ]
                 if group_id is None and not subscribed:
-                    rows.append({**base, "group": "", "committed": None, "lag": None, "owner": "", "position": None})
-                for g in (subscribed if group_id is None else groups):
+                    rows.append(
+                        {
+                            **base,
+                            "group": "",
+                            "committed": None,
+                            "lag": None,
+                            "owner": "",
+                            "position": None,
+                        }
+                    )
+                for g in subscribed if group_id is None else groups:
                     committed = g.committed.get((t.name, log.index))
                     owner = g.owner.get((t.name, log.index), "")
                     consumer = g.members.get(owner)
-                    position = consumer._positions.get((t.name, log.index)) if consumer is not None else None
-                    rows.append({**base, "group": g.group_id, "committed": committed,
-                                 "lag": None if committed is None else log.log_end_offset - committed,
-                                 "owner": owner, "position": position})
-        frame = pd.DataFrame(rows, columns=["topic", "partition", "group", "log_start", "log_end", "committed",
-                                            "lag", "owner", "position"])
+                    position = (
+                        consumer._positions.get((t.name, log.index))
+                        if consumer is not None
+                        else None
+                    )
+                    rows.append(
+                        {
+                            **base,
+                            "group": g.group_id,
+                            "committed": committed,
+                            "lag": None if committed is None else log.log_end_offset - committed,
+                            "owner": owner,
+                            "position": position,
+                        }
+                    )
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "topic",
+                "partition",
+                "group",
+                "log_start",
+                "log_end",
+                "committed",
+                "lag",
+                "owner",
+                "position",
+            ],
+        )
         for col in ("committed", "lag", "position"):
             frame[col] = frame[col].astype("Int64")
         return frame
@@ -331,13 +401,22 @@ class Simulation:
                 if decode:
                     key = key.decode(errors="replace") if key is not None else None
                     value = value.decode(errors="replace") if value is not None else None
-                rows.append({"partition": r.partition, "offset": r.offset, "time": r.timestamp, "key": key,
-                             "value": value})
+                rows.append(
+                    {
+                        "partition": r.partition,
+                        "offset": r.offset,
+                        "time": r.timestamp,
+                        "key": key,
+                        "value": value,
+                    }
+                )
         return pd.DataFrame(rows, columns=["partition", "offset", "time", "key", "value"])
 
 
 def _merge(config: dict | None, settings: dict) -> dict:
     cfg = dict(config or {})
     for key, value in settings.items():
-        cfg[key.replace("_", ".") if key not in ("on_delivery", "on_commit", "error_cb") else key] = value
+        cfg[
+            key.replace("_", ".") if key not in ("on_delivery", "on_commit", "error_cb") else key
+        ] = value
     return cfg

@@ -40,6 +40,7 @@ class Span(NamedTuple):
 #: How a service's handling of an event can end (the reorder policy adds "late").
 OUTCOMES = ("handled", "duplicate", "skipped", "dead_lettered", "failed")
 
+
 class SpanLog(AppendLog):
     """Spans in the order their handling finished; reads like a list of :class:`Span`."""
 
@@ -54,7 +55,9 @@ class SpanLog(AppendLog):
     def append(self, span) -> None:
         """Add one span (a :class:`Span`, or a plain tuple of its fields in order)."""
         if len(span) != len(Span._fields):
-            raise ValueError(f"a span has {len(Span._fields)} fields ({', '.join(Span._fields)}), got {len(span)}")
+            raise ValueError(
+                f"a span has {len(Span._fields)} fields ({', '.join(Span._fields)}), got {len(span)}"
+            )
         AppendLog.append(self, span if span.__class__ is tuple else tuple(span))
 
     def __repr__(self) -> str:

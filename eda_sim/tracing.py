@@ -41,28 +41,71 @@ from .retries import H_OFFSET, H_PARTITION, H_TOPIC
 from .services import H_CAUSATION, H_CORRELATION, H_EVENT_ID, H_EVENT_TYPE
 
 #: Columns of :func:`trace`, in order.
-TRACE_COLUMNS = ("event_id", "type", "causation_id", "depth", "topic", "partition", "offset", "producer",
-                 "published_at", "service", "instance", "started", "finished", "queue_time", "processing_time",
-                 "outcome", "attempts", "deliveries", "error")
+TRACE_COLUMNS = (
+    "event_id",
+    "type",
+    "causation_id",
+    "depth",
+    "topic",
+    "partition",
+    "offset",
+    "producer",
+    "published_at",
+    "service",
+    "instance",
+    "started",
+    "finished",
+    "queue_time",
+    "processing_time",
+    "outcome",
+    "attempts",
+    "deliveries",
+    "error",
+)
 
 #: Columns of :func:`trace_edges`, in order.
-EDGE_COLUMNS = ("parent", "child", "type", "topic", "producer", "parent_published_at", "child_published_at",
-                "delay", "queue_time", "processing_time")
+EDGE_COLUMNS = (
+    "parent",
+    "child",
+    "type",
+    "topic",
+    "producer",
+    "parent_published_at",
+    "child_published_at",
+    "delay",
+    "queue_time",
+    "processing_time",
+)
 
 _FAILED = ("dead_lettered", "failed")
 
 
 def _text(value) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else ("" if value is None else str(value))
+    return (
+        value.decode(errors="replace")
+        if isinstance(value, bytes)
+        else ("" if value is None else str(value))
+    )
 
 
 class _Copy:
     """One record of an event in a topic log (the original, a re-driven copy, or a dead-letter copy)."""
 
-    __slots__ = ("event_id", "type", "correlation_id", "causation_id", "topic", "partition", "offset", "time",
-                 "origin")
+    __slots__ = (
+        "event_id",
+        "type",
+        "correlation_id",
+        "causation_id",
+        "topic",
+        "partition",
+        "offset",
+        "time",
+        "origin",
+    )
 
-    def __init__(self, event_id, type, correlation_id, causation_id, topic, partition, offset, time, origin):
+    def __init__(
+        self, event_id, type, correlation_id, causation_id, topic, partition, offset, time, origin
+    ):
         self.event_id = event_id
         self.type = type
         self.correlation_id = correlation_id
@@ -95,9 +138,24 @@ def _copies(sim, correlation_id: str | None = None) -> list:
                     continue
                 origin = None
                 if H_TOPIC in h:
-                    origin = (_text(h[H_TOPIC]), int(_text(h.get(H_PARTITION)) or -1), int(_text(h.get(H_OFFSET)) or -1))
-                out.append(_Copy(_text(eid), _text(h.get(H_EVENT_TYPE)), _text(h.get(H_CORRELATION)),
-                                 _text(h.get(H_CAUSATION)), r.topic, r.partition, r.offset, r.timestamp, origin))
+                    origin = (
+                        _text(h[H_TOPIC]),
+                        int(_text(h.get(H_PARTITION)) or -1),
+                        int(_text(h.get(H_OFFSET)) or -1),
+                    )
+                out.append(
+                    _Copy(
+                        _text(eid),
+                        _text(h.get(H_EVENT_TYPE)),
+                        _text(h.get(H_CORRELATION)),
+                        _text(h.get(H_CAUSATION)),
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        r.timestamp,
+                        origin,
+                    )
+                )
     return out
 
 
@@ -123,10 +181,14 @@ def correlation_ids(sim) -> list:
 def _unknown(sim, correlation_id) -> ValueError:
     known = sorted(correlation_ids(sim))
     if not known:
-        return ValueError(f"unknown correlation id {correlation_id!r}; no traced events yet "
-                          "(publish with a Source or a Service, and run the simulation)")
+        return ValueError(
+            f"unknown correlation id {correlation_id!r}; no traced events yet "
+            "(publish with a Source or a Service, and run the simulation)"
+        )
     shown = ", ".join(known[:5]) + (", ..." if len(known) > 5 else "")
-    return ValueError(f"unknown correlation id {correlation_id!r}; {len(known)} exist, e.g. {shown}")
+    return ValueError(
+        f"unknown correlation id {correlation_id!r}; {len(known)} exist, e.g. {shown}"
+    )
 
 
 def _producers(sim):
@@ -153,7 +215,9 @@ def _producers(sim):
 def _collect(sim, correlation_id):
     """The events and spans of one trace: (events by id, spans by id, dead-letter copies)."""
     if not isinstance(correlation_id, str):
-        raise TypeError(f"correlation_id must be a str such as 'evt-000001', got {type(correlation_id).__name__}")
+        raise TypeError(
+            f"correlation_id must be a str such as 'evt-000001', got {type(correlation_id).__name__}"
+        )
     events: dict = {}
     dead: list = []
     for c in _copies(sim, correlation_id):
@@ -161,7 +225,12 @@ def _collect(sim, correlation_id):
             dead.append(c)
             continue
         e = events.get(c.event_id)
-        if e is None or (c.time, c.topic, c.partition, c.offset) < (e.time, e.topic, e.partition, e.offset):
+        if e is None or (c.time, c.topic, c.partition, c.offset) < (
+            e.time,
+            e.topic,
+            e.partition,
+            e.offset,
+        ):
             events[c.event_id] = c
     spans: dict = {}
     for s in sim.spans:
@@ -169,8 +238,17 @@ def _collect(sim, correlation_id):
             continue
         spans.setdefault(s.event_id, []).append(s)
         if s.event_id not in events:  # its record was removed by retention: the span still tells
-            events[s.event_id] = _Copy(s.event_id, s.event_type, s.correlation_id, s.causation_id, s.topic,
-                                       s.partition, s.offset, s.produced, None)
+            events[s.event_id] = _Copy(
+                s.event_id,
+                s.event_type,
+                s.correlation_id,
+                s.causation_id,
+                s.topic,
+                s.partition,
+                s.offset,
+                s.produced,
+                None,
+            )
     if not events:
         raise _unknown(sim, correlation_id)
     return events, spans, dead
@@ -240,14 +318,22 @@ def trace(sim, correlation_id: str):
     rows = []
     for eid, depth in _order(events):
         e = events[eid]
-        base = {"event_id": eid, "type": e.type, "causation_id": e.causation_id, "depth": depth, "topic": e.topic,
-                "partition": e.partition, "offset": e.offset,
-                "producer": producer(e.topic, e.partition, e.offset, e.type), "published_at": e.time}
+        base = {
+            "event_id": eid,
+            "type": e.type,
+            "causation_id": e.causation_id,
+            "depth": depth,
+            "topic": e.topic,
+            "partition": e.partition,
+            "offset": e.offset,
+            "producer": producer(e.topic, e.partition, e.offset, e.type),
+            "published_at": e.time,
+        }
         by_service: dict = {}
         for s in spans.get(eid, ()):
             by_service.setdefault(s.service, []).append(s)
         handled = []
-        for svc, ss in by_service.items():
+        for _svc, ss in by_service.items():
             real = [s for s in ss if s.outcome != "skipped"]
             if real:
                 handled.append((_pick(real), len(ss)))
@@ -256,11 +342,25 @@ def trace(sim, correlation_id: str):
             continue
         handled.sort(key=lambda x: (x[0].started, x[0].service))
         for s, n in handled:
-            rows.append({**base, "topic": s.topic, "partition": s.partition, "offset": s.offset,
-                         "published_at": s.produced, "service": s.service, "instance": s.instance,
-                         "started": s.started, "finished": s.finished, "queue_time": s.started - s.produced,
-                         "processing_time": s.finished - s.started, "outcome": s.outcome, "attempts": s.attempts,
-                         "deliveries": n, "error": s.error})
+            rows.append(
+                {
+                    **base,
+                    "topic": s.topic,
+                    "partition": s.partition,
+                    "offset": s.offset,
+                    "published_at": s.produced,
+                    "service": s.service,
+                    "instance": s.instance,
+                    "started": s.started,
+                    "finished": s.finished,
+                    "queue_time": s.started - s.produced,
+                    "processing_time": s.finished - s.started,
+                    "outcome": s.outcome,
+                    "attempts": s.attempts,
+                    "deliveries": n,
+                    "error": s.error,
+                }
+            )
     frame = pd.DataFrame(rows, columns=list(TRACE_COLUMNS))
     frame["depth"] = frame["depth"].astype("Int64")
     for col in ("attempts", "deliveries"):
@@ -279,12 +379,21 @@ def trace_edges(frame):
     """
     import pandas as pd
 
-    missing = [c for c in ("event_id", "causation_id", "published_at", "producer", "service") if c not in frame]
+    missing = [
+        c
+        for c in ("event_id", "causation_id", "published_at", "producer", "service")
+        if c not in frame
+    ]
     if missing:
-        raise ValueError(f"trace_edges expects a trace(sim, correlation_id) frame; missing columns: {', '.join(missing)}")
+        raise ValueError(
+            f"trace_edges expects a trace(sim, correlation_id) frame; missing columns: {', '.join(missing)}"
+        )
     first = frame.drop_duplicates("event_id").set_index("event_id")
-    handling = {(r.event_id, r.service): (r.queue_time, r.processing_time)
-                for r in frame.itertuples(index=False) if isinstance(r.service, str)}
+    handling = {
+        (r.event_id, r.service): (r.queue_time, r.processing_time)
+        for r in frame.itertuples(index=False)
+        if isinstance(r.service, str)
+    }
     rows = []
     for eid, r in first.iterrows():
         parent = r["causation_id"]
@@ -292,17 +401,30 @@ def trace_edges(frame):
             continue
         p = first.loc[parent]
         q, pt = handling.get((parent, r["producer"]), (float("nan"), float("nan")))
-        rows.append({"parent": parent, "child": eid, "type": r["type"], "topic": r["topic"],
-                     "producer": r["producer"], "parent_published_at": p["published_at"],
-                     "child_published_at": r["published_at"], "delay": r["published_at"] - p["published_at"],
-                     "queue_time": q, "processing_time": pt})
+        rows.append(
+            {
+                "parent": parent,
+                "child": eid,
+                "type": r["type"],
+                "topic": r["topic"],
+                "producer": r["producer"],
+                "parent_published_at": p["published_at"],
+                "child_published_at": r["published_at"],
+                "delay": r["published_at"] - p["published_at"],
+                "queue_time": q,
+                "processing_time": pt,
+            }
+        )
     return pd.DataFrame(rows, columns=list(EDGE_COLUMNS))
 
 
 def _expected(sim, topic: str, etype: str) -> list:
     """The services that should handle an event of ``etype`` in ``topic``: they consume it and have a handler."""
-    return [name for name in sorted(sim.services)
-            if topic in sim.services[name].topics and etype in sim.services[name].handlers]
+    return [
+        name
+        for name in sorted(sim.services)
+        if topic in sim.services[name].topics and etype in sim.services[name].handlers
+    ]
 
 
 def _why_waiting(sim, svc_name: str, e, now: float) -> str:
@@ -312,7 +434,11 @@ def _why_waiting(sim, svc_name: str, e, now: float) -> str:
     where = f"{e.topic}-{e.partition}@{e.offset}"
     head = f"{svc_name} has not finished {e.event_id} ({e.type}) in {where}, published {now - e.time:.3g} s ago"
     for r in reversed(sim.journal.rows("retry_scheduled")):
-        if r.group == svc_name and (r.topic, r.partition, r.offset) == (e.topic, e.partition, e.offset):
+        if r.group == svc_name and (r.topic, r.partition, r.offset) == (
+            e.topic,
+            e.partition,
+            e.offset,
+        ):
             return f"{head}: being retried after {r.detail}"
     running = any(i.alive for i in svc.instances)
     none_running = "" if running else f"; no instance of {svc_name} is running"
@@ -321,8 +447,10 @@ def _why_waiting(sim, svc_name: str, e, now: float) -> str:
     consumer = group.members.get(owner) if owner is not None else None
     if consumer is not None and consumer.crashed:
         timeout = consumer._config["session.timeout.ms"] / 1000.0
-        return (f"{head}: {e.topic}-{e.partition} is still assigned to {owner}, which crashed; the group "
-                f"reassigns it only after session.timeout.ms ({timeout:g} s) without heartbeats{none_running}")
+        return (
+            f"{head}: {e.topic}-{e.partition} is still assigned to {owner}, which crashed; the group "
+            f"reassigns it only after session.timeout.ms ({timeout:g} s) without heartbeats{none_running}"
+        )
     if not running:
         return f"{head}: no instance of {svc_name} is running (crashed or stopped)"
     if owner is None:
@@ -330,9 +458,11 @@ def _why_waiting(sim, svc_name: str, e, now: float) -> str:
     committed = group.committed.get(tp)
     end = sim.topic(e.topic).partitions[e.partition].log_end_offset
     ahead = max(e.offset - (committed if committed is not None else 0), 0)
-    return (f"{head}: in progress or queued in {e.topic}-{e.partition} (owner {owner}); "
-            f"{ahead} record(s) before it from the committed offset "
-            f"{committed if committed is not None else '(none yet)'}, log end {end}")
+    return (
+        f"{head}: in progress or queued in {e.topic}-{e.partition} (owner {owner}); "
+        f"{ahead} record(s) before it from the committed offset "
+        f"{committed if committed is not None else '(none yet)'}, log end {end}"
+    )
 
 
 def where_stuck(sim, correlation_id: str) -> dict | None:
@@ -354,11 +484,11 @@ def where_stuck(sim, correlation_id: str) -> dict | None:
     """
     events, spans, dead = _collect(sim, correlation_id)
     failed = []
-    for eid, ss in spans.items():
+    for eid, ss in spans.items():  # noqa: B007
         by_service: dict = {}
         for s in ss:
             by_service.setdefault(s.service, []).append(s)
-        for svc, group in by_service.items():
+        for svc, group in by_service.items():  # noqa: B007
             s = _pick(group)
             if s.outcome in _FAILED:
                 failed.append(s)
@@ -370,11 +500,24 @@ def where_stuck(sim, correlation_id: str) -> dict | None:
                 dlt = c.topic
                 break
         what = "dead-lettered" if s.outcome == "dead_lettered" else "gave up on"
-        reason = (f"{s.service} {what} {s.event_id} ({s.event_type}) from {s.topic}-{s.partition}@{s.offset} "
-                  f"after {s.attempts} attempt(s): {s.error}" + (f"; the event is in {dlt}" if dlt else ""))
-        return {"state": "failed", "correlation_id": correlation_id, "event_id": s.event_id, "type": s.event_type,
-                "topic": s.topic, "partition": s.partition, "offset": s.offset, "service": s.service,
-                "since": s.finished, "dead_letter_topic": dlt, "reason": reason}
+        reason = (
+            f"{s.service} {what} {s.event_id} ({s.event_type}) from {s.topic}-{s.partition}@{s.offset} "
+            f"after {s.attempts} attempt(s): {s.error}"
+            + (f"; the event is in {dlt}" if dlt else "")
+        )
+        return {
+            "state": "failed",
+            "correlation_id": correlation_id,
+            "event_id": s.event_id,
+            "type": s.event_type,
+            "topic": s.topic,
+            "partition": s.partition,
+            "offset": s.offset,
+            "service": s.service,
+            "since": s.finished,
+            "dead_letter_topic": dlt,
+            "reason": reason,
+        }
     now = sim.now
     for eid, _ in sorted(((eid, e.time) for eid, e in events.items()), key=lambda x: (x[1], x[0])):
         e = events[eid]
@@ -382,13 +525,32 @@ def where_stuck(sim, correlation_id: str) -> dict | None:
         for svc in _expected(sim, e.topic, e.type):
             if svc not in done:
                 if e.offset in sim.services[svc].dropped(e.topic, e.partition):
-                    return {"state": "lost", "correlation_id": correlation_id, "event_id": eid, "type": e.type,
-                            "topic": e.topic, "partition": e.partition, "offset": e.offset, "service": svc,
-                            "since": e.time, "dead_letter_topic": None,
-                            "reason": f"{svc} committed {e.topic}-{e.partition}@{e.offset} before handling it "
-                                      f"(commit='before', at-most-once) and the instance holding {eid} crashed or "
-                                      f"left; the group will not deliver it again"}
-                return {"state": "waiting", "correlation_id": correlation_id, "event_id": eid, "type": e.type,
-                        "topic": e.topic, "partition": e.partition, "offset": e.offset, "service": svc,
-                        "since": e.time, "dead_letter_topic": None, "reason": _why_waiting(sim, svc, e, now)}
+                    return {
+                        "state": "lost",
+                        "correlation_id": correlation_id,
+                        "event_id": eid,
+                        "type": e.type,
+                        "topic": e.topic,
+                        "partition": e.partition,
+                        "offset": e.offset,
+                        "service": svc,
+                        "since": e.time,
+                        "dead_letter_topic": None,
+                        "reason": f"{svc} committed {e.topic}-{e.partition}@{e.offset} before handling it "
+                        f"(commit='before', at-most-once) and the instance holding {eid} crashed or "
+                        f"left; the group will not deliver it again",
+                    }
+                return {
+                    "state": "waiting",
+                    "correlation_id": correlation_id,
+                    "event_id": eid,
+                    "type": e.type,
+                    "topic": e.topic,
+                    "partition": e.partition,
+                    "offset": e.offset,
+                    "service": svc,
+                    "since": e.time,
+                    "dead_letter_topic": None,
+                    "reason": _why_waiting(sim, svc, e, now),
+                }
     return None

@@ -89,9 +89,22 @@ OKABE_ITO = {
 }
 _OI = OKABE_ITO
 #: Colours for members (board) and partitions (timeline), in order of first appearance.
-SERIES = (_OI["blue"], _OI["orange"], _OI["green"], _OI["purple"], _OI["sky_blue"], _OI["yellow"],
-          _OI["vermillion"], _OI["black"])
-_HATCHES = ("", "//", "..", "\\\\")  # after eight colours, patterns keep members apart ("xx" marks a crash)
+SERIES = (
+    _OI["blue"],
+    _OI["orange"],
+    _OI["green"],
+    _OI["purple"],
+    _OI["sky_blue"],
+    _OI["yellow"],
+    _OI["vermillion"],
+    _OI["black"],
+)
+_HATCHES = (
+    "",
+    "//",
+    "..",
+    "\\\\",
+)  # after eight colours, patterns keep members apart ("xx" marks a crash)
 _ALERT = _OI["vermillion"]
 _GREY = "#8C8C8C"
 _LIGHT = "#E6E6E6"
@@ -99,9 +112,19 @@ _LIGHT = "#E6E6E6"
 #: Figure sizes in inches at ``DPI``: fixed by the library, so notebooks compare equal everywhere.
 FLOW_SIZE = (10.0, 5.0)
 DPI = 100
-_STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9,
-          "ytick.labelsize": 9, "legend.fontsize": 8.5, "axes.spines.top": False, "axes.spines.right": False,
-          "font.family": "DejaVu Sans", "hatch.linewidth": 0.8, "svg.hashsalt": "eda_sim"}
+_STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 8.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.family": "DejaVu Sans",
+    "hatch.linewidth": 0.8,
+    "svg.hashsalt": "eda_sim",
+}
 
 #: Total lag (records) above which a group is flagged as lagging in the flow diagram.
 LAG_THRESHOLD = 100
@@ -124,7 +147,9 @@ class _State:
         self.delivered: dict = defaultdict(int)  # (group, topic) -> records delivered
         self.committed: dict = {}  # (group, topic, partition) -> committed offset
         self.owner: dict = defaultdict(dict)  # group -> {(topic, partition): member}
-        self.members: dict = defaultdict(dict)  # group -> {member: "alive" | "crashed"} (in the group)
+        self.members: dict = defaultdict(
+            dict
+        )  # group -> {member: "alive" | "crashed"} (in the group)
         self.crashed: dict = {}  # member -> group, crashed and not restarted
         self.subscriptions: dict = defaultdict(set)  # group -> topics it subscribed to
         self.positions: dict = {}  # (group, member, topic, partition) -> position
@@ -208,7 +233,9 @@ def _check_time(sim, time) -> float:
     if isinstance(time, bool) or not isinstance(time, (int, float)) or time != time:
         raise TypeError(f"time must be a virtual time in seconds or None (now), got {time!r}")
     if not 0 <= time <= sim.now:
-        raise ValueError(f"time={time!r} is outside the simulation's past: pick a time from 0 to now ({sim.now:g} s)")
+        raise ValueError(
+            f"time={time!r} is outside the simulation's past: pick a time from 0 to now ({sim.now:g} s)"
+        )
     return float(time)
 
 
@@ -288,7 +315,9 @@ def _read_topics(subscriptions: dict, committed: dict, group: str) -> list:
     return sorted(set(subscriptions.get(group, ())) | {t for (g, t, _p) in committed if g == group})
 
 
-def _group_lag(group: str, topics, partitions: dict, end: dict, start: dict, committed: dict) -> int:
+def _group_lag(
+    group: str, topics, partitions: dict, end: dict, start: dict, committed: dict
+) -> int:
     """A group's total lag: per partition of ``topics``, log end minus committed offset, or minus log start
     where the group has committed nothing yet (the whole backlog is ahead of it). Same rule as
     :func:`eda_sim.metrics.metrics`, so the flow diagram's flag and the lag chart agree."""
@@ -336,7 +365,12 @@ def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOL
     """
     s = _state(sim, time)
     g = nx.DiGraph()
-    groups = set(s.members) | {grp for grp, _t in s.delivered} | {c[0] for c in s.committed} | set(s.subscriptions)
+    groups = (
+        set(s.members)
+        | {grp for grp, _t in s.delivered}
+        | {c[0] for c in s.committed}
+        | set(s.subscriptions)
+    )
     groups |= set(sim.services)
     groups.discard("")
     producers = {actor for actor, _t in s.produced}
@@ -388,20 +422,33 @@ def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOL
             edge(_node("topic", topic), client(grp), n)
             g.nodes[client(grp)]["delivered"] += n
 
-    lag = {grp: _group_lag(grp, _read_topics(s.subscriptions, s.committed, grp), s.partitions, s.log_end,
-                           s.log_start, s.committed) for grp in groups}
+    lag = {
+        grp: _group_lag(
+            grp,
+            _read_topics(s.subscriptions, s.committed, grp),
+            s.partitions,
+            s.log_end,
+            s.log_start,
+            s.committed,
+        )
+        for grp in groups
+    }
     crashed = defaultdict(int)
     for _member, grp in s.crashed.items():
         crashed[grp] += 1
-    for node, data in g.nodes(data=True):
+    for _n, data in g.nodes(data=True):
         kind, name = data["kind"], data["name"]
-        data.update(down=False, lagging=False, dead_lettering=False, dlt=False, lag=0, members=0, crashed=0)
+        data.update(
+            down=False, lagging=False, dead_lettering=False, dlt=False, lag=0, members=0, crashed=0
+        )
         if kind == "topic":
             data["events"] = s.appended.get(name, 0)
             data["partitions"] = s.partitions.get(name, 0)
             data["dlt"] = name.endswith(DLT_SUFFIX)
             continue
-        data["dead_lettering"] = any(t.endswith(DLT_SUFFIX) and n for (a, t), n in s.produced.items() if a == name)
+        data["dead_lettering"] = any(
+            t.endswith(DLT_SUFFIX) and n for (a, t), n in s.produced.items() if a == name
+        )
         if kind == "producer":
             data["events"] = data["produced"]
             continue
@@ -460,6 +507,7 @@ def flow_layout(graph: nx.DiGraph) -> dict:
         layers[layer[node]].append(node)
     rank: dict = {}
     for lv in sorted(layers):
+
         def key(n):
             near = [rank[p] for p in dag.predecessors(n) if p in rank]
             return (sum(near) / len(near) if near else math.inf, n)
@@ -468,8 +516,9 @@ def flow_layout(graph: nx.DiGraph) -> dict:
             rank[node] = i - (len(layers[lv]) - 1) / 2
     # one pass back up: sources line up with what they feed
     for lv in sorted(layers, reverse=True):
+
         def key_up(n):
-            near = [rank[c] for c in dag.successors(n) if layer[c] > lv]
+            near = [rank[c] for c in dag.successors(n) if layer[c] > lv]  # noqa: B023
             return (sum(near) / len(near) if near else rank[n], n)
 
         if lv == 0 or all(not list(dag.predecessors(n)) for n in layers[lv]):
@@ -479,7 +528,12 @@ def flow_layout(graph: nx.DiGraph) -> dict:
 
 
 _FLOW_FILL = {"producer": "#DCEAF5", "service": "#D5EFE6", "group": "#FBEBCB", "topic": "#F2F2F2"}
-_FLOW_EDGE = {"producer": _OI["blue"], "service": _OI["green"], "group": _OI["orange"], "topic": "#555555"}
+_FLOW_EDGE = {
+    "producer": _OI["blue"],
+    "service": _OI["green"],
+    "group": _OI["orange"],
+    "topic": "#555555",
+}
 
 
 def _wrap(name: str, width: int = 11) -> str:
@@ -492,7 +546,9 @@ def _wrap(name: str, width: int = 11) -> str:
     return name[: cut + 1] + "\n" + name[cut + 1 :]
 
 
-def draw_flow(sim, time: float | None = None, ax=None, lag_threshold: int = LAG_THRESHOLD) -> Figure:
+def draw_flow(
+    sim, time: float | None = None, ax=None, lag_threshold: int = LAG_THRESHOLD
+) -> Figure:
     """Draw :func:`flow_graph`: boxes for producers and services, rounded boxes for topics.
 
     Edges are labelled with their event counts (dashed when declared but
@@ -513,8 +569,15 @@ def draw_flow(sim, time: float | None = None, ax=None, lag_threshold: int = LAG_
         ax.set_axis_off()
         _title(ax, f"Event flow at t = {t:.3f} s (virtual)")
         if not graph:
-            ax.text(0.5, 0.5, "nothing yet: create a topic, a producer or a consumer group", ha="center",
-                    va="center", color=_GREY, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "nothing yet: create a topic, a producer or a consumer group",
+                ha="center",
+                va="center",
+                color=_GREY,
+                transform=ax.transAxes,
+            )
             return fig
         xs = [pos[n][0] for n in graph]
         ys = [pos[n][1] for n in graph]
@@ -529,15 +592,33 @@ def draw_flow(sim, time: float | None = None, ax=None, lag_threshold: int = LAG_
             edge = _ALERT if d["down"] or d["dlt"] else _FLOW_EDGE[kind]
             style = "round,pad=0.45,rounding_size=0.8" if topic else "square,pad=0.45"
             boxes[node] = ax.text(
-                x, y, _wrap(d["name"]), ha="center", va="center", fontsize=9.5, zorder=2,
+                x,
+                y,
+                _wrap(d["name"]),
+                ha="center",
+                va="center",
+                fontsize=9.5,
+                zorder=2,
                 fontweight="bold" if kind == "service" else "normal",
-                bbox=dict(boxstyle=style, facecolor=_FLOW_FILL[kind], edgecolor=edge,
-                          linewidth=2.2 if d["down"] or d["dlt"] else 1.2,
-                          linestyle="--" if d["down"] else "-"))
+                bbox=dict(
+                    boxstyle=style,
+                    facecolor=_FLOW_FILL[kind],
+                    edgecolor=edge,
+                    linewidth=2.2 if d["down"] or d["dlt"] else 1.2,
+                    linestyle="--" if d["down"] else "-",
+                ),
+            )
             if topic:  # a client's counts are on its edges; a topic's size and partitions only here
-                ax.annotate(f"{_count(d['events'])} event{'' if d['events'] == 1 else 's'} · {d['partitions']} part.", (x, y),
-                            xytext=(0, -21 if "\n" not in _wrap(d["name"]) else -28), textcoords="offset points",
-                            ha="center", va="top", fontsize=7.5, color="#444444")
+                ax.annotate(
+                    f"{_count(d['events'])} event{'' if d['events'] == 1 else 's'} · {d['partitions']} part.",
+                    (x, y),
+                    xytext=(0, -21 if "\n" not in _wrap(d["name"]) else -28),
+                    textcoords="offset points",
+                    ha="center",
+                    va="top",
+                    fontsize=7.5,
+                    color="#444444",
+                )
             marks = []
             if d["down"]:
                 marks.append(("DOWN", _ALERT, "white"))
@@ -548,10 +629,19 @@ def draw_flow(sim, time: float | None = None, ax=None, lag_threshold: int = LAG_
             if d["dead_lettering"]:
                 marks.append(("→ DLT", _OI["vermillion"], "white"))
             for i, (text, face, ink) in enumerate(marks):
-                ax.annotate(text, (x, y), xytext=(0, 20 + 13 * i if "\n" not in _wrap(d["name"]) else 27 + 13 * i),
-                            textcoords="offset points", ha="center", va="bottom", fontsize=7, color=ink,
-                            fontweight="bold", zorder=5,
-                            bbox=dict(boxstyle="round,pad=0.2", facecolor=face, edgecolor="none"))
+                ax.annotate(
+                    text,
+                    (x, y),
+                    xytext=(0, 20 + 13 * i if "\n" not in _wrap(d["name"]) else 27 + 13 * i),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=ink,
+                    fontweight="bold",
+                    zorder=5,
+                    bbox=dict(boxstyle="round,pad=0.2", facecolor=face, edgecolor="none"),
+                )
         top = max([d["events"] for _a, _b, d in graph.edges(data=True)] + [1])
         # Where an arrow leaves and meets a box, computed once here (matplotlib's patch clipping
         # would bisect each arrow against each box on every draw: a third of the redraw time).
@@ -565,31 +655,76 @@ def draw_flow(sim, time: float | None = None, ax=None, lag_threshold: int = LAG_
             (ax_, ay_), (bx_, by_) = to_px(pos[a]), to_px(pos[b])
             shrink_a = _to_edge(half[a], bx_ - ax_, by_ - ay_, fig.dpi) + 3
             shrink_b = _to_edge(half[b], bx_ - ax_, by_ - ay_, fig.dpi) + 3
-            ax.add_patch(FancyArrowPatch(
-                pos[a], pos[b], arrowstyle="-|>", color=colour, lw=width, mutation_scale=12, zorder=3,
-                linestyle="--" if d["declared"] else "-", alpha=0.5 if d["declared"] else 0.9,
-                shrinkA=shrink_a, shrinkB=shrink_b, connectionstyle=f"arc3,rad={0.35 if back else 0.0}"))
+            ax.add_patch(
+                FancyArrowPatch(
+                    pos[a],
+                    pos[b],
+                    arrowstyle="-|>",
+                    color=colour,
+                    lw=width,
+                    mutation_scale=12,
+                    zorder=3,
+                    linestyle="--" if d["declared"] else "-",
+                    alpha=0.5 if d["declared"] else 0.9,
+                    shrinkA=shrink_a,
+                    shrinkB=shrink_b,
+                    connectionstyle=f"arc3,rad={0.35 if back else 0.0}",
+                )
+            )
             if d["events"]:
                 # the label sits at the middle of the visible arrow, between the two boxes
                 length = math.hypot(bx_ - ax_, by_ - ay_) or 1.0
                 k = (0.5 + (shrink_a - shrink_b) * fig.dpi / 72 / 2 / length) if not back else 0.5
                 mx = pos[a][0] + (pos[b][0] - pos[a][0]) * k
                 my = pos[a][1] + (pos[b][1] - pos[a][1]) * k + (0.3 if back else 0.0)
-                ax.annotate(_count(d["events"]), (mx, my), xytext=(0, 3), textcoords="offset points", ha="center",
-                            va="bottom", fontsize=8, zorder=4, color=colour,
-                            bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
-        handles = [Patch(facecolor=_FLOW_FILL[k], edgecolor=_FLOW_EDGE[k], label=label)
-                   for k, label in (("producer", "producer"), ("topic", "topic"),
-                                    ("service", "service (group + producer)"), ("group", "consumer group"))
-                   if any(graph.nodes[n]["kind"] == k for n in graph)]
-        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.08), ncol=len(handles), frameon=False)
+                ax.annotate(
+                    _count(d["events"]),
+                    (mx, my),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    zorder=4,
+                    color=colour,
+                    bbox=dict(
+                        boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8
+                    ),
+                )
+        handles = [
+            Patch(facecolor=_FLOW_FILL[k], edgecolor=_FLOW_EDGE[k], label=label)
+            for k, label in (
+                ("producer", "producer"),
+                ("topic", "topic"),
+                ("service", "service (group + producer)"),
+                ("group", "consumer group"),
+            )
+            if any(graph.nodes[n]["kind"] == k for n in graph)
+        ]
+        ax.legend(
+            handles=handles,
+            loc="lower center",
+            bbox_to_anchor=(0.5, -0.08),
+            ncol=len(handles),
+            frameon=False,
+        )
         return fig
 
 
 # ---------------------------------------------------------------------------------------------
 # Partition board
 
-BOARD_COLUMNS = ["partition", "group", "log_start", "log_end", "committed", "lag", "owner", "position", "crashed"]
+BOARD_COLUMNS = [
+    "partition",
+    "group",
+    "log_start",
+    "log_end",
+    "committed",
+    "lag",
+    "owner",
+    "position",
+    "crashed",
+]
 
 
 def _groups_of(s: _State, topic: str) -> list:
@@ -618,9 +753,11 @@ def board(sim, topic: str, time: float | None = None, group: str | None = None) 
     groups = _groups_of(s, topic)
     if group is not None:
         if group not in groups:
-            raise ValueError(f"group {group!r} does not read topic {topic!r}"
-                             f"{' at that time' if time is not None else ''}; groups reading it: "
-                             f"{', '.join(groups) or 'none'}")
+            raise ValueError(
+                f"group {group!r} does not read topic {topic!r}"
+                f"{' at that time' if time is not None else ''}; groups reading it: "
+                f"{', '.join(groups) or 'none'}"
+            )
         groups = [group]
     rows = []
     for p in range(s.partitions.get(topic, 0)):
@@ -629,10 +766,17 @@ def board(sim, topic: str, time: float | None = None, group: str | None = None) 
         for g in groups or [""]:
             committed = s.committed.get((g, topic, p))
             owner = s.owner[g].get(tp, "") if g else ""
-            rows.append({**base, "group": g, "committed": committed,
-                         "lag": None if committed is None else s.log_end[tp] - committed, "owner": owner,
-                         "position": s.positions.get((g, owner, topic, p)) if owner else None,
-                         "crashed": bool(owner) and s.members[g].get(owner) == "crashed"})
+            rows.append(
+                {
+                    **base,
+                    "group": g,
+                    "committed": committed,
+                    "lag": None if committed is None else s.log_end[tp] - committed,
+                    "owner": owner,
+                    "position": s.positions.get((g, owner, topic, p)) if owner else None,
+                    "crashed": bool(owner) and s.members[g].get(owner) == "crashed",
+                }
+            )
     frame = pd.DataFrame(rows, columns=BOARD_COLUMNS)
     for col in ("partition", "log_start", "log_end"):
         frame[col] = frame[col].astype("int64")
@@ -656,7 +800,9 @@ def _board_size(n: int) -> tuple:
     return (10.0, min(7.0, max(2.8, 1.6 + 0.5 * n)))
 
 
-def draw_board(sim, topic: str, time: float | None = None, group: str | None = None, ax=None) -> Figure:
+def draw_board(
+    sim, topic: str, time: float | None = None, group: str | None = None, ax=None
+) -> Figure:
     """Draw :func:`board`: one strip per partition from log start to log end, coloured by owner.
 
     Offsets run along the x axis; a black bar marks the committed offset, a
@@ -670,29 +816,59 @@ def draw_board(sim, topic: str, time: float | None = None, group: str | None = N
     frame = board(sim, topic, time, group)
     groups = sorted(set(frame["group"]))
     if len(groups) > 1:
-        raise ValueError(f"several groups read {topic!r}: {', '.join(groups)}; pass group= one of them")
+        raise ValueError(
+            f"several groups read {topic!r}: {', '.join(groups)}; pass group= one of them"
+        )
     g = groups[0] if groups else ""
     colours = _member_colours(sim, g) if g else {}
     n = len(frame)
     with matplotlib.rc_context(_STYLE):
         fig, ax = _figure_and_ax(ax, _board_size(n))
-        _title(ax, f"{topic} · {'group ' + g if g else 'no consumer group'} · t = {t:.3f} s (virtual)")
+        _title(
+            ax, f"{topic} · {'group ' + g if g else 'no consumer group'} · t = {t:.3f} s (virtual)"
+        )
         hi = max([1] + list(frame["log_end"]))
         seen = []
         ticks_x, ticks_y, pos_x, pos_y = [], [], [], []
         for row in frame.itertuples(index=False):
             y = row.partition
             if row.log_start:
-                ax.add_patch(Rectangle((0, y - 0.3), row.log_start, 0.6, facecolor=_LIGHT, hatch="///",
-                                       edgecolor="#BBBBBB", linewidth=0))
+                ax.add_patch(
+                    Rectangle(
+                        (0, y - 0.3),
+                        row.log_start,
+                        0.6,
+                        facecolor=_LIGHT,
+                        hatch="///",
+                        edgecolor="#BBBBBB",
+                        linewidth=0,
+                    )
+                )
             colour, hatch = colours.get(row.owner, (_LIGHT, "")) if row.owner else (_LIGHT, "")
             if row.crashed:
                 hatch = "xx"
-            ax.add_patch(Rectangle((row.log_start, y - 0.3), max(row.log_end - row.log_start, 0), 0.6,
-                                   facecolor=colour, hatch=hatch, edgecolor="white" if hatch else colour,
-                                   linewidth=0, alpha=0.85))
-            ax.add_patch(Rectangle((0, y - 0.3), hi, 0.6, fill=False, edgecolor=colour if row.owner else "#BBBBBB",
-                                   linewidth=1.4 if row.owner else 0.6))
+            ax.add_patch(
+                Rectangle(
+                    (row.log_start, y - 0.3),
+                    max(row.log_end - row.log_start, 0),
+                    0.6,
+                    facecolor=colour,
+                    hatch=hatch,
+                    edgecolor="white" if hatch else colour,
+                    linewidth=0,
+                    alpha=0.85,
+                )
+            )
+            ax.add_patch(
+                Rectangle(
+                    (0, y - 0.3),
+                    hi,
+                    0.6,
+                    fill=False,
+                    edgecolor=colour if row.owner else "#BBBBBB",
+                    linewidth=1.4 if row.owner else 0.6,
+                )
+            )
             if row.owner and row.owner not in seen:
                 seen.append(row.owner)
             if row.committed is not pd.NA:
@@ -704,9 +880,16 @@ def draw_board(sim, topic: str, time: float | None = None, group: str | None = N
             lag = "lag –" if row.lag is pd.NA else f"lag {_count(row.lag)}"
             if row.owner:
                 lag += f" · {row.owner}" + (" (crashed)" if row.crashed else "")
-            ax.annotate(lag, (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0),
-                        textcoords="offset points", va="center", fontsize=9,
-                        color=_ALERT if row.lag is not pd.NA and row.lag > 0 else "black")
+            ax.annotate(
+                lag,
+                (1.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+                color=_ALERT if row.lag is not pd.NA and row.lag > 0 else "black",
+            )
         ax.plot(ticks_x, ticks_y, color="black", lw=2.2, solid_capstyle="butt", zorder=4)
         ax.plot(pos_x, pos_y, marker="v", color="black", markersize=7, zorder=5, linestyle="none")
         ax.set_ylim(n - 0.4 if n else 0.6, -0.7)
@@ -714,8 +897,16 @@ def draw_board(sim, topic: str, time: float | None = None, group: str | None = N
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         for p in frame["partition"].drop_duplicates():
-            ax.annotate(f"p{p}", (0.0, p), xycoords=("axes fraction", "data"), xytext=(-6, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=9)
+            ax.annotate(
+                f"p{p}",
+                (0.0, p),
+                xycoords=("axes fraction", "data"),
+                xytext=(-6, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize=9,
+            )
         ax.set_ylabel("partition", labelpad=22)
         ax.set_xlim(-hi * 0.012, hi * 1.012)
         ax.set_xlabel("offset")
@@ -724,23 +915,49 @@ def draw_board(sim, topic: str, time: float | None = None, group: str | None = N
         for m in seen:
             colour, hatch = colours.get(m, (_LIGHT, ""))
             crashed = any(frame.loc[frame["owner"] == m, "crashed"])
-            handles.append(Patch(facecolor=colour, hatch="xx" if crashed else hatch, edgecolor="white",
-                                 label=f"{m} (crashed)" if crashed else m))
+            handles.append(
+                Patch(
+                    facecolor=colour,
+                    hatch="xx" if crashed else hatch,
+                    edgecolor="white",
+                    label=f"{m} (crashed)" if crashed else m,
+                )
+            )
         handles.append(Patch(facecolor=_LIGHT, edgecolor="#BBBBBB", label="no owner"))
         handles.append(Line2D([], [], color="black", lw=2.2, label="committed"))
-        handles.append(Line2D([], [], color="black", marker="v", linestyle="none", label="position"))
+        handles.append(
+            Line2D([], [], color="black", marker="v", linestyle="none", label="position")
+        )
         if any(frame["log_start"] > 0):
-            handles.append(Patch(facecolor=_LIGHT, hatch="///", edgecolor="#BBBBBB", label="expired"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.22 if n < 4 else -0.12),
-                  ncol=min(len(handles), 6), frameon=False)
-        fig.subplots_adjust(left=0.08, right=0.82, bottom=0.3 if n < 4 else 0.2, top=0.85 if n < 4 else 0.9)
+            handles.append(
+                Patch(facecolor=_LIGHT, hatch="///", edgecolor="#BBBBBB", label="expired")
+            )
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0, -0.22 if n < 4 else -0.12),
+            ncol=min(len(handles), 6),
+            frameon=False,
+        )
+        fig.subplots_adjust(
+            left=0.08, right=0.82, bottom=0.3 if n < 4 else 0.2, top=0.85 if n < 4 else 0.9
+        )
         return fig
 
 
 # ---------------------------------------------------------------------------------------------
 # Per-key timeline
 
-TIMELINE_COLUMNS = ["key", "partition", "offset", "produced", "seq", "delivered", "delivery", "member"]
+TIMELINE_COLUMNS = [
+    "key",
+    "partition",
+    "offset",
+    "produced",
+    "seq",
+    "delivered",
+    "delivery",
+    "member",
+]
 
 
 def _field(value: bytes | None, path: str):
@@ -767,8 +984,14 @@ def _delivering_groups(sim, topic: str) -> list:
     return sorted({r.group for r in sim.journal.rows("delivered") if r.topic == topic and r.group})
 
 
-def key_timeline(sim, topic: str, keys=None, order_field: str | None = None, key_field: str | None = None,
-                 group: str | None = None) -> pd.DataFrame:
+def key_timeline(
+    sim,
+    topic: str,
+    keys=None,
+    order_field: str | None = None,
+    key_field: str | None = None,
+    group: str | None = None,
+) -> pd.DataFrame:
     """One row per retained record of ``topic``: its key, where it is, when it was produced and delivered.
 
     ``key`` is the record's key, or with ``key_field`` a JSON field of its
@@ -791,11 +1014,15 @@ def key_timeline(sim, topic: str, keys=None, order_field: str | None = None, key
     readers = _delivering_groups(sim, topic)
     if group is None:
         if len(readers) > 1:
-            raise ValueError(f"records of {topic!r} went to groups {', '.join(readers)}; pass group= one of them")
+            raise ValueError(
+                f"records of {topic!r} went to groups {', '.join(readers)}; pass group= one of them"
+            )
         group = readers[0] if readers else None
     elif group not in readers:
-        raise ValueError(f"group {group!r} has had no records of {topic!r}; "
-                         f"groups that did: {', '.join(readers) or 'none'}")
+        raise ValueError(
+            f"group {group!r} has had no records of {topic!r}; "
+            f"groups that did: {', '.join(readers) or 'none'}"
+        )
     first: dict = {}
     if group is not None:
         rank = 0
@@ -815,16 +1042,31 @@ def key_timeline(sim, topic: str, keys=None, order_field: str | None = None, key
                 key = "" if rec.key is None else rec.key.decode(errors="replace")
             seq = _field(rec.value, order_field) if order_field is not None else None
             d = first.get((rec.partition, rec.offset))
-            rows.append({"key": key, "partition": rec.partition, "offset": rec.offset, "produced": rec.timestamp,
-                         "seq": seq, "delivered": d[0] if d else None, "delivery": d[1] if d else None,
-                         "member": d[2] if d else ""})
+            rows.append(
+                {
+                    "key": key,
+                    "partition": rec.partition,
+                    "offset": rec.offset,
+                    "produced": rec.timestamp,
+                    "seq": seq,
+                    "delivered": d[0] if d else None,
+                    "delivery": d[1] if d else None,
+                    "member": d[2] if d else "",
+                }
+            )
     rows.sort(key=lambda r: (_natural(r["key"]), r["produced"], r["partition"], r["offset"]))
     frame = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
     if order_field is not None and len(frame) and frame["seq"].isna().all():
-        raise ValueError(f"no record of {topic!r} has a JSON field {order_field!r}; "
-                         f"fields of the first value: {_fields_of(sim, topic)}")
+        raise ValueError(
+            f"no record of {topic!r} has a JSON field {order_field!r}; "
+            f"fields of the first value: {_fields_of(sim, topic)}"
+        )
     if order_field is None:
-        frame["seq"] = frame["produced"].rank(method="dense").astype("int64") if len(frame) else frame["produced"]
+        frame["seq"] = (
+            frame["produced"].rank(method="dense").astype("int64")
+            if len(frame)
+            else frame["produced"]
+        )
     if keys is not None:
         if isinstance(keys, str):
             keys = [keys]
@@ -832,9 +1074,13 @@ def key_timeline(sim, topic: str, keys=None, order_field: str | None = None, key
         known = sorted(set(frame["key"]), key=_natural)
         missing = [k for k in keys if k not in set(known)]
         if missing:
-            shown = ", ".join(known[:20]) + (f", ... ({len(known)} in all)" if len(known) > 20 else "")
-            raise ValueError(f"unknown key(s) {', '.join(map(repr, missing))} in {topic!r}; "
-                             f"keys are: {shown or 'none'}")
+            shown = ", ".join(known[:20]) + (
+                f", ... ({len(known)} in all)" if len(known) > 20 else ""
+            )
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(repr, missing))} in {topic!r}; "
+                f"keys are: {shown or 'none'}"
+            )
         frame = frame[frame["key"].isin(keys)]
     frame["delivered"] = frame["delivered"].astype("float64")
     frame["delivery"] = frame["delivery"].astype("Int64")
@@ -857,8 +1103,17 @@ def _fields_of(sim, topic: str) -> str:
     return "(no records)"
 
 
-PAIR_COLUMNS = ["key", "first_partition", "first_offset", "first_seq", "first_delivered",
-                "second_partition", "second_offset", "second_seq", "second_delivered"]
+PAIR_COLUMNS = [
+    "key",
+    "first_partition",
+    "first_offset",
+    "first_seq",
+    "first_delivered",
+    "second_partition",
+    "second_offset",
+    "second_seq",
+    "second_delivered",
+]
 
 
 def out_of_order_pairs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -869,26 +1124,50 @@ def out_of_order_pairs(frame: pd.DataFrame) -> pd.DataFrame:
     paired with that record (the one a consumer saw "too early"). Records
     never delivered are left out. ``frame`` is a :func:`key_timeline`.
     """
-    missing = [c for c in ("key", "partition", "offset", "seq", "delivered", "delivery") if c not in frame]
+    missing = [
+        c for c in ("key", "partition", "offset", "seq", "delivered", "delivery") if c not in frame
+    ]
     if missing:
-        raise ValueError(f"out_of_order_pairs expects a key_timeline frame; missing columns: {', '.join(missing)}")
+        raise ValueError(
+            f"out_of_order_pairs expects a key_timeline frame; missing columns: {', '.join(missing)}"
+        )
     rows = []
-    done = frame[frame["delivery"].notna() & frame["seq"].notna()].sort_values("delivery", kind="stable")
+    done = frame[frame["delivery"].notna() & frame["seq"].notna()].sort_values(
+        "delivery", kind="stable"
+    )
     best: dict = {}
     for r in done.itertuples(index=False):
         top = best.get(r.key)
         if top is None or r.seq > top.seq:
             best[r.key] = r
         elif r.seq < top.seq:
-            rows.append({"key": r.key, "first_partition": top.partition, "first_offset": top.offset,
-                         "first_seq": top.seq, "first_delivered": top.delivered, "second_partition": r.partition,
-                         "second_offset": r.offset, "second_seq": r.seq, "second_delivered": r.delivered})
+            rows.append(
+                {
+                    "key": r.key,
+                    "first_partition": top.partition,
+                    "first_offset": top.offset,
+                    "first_seq": top.seq,
+                    "first_delivered": top.delivered,
+                    "second_partition": r.partition,
+                    "second_offset": r.offset,
+                    "second_seq": r.seq,
+                    "second_delivered": r.delivered,
+                }
+            )
     rows.sort(key=lambda r: _natural(r["key"]))  # stable: delivery order within a key
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
-def draw_timeline(sim, topic: str, keys=None, order_field: str | None = None, key_field: str | None = None,
-                  group: str | None = None, max_keys: int = 10, ax=None) -> Figure:
+def draw_timeline(
+    sim,
+    topic: str,
+    keys=None,
+    order_field: str | None = None,
+    key_field: str | None = None,
+    group: str | None = None,
+    max_keys: int = 10,
+    ax=None,
+) -> Figure:
     """Draw :func:`key_timeline`: one row per key, virtual time across.
 
     A hollow circle marks when a record was produced, a filled one (coloured
@@ -920,7 +1199,15 @@ def draw_timeline(sim, topic: str, keys=None, order_field: str | None = None, ke
         ax.set_xlabel("virtual time (s)")
         ax.set_ylabel(key_field or "key")
         if frame.empty:
-            ax.text(0.5, 0.5, "no records yet", ha="center", va="center", color=_GREY, transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "no records yet",
+                ha="center",
+                va="center",
+                color=_GREY,
+                transform=ax.transAxes,
+            )
             ax.set_yticks([])
             return fig
         ys = frame["key"].map(y_of).astype(float)
@@ -939,43 +1226,118 @@ def draw_timeline(sim, topic: str, keys=None, order_field: str | None = None, ke
             dx[i] = d + n * step
         dcol = pd.Series(dx, dtype="float64").reindex(frame.index)
         up, down = ys - 0.2, ys + 0.2  # produced above, delivered below (the y axis runs downwards)
-        segs = [[(p, a), (d, b)] for p, a, d, b in zip(frame["produced"][done], up[done], dcol[done], down[done])]
+        segs = [
+            [(p, a), (d, b)]
+            for p, a, d, b in zip(frame["produced"][done], up[done], dcol[done], down[done])
+        ]
         ax.add_collection(LineCollection(segs, colors="#C8C8C8", linewidths=0.6, zorder=1))
-        ax.scatter(frame["produced"], up, s=20, facecolors="white", edgecolors=_GREY, linewidths=1, zorder=2)
+        ax.scatter(
+            frame["produced"],
+            up,
+            s=20,
+            facecolors="white",
+            edgecolors=_GREY,
+            linewidths=1,
+            zorder=2,
+        )
         parts = sorted(set(frame["partition"]))
         colour = {p: SERIES[p % len(SERIES)] for p in parts}
-        ax.scatter(dcol[done], down[done], s=30, c=[colour[p] for p in frame["partition"][done]], zorder=3,
-                   edgecolors="none")
+        ax.scatter(
+            dcol[done],
+            down[done],
+            s=30,
+            c=[colour[p] for p in frame["partition"][done]],
+            zorder=3,
+            edgecolors="none",
+        )
         if len(pairs):
-            where = {(r.key, r.partition, r.offset): dcol[i] for i, r in zip(frame.index, frame.itertuples())}
+            where = {
+                (r.key, r.partition, r.offset): dcol[i]
+                for i, r in zip(frame.index, frame.itertuples())
+            }
             red = []
             for r in pairs.itertuples(index=False):
                 y = y_of[r.key] + 0.2
-                red.append([(where[(r.key, r.first_partition, r.first_offset)], y),
-                            (where[(r.key, r.second_partition, r.second_offset)], y)])
-            ax.add_collection(LineCollection(red, colors=_ALERT, linewidths=2.0, zorder=4, alpha=0.85))
-            late = sorted({(r.key, r.second_partition, r.second_offset) for r in pairs.itertuples(index=False)})
-            ax.scatter([where[t] for t in late], [y_of[t[0]] + 0.2 for t in late], s=75, facecolors="none",
-                       edgecolors=_ALERT, linewidths=1.5, zorder=5)
+                red.append(
+                    [
+                        (where[(r.key, r.first_partition, r.first_offset)], y),
+                        (where[(r.key, r.second_partition, r.second_offset)], y),
+                    ]
+                )
+            ax.add_collection(
+                LineCollection(red, colors=_ALERT, linewidths=2.0, zorder=4, alpha=0.85)
+            )
+            late = sorted(
+                {
+                    (r.key, r.second_partition, r.second_offset)
+                    for r in pairs.itertuples(index=False)
+                }
+            )
+            ax.scatter(
+                [where[t] for t in late],
+                [y_of[t[0]] + 0.2 for t in late],
+                s=75,
+                facecolors="none",
+                edgecolors=_ALERT,
+                linewidths=1.5,
+                zorder=5,
+            )
         involved = set(zip(pairs["key"], pairs["first_partition"], pairs["first_offset"]))
         involved |= set(zip(pairs["key"], pairs["second_partition"], pairs["second_offset"]))
-        label = done & ((done.sum() <= 40) | pd.Series([(k, p, o) in involved for k, p, o in
-                                                        zip(frame["key"], frame["partition"], frame["offset"])],
-                                                       index=frame.index, dtype=bool))
+        label = done & (
+            (done.sum() <= 40)
+            | pd.Series(
+                [
+                    (k, p, o) in involved
+                    for k, p, o in zip(frame["key"], frame["partition"], frame["offset"])
+                ],
+                index=frame.index,
+                dtype=bool,
+            )
+        )
         if label.sum() <= 150:
             for d, y, q in zip(dcol[label], down[label], frame["seq"][label]):
-                ax.annotate(str(q), (d, y), xytext=(0, -6), textcoords="offset points", ha="center",
-                            va="top", fontsize=7, color="#333333")
+                ax.annotate(
+                    str(q),
+                    (d, y),
+                    xytext=(0, -6),
+                    textcoords="offset points",
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    color="#333333",
+                )
         ax.set_yticks(range(len(shown)))
         ax.set_yticklabels(shown)
         ax.set_ylim(len(shown) - 0.35, -0.55)
         ax.set_xlim(lo - span * 0.03, hi + span * 0.05)
-        handles = [Line2D([], [], marker="o", color=_GREY, markerfacecolor="white", linestyle="none",
-                          label="produced")]
-        handles += [Line2D([], [], marker="o", color=colour[p], linestyle="none", label=f"delivered, p{p}")
-                    for p in parts[:6]]
-        handles.append(Line2D([], [], color=_ALERT, lw=2.0, marker="o", markerfacecolor="none", markersize=8,
-                              label="out of order"))
+        handles = [
+            Line2D(
+                [],
+                [],
+                marker="o",
+                color=_GREY,
+                markerfacecolor="white",
+                linestyle="none",
+                label="produced",
+            )
+        ]
+        handles += [
+            Line2D([], [], marker="o", color=colour[p], linestyle="none", label=f"delivered, p{p}")
+            for p in parts[:6]
+        ]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=_ALERT,
+                lw=2.0,
+                marker="o",
+                markerfacecolor="none",
+                markersize=8,
+                label="out of order",
+            )
+        )
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         fig.subplots_adjust(left=0.1, right=0.8, bottom=0.16, top=0.9)
         return fig
@@ -999,7 +1361,11 @@ def core_metrics(sim, bucket: float = 1.0, topic: str | None = None) -> pd.DataF
     to one topic. Only core journal rows are read; the service layer's
     ``metrics`` adds latency and errors, and :func:`draw_metrics` draws either.
     """
-    if isinstance(bucket, bool) or not isinstance(bucket, (int, float)) or not 0 < bucket < math.inf:
+    if (
+        isinstance(bucket, bool)
+        or not isinstance(bucket, (int, float))
+        or not 0 < bucket < math.inf
+    ):
         raise ValueError(f"bucket must be a positive number of virtual seconds, got {bucket!r}")
     if topic is not None:
         _check_topic(sim, topic)
@@ -1011,7 +1377,9 @@ def core_metrics(sim, bucket: float = 1.0, topic: str | None = None) -> pd.DataF
             subs[r.group].update(r.detail.split(","))
     if topic is not None:
         rows = [r for r in rows if r.topic == topic or r.kind == "joined"]
-    committed_keys = {(r.group, r.topic, r.partition): 0 for r in rows if r.kind == "committed" and r.group}
+    committed_keys = {
+        (r.group, r.topic, r.partition): 0 for r in rows if r.kind == "committed" and r.group
+    }
     groups = sorted(set(subs) | {g for g, _t, _p in committed_keys})
     partitions = {name: t.partition_count for name, t in sim.broker.topics.items()}
     reads = {}
@@ -1059,8 +1427,10 @@ def core_metrics(sim, bucket: float = 1.0, topic: str | None = None) -> pd.DataF
         close(k_open)
         k_open += 1
     widths = [min(s0 + bucket, now) - s0 for s0 in starts]
-    data = {"throughput": [a / w for a, w in zip(appended, widths)],
-            "delivered": [d / w for d, w in zip(delivered, widths)]}
+    data = {
+        "throughput": [a / w for a, w in zip(appended, widths)],
+        "delivered": [d / w for d, w in zip(delivered, widths)],
+    }
     for g in groups:
         data[f"lag_{g}"] = [float(v) for v in lag[g]]
     return pd.DataFrame(data, index=index, columns=cols)
@@ -1081,13 +1451,21 @@ def _family(column: str) -> tuple:
         if low == fam:
             return fam, c
         if low.startswith(fam) and low[len(fam)] in "_:":
-            return fam, c[len(fam) + 1:]
+            return fam, c[len(fam) + 1 :]
     return c, c
 
 
-_UNITS = {"latency": "virtual s", "lag": "records", "throughput": "events/s", "delivered": "events/s",
-          "produced": "events/s", "consumed": "events/s", "handled": "events/s", "processed": "events/s",
-          "error_rate": "errors per event"}
+_UNITS = {
+    "latency": "virtual s",
+    "lag": "records",
+    "throughput": "events/s",
+    "delivered": "events/s",
+    "produced": "events/s",
+    "consumed": "events/s",
+    "handled": "events/s",
+    "processed": "events/s",
+    "error_rate": "errors per event",
+}
 
 
 def _unit(panel: str, units: dict) -> str:
@@ -1102,8 +1480,13 @@ def _metrics_size(panels: int) -> tuple:
     return (10.0, min(9.0, max(2.4, 0.8 + 1.45 * panels)))
 
 
-def draw_metrics(frame: pd.DataFrame, thresholds: dict | None = None, ax=None, units: dict | None = None,
-                 title: str | None = None) -> Figure:
+def draw_metrics(
+    frame: pd.DataFrame,
+    thresholds: dict | None = None,
+    ax=None,
+    units: dict | None = None,
+    title: str | None = None,
+) -> Figure:
     """Small multiples of a metrics frame indexed by virtual time: one panel per metric.
 
     Works on :func:`core_metrics` and on the service layer's
@@ -1118,7 +1501,9 @@ def draw_metrics(frame: pd.DataFrame, thresholds: dict | None = None, ax=None, u
     Axes, one per panel; by default a figure of the library's size.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"draw_metrics expects a DataFrame indexed by virtual time, got {type(frame).__name__}")
+        raise TypeError(
+            f"draw_metrics expects a DataFrame indexed by virtual time, got {type(frame).__name__}"
+        )
     thresholds = dict(thresholds or {})
     units = {**_UNITS, **(units or {})}
     panels: dict = {}
@@ -1128,8 +1513,10 @@ def draw_metrics(frame: pd.DataFrame, thresholds: dict | None = None, ax=None, u
     unknown = [k for k in thresholds if k not in frame.columns and k not in panels]
     if unknown:
         known = list(map(str, frame.columns)) + [p for p in panels if p not in frame.columns]
-        raise ValueError(f"thresholds for unknown metric(s) {', '.join(map(repr, unknown))}; "
-                         f"metrics are: {', '.join(known) or 'none'}")
+        raise ValueError(
+            f"thresholds for unknown metric(s) {', '.join(map(repr, unknown))}; "
+            f"metrics are: {', '.join(known) or 'none'}"
+        )
     need = max(1, len(panels))
     with matplotlib.rc_context(_STYLE):
         if ax is None:
@@ -1140,14 +1527,23 @@ def draw_metrics(frame: pd.DataFrame, thresholds: dict | None = None, ax=None, u
         else:
             axes, fig = [ax], ax.figure
         if len(axes) < need:
-            raise ValueError(f"draw_metrics draws {need} panels ({', '.join(panels)}); pass that many axes "
-                             f"as a list, or none")
+            raise ValueError(
+                f"draw_metrics draws {need} panels ({', '.join(panels)}); pass that many axes "
+                f"as a list, or none"
+            )
         if title:
             _title(axes[0], title)
         axes[need - 1].set_xlabel("virtual time (s)")
         if frame.empty or not panels:
-            axes[0].text(0.5, 0.5, "no metrics yet", ha="center", va="center", color=_GREY,
-                         transform=axes[0].transAxes)
+            axes[0].text(
+                0.5,
+                0.5,
+                "no metrics yet",
+                ha="center",
+                va="center",
+                color=_GREY,
+                transform=axes[0].transAxes,
+            )
             return fig
         x = [float(v) for v in frame.index]
         for a, (panel, cols) in zip(axes, panels.items()):
@@ -1156,39 +1552,70 @@ def draw_metrics(frame: pd.DataFrame, thresholds: dict | None = None, ax=None, u
             for j, (col, label) in enumerate(cols):
                 y = [float(v) for v in frame[col]]
                 here = thresholds.get(col, level)
-                a.plot(x, y, color=SERIES[j % len(SERIES)], lw=1.6, marker="o" if len(x) <= 30 else None,
-                       markersize=3, label=label)
+                a.plot(
+                    x,
+                    y,
+                    color=SERIES[j % len(SERIES)],
+                    lw=1.6,
+                    marker="o" if len(x) <= 30 else None,
+                    markersize=3,
+                    label=label,
+                )
                 finite = [v for v in y if v == v]
                 peak = max([peak] + finite)
                 if here is not None:
                     over = [(xi, v) for xi, v in zip(x, y) if v > here]
                     if over:
-                        a.scatter([o[0] for o in over], [o[1] for o in over], s=28, color=_ALERT, zorder=4)
+                        a.scatter(
+                            [o[0] for o in over], [o[1] for o in over], s=28, color=_ALERT, zorder=4
+                        )
                     if here != level:
-                        a.axhline(here, color=_ALERT, lw=1.3, linestyle="--", label=f"{label}: alert at {here:g}")
+                        a.axhline(
+                            here,
+                            color=_ALERT,
+                            lw=1.3,
+                            linestyle="--",
+                            label=f"{label}: alert at {here:g}",
+                        )
                     peak = max(peak, here)
             if level is not None:
                 a.axhline(level, color=_ALERT, lw=1.3, linestyle="--", label=f"alert at {level:g}")
             unit = _unit(panel, units)
             a.set_ylabel(f"{panel}\n({unit})" if unit else panel, fontsize=9)
             a.yaxis.set_major_locator(MaxNLocator(nbins=4))
-            a.set_ylim(0, peak * 1.15 if peak > 0 else 1)  # rates, lags and latencies are never negative
+            a.set_ylim(
+                0, peak * 1.15 if peak > 0 else 1
+            )  # rates, lags and latencies are never negative
             a.grid(True, axis="y", color="#EEEEEE")
-            if len(cols) > 1 or any(lbl != panel for _c, lbl in cols) or level is not None \
-                    or any(c in thresholds for c, _l in cols):
+            if (
+                len(cols) > 1
+                or any(lbl != panel for _c, lbl in cols)
+                or level is not None
+                or any(c in thresholds for c, _l in cols)
+            ):
                 a.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         if ax is None:
             height = fig.get_figheight()
-            fig.subplots_adjust(left=0.1, right=0.8, top=1 - (0.4 if title else 0.15) / height,
-                                bottom=0.55 / height, hspace=0.4)
+            fig.subplots_adjust(
+                left=0.1,
+                right=0.8,
+                top=1 - (0.4 if title else 0.15) / height,
+                bottom=0.55 / height,
+                hspace=0.4,
+            )
         return fig
 
 
-def draw_core_metrics(sim, bucket: float = 1.0, topic: str | None = None, thresholds: dict | None = None,
-                      ax=None) -> Figure:
+def draw_core_metrics(
+    sim, bucket: float = 1.0, topic: str | None = None, thresholds: dict | None = None, ax=None
+) -> Figure:
     """:func:`draw_metrics` of :func:`core_metrics`: throughput, deliveries and lag over virtual time."""
-    return draw_metrics(core_metrics(sim, bucket, topic), thresholds, ax=ax,
-                        title=f"{topic or 'all topics'} · {bucket:g} s buckets")
+    return draw_metrics(
+        core_metrics(sim, bucket, topic),
+        thresholds,
+        ax=ax,
+        title=f"{topic or 'all topics'} · {bucket:g} s buckets",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1209,9 +1636,19 @@ def trace_graph(sim, correlation_id: str) -> nx.DiGraph:
     graph = nx.DiGraph(correlation_id=correlation_id)
     for eid, rows in frame.groupby("event_id", sort=False):
         first = rows.iloc[0]
-        handled = [(r.service, r.outcome, r.started, r.finished) for r in rows.itertuples() if isinstance(r.service, str)]
-        graph.add_node(eid, type=first["type"], topic=first["topic"], depth=int(first["depth"]),
-                       published_at=float(first["published_at"]), handled_by=handled)
+        handled = [
+            (r.service, r.outcome, r.started, r.finished)
+            for r in rows.itertuples()
+            if isinstance(r.service, str)
+        ]
+        graph.add_node(
+            eid,
+            type=first["type"],
+            topic=first["topic"],
+            depth=int(first["depth"]),
+            published_at=float(first["published_at"]),
+            handled_by=handled,
+        )
     for e in trace_edges(frame).itertuples():
         graph.add_edge(e.parent, e.child, delay=float(e.delay))
     return graph
@@ -1242,26 +1679,64 @@ def draw_trace(sim, correlation_id: str, ax=None) -> Figure:
         labels.append(("↳ " * min(depth, 1)) + f"{r.type}" + (f" → {service}" if service else ""))
         if service is not None:
             failed = r.outcome in ("dead_lettered", "failed")
-            ax.barh(y, r.started - r.published_at, left=r.published_at - t0, color=_LIGHT, edgecolor=_GREY, height=0.5)
-            ax.barh(y, max(r.finished - r.started, 1e-4), left=r.started - t0, height=0.5,
-                    color=_ALERT if failed else _OI["blue"])
-            ax.text(r.finished - t0, y, f"  {1000 * (r.finished - r.published_at):.0f} ms"
-                    + (f" · {r.outcome}" if failed else ""), va="center", fontsize=8.5,
-                    color=_ALERT if failed else "black")
+            ax.barh(
+                y,
+                r.started - r.published_at,
+                left=r.published_at - t0,
+                color=_LIGHT,
+                edgecolor=_GREY,
+                height=0.5,
+            )
+            ax.barh(
+                y,
+                max(r.finished - r.started, 1e-4),
+                left=r.started - t0,
+                height=0.5,
+                color=_ALERT if failed else _OI["blue"],
+            )
+            ax.text(
+                r.finished - t0,
+                y,
+                f"  {1000 * (r.finished - r.published_at):.0f} ms"
+                + (f" · {r.outcome}" if failed else ""),
+                va="center",
+                fontsize=8.5,
+                color=_ALERT if failed else "black",
+            )
         elif stuck is not None and stuck["event_id"] == r.event_id:
-            ax.barh(y, sim.now - r.published_at, left=r.published_at - t0, color=_LIGHT, edgecolor=_ALERT,
-                    hatch="//", height=0.5)
-            ax.text(sim.now - t0, y, "  lost" if stuck["state"] == "lost" else "  stuck", va="center", fontsize=8.5,
-                    color=_ALERT)
+            ax.barh(
+                y,
+                sim.now - r.published_at,
+                left=r.published_at - t0,
+                color=_LIGHT,
+                edgecolor=_ALERT,
+                hatch="//",
+                height=0.5,
+            )
+            ax.text(
+                sim.now - t0,
+                y,
+                "  lost" if stuck["state"] == "lost" else "  stuck",
+                va="center",
+                fontsize=8.5,
+                color=_ALERT,
+            )
         else:
             ax.plot([r.published_at - t0], [y], marker="o", color=_GREY)
     ax.set_yticks(range(len(rows) - 1, -1, -1), labels) if rows else ax.set_yticks([])
     ax.set_xlabel("virtual seconds since the first event of the request")
     ax.margins(x=0.15)
-    legend = [Patch(facecolor=_LIGHT, edgecolor=_GREY, label="waiting in a topic"),
-              Patch(facecolor=_OI["blue"], label="in a handler"), Patch(facecolor=_ALERT, label="failed")]
+    legend = [
+        Patch(facecolor=_LIGHT, edgecolor=_GREY, label="waiting in a topic"),
+        Patch(facecolor=_OI["blue"], label="in a handler"),
+        Patch(facecolor=_ALERT, label="failed"),
+    ]
     ax.legend(handles=legend, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, ncols=3)
-    _title(ax, f"trace {correlation_id}" + (f" · {stuck['state']} at {stuck['service']}" if stuck else " · complete"))
+    _title(
+        ax,
+        f"trace {correlation_id}"
+        + (f" · {stuck['state']} at {stuck['service']}" if stuck else " · complete"),
+    )
     return fig
 
 

@@ -68,8 +68,10 @@ def resolve_view(spec):
         if args and isinstance(args[-1], dict):
             args, kwargs = args[:-1], args[-1]
     if not isinstance(name, str) or name not in _views.VIEWS:
-        raise ValueError(f"unknown view {spec!r}: give a function view(sim) -> Figure, or one of "
-                         f"{', '.join(sorted(_views.VIEWS))} (with arguments as a tuple, e.g. ('board', 'orders'))")
+        raise ValueError(
+            f"unknown view {spec!r}: give a function view(sim) -> Figure, or one of "
+            f"{', '.join(sorted(_views.VIEWS))} (with arguments as a tuple, e.g. ('board', 'orders'))"
+        )
     draw = _views.VIEWS[name]
     label = name + (f"({', '.join(map(repr, args))})" if args else "")
     return label, (lambda sim: draw(sim, *args, **kwargs))
@@ -78,10 +80,17 @@ def resolve_view(spec):
 def _resolve_all(views) -> list:
     if callable(views) or isinstance(views, str):
         views = [views]
-    elif isinstance(views, tuple) and views and isinstance(views[0], str) and views[0] in _views.VIEWS:
+    elif (
+        isinstance(views, tuple)
+        and views
+        and isinstance(views[0], str)
+        and views[0] in _views.VIEWS
+    ):
         views = [views]
     if not isinstance(views, (list, tuple)):
-        raise TypeError(f"views must be a list of views (functions or names), got {type(views).__name__}")
+        raise TypeError(
+            f"views must be a list of views (functions or names), got {type(views).__name__}"
+        )
     return [resolve_view(v) for v in views]
 
 
@@ -118,8 +127,11 @@ def knob(name: str, spec):
     style = {"description_width": "initial"}
     if isinstance(spec, bool):
         return W.Checkbox(value=spec, description=name, indent=False)
-    if isinstance(spec, tuple) and 2 <= len(spec) <= 4 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
+    if (
+        isinstance(spec, tuple)
+        and 2 <= len(spec) <= 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec)
+    ):
         lo, hi = spec[0], spec[1]
         integer = all(isinstance(v, int) for v in spec)
         step = spec[2] if len(spec) > 2 else (1 if integer else (hi - lo) / 100)
@@ -129,7 +141,15 @@ def knob(name: str, spec):
         if not lo <= default <= hi:
             raise ValueError(f"knob {name!r}: default {default!r} is outside [{lo}, {hi}]")
         cls = W.IntSlider if integer else W.FloatSlider
-        return cls(value=default, min=lo, max=hi, step=step, description=name, continuous_update=False, style=style)
+        return cls(
+            value=default,
+            min=lo,
+            max=hi,
+            step=step,
+            description=name,
+            continuous_update=False,
+            style=style,
+        )
     if isinstance(spec, list) and spec and all(isinstance(v, str) for v in spec):
         return W.Dropdown(options=spec, value=spec[0], description=name, style=style)
     if isinstance(spec, str):
@@ -138,8 +158,10 @@ def knob(name: str, spec):
         return W.IntText(value=spec, description=name, style=style)
     if isinstance(spec, float):
         return W.FloatText(value=spec, description=name, style=style)
-    raise TypeError(f"knob {name!r}: expected (min, max[, step[, default]]), True/False, a list of strings, "
-                    f"a string, a number or an ipywidgets control; got {spec!r}")
+    raise TypeError(
+        f"knob {name!r}: expected (min, max[, step[, default]]), True/False, a list of strings, "
+        f"a string, a number or an ipywidgets control; got {spec!r}"
+    )
 
 
 def _in_kernel() -> bool:
@@ -149,15 +171,34 @@ def _in_kernel() -> bool:
 class Controls(W.VBox):
     """Live controls for a simulation (see the module docstring); a VBox with its parts as attributes."""
 
-    def __init__(self, build, views, knobs: dict | None = None, *, step_horizon: float = 60.0, tick: float = 0.5,
-                 interval: int = 400, reset_on_change: bool = True):
+    def __init__(
+        self,
+        build,
+        views,
+        knobs: dict | None = None,
+        *,
+        step_horizon: float = 60.0,
+        tick: float = 0.5,
+        interval: int = 400,
+        reset_on_change: bool = True,
+    ):
         if not callable(build):
-            raise TypeError(f"build must be a function (**knob values) -> Simulation, got {type(build).__name__}")
+            raise TypeError(
+                f"build must be a function (**knob values) -> Simulation, got {type(build).__name__}"
+            )
         for name, value in (("step_horizon", step_horizon), ("tick", tick)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number of virtual seconds, got {value!r}")
-        if isinstance(interval, bool) or not isinstance(interval, int) or not 10 <= interval <= 10000:
-            raise ValueError(f"interval must be milliseconds per tick from 10 to 10000, got {interval!r}")
+                raise ValueError(
+                    f"{name} must be a positive number of virtual seconds, got {value!r}"
+                )
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, int)
+            or not 10 <= interval <= 10000
+        ):
+            raise ValueError(
+                f"interval must be milliseconds per tick from 10 to 10000, got {interval!r}"
+            )
         if knobs is not None and not isinstance(knobs, dict):
             raise TypeError(f"knobs must be a dict of name -> spec, got {type(knobs).__name__}")
         self.build = build
@@ -169,13 +210,31 @@ class Controls(W.VBox):
         self.errors: list = []
         self._quiet = False
 
-        self.step_button = W.Button(description="Step", icon="step-forward",
-                                    tooltip="run to the next thing that happens")
-        self.play = W.Play(value=0, min=0, max=PLAY_TICKS, step=1, interval=interval, show_repeat=False,
-                           description="play", tooltip=f"advance {self.tick:g} virtual seconds per tick")
-        self.reset_button = W.Button(description="Reset", icon="undo", tooltip="rebuild the world with these knobs")
-        self.speed = W.IntSlider(value=interval, min=50, max=2000, step=50, description="ms/tick",
-                                 continuous_update=False, style={"description_width": "initial"})
+        self.step_button = W.Button(
+            description="Step", icon="step-forward", tooltip="run to the next thing that happens"
+        )
+        self.play = W.Play(
+            value=0,
+            min=0,
+            max=PLAY_TICKS,
+            step=1,
+            interval=interval,
+            show_repeat=False,
+            description="play",
+            tooltip=f"advance {self.tick:g} virtual seconds per tick",
+        )
+        self.reset_button = W.Button(
+            description="Reset", icon="undo", tooltip="rebuild the world with these knobs"
+        )
+        self.speed = W.IntSlider(
+            value=interval,
+            min=50,
+            max=2000,
+            step=50,
+            description="ms/tick",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
         self._speed_link = W.link((self.speed, "value"), (self.play, "interval"))
         self.time_label = W.HTML(value="")
         self.out = W.Output()
@@ -187,7 +246,10 @@ class Controls(W.VBox):
             for w in self.knobs.values():
                 w.observe(lambda _change: self.reset(), names="value")
 
-        rows = [W.HBox([self.step_button, self.play, self.reset_button, self.speed]), self.time_label]
+        rows = [
+            W.HBox([self.step_button, self.play, self.reset_button, self.speed]),
+            self.time_label,
+        ]
         if self.knobs:
             rows.append(W.HBox(list(self.knobs.values()), layout=W.Layout(flex_flow="row wrap")))
         rows.append(self.out)
@@ -198,7 +260,9 @@ class Controls(W.VBox):
     def __repr__(self) -> str:
         knobs = ", ".join(f"{k}={v!r}" for k, v in self.knob_values().items())
         views = ", ".join(label for label, _draw in self.views)
-        return f"<Controls t={self.sim.now:.3f} s; views: {views}" + (f"; knobs: {knobs}>" if knobs else ">")
+        return f"<Controls t={self.sim.now:.3f} s; views: {views}" + (
+            f"; knobs: {knobs}>" if knobs else ">"
+        )
 
     # -- what the buttons do ----------------------------------------------------------
 
@@ -265,8 +329,16 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def controls(build, views, knobs: dict | None = None, *, step_horizon: float = 60.0, tick: float = 0.5,
-             interval: int = 400, reset_on_change: bool = True) -> Controls:
+def controls(
+    build,
+    views,
+    knobs: dict | None = None,
+    *,
+    step_horizon: float = 60.0,
+    tick: float = 0.5,
+    interval: int = 400,
+    reset_on_change: bool = True,
+) -> Controls:
     """Live controls for the world ``build(**knob values)`` makes, redrawing ``views`` after each move.
 
     ``views``: a list of view specs (see :func:`resolve_view`); ``knobs``:
@@ -275,8 +347,15 @@ def controls(build, views, knobs: dict | None = None, *, step_horizon: float = 6
     ``interval``: milliseconds between Play ticks at the start. Returns a
     :class:`Controls` (an ipywidgets VBox) with its parts as attributes.
     """
-    return Controls(build, views, knobs, step_horizon=step_horizon, tick=tick, interval=interval,
-                    reset_on_change=reset_on_change)
+    return Controls(
+        build,
+        views,
+        knobs,
+        step_horizon=step_horizon,
+        tick=tick,
+        interval=interval,
+        reset_on_change=reset_on_change,
+    )
 
 
 def explore(fn, **knobs) -> W.VBox:

@@ -20,8 +20,19 @@ class Feed:
     ``config``. ``start`` delays the first record.
     """
 
-    def __init__(self, sim, topic: str, records, rate: float, *, producer=None, config: dict | None = None,
-                 tick: float = 0.01, start: float = 0.0, headers=None):
+    def __init__(
+        self,
+        sim,
+        topic: str,
+        records,
+        rate: float,
+        *,
+        producer=None,
+        config: dict | None = None,
+        tick: float = 0.01,
+        start: float = 0.0,
+        headers=None,
+    ):
         if not isinstance(rate, (int, float)) or rate <= 0:
             raise ValueError(f"rate must be a positive number of records per second, got {rate!r}")
         if not isinstance(tick, (int, float)) or tick <= 0:

@@ -37,19 +37,24 @@ def test_hit_rate_rises_as_views_arrive(rec_sim):
     assert list(curve.index[:2]) == [0.0, 60.0]
     assert item.iloc[0] < 0.25 and item.iloc[-3:].mean() > 0.5
     cumulative = recommendations.hit_rate_over_time(rec_sim, cumulative=True)
-    assert cumulative["item-to-item"].iloc[-1] == pytest.approx(recommendations.hit_rates(rec_sim)["hit_rate"][0],
-                                                                abs=1e-3)
+    assert cumulative["item-to-item"].iloc[-1] == pytest.approx(
+        recommendations.hit_rates(rec_sim)["hit_rate"][0], abs=1e-3
+    )
 
 
 def test_recommendations_are_events_for_downstream_services(rec_sim):
     docs = [json.loads(v) for v in rec_sim.records(recommendations.RECOMMENDATIONS)["value"]]
     assert {d["type"] for d in docs} == {"RecommendationGenerated"}
     mine = [d for d in docs if d["payload"]["model"] == "item-to-item"]
-    assert all(len(d["payload"]["items"]) <= 5 and d["key"] == d["payload"]["user_id"] for d in mine)
-    assert sum(len(d["payload"]["items"]) == 5 for d in mine) > 0.95 * len(mine)  # the very first know too little
+    assert all(
+        len(d["payload"]["items"]) <= 5 and d["key"] == d["payload"]["user_id"] for d in mine
+    )
+    assert sum(len(d["payload"]["items"]) == 5 for d in mine) > 0.95 * len(
+        mine
+    )  # the very first know too little
     versions = sorted(d["payload"]["model_version"] for d in mine)
     assert versions == list(range(1, len(mine) + 1))  # one version per view learned
-    assert all(d["causation_id"] for d in mine)       # each one names the view that caused it
+    assert all(d["causation_id"] for d in mine)  # each one names the view that caused it
 
 
 def test_malformed_views_land_in_the_dead_letter_topic_with_the_reason(rec_sim):
@@ -77,18 +82,47 @@ def test_recommendation_world_is_deterministic_and_checks_its_input():
 
 REFERENCE = {
     "events": {
-        "TransactionSubmitted": {"producer": "payments-api", "consumers": ["feature-service"],
-                                 "topic": "transactions"},
-        "TransactionFeaturesComputed": {"producer": "feature-service", "consumers": ["fraud-scorer", "model-monitor"],
-                                        "topic": "transaction-features"},
-        "TransactionScored": {"producer": "fraud-scorer", "consumers": ["fraud-alerting"], "topic": "fraud-scores"},
-        "FraudSuspected": {"producer": "fraud-alerting", "consumers": ["case-management"], "topic": "fraud-alerts"},
-        "ModelDeployed": {"producer": "model-registry", "consumers": ["fraud-scorer", "model-monitor"],
-                          "topic": "model-events"},
-        "ModelDriftDetected": {"producer": "model-monitor", "consumers": ["model-registry"], "topic": "model-events"},
+        "TransactionSubmitted": {
+            "producer": "payments-api",
+            "consumers": ["feature-service"],
+            "topic": "transactions",
+        },
+        "TransactionFeaturesComputed": {
+            "producer": "feature-service",
+            "consumers": ["fraud-scorer", "model-monitor"],
+            "topic": "transaction-features",
+        },
+        "TransactionScored": {
+            "producer": "fraud-scorer",
+            "consumers": ["fraud-alerting"],
+            "topic": "fraud-scores",
+        },
+        "FraudSuspected": {
+            "producer": "fraud-alerting",
+            "consumers": ["case-management"],
+            "topic": "fraud-alerts",
+        },
+        "ModelDeployed": {
+            "producer": "model-registry",
+            "consumers": ["fraud-scorer", "model-monitor"],
+            "topic": "model-events",
+        },
+        "ModelDriftDetected": {
+            "producer": "model-monitor",
+            "consumers": ["model-registry"],
+            "topic": "model-events",
+        },
     },
-    "flow": ["TransactionSubmitted", "TransactionFeaturesComputed", "TransactionScored", "FraudSuspected"],
-    "dead_letters": {"transactions": "transactions.DLT", "transaction-features": "transaction-features.DLT"},
+    "flow": [
+        "TransactionSubmitted",
+        "TransactionFeaturesComputed",
+        "TransactionScored",
+        "FraudSuspected",
+    ],
+    "dead_letters": {
+        "transactions": "transactions.DLT",
+        "transaction-features": "transaction-features.DLT",
+    },
 }
 
 
@@ -117,8 +151,8 @@ def test_reference_run_beats_the_threshold_rule_with_latency_in_virtual_time():
     assert model.precision > rule.precision + 0.2 and model.recall > rule.recall + 0.3
     assert model.transactions == 892 and model.fraud == 35
     assert 0 < model.latency_p50_s <= model.latency_p95_s < 0.1
-    assert model.dead_lettered == 2          # the two malformed transactions
-    assert model.monitoring_events == 1      # ModelDeployed; the stream does not drift
+    assert model.dead_lettered == 2  # the two malformed transactions
+    assert model.monitoring_events == 1  # ModelDeployed; the stream does not drift
 
 
 def test_features_kept_from_events_equal_the_offline_features():
@@ -133,12 +167,15 @@ def test_features_kept_from_events_equal_the_offline_features():
 def test_a_consumed_event_nobody_produces():
     design = flawed(lambda d: d["events"]["TransactionScored"].update(producer=None))
     assert "TransactionScored is consumed by fraud-alerting, but nobody produces it" in misses(
-        check_fraud_design(design))
+        check_fraud_design(design)
+    )
 
 
 def test_a_produced_event_nobody_consumes():
     design = flawed(lambda d: d["events"]["FraudSuspected"].update(consumers=[]))
-    assert "FraudSuspected is produced by fraud-alerting, but nobody consumes it" in misses(check_fraud_design(design))
+    assert "FraudSuspected is produced by fraud-alerting, but nobody consumes it" in misses(
+        check_fraud_design(design)
+    )
 
 
 def rename(design, old, new):
@@ -154,14 +191,27 @@ def test_a_name_that_reads_as_a_command():
 
 def test_a_name_without_a_past_tense():
     design = flawed(lambda d: rename(d, "FraudSuspected", "FraudAlert"))
-    assert "'FraudAlert' names a thing, not something that happened" in misses(check_fraud_design(design))
+    assert "'FraudAlert' names a thing, not something that happened" in misses(
+        check_fraud_design(design)
+    )
 
 
-@pytest.mark.parametrize("name, verdict", [
-    ("TransactionSubmitted", None), ("ModelDriftDetected", None), ("PaymentSent", None), ("ScoreComputed", None),
-    ("CheckFraud", "command"), ("SendAlert", "command"), ("ProcessPayment", "command"), ("DetectFraud", "command"),
-    ("FraudAlert", "thing"), ("fraud_alert", "CamelCase"), (42, "not an event type"),
-])
+@pytest.mark.parametrize(
+    "name, verdict",
+    [
+        ("TransactionSubmitted", None),
+        ("ModelDriftDetected", None),
+        ("PaymentSent", None),
+        ("ScoreComputed", None),
+        ("CheckFraud", "command"),
+        ("SendAlert", "command"),
+        ("ProcessPayment", "command"),
+        ("DetectFraud", "command"),
+        ("FraudAlert", "thing"),
+        ("fraud_alert", "CamelCase"),
+        (42, "not an event type"),
+    ],
+)
 def test_the_naming_heuristic(name, verdict):
     problem = fraud.name_problem(name)
     assert (problem is None) if verdict is None else (verdict in problem)
@@ -169,9 +219,10 @@ def test_the_naming_heuristic(name, verdict):
 
 def test_a_missing_path_to_an_alert():
     broken = flawed(lambda d: d["events"]["TransactionScored"].update(producer="risk-service"))
-    assert ("the path breaks between TransactionFeaturesComputed and TransactionScored: TransactionScored is "
-            "produced by risk-service, which does not consume TransactionFeaturesComputed") in misses(
-        check_fraud_design(broken))
+    assert (
+        "the path breaks between TransactionFeaturesComputed and TransactionScored: TransactionScored is "
+        "produced by risk-service, which does not consume TransactionFeaturesComputed"
+    ) in misses(check_fraud_design(broken))
     no_flow = flawed(lambda d: d.pop("flow"))
     assert "no path from a transaction to an alert" in misses(check_fraud_design(no_flow))
 
@@ -185,7 +236,9 @@ def test_no_model_monitoring_events():
 
 
 def test_no_dead_letter_path():
-    assert "no dead-letter path" in misses(check_fraud_design(flawed(lambda d: d.update(dead_letters={}))))
+    assert "no dead-letter path" in misses(
+        check_fraud_design(flawed(lambda d: d.update(dead_letters={})))
+    )
     late = flawed(lambda d: d.update(dead_letters={"fraud-scores": "fraud-scores.DLT"}))
     assert "'transactions', has no dead-letter topic" in misses(check_fraud_design(late))
 
@@ -196,20 +249,45 @@ def test_an_empty_design_gets_feedback(design):
     assert "no path from a transaction to an alert" in text and "no dead-letter path" in text
 
 
-@pytest.mark.parametrize("design, expected", [
-    ({**REFERENCE, "dead_letters": {"payments": "payments.DLT"}}, "'payments' names a topic no event travels on"),
-    ({"events": {42: {"producer": "x", "consumers": ["y"], "topic": "t"}}}, "42 is not an event type name"),
-    ({"events": {None: {}, ("A",): {}}}, "None is not an event type name"),
-    ({"events": {"TransactionSubmitted": "payments-api"}}, "describe it as a dict"),
-    ({"events": {"TransactionSubmitted": {"producer": 7, "consumers": [1, None], "topic": "bad topic!"}}},
-     "'bad topic!' is not a usable topic name"),
-    ({"events": {"TransactionSubmitted": {"producer": "p", "consumer": ["c"], "topic": "t"}}},
-     "did you mean 'consumers'?"),
-    ({**REFERENCE, "flow": ["TransactionSubmitted", "Nope"]}, "the flow names 'Nope'"),
-    ({**REFERENCE, "flow": 3}, "'flow' should be a list"),
-    ({**REFERENCE, "dead_letters": "transactions.DLT"}, "'dead_letters' should map a topic"),
-    ("a string", "a design is a dict"),
-])
+@pytest.mark.parametrize(
+    "design, expected",
+    [
+        (
+            {**REFERENCE, "dead_letters": {"payments": "payments.DLT"}},
+            "'payments' names a topic no event travels on",
+        ),
+        (
+            {"events": {42: {"producer": "x", "consumers": ["y"], "topic": "t"}}},
+            "42 is not an event type name",
+        ),
+        ({"events": {None: {}, ("A",): {}}}, "None is not an event type name"),
+        ({"events": {"TransactionSubmitted": "payments-api"}}, "describe it as a dict"),
+        (
+            {
+                "events": {
+                    "TransactionSubmitted": {
+                        "producer": 7,
+                        "consumers": [1, None],
+                        "topic": "bad topic!",
+                    }
+                }
+            },
+            "'bad topic!' is not a usable topic name",
+        ),
+        (
+            {
+                "events": {
+                    "TransactionSubmitted": {"producer": "p", "consumer": ["c"], "topic": "t"}
+                }
+            },
+            "did you mean 'consumers'?",
+        ),
+        ({**REFERENCE, "flow": ["TransactionSubmitted", "Nope"]}, "the flow names 'Nope'"),
+        ({**REFERENCE, "flow": 3}, "'flow' should be a list"),
+        ({**REFERENCE, "dead_letters": "transactions.DLT"}, "'dead_letters' should map a topic"),
+        ("a string", "a design is a dict"),
+    ],
+)
 def test_bad_input_gets_feedback_not_a_crash(design, expected):
     fb = check_fraud_design(design)
     assert expected in misses(fb)
@@ -217,9 +295,17 @@ def test_bad_input_gets_feedback_not_a_crash(design, expected):
 
 
 def test_a_partial_design_runs_and_flags_nothing():
-    starter = {"events": {"TransactionSubmitted": {"producer": "payments-api", "consumers": ["feature-service"],
-                                                   "topic": "transactions"}},
-               "flow": ["TransactionSubmitted"], "dead_letters": {}}
+    starter = {
+        "events": {
+            "TransactionSubmitted": {
+                "producer": "payments-api",
+                "consumers": ["feature-service"],
+                "topic": "transactions",
+            }
+        },
+        "flow": ["TransactionSubmitted"],
+        "dead_letters": {},
+    }
     run = fraud.run_design(starter, until=3700.0)
     assert run.summary()["alerts"] == 0
     assert any("no alert path" in note for note in run.notes)
@@ -244,7 +330,9 @@ def test_backtest_replays_the_same_history_deterministically(story):
     first, second = story["first"], story["second"]
     assert first.equals(second)
     sim = story["sim"]
-    assert replay.backtest(sim).shape[0] == 2  # a rerun at the end reads the longer history, still from offset 0
+    assert (
+        replay.backtest(sim).shape[0] == 2
+    )  # a rerun at the end reads the longer history, still from offset 0
     v1, v2 = first.set_index("version").loc["v1"], first.set_index("version").loc["v2"]
     # Measured at 6000 s: 590 scored, 18 fraudulent; v1 0.50 / 0.389, v2 0.714 / 0.833.
     assert v1.replayed == v2.replayed > v1.scored > 0
@@ -272,7 +360,11 @@ def test_model_deployed_events_switch_the_live_version(story):
     assert deployed["time"].iloc[0] == 3600.0 and deployed["time"].iloc[1] > 6000.0
     alerts = [json.loads(v) for v in sim.records(replay.ALERTS)["value"]]
     assert all(a["sim_seconds"] >= 3600.0 for a in alerts)
-    late = [a["payload"]["model_version"] for a in alerts if a["sim_seconds"] > deployed["time"].iloc[1] + 1]
+    late = [
+        a["payload"]["model_version"]
+        for a in alerts
+        if a["sim_seconds"] > deployed["time"].iloc[1] + 1
+    ]
     assert late and set(late) == {"v2"}
 
 
@@ -288,7 +380,11 @@ def test_retention_keeps_a_replay_from_reaching_the_start():
     bounds = sim.offsets(topic="transactions")
     assert (bounds["log_start"] > 0).all()
     read = replay.replay(sim, {**replay.BACKTEST_CONFIG, "group.id": "audit"})
-    assert len(read) == int((bounds["log_end"] - bounds["log_start"]).sum()) < int(bounds["log_end"].sum())
+    assert (
+        len(read)
+        == int((bounds["log_end"] - bounds["log_start"]).sum())
+        < int(bounds["log_end"].sum())
+    )
     assert read.groupby("partition")["offset"].min().tolist() == bounds["log_start"].tolist()
 
 
@@ -312,8 +408,9 @@ def test_nb10_wrong_answer_window_too_short():
 
 
 def test_nb12_right_answer():
-    fb = check_backtest_config({"group.id": "backtest-v2", "auto.offset.reset": "earliest",
-                                "enable.auto.commit": False})
+    fb = check_backtest_config(
+        {"group.id": "backtest-v2", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )
     assert fb.passed, str(fb)
 
 
@@ -322,12 +419,15 @@ def test_nb12_partly_right_answer_commits_so_a_rerun_reads_nothing():
     assert not fb.passed and len(fb.right) == 2 and "read 0" in fb.missing[0]
 
 
-@pytest.mark.parametrize("config, expected", [
-    ({"group.id": "fraud-scorer", "auto.offset.reset": "earliest"}, "live scorer's group"),
-    ({"group.id": "backtest-v2"}, "'latest' (the default)"),
-    ({"auto.offset.reset": "earliest"}, "needs a 'group.id'"),
-    ("earliest", "should be a dict"),
-])
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"group.id": "fraud-scorer", "auto.offset.reset": "earliest"}, "live scorer's group"),
+        ({"group.id": "backtest-v2"}, "'latest' (the default)"),
+        ({"auto.offset.reset": "earliest"}, "needs a 'group.id'"),
+        ("earliest", "should be a dict"),
+    ],
+)
 def test_nb12_wrong_answers(config, expected):
     fb = check_backtest_config(config)
     assert not fb.passed and expected in fb.missing[0]

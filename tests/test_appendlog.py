@@ -16,8 +16,13 @@ class Pair(NamedTuple):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 3 * CHUNK + 5), extra=st.integers(0, CHUNK + 3), at=st.integers(0, 5),
-       probes=st.lists(st.integers(-4000, 4000), max_size=20), typed=st.booleans())
+@given(
+    n=st.integers(0, 3 * CHUNK + 5),
+    extra=st.integers(0, CHUNK + 3),
+    at=st.integers(0, 5),
+    probes=st.lists(st.integers(-4000, 4000), max_size=20),
+    typed=st.booleans(),
+)
 def test_reads_like_the_list_it_was_given(n, extra, at, probes, typed):
     log, ref = AppendLog(row_type=Pair if typed else None), []
     for i in range(n):
@@ -67,7 +72,9 @@ def test_a_typed_log_converts_a_chunk_once_when_it_is_first_read_and_only_writte
     gc.collect()
     assert not any(gc.is_tracked(c) for c in log._chunks)  # written, never read
     first = log[5]
-    assert first == Pair(5, "x") and type(first) is Pair and log[5] is first  # converted once, then kept
+    assert (
+        first == Pair(5, "x") and type(first) is Pair and log[5] is first
+    )  # converted once, then kept
     assert log._typed == 1 and type(log._chunks[1][0]) is tuple  # only as far as was read
     assert [r.n for r in log][-1] == CHUNK * 3 + 4 and log._typed == 3
 

@@ -8,9 +8,15 @@ from eda_sim import bench
 def test_bench_prints_every_line_and_processes_every_record(capsys):
     assert bench.main(["--records", "3000", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
-    for line in ("8 bare deques", "simulator, journal on", "simulator, journal off",
-                 "plain consumer of the same events", "service: retry + inbox + spans",
-                 "of the plain consumer of the same events", "peak memory per retained record"):
+    for line in (
+        "8 bare deques",
+        "simulator, journal on",
+        "simulator, journal off",
+        "plain consumer of the same events",
+        "service: retry + inbox + spans",
+        "of the plain consumer of the same events",
+        "peak memory per retained record",
+    ):
         assert line in out
     assert "3,000 spans" in out  # one span per event: the service handled all of them
 

@@ -27,8 +27,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "artifacts" / "browser" / "jupyterlab_controls.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Bounded waits, in milliseconds (Playwright's unit).
 SERVER_START_S = 60
@@ -76,12 +82,30 @@ def _free_port() -> int:
 
 
 def _notebook() -> dict:
-    cells = [{"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {}, "outputs": [],
-              "source": source} for i, source in enumerate(FIXTURE_CELLS)]
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                        "name": "python3"},
-                         "language_info": {"name": "python"}}}
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"cell-{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+        for i, source in enumerate(FIXTURE_CELLS)
+    ]
+    return {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+                "name": "python3",
+            },
+            "language_info": {"name": "python"},
+        },
+    }
 
 
 @pytest.fixture
@@ -109,28 +133,51 @@ def jupyterlab(chromium, tmp_path):
     notification = settings / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     # Isolated from the user's Jupyter config and data (a user kernelspec named python3 could point at
     # another Python); the venv's own kernel and widget extension come from sys.prefix.
-    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel needs its inline backend
-    env.update(JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_DATA_DIR=str(tmp_path / "data"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env = {
+        k: v for k, v in os.environ.items() if k != "MPLBACKEND"
+    }  # the kernel needs its inline backend
+    env.update(
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
 
     port = _free_port()
     log = (tmp_path / "jupyterlab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}",
-         "--ServerApp.port_retries=0"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if server.poll() is not None:
-                raise AssertionError(f"JupyterLab exited with {server.returncode}:\n"
-                                     + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+                raise AssertionError(
+                    f"JupyterLab exited with {server.returncode}:\n"
+                    + (tmp_path / "jupyterlab.log").read_text()[-3000:]
+                )
             try:
                 with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
                     if response.status == 200:
@@ -138,8 +185,10 @@ def jupyterlab(chromium, tmp_path):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"JupyterLab did not answer on {url} within {SERVER_START_S} s:\n"
-                                     + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+                raise AssertionError(
+                    f"JupyterLab did not answer on {url} within {SERVER_START_S} s:\n"
+                    + (tmp_path / "jupyterlab.log").read_text()[-3000:]
+                )
             time.sleep(0.2)
         yield url
     finally:
@@ -152,7 +201,9 @@ def jupyterlab(chromium, tmp_path):
         log.close()
 
 
-def test_step_button_advances_the_readout_and_redraws_the_diagram_in_jupyterlab(chromium, jupyterlab):
+def test_step_button_advances_the_readout_and_redraws_the_diagram_in_jupyterlab(
+    chromium, jupyterlab
+):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -167,7 +218,9 @@ def test_step_button_advances_the_readout_and_redraws_the_diagram_in_jupyterlab(
             # indicator says "idle" while the kernel is still initializing, and Run All Cells
             # then does nothing.
             statusbar = page.locator("#jp-main-statusbar")
-            expect(statusbar.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(timeout=KERNEL_IDLE_MS)
+            expect(statusbar.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible(
+                timeout=KERNEL_IDLE_MS
+            )
 
             page.locator("#jp-MainMenu").get_by_text("Run", exact=True).click()
             page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -196,7 +249,9 @@ def test_step_button_advances_the_readout_and_redraws_the_diagram_in_jupyterlab(
                 expect(fresh).to_have_count(1, timeout=CLICK_EFFECT_MS)
                 text, srcs = readout.inner_text(), srcs + [fresh.get_attribute("src")]
             expect(diagram).to_have_count(1)
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=fresh.element_handle())
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=fresh.element_handle()
+            )
 
             rows = int(text.split("·")[1].split()[0].replace(",", ""))
             assert text.startswith("t = ") and rows > 1, text

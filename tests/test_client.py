@@ -58,7 +58,12 @@ def test_delivery_callbacks_run_in_flush_with_offsets(sim):
     reports = []
     p = Producer(conf(sim))
     for i in range(3):
-        p.produce("orders", key="k", value=str(i), on_delivery=lambda err, msg: reports.append((err, msg.offset())))
+        p.produce(
+            "orders",
+            key="k",
+            value=str(i),
+            on_delivery=lambda err, msg: reports.append((err, msg.offset())),
+        )
     assert reports == []  # callbacks are served by poll()/flush(), as with confluent-kafka
     p.flush()
     assert reports == [(None, 0), (None, 1), (None, 2)]
@@ -69,7 +74,9 @@ def test_flush_advances_virtual_time_by_linger_and_round_trip(sim):
     p.produce("orders", key="k", value="v")
     assert sim.now == 0
     p.flush()
-    assert sim.now == pytest.approx(2 * sim.network_latency)  # flush sends at once, then waits for the ack
+    assert sim.now == pytest.approx(
+        2 * sim.network_latency
+    )  # flush sends at once, then waits for the ack
 
 
 def test_consumer_poll_commit_and_positions(sim):
@@ -140,7 +147,12 @@ def test_message_accessors_match_confluent_kafka(sim):
     c.subscribe(["orders"])
     m = c.poll(1.0)
     assert (m.topic(), m.key(), json.loads(m.value()), m.headers(), m.error()) == (
-        "orders", b"k", {"a": 1}, [("trace", b"t-1")], None)
+        "orders",
+        b"k",
+        {"a": 1},
+        [("trace", b"t-1")],
+        None,
+    )
     kind, ms = m.timestamp()
     assert kind == 1 and ms == 1767225600000  # 2026-01-01T00:00:00Z, the simulation epoch
 
@@ -149,7 +161,10 @@ def test_message_accessors_match_confluent_kafka(sim):
 
 
 def test_unknown_config_key_names_the_key_and_suggests(sim):
-    with pytest.raises(KafkaException, match=r'No such configuration property: "group.idd".*did you mean "group.id"'):
+    with pytest.raises(
+        KafkaException,
+        match=r'No such configuration property: "group.idd".*did you mean "group.id"',
+    ):
         Consumer(conf(sim, **{"group.idd": "x"}))
 
 
@@ -167,12 +182,15 @@ def test_bootstrap_servers_must_name_a_simulation(sim):
         Producer({"bootstrap.servers": "sim://nowhere"})
 
 
-@pytest.mark.parametrize("bad, exc, text", [
-    ({"topic": "nope"}, KafkaException, "unknown topic 'nope'; topics are: orders"),
-    ({"value": 42}, TypeError, "value must be str, bytes or None, got int"),
-    ({"key": {"id": 1}}, TypeError, "key must be str, bytes or None, got dict"),
-    ({"partition": 7}, KafkaException, "partitions 0..2, not 7"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, text",
+    [
+        ({"topic": "nope"}, KafkaException, "unknown topic 'nope'; topics are: orders"),
+        ({"value": 42}, TypeError, "value must be str, bytes or None, got int"),
+        ({"key": {"id": 1}}, TypeError, "key must be str, bytes or None, got dict"),
+        ({"partition": 7}, KafkaException, "partitions 0..2, not 7"),
+    ],
+)
 def test_bad_produce_is_refused_and_journal_untouched(sim, bad, exc, text):
     p = Producer(conf(sim))
     before = sim.journal.digest()
@@ -255,12 +273,15 @@ def test_store_offsets_refuses_partitions_not_assigned(sim):
         c.store_offsets(offsets=[TopicPartition("orders", 9, 5)])
 
 
-@pytest.mark.parametrize("headers, says", [
-    ([(1, "x")], "header name 1 is a int"),
-    ([("trace", 3)], "header 'trace' must be str, bytes or None, got int"),
-    ([("trace",)], "not enough values to unpack"),
-    (5, "not iterable"),
-])
+@pytest.mark.parametrize(
+    "headers, says",
+    [
+        ([(1, "x")], "header name 1 is a int"),
+        ([("trace", 3)], "header 'trace' must be str, bytes or None, got int"),
+        ([("trace",)], "not enough values to unpack"),
+        (5, "not iterable"),
+    ],
+)
 def test_bad_headers_are_refused_with_what_was_expected(headers, says):
     sim = Simulation(seed=1, name="headers")
     sim.create_topic("orders", partitions=1)

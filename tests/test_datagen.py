@@ -16,8 +16,20 @@ from eda_sim.datagen import (
     transactions,
 )
 
-TXN_KEYS = ["time", "txn_id", "card_id", "amount", "merchant_id", "merchant_category",
-            "country", "lat", "lon", "device_id", "is_fraud", "fraud_pattern"]
+TXN_KEYS = [
+    "time",
+    "txn_id",
+    "card_id",
+    "amount",
+    "merchant_id",
+    "merchant_category",
+    "country",
+    "lat",
+    "lon",
+    "device_id",
+    "is_fraud",
+    "fraud_pattern",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +43,7 @@ def txns():
 
 
 # ------------------------------------------------------------------ clickstream
+
 
 def test_clickstream_same_seed_gives_equal_output():
     assert clickstream(5, users=40) == clickstream(5, users=40)
@@ -51,8 +64,7 @@ def test_clickstream_default_has_a_few_thousand_events(views):
 def test_clickstream_events_have_the_documented_fields(views):
     for e in views:
         if e["type"] == "UserViewedProduct":
-            assert list(e) == ["time", "type", "user_id", "session_id", "product_id",
-                               "category"]
+            assert list(e) == ["time", "type", "user_id", "session_id", "product_id", "category"]
             assert re.fullmatch(r"p\d{4}", e["product_id"])
         else:
             assert e["type"] == "UserSearchedQuery"
@@ -94,7 +106,7 @@ def test_clickstream_sessions_mostly_stay_in_one_category(views):
             by_session[e["session_id"]].append(e["category"])
     pairs = [(a, b) for cats in by_session.values() for a, b in zip(cats, cats[1:])]
     same = sum(a == b for a, b in pairs) / len(pairs)
-    assert same > 0.6    # 12 categories: about 0.08 if views were independent
+    assert same > 0.6  # 12 categories: about 0.08 if views were independent
 
 
 def test_clickstream_consecutive_pairs_recur(views):
@@ -108,8 +120,9 @@ def test_clickstream_consecutive_pairs_recur(views):
 
 
 def test_clickstream_popularity_is_skewed(views):
-    counts = sorted(Counter(e["product_id"] for e in views if e["product_id"]).values(),
-                    reverse=True)
+    counts = sorted(
+        Counter(e["product_id"] for e in views if e["product_id"]).values(), reverse=True
+    )
     top_tenth = sum(counts[: len(counts) // 10])
     assert top_tenth / sum(counts) > 0.25
 
@@ -119,16 +132,19 @@ def test_clickstream_ids_widen_for_many_products():
     assert all(re.fullmatch(r"p\d{5}", e["product_id"]) for e in events if e["product_id"])
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"duration": -1.0}, "duration"),
-    ({"duration": 0.0}, "duration"),
-    ({"users": 0}, "users"),
-    ({"products": 0}, "products"),
-    ({"categories": 400}, "categories"),
-    ({"views_per_user_session": (5, 2)}, "views_per_user_session"),
-    ({"views_per_user_session": (0, 2)}, "views_per_user_session"),
-    ({"search_rate": 1.5}, "search_rate"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"duration": -1.0}, "duration"),
+        ({"duration": 0.0}, "duration"),
+        ({"users": 0}, "users"),
+        ({"products": 0}, "products"),
+        ({"categories": 400}, "categories"),
+        ({"views_per_user_session": (5, 2)}, "views_per_user_session"),
+        ({"views_per_user_session": (0, 2)}, "views_per_user_session"),
+        ({"search_rate": 1.5}, "search_rate"),
+    ],
+)
 def test_clickstream_bad_input_names_parameter(kwargs, name):
     with pytest.raises(ValueError, match=re.escape(name)):
         clickstream(1, **kwargs)
@@ -145,20 +161,33 @@ def test_clickstream_non_int_seed_is_a_type_error():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32), users=st.integers(1, 20), products=st.integers(1, 40),
-       duration=st.floats(1.0, 300.0), lo=st.integers(1, 4), extra=st.integers(0, 6))
+@given(
+    seed=st.integers(0, 2**32),
+    users=st.integers(1, 20),
+    products=st.integers(1, 40),
+    duration=st.floats(1.0, 300.0),
+    lo=st.integers(1, 4),
+    extra=st.integers(0, 6),
+)
 def test_clickstream_invariants_hold_for_any_size(seed, users, products, duration, lo, extra):
     categories = min(products, 5)
-    events = clickstream(seed, users=users, products=products, categories=categories,
-                         duration=duration, views_per_user_session=(lo, lo + extra))
+    events = clickstream(
+        seed,
+        users=users,
+        products=products,
+        categories=categories,
+        duration=duration,
+        views_per_user_session=(lo, lo + extra),
+    )
     times = [e["time"] for e in events]
     assert all(a < b for a, b in zip(times, times[1:]))
-    assert all(0.0 <= t < duration + 1.0 for t in times)   # ms nudges on ties at most
+    assert all(0.0 <= t < duration + 1.0 for t in times)  # ms nudges on ties at most
     per_session = Counter(e["session_id"] for e in events if e["product_id"])
     assert all(n <= lo + extra for n in per_session.values())
 
 
 # ------------------------------------------------------------------ transactions
+
 
 def test_transactions_same_seed_gives_equal_output():
     assert transactions(3, cards=50) == transactions(3, cards=50)
@@ -214,9 +243,14 @@ def test_card_testing_is_a_burst_of_tiny_amounts():
     txns = transactions(2, fraud_rate=0.05)
     tests = [t for t in txns if t["fraud_pattern"] == "card_testing"]
     assert all(t["amount"] <= 3.0 for t in tests)
-    in_burst = [t for t in tests
-                if any(u is not t and u["card_id"] == t["card_id"]
-                       and abs(u["time"] - t["time"]) <= 600.0 for u in tests)]
+    in_burst = [
+        t
+        for t in tests
+        if any(
+            u is not t and u["card_id"] == t["card_id"] and abs(u["time"] - t["time"]) <= 600.0
+            for u in tests
+        )
+    ]
     assert len(in_burst) >= 0.9 * len(tests)
     assert max(Counter(t["card_id"] for t in tests).values()) >= 3
 
@@ -241,7 +275,9 @@ def test_account_takeover_uses_a_new_device_and_spends_big():
         legit = [t["amount"] for t in rows if not t["is_fraud"]]
         for i, t in enumerate(rows):
             if t["fraud_pattern"] == "account_takeover" and legit:
-                earlier = {u["device_id"] for u in rows[:i] if u["fraud_pattern"] != t["fraud_pattern"]}
+                earlier = {
+                    u["device_id"] for u in rows[:i] if u["fraud_pattern"] != t["fraud_pattern"]
+                }
                 assert t["device_id"] not in earlier
                 assert t["amount"] > 2 * sorted(legit)[len(legit) // 2]
                 checked += 1
@@ -274,16 +310,19 @@ def test_fraud_rate_out_of_range_raises_with_range(rate):
         transactions(1, fraud_rate=rate)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"duration": -10.0}, "duration"),
-    ({"cards": 0}, "cards"),
-    ({"shift_at": -1.0}, "shift_at"),
-    ({"shift_at": 5000.0}, "shift_at"),
-    ({"shift_at": 10.0, "shift": {"amount_scale": 0}}, "amount_scale"),
-    ({"shift_at": 10.0, "shift": {"new_merchant_share": 2}}, "new_merchant_share"),
-    ({"shift_at": 10.0, "shift": {"colour": 1}}, "amount_scale"),   # lists the valid keys
-    ({"shift": {"amount_scale": 2.0}}, "shift_at"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"duration": -10.0}, "duration"),
+        ({"cards": 0}, "cards"),
+        ({"shift_at": -1.0}, "shift_at"),
+        ({"shift_at": 5000.0}, "shift_at"),
+        ({"shift_at": 10.0, "shift": {"amount_scale": 0}}, "amount_scale"),
+        ({"shift_at": 10.0, "shift": {"new_merchant_share": 2}}, "new_merchant_share"),
+        ({"shift_at": 10.0, "shift": {"colour": 1}}, "amount_scale"),  # lists the valid keys
+        ({"shift": {"amount_scale": 2.0}}, "shift_at"),
+    ],
+)
 def test_transactions_bad_input_names_parameter(kwargs, name):
     with pytest.raises(ValueError, match=re.escape(name)):
         transactions(1, **kwargs)
@@ -299,8 +338,7 @@ def test_shift_scales_amounts_after_shift_at_only():
 
 
 def test_shift_new_merchant_mix_appears_after_shift_at_only():
-    txns = transactions(8, shift_at=1800.0, shift={"amount_scale": 1.0,
-                                                   "new_merchant_share": 0.4})
+    txns = transactions(8, shift_at=1800.0, shift={"amount_scale": 1.0, "new_merchant_share": 0.4})
     before = [t for t in txns if t["time"] < 1800.0]
     after = [t for t in txns if t["time"] >= 1800.0]
     assert not any(t["merchant_category"] == "marketplace" for t in before)

@@ -19,16 +19,32 @@ def jobs_world(name: str, records: int, partitions: int = 1) -> Simulation:
     sim.create_topic("jobs", partitions=partitions)
     producer = sim.producer()
     for i in range(records):
-        producer.produce("jobs", key=f"job-{i}" if partitions > 1 else None, value=str(i),
-                         partition=-1 if partitions > 1 else 0)
+        producer.produce(
+            "jobs",
+            key=f"job-{i}" if partitions > 1 else None,
+            value=str(i),
+            partition=-1 if partitions > 1 else 0,
+        )
     producer.flush()
     return sim
 
 
 def worker(sim, commit: str, done: Counter, **options):
-    config = {"auto.offset.reset": "earliest", "session.timeout.ms": 500, **options.pop("config", {})}
-    return sim.member("workers", ["jobs"], name="worker", processing_time=0.1, commit=commit,
-                      on_record=lambda m: done.update([int(m.value())]), config=config, **options)
+    config = {
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 500,
+        **options.pop("config", {}),
+    }
+    return sim.member(
+        "workers",
+        ["jobs"],
+        name="worker",
+        processing_time=0.1,
+        commit=commit,
+        on_record=lambda m: done.update([int(m.value())]),
+        config=config,
+        **options,
+    )
 
 
 def first_delivery(sim, member_id: str) -> int:
@@ -49,7 +65,9 @@ def test_process_then_commit_a_crash_mid_batch_duplicates_exactly_what_was_proce
     sim.restart(w, at=t0 + 1.0)
     sim.run(until=t0 + 4.0)
     assert first_delivery(sim, "worker-2") == 4  # the new member starts at the committed offset
-    assert {i for i, n in done.items() if n > 1} == processed_since_commit  # duplicates: exactly the window
+    assert {
+        i for i, n in done.items() if n > 1
+    } == processed_since_commit  # duplicates: exactly the window
     assert max(done.values()) == 2
     assert set(done) == set(range(12))  # at-least-once: nothing lost
 
@@ -89,14 +107,23 @@ def test_auto_commit_a_crash_after_the_timer_fired_skips_records_while_lag_reads
 
 def test_a_consumer_evicted_for_not_polling_cannot_commit_and_the_committed_offset_stays():
     sim = jobs_world("evicted", 4)
-    c = sim.consumer({"group.id": "workers", "client.id": "slow", "auto.offset.reset": "earliest",
-                      "enable.auto.commit": False, "max.poll.interval.ms": 2000})
+    c = sim.consumer(
+        {
+            "group.id": "workers",
+            "client.id": "slow",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "max.poll.interval.ms": 2000,
+        }
+    )
     c.subscribe(["jobs"])
     first = c.poll(1.0)
     c.commit(message=first, asynchronous=False)
     second = c.poll(1.0)
     assert (first.offset(), second.offset()) == (0, 1)
-    sim.run(until=sim.now + 2.5)  # "processing" the second record takes longer than max.poll.interval.ms
+    sim.run(
+        until=sim.now + 2.5
+    )  # "processing" the second record takes longer than max.poll.interval.ms
     assert [r.actor for r in sim.journal.rows("evicted")] == ["slow-1"]
     with pytest.raises(KafkaException):
         c.commit(message=second, asynchronous=False)
@@ -112,9 +139,16 @@ def test_a_consumer_evicted_for_not_polling_cannot_commit_and_the_committed_offs
 def test_a_stalled_member_is_evicted_mid_batch_and_commits_nothing(commit):
     sim = jobs_world(f"stalled-{commit}", 6)
     done = Counter()
-    w = sim.member("workers", ["jobs"], name="worker", processing_time=1.0, commit=commit, max_poll_records=3,
-                   on_record=lambda m: done.update([int(m.value())]),
-                   config={"auto.offset.reset": "earliest", "max.poll.interval.ms": 2000})
+    w = sim.member(
+        "workers",
+        ["jobs"],
+        name="worker",
+        processing_time=1.0,
+        commit=commit,
+        max_poll_records=3,
+        on_record=lambda m: done.update([int(m.value())]),
+        config={"auto.offset.reset": "earliest", "max.poll.interval.ms": 2000},
+    )
     t0 = sim.now
     sim.run(until=t0 + 3.5)  # polled 0-2 at t0, evicted at t0+2, finished the batch at t0+3
     (evicted,) = sim.journal.rows("evicted")
@@ -124,14 +158,23 @@ def test_a_stalled_member_is_evicted_mid_batch_and_commits_nothing(commit):
     # and the commit after the batch did not count
     assert sim.group("workers").committed == {}
     assert not [r for r in sim.journal.rows("committed") if r.actor == "worker-1"]
-    assert first_delivery(sim, "worker-2") == 0  # rejoined, and starts over from the committed offset
+    assert (
+        first_delivery(sim, "worker-2") == 0
+    )  # rejoined, and starts over from the committed offset
     assert w.member_id == "worker-2"
 
 
 def test_a_restarted_consumer_resumes_at_the_committed_offset_not_its_old_position():
     sim = jobs_world("restart", 5)
-    c = sim.consumer({"group.id": "workers", "client.id": "c", "auto.offset.reset": "earliest",
-                      "enable.auto.commit": False, "session.timeout.ms": 3000})
+    c = sim.consumer(
+        {
+            "group.id": "workers",
+            "client.id": "c",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 3000,
+        }
+    )
     c.subscribe(["jobs"])
     got = [c.poll(1.0) for _ in range(5)]
     c.commit(message=got[1], asynchronous=False)
@@ -145,16 +188,30 @@ def test_a_restarted_consumer_resumes_at_the_committed_offset_not_its_old_positi
 
 def test_a_commit_naming_a_partition_that_moved_in_a_rebalance_is_refused_whole():
     sim = jobs_world("moved", 8, partitions=2)
-    a = sim.consumer({"group.id": "workers", "client.id": "a", "auto.offset.reset": "earliest",
-                      "enable.auto.commit": False, "partition.assignment.strategy": "range"})
+    a = sim.consumer(
+        {
+            "group.id": "workers",
+            "client.id": "a",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "partition.assignment.strategy": "range",
+        }
+    )
     a.subscribe(["jobs"])
     polled = a.consume(8, 1.0)
     last = {}
     for m in polled:
         last[m.partition()] = m.offset()
     assert set(last) == {0, 1}
-    b = sim.consumer({"group.id": "workers", "client.id": "b", "auto.offset.reset": "earliest",
-                      "enable.auto.commit": False, "partition.assignment.strategy": "range"})
+    b = sim.consumer(
+        {
+            "group.id": "workers",
+            "client.id": "b",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "partition.assignment.strategy": "range",
+        }
+    )
     b.subscribe(["jobs"])
     b.poll(0)  # b joins: range gives a partition 0 and b partition 1
     assert sim.group("workers").owner == {("jobs", 0): "a-1", ("jobs", 1): "b-1"}
@@ -180,7 +237,9 @@ def test_a_crash_called_from_a_cell_takes_effect_before_it_returns():
 
 
 @pytest.mark.parametrize("idempotent, copies", [(False, 2), (True, 1)])
-def test_a_lost_acknowledgement_duplicates_a_record_unless_the_producer_is_idempotent(idempotent, copies):
+def test_a_lost_acknowledgement_duplicates_a_record_unless_the_producer_is_idempotent(
+    idempotent, copies
+):
     sim = Simulation(seed=1, name=f"acks-{idempotent}")
     sim.create_topic("payments", partitions=1)
     p = sim.producer(enable_idempotence=idempotent)
@@ -199,8 +258,13 @@ def test_a_member_stopped_cleanly_can_be_started_again_and_picks_up_where_the_gr
     for i in range(40):
         sim.at(i * 0.1, lambda i=i: producer.produce("orders", key=f"k{i % 4}", value=f"{i}"))
     seen = []
-    member = sim.member("billing", ["orders"], processing_time=0.01, commit="after",
-                        on_record=lambda m: seen.append((m.partition(), m.offset())))
+    member = sim.member(
+        "billing",
+        ["orders"],
+        processing_time=0.01,
+        commit="after",
+        on_record=lambda m: seen.append((m.partition(), m.offset())),
+    )
     sim.at(1.0, member.stop)
     sim.run(until=2.0)
     assert not member.alive and len(seen) < 40
@@ -218,8 +282,14 @@ def test_an_evicted_members_commit_reaches_the_coordinator_and_is_refused_until_
     # librdkafka hands the loss of the partitions to the application at the next poll; until then the
     # stored offsets are still there, so the commit goes out and the coordinator refuses it.
     sim = jobs_world("evicted-commit", 5)
-    c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                      "max.poll.interval.ms": 1000})
+    c = sim.consumer(
+        {
+            "group.id": "g",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "max.poll.interval.ms": 1000,
+        }
+    )
     c.subscribe(["jobs"])
     batch = c.consume(5, timeout=1.0)
     assert len(batch) == 5
@@ -229,7 +299,9 @@ def test_an_evicted_members_commit_reaches_the_coordinator_and_is_refused_until_
     assert err.value.args[0].code() == KafkaError.UNKNOWN_MEMBER_ID
     refused = sim.journal.rows("commit_failed")
     assert len(refused) == 1 and refused[0].offset == 5 and "not a member" in refused[0].detail
-    assert c.poll(1.0).error().code() == KafkaError._MAX_POLL_EXCEEDED  # the next poll reports the loss
+    assert (
+        c.poll(1.0).error().code() == KafkaError._MAX_POLL_EXCEEDED
+    )  # the next poll reports the loss
     with pytest.raises(KafkaException) as err:
         c.commit(asynchronous=False)
     assert err.value.args[0].code() == KafkaError._NO_OFFSET  # now nothing is stored any more
@@ -239,10 +311,22 @@ def test_an_evicted_members_commit_reaches_the_coordinator_and_is_refused_until_
 def test_a_member_evicted_mid_batch_leaves_a_commit_failed_row_and_its_batch_comes_again():
     sim = jobs_world("evicted-member", 10)
     seen = []
-    sim.member("g", ["jobs"], processing_time=0.3, max_poll_records=10, commit="after",
-               on_record=lambda m: seen.append(m.offset()),
-               config={"max.poll.interval.ms": 2000, "auto.offset.reset": "earliest"})
+    sim.member(
+        "g",
+        ["jobs"],
+        processing_time=0.3,
+        max_poll_records=10,
+        commit="after",
+        on_record=lambda m: seen.append(m.offset()),
+        config={"max.poll.interval.ms": 2000, "auto.offset.reset": "earliest"},
+    )
     sim.run(until=6.5)
-    kinds = [r.kind for r in sim.journal.rows() if r.kind in ("evicted", "processed", "commit_failed", "joined")]
+    kinds = [
+        r.kind
+        for r in sim.journal.rows()
+        if r.kind in ("evicted", "processed", "commit_failed", "joined")
+    ]
     assert kinds[:5] == ["joined", "evicted", "processed", "commit_failed", "joined"]
-    assert seen[:20] == list(range(10)) * 2  # nothing was committed, so the new member starts at 0 again
+    assert (
+        seen[:20] == list(range(10)) * 2
+    )  # nothing was committed, so the new member starts at 0 again

@@ -21,6 +21,7 @@ def test_a_check_never_raises_and_names_the_error():
 
 # -- 01 ------------------------------------------------------------------------------------
 
+
 def test_01_right():
     fb = check_events_vs_commands({k: v for k, (v, _) in MESSAGES.items()})
     assert fb.passed and "all checks pass" in str(fb)
@@ -40,6 +41,7 @@ def test_01_wrong_type():
 
 
 # -- 05 ------------------------------------------------------------------------------------
+
 
 def _handlers(kind):
     ledger, seen = Counter(), set()
@@ -89,7 +91,9 @@ def test_07_right():
 
 
 def test_07_partly_right_required_field_is_refused_with_the_reason():
-    text = str(check_schema_evolution(object_schema({**FIELDS, "device": "string"}, REQ + ["device"])))
+    text = str(
+        check_schema_evolution(object_schema({**FIELDS, "device": "string"}, REQ + ["device"]))
+    )
     assert "refuses v2 under FULL" in text and "'device'" in text and "hint:" in text
 
 

@@ -66,7 +66,10 @@ def test_03a_wrong_no_key_or_a_random_key_breaks_each_users_order():
 
 def test_03a_a_field_that_does_not_exist_is_named_with_the_choices():
     text = str(check_ordering_key("name"))
-    assert "'name' is not a field of a click" in text and "user_id, region, product_id, click_id" in text
+    assert (
+        "'name' is not a field of a click" in text
+        and "user_id, region, product_id, click_id" in text
+    )
 
 
 # -- 03b: the reorder window -----------------------------------------------------------------

@@ -8,7 +8,11 @@ from eda_sim.exercises.nb08 import check_autoscaler_plan
 
 def test_04_right():
     fb = check_group_sizing(6, 50)
-    assert fb.passed and "all checks pass" in str(fb) and "each of the 6 workers owns a partition" in str(fb)
+    assert (
+        fb.passed
+        and "all checks pass" in str(fb)
+        and "each of the 6 workers owns a partition" in str(fb)
+    )
 
 
 def test_04_partly_right_extra_workers_sit_idle():
@@ -32,7 +36,13 @@ def test_04_wrong():
 
 # -- 08 ------------------------------------------------------------------------------------
 
-GOOD = {"min_instances": 2, "max_instances": 6, "scale_out_lag": 40, "scale_in_lag": 5, "cooldown": 1}
+GOOD = {
+    "min_instances": 2,
+    "max_instances": 6,
+    "scale_out_lag": 40,
+    "scale_in_lag": 5,
+    "cooldown": 1,
+}
 
 
 def test_08_right():
@@ -41,14 +51,26 @@ def test_08_right():
 
 
 def test_08_partly_right_too_slow_and_flapping():
-    text = str(check_autoscaler_plan({**GOOD, "min_instances": 1, "scale_out_lag": 100, "cooldown": 3}))
+    text = str(
+        check_autoscaler_plan({**GOOD, "min_instances": 1, "scale_out_lag": 100, "cooldown": 3})
+    )
     assert "over the bound of 320" in text and "it flapped" in text
     assert "within the 6 partitions" in text and "hint:" in text
 
 
 def test_08_wrong():
-    plan = {"min_instances": 1, "max_instances": 12, "scale_out_lag": 400, "scale_in_lag": 20, "cooldown": 5}
+    plan = {
+        "min_instances": 1,
+        "max_instances": 12,
+        "scale_out_lag": 400,
+        "scale_in_lag": 20,
+        "cooldown": 5,
+    }
     text = str(check_autoscaler_plan(plan))
-    assert "0 of 4 checks pass" in text and "more than the 6 partitions" in text and "still run at the end" in text
+    assert (
+        "0 of 4 checks pass" in text
+        and "more than the 6 partitions" in text
+        and "still run at the end" in text
+    )
     assert "plan lacks max_instances" in str(check_autoscaler_plan({"min_instances": 2}))
     assert "raised ValueError" in str(check_autoscaler_plan({**GOOD, "scale_in_lag": 40}))

@@ -7,7 +7,9 @@ from eda_sim.widgets import explore
 
 def test_explore_reruns_with_the_knob_values():
     calls = []
-    box = explore(lambda n, on, mode: calls.append((n, on, mode)), n=(1, 5, 1, 2), on=False, mode=["a", "b"])
+    box = explore(
+        lambda n, on, mode: calls.append((n, on, mode)), n=(1, 5, 1, 2), on=False, mode=["a", "b"]
+    )
     assert calls == [(2, False, "a")]
     box.knobs["n"].value = 4
     box.knobs["mode"].value = "b"

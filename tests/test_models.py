@@ -62,8 +62,14 @@ def test_item_to_item_hit_rate_improves_as_views_arrive(curves):
 
 def test_hit_rate_frame_has_buckets_and_consistent_cumulative(curves, views):
     curve = curves["item"]
-    assert list(curve.columns) == ["start", "end", "evaluated", "hits", "hit_rate",
-                                   "cumulative_hit_rate"]
+    assert list(curve.columns) == [
+        "start",
+        "end",
+        "evaluated",
+        "hits",
+        "hit_rate",
+        "cumulative_hit_rate",
+    ]
     assert list(curve["start"]) == [60.0 * i for i in range(10)]
     assert (curve["hits"] <= curve["evaluated"]).all()
     cum = curve["hits"].cumsum() / curve["evaluated"].cumsum()
@@ -105,14 +111,15 @@ def test_recommend_prefers_higher_counts_and_skips_just_seen():
     model.observe("u", "pZ", 100.0)
     model.observe("u", "pA", 101.0)
     recs = model.recommend("u", k=3)
-    assert recs[0] == "pY"                 # pZ is pA's top neighbour but was just seen
+    assert recs[0] == "pY"  # pZ is pA's top neighbour but was just seen
     assert "pA" not in recs and "pZ" not in recs
 
 
 def test_cold_user_gets_popular_items():
     model = ItemToItemRecommender()
-    for t, (user, product) in enumerate([("a", "p2"), ("b", "p2"), ("c", "p1"), ("d", "p3"),
-                                         ("e", "p3"), ("f", "p3")]):
+    for t, (user, product) in enumerate(
+        [("a", "p2"), ("b", "p2"), ("c", "p1"), ("d", "p3"), ("e", "p3"), ("f", "p3")]
+    ):
         model.observe(user, product, float(t))
     assert model.recommend("new", k=3) == ["p3", "p2", "p1"]
 
@@ -141,13 +148,16 @@ def test_random_baseline_returns_distinct_unseen_known_items():
     assert not set(recs) & set(model.recent_items("x"))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: ItemToItemRecommender().recommend("u", k=0),
-    lambda: PopularityBaseline().recommend("u", k=-1),
-    lambda: ItemToItemRecommender(k=0),
-    lambda: RandomBaseline(1, k=0),
-    lambda: hit_rate_at_k(ItemToItemRecommender(), [], k=0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ItemToItemRecommender().recommend("u", k=0),
+        lambda: PopularityBaseline().recommend("u", k=-1),
+        lambda: ItemToItemRecommender(k=0),
+        lambda: RandomBaseline(1, k=0),
+        lambda: hit_rate_at_k(ItemToItemRecommender(), [], k=0),
+    ],
+)
 def test_k_below_one_raises_with_range(make):
     with pytest.raises(ValueError, match=r"k must be an int >= 1, got"):
         make()
@@ -161,8 +171,7 @@ def test_bad_bucket_and_window_raise():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 15)), max_size=60),
-       st.integers(1, 8))
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 15)), max_size=60), st.integers(1, 8))
 def test_recommendations_are_distinct_and_exclude_recent(views, k):
     model = ItemToItemRecommender()
     for t, (u, p) in enumerate(views):
@@ -175,9 +184,17 @@ def test_recommendations_are_distinct_and_exclude_recent(views, k):
 
 # ------------------------------------------------------------------ fraud features
 
+
 def _txn(time, lat=51.5, lon=-0.12, amount=20.0, device="d1", merchant="m1", card="c1"):
-    return {"time": time, "card_id": card, "amount": amount, "merchant_id": merchant,
-            "lat": lat, "lon": lon, "device_id": device}
+    return {
+        "time": time,
+        "card_id": card,
+        "amount": amount,
+        "merchant_id": merchant,
+        "lat": lat,
+        "lon": lon,
+        "device_id": device,
+    }
 
 
 def test_card_features_first_transaction_has_cold_defaults():
@@ -196,8 +213,7 @@ def test_card_features_come_from_prior_state():
     cf.update(_txn(100.0, amount=30.0))
     cf.update(_txn(3000.0, amount=20.0, card="other"))
     # Paris is about 344 km from London; 1800 s later is about 688 km/h.
-    f = cf.update(_txn(1900.0, lat=48.857, lon=2.352, amount=100.0, device="d2",
-                       merchant="m9"))
+    f = cf.update(_txn(1900.0, lat=48.857, lon=2.352, amount=100.0, device="d2", merchant="m9"))
     assert f["count_1h"] == 2.0 and f["sum_1h"] == 40.0
     assert f["count_10m"] == 0.0 and f["sum_10m"] == 0.0
     assert f["seconds_since_prev"] == 1800.0
@@ -214,7 +230,7 @@ def test_card_features_come_from_prior_state():
 def test_speed_uses_at_least_a_minute():
     cf = CardFeatures()
     cf.update(_txn(0.0))
-    f = cf.update(_txn(1.0, lat=51.52))   # about 1.4 km one second later
+    f = cf.update(_txn(1.0, lat=51.52))  # about 1.4 km one second later
     assert f["speed_kmh"] == pytest.approx(f["distance_km"] * 60, rel=1e-9)
 
 
@@ -223,8 +239,14 @@ def test_card_features_frame_and_warmup():
     full = card_features(txns)
     warm = card_features(txns, warmup=1800.0)
     assert len(full) == len(txns)
-    assert list(full.columns) == ["txn_id", "time", "card_id", *FEATURES, "is_fraud",
-                                  "fraud_pattern"]
+    assert list(full.columns) == [
+        "txn_id",
+        "time",
+        "card_id",
+        *FEATURES,
+        "is_fraud",
+        "fraud_pattern",
+    ]
     assert (warm["time"] >= 1800.0).all()
     pd.testing.assert_frame_equal(warm, full[full["time"] >= 1800.0].reset_index(drop=True))
     assert warm["fraud_pattern"].dtype == object
@@ -234,17 +256,16 @@ def test_card_features_frame_and_warmup():
 
 # ------------------------------------------------------------------ fraud models
 
+
 @pytest.fixture(scope="module")
 def fraud_history():
     # The first hour of each stream only warms up the per-card state.
-    return card_features(transactions(1, duration=3 * 3600.0, fraud_rate=0.05),
-                         warmup=3600.0)
+    return card_features(transactions(1, duration=3 * 3600.0, fraud_rate=0.05), warmup=3600.0)
 
 
 @pytest.fixture(scope="module")
 def fraud_live():
-    return card_features(transactions(2, duration=2 * 3600.0, fraud_rate=0.02),
-                         warmup=3600.0)
+    return card_features(transactions(2, duration=2 * 3600.0, fraud_rate=0.02), warmup=3600.0)
 
 
 @pytest.fixture(scope="module")
@@ -266,20 +287,22 @@ def test_model_catches_patterns_the_rule_cannot(fraud_model, fraud_live):
     flagged = fraud_model.score_frame(fraud_live) >= 0.5
     rule = ThresholdRule().score_frame(fraud_live) > 0
     testing = (fraud_live["fraud_pattern"] == "card_testing").to_numpy()
-    assert rule[testing].sum() == 0             # tiny amounts, nobody travels
+    assert rule[testing].sum() == 0  # tiny amounts, nobody travels
     assert flagged[testing].mean() > 0.3
 
 
-def test_fraud_model_is_deterministic_and_scores_probabilities(fraud_history, fraud_model,
-                                                               fraud_live):
+def test_fraud_model_is_deterministic_and_scores_probabilities(
+    fraud_history, fraud_model, fraud_live
+):
     again = FraudModel().fit(fraud_history, fraud_history["is_fraud"])
     assert np.array_equal(again.weights, fraud_model.weights)
     scores = fraud_model.score_frame(fraud_live)
     assert ((scores > 0) & (scores < 1)).all()
     row = fraud_live.iloc[7][list(FEATURES)].to_dict()
     assert fraud_model.score(row) == pytest.approx(scores[7])
-    assert list(fraud_model.coefficients().index) != [] and \
-        set(fraud_model.coefficients().index) == set(FEATURES)
+    assert list(fraud_model.coefficients().index) != [] and set(
+        fraud_model.coefficients().index
+    ) == set(FEATURES)
 
 
 def test_fraud_model_errors():
@@ -316,6 +339,7 @@ def test_precision_recall_by_hand():
 
 # ------------------------------------------------------------------ drift
 
+
 def test_psi_is_small_on_the_same_distribution():
     amounts = [t["amount"] for t in transactions(101)]
     half = len(amounts) // 2
@@ -335,8 +359,9 @@ def test_psi_is_large_after_the_shift():
 def test_drift_detected_after_the_shift_and_not_before():
     shift_at = 1800.0
     txns = transactions(1, shift_at=shift_at, shift={"amount_scale": 2.0})
-    monitor = DriftMonitor([t["amount"] for t in txns if t["time"] < 900.0],
-                           threshold=0.2, window=200)
+    monitor = DriftMonitor(
+        [t["amount"] for t in txns if t["time"] < 900.0], threshold=0.2, window=200
+    )
     flags_before = []
     for t in txns:
         if t["time"] < 900.0:
@@ -372,8 +397,10 @@ def test_psi_bad_input():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6), min_size=10, max_size=200),
-       st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=200))
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=10, max_size=200),
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=200),
+)
 def test_psi_is_never_negative_and_zero_on_itself(reference, live):
     assert population_stability_index(reference, live) >= 0.0
     assert population_stability_index(reference, reference) == pytest.approx(0.0, abs=1e-9)

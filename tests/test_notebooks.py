@@ -42,7 +42,9 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_opens_with_title_goals_and_time(path):
     first = text(cells(path)[0])
-    assert first.startswith("# ") and "After this notebook you can" in first and "**Time:**" in first
+    assert (
+        first.startswith("# ") and "After this notebook you can" in first and "**Time:**" in first
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -57,7 +59,9 @@ def test_has_a_live_control_paired_with_a_checked_cell(path):
     assert live, "no live control (controls(...) or explore(...))"
     for i in live:
         tags = code(path)[i].get("metadata", {}).get("tags", [])
-        assert "nbval-ignore-output" in tags, "a live control cell must be tagged nbval-ignore-output"
+        assert "nbval-ignore-output" in tags, (
+            "a live control cell must be tagged nbval-ignore-output"
+        )
         assert i + 1 < len(code(path)), "a live control needs a plain cell after it"
 
 
@@ -76,12 +80,19 @@ def test_ignored_outputs_are_only_live_controls_or_say_why(path):
     for c in code(path):
         tags = c.get("metadata", {}).get("tags", [])
         if "nbval-ignore-output" in tags or "nbval-skip" in tags:
-            assert re.search(r"\b(controls|explore)\(", text(c)) or "# reason:" in text(c), text(c)[:80]
+            assert re.search(r"\b(controls|explore)\(", text(c)) or "# reason:" in text(c), text(c)[
+                :80
+            ]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem
+)
 def test_saved_notebooks_carry_no_wall_clock_or_random_ids(path):
     raw = path.read_text(encoding="utf-8")
-    assert "iopub.execute_input" not in raw, "cell timings from the wall clock: rebuild with tools/build_notebooks.py"
-    assert not re.search(r"IPY_MODEL_[0-9a-f]{32}|\"model_id\": \"[0-9a-f]{32}\"", raw), \
+    assert "iopub.execute_input" not in raw, (
+        "cell timings from the wall clock: rebuild with tools/build_notebooks.py"
+    )
+    assert not re.search(r"IPY_MODEL_[0-9a-f]{32}|\"model_id\": \"[0-9a-f]{32}\"", raw), (
         "random widget ids: rebuild with tools/build_notebooks.py"
+    )

@@ -36,11 +36,18 @@ from eda_sim.errors import KafkaException
 from eda_sim.message import TopicPartition
 
 settings.register_profile(
-    "ci", derandomize=True, max_examples=100, stateful_step_count=50, deadline=None,
+    "ci",
+    derandomize=True,
+    max_examples=100,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
-    "dev", max_examples=60, stateful_step_count=50, deadline=None,
+    "dev",
+    max_examples=60,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 # Applied to this file's tests only, so other modules keep their own settings.
@@ -55,7 +62,11 @@ TOPICS = {
     "rb": (1, {"retention.bytes": 30, "segment.bytes": 12}),
 }
 #: group -> (commit policy, subscribed topics).
-GROUPS = {"ga": ("after", ("t", "rt", "rb")), "gb": ("before", ("t", "rt")), "gc": ("auto", ("t", "rb"))}
+GROUPS = {
+    "ga": ("after", ("t", "rt", "rb")),
+    "gb": ("before", ("t", "rt")),
+    "gc": ("auto", ("t", "rb")),
+}
 MAX_PARTITIONS = 4
 SESSION_MS = 6000
 STALL_POLL_MS = 2000  # a stalling member: 4 records of 1 s each per poll
@@ -102,7 +113,9 @@ class World:
         self.closed: set = set()  # indexes of closed cells
         self.pending: list = []  # per cell: {tp: offset to commit} for what it processed
         self.last_consume: dict = {}  # cell index -> clock when its last consume returned
-        self.processed = {g: Counter() for g in GROUPS}  # (topic, partition, offset) -> times processed
+        self.processed = {
+            g: Counter() for g in GROUPS
+        }  # (topic, partition, offset) -> times processed
         self.poll_interval: dict = {}  # client name -> max.poll.interval in seconds
         self.drainers: dict = {}
         self.values = 0
@@ -113,7 +126,9 @@ class World:
     # producers
     def op_producer(self, idempotent: bool):
         name = f"P{len(self.producers) + 1}"
-        self.producers.append(self.sim.producer({"client.id": name, "enable.idempotence": idempotent}))
+        self.producers.append(
+            self.sim.producer({"client.id": name, "enable.idempotence": idempotent})
+        )
 
     def op_produce(self, pi: int, topic: str, keys: tuple):
         p = self.producers[pi]
@@ -146,10 +161,16 @@ class World:
 
     # members on the clock
     def _member_config(self, group: str, poll_ms: int) -> dict:
-        return {"auto.offset.reset": "earliest", "session.timeout.ms": SESSION_MS, "max.poll.interval.ms": poll_ms,
-                "partition.assignment.strategy": self.strategies[group]}
+        return {
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": SESSION_MS,
+            "max.poll.interval.ms": poll_ms,
+            "partition.assignment.strategy": self.strategies[group],
+        }
 
-    def _new_member(self, group: str, name: str, processing_time: float, max_poll_records: int, poll_ms: int):
+    def _new_member(
+        self, group: str, name: str, processing_time: float, max_poll_records: int, poll_ms: int
+    ):
         policy, topics = GROUPS[group]
         ledger = self.processed[group]
 
@@ -158,9 +179,17 @@ class World:
 
         self.poll_interval[name] = poll_ms / 1000.0
         self.member_group[name] = group
-        return self.sim.member(group, list(topics), name=name, processing_time=processing_time, commit=policy,
-                               max_poll_records=max_poll_records, poll_timeout=0.5, on_record=on_record,
-                               config=self._member_config(group, poll_ms))
+        return self.sim.member(
+            group,
+            list(topics),
+            name=name,
+            processing_time=processing_time,
+            commit=policy,
+            max_poll_records=max_poll_records,
+            poll_timeout=0.5,
+            on_record=on_record,
+            config=self._member_config(group, poll_ms),
+        )
 
     def op_member(self, group: str, stall: bool, processing_time: float, max_poll_records: int):
         name = f"M{len(self.members) + 1}"
@@ -184,7 +213,9 @@ class World:
         i = len(self.cells)
         name = f"C{i + 1}"
         cfg = self._member_config(group, CELL_POLL_MS)
-        cfg.update({"group.id": group, "client.id": name, "enable.auto.commit": GROUPS[group][0] == "auto"})
+        cfg.update(
+            {"group.id": group, "client.id": name, "enable.auto.commit": GROUPS[group][0] == "auto"}
+        )
         c = self.sim.consumer(cfg)
         self.poll_interval[name] = CELL_POLL_MS / 1000.0
         self.pending.append({})
@@ -195,8 +226,12 @@ class World:
                 pending.pop((tp.topic, tp.partition), None)
 
         # Revoked and lost partitions stay pending: committing them later must be refused whole.
-        c.subscribe(list(GROUPS[group][1]), on_assign=forget, on_revoke=lambda consumer, parts: None,
-                    on_lost=lambda consumer, parts: None)
+        c.subscribe(
+            list(GROUPS[group][1]),
+            on_assign=forget,
+            on_revoke=lambda consumer, parts: None,
+            on_lost=lambda consumer, parts: None,
+        )
         self.cells.append(c)
         self.cell_group.append(group)
 
@@ -215,7 +250,9 @@ class World:
             last[tp] = m.offset()
         for (topic, part), off in last.items():  # invariant 5: position = last returned offset + 1
             pos = c.position([TopicPartition(topic, part)])[0].offset
-            assert pos == off + 1, f"{c.member_id} {topic}-{part}: position {pos} after returning {off}"
+            assert pos == off + 1, (
+                f"{c.member_id} {topic}-{part}: position {pos} after returning {off}"
+            )
         ledger = self.processed[group]
         for m in recs:  # a cell processes what it polled at once
             ledger[(m.topic(), m.partition(), m.offset())] += 1
@@ -251,7 +288,9 @@ class World:
             ok = True
         except KafkaException:
             ok = False
-        assert ok == owns_all, f"commit by {mid} of {sorted(pending.items())}: ok={ok}, owns all={owns_all}"
+        assert ok == owns_all, (
+            f"commit by {mid} of {sorted(pending.items())}: ok={ok}, owns all={owns_all}"
+        )
         if ok:
             assert all(grp.committed[tp] == o for tp, o in pending.items())
         else:  # invariant 10: a refused commit leaves the committed offsets unchanged
@@ -298,7 +337,10 @@ class World:
                         return False
                     if d.consumer.position([TopicPartition(*tp)])[0].offset != log.log_end_offset:
                         return False
-                    if grp.committed.get(tp) != log.log_end_offset and log.log_start_offset != log.log_end_offset:
+                    if (
+                        grp.committed.get(tp) != log.log_end_offset
+                        and log.log_start_offset != log.log_end_offset
+                    ):
                         return False
         return True
 
@@ -336,12 +378,14 @@ class Checker:
         self.delivered = {g: defaultdict(set) for g in GROUPS}
         self.last_delivery: dict = {}  # member id -> time of its last delivery
         self.crashes: list = []  # (client name, journal seq)
-        self.batches = defaultdict(list)  # client name -> [(seq, time, topic, partition, first, count)]
+        self.batches = defaultdict(
+            list
+        )  # client name -> [(seq, time, topic, partition, first, count)]
 
     # after every step
     def step(self):
         self._snapshot()
-        rows = self.sim.journal[self.cursor:]
+        rows = self.sim.journal[self.cursor :]
         self.cursor += len(rows)
         for r in rows:
             self._row(r)
@@ -364,7 +408,9 @@ class Checker:
             self.end[tp] += r.count
             return
         if kind == "expired":  # invariant 11
-            assert r.count > 0 and r.offset == self.start[tp] and r.offset + r.count <= self.end[tp], r
+            assert (
+                r.count > 0 and r.offset == self.start[tp] and r.offset + r.count <= self.end[tp]
+            ), r
             self._check_expiry(r)
             self.start[tp] += r.count
             return
@@ -384,9 +430,14 @@ class Checker:
             assert m in self.members[g], r
             self.members[g].discard(m)
             self.removed.add(m)
-            if kind == "evicted":  # invariant 10: only a member idle for max.poll.interval.ms is evicted
+            if (
+                kind == "evicted"
+            ):  # invariant 10: only a member idle for max.poll.interval.ms is evicted
                 idle_since = self.last_delivery.get(m, -1.0)
-                assert r.time - idle_since >= self.w.poll_interval[name_of(m)] - EPS, (r, idle_since)
+                assert r.time - idle_since >= self.w.poll_interval[name_of(m)] - EPS, (
+                    r,
+                    idle_since,
+                )
             if self.assign[g][m]:
                 self.departing.add(m)
             else:
@@ -396,7 +447,9 @@ class Checker:
             held = self.assign[g][m]
             assert len(parts) == r.count and parts <= held, (r, held)
             if m in self.departing or not coop:  # invariant 9: eager gives up everything
-                assert parts == held, f"eager revoke of {sorted(parts)} from {m} holding {sorted(held)}"
+                assert parts == held, (
+                    f"eager revoke of {sorted(parts)} from {m} holding {sorted(held)}"
+                )
             else:
                 self.revoked_pending[g][m] |= parts
             for x in parts:
@@ -410,7 +463,9 @@ class Checker:
             if "revoke round" in r.detail:
                 return
             if not coop:  # invariant 9: an eager hand-out starts from nothing
-                assert not any(self.assign[g].values()), f"eager rebalance while {self.assign[g]} still held"
+                assert not any(self.assign[g].values()), (
+                    f"eager rebalance while {self.assign[g]} still held"
+                )
             self.revoked_round[g] = self.revoked_pending[g]
             self.revoked_pending[g] = defaultdict(set)
         elif kind == "assigned":
@@ -418,11 +473,17 @@ class Checker:
             assert m in self.members[g] and len(parts) == r.count, r
             if coop:  # invariant 9: cooperative never takes away a partition it gives straight back
                 back = parts & self.revoked_round[g].get(m, set())
-                assert not back, f"{m} was revoked {sorted(back)} and got them back in the same rebalance"
+                assert not back, (
+                    f"{m} was revoked {sorted(back)} and got them back in the same rebalance"
+                )
             for x in parts:
-                assert x not in self.owner[g], f"{x} given to {m} while {self.owner[g].get(x)} owns it"
+                assert x not in self.owner[g], (
+                    f"{x} given to {m} while {self.owner[g].get(x)} owns it"
+                )
                 self.owner[g][x] = m
-                self.expected[(g, m, x)] = self.committed[g].get(x)  # invariant 6: start at the committed offset
+                self.expected[(g, m, x)] = self.committed[g].get(
+                    x
+                )  # invariant 6: start at the committed offset
             self.assign[g][m] |= parts
         elif kind == "offset_reset":
             key = (g, m, tp)
@@ -431,7 +492,9 @@ class Checker:
             self.expected[key] = r.offset
         elif kind == "delivered":
             key = (g, m, tp)
-            assert self.owner[g].get(tp) == m and key in self.expected, f"{r}: owner {self.owner[g].get(tp)}"
+            assert self.owner[g].get(tp) == m and key in self.expected, (
+                f"{r}: owner {self.owner[g].get(tp)}"
+            )
             want = self.expected[key]
             # invariants 2, 5 and 6: contiguous from where the assignment (or reset) put the position
             assert want is not None and r.offset == want, f"{r}: expected offset {want}"
@@ -439,10 +502,14 @@ class Checker:
             self.expected[key] = r.offset + r.count
             self.delivered[g][tp].update(range(r.offset, r.offset + r.count))
             self.last_delivery[m] = r.time
-            self.batches[name_of(m)].append((r.seq, r.time, r.topic, r.partition, r.offset, r.count))
+            self.batches[name_of(m)].append(
+                (r.seq, r.time, r.topic, r.partition, r.offset, r.count)
+            )
         elif kind == "committed":
             # only the current owner moves a committed offset, never past the log end (invariant 12)
-            assert self.owner[g].get(tp) == m and m not in self.removed, f"{r}: owner {self.owner[g].get(tp)}"
+            assert self.owner[g].get(tp) == m and m not in self.removed, (
+                f"{r}: owner {self.owner[g].get(tp)}"
+            )
             assert r.offset <= self.end[tp], r
             self.committed[g][tp] = r.offset
 
@@ -463,14 +530,17 @@ class Checker:
             size = sum(len(x.key or b"") + len(x.value or b"") for x in later)
             assert max_bytes >= 0 and size >= max_bytes, (
                 f"{r.topic}-{r.partition} offset {off} (t={rec.timestamp}) removed at {r.time}: "
-                f"not past retention.ms={ms}, and only {size} bytes follow it (retention.bytes={max_bytes})")
+                f"not past retention.ms={ms}, and only {size} bytes follow it (retention.bytes={max_bytes})"
+            )
 
     def _compare(self):
         sim = self.sim
         for name, topic in sim.broker.topics.items():
             for log in topic.partitions:
                 tp = (name, log.index)
-                assert log.log_start_offset == self.start[tp] and log.log_end_offset == self.end[tp], tp
+                assert (
+                    log.log_start_offset == self.start[tp] and log.log_end_offset == self.end[tp]
+                ), tp
         for g, (_, topics) in GROUPS.items():
             grp = sim.groups.get(g)
             if grp is None:
@@ -484,7 +554,9 @@ class Checker:
                 assert sim.topic(tp[0]).partitions[tp[1]].log_end_offset - off >= 0
             if grp.members:  # invariant 8: a stable group covers every partition, once
                 every = {(t, p) for t in topics for p in range(sim.topic(t).partition_count)}
-                assert set(grp.owner) == every, f"{g}: owners cover {sorted(grp.owner)}, not {sorted(every)}"
+                assert set(grp.owner) == every, (
+                    f"{g}: owners cover {sorted(grp.owner)}, not {sorted(every)}"
+                )
                 if self.w.strategies[g] == "cooperative-sticky":
                     sizes = [len(p) for p in grp.assignment.values()]
                     assert max(sizes) - min(sizes) <= 1, grp.assignment
@@ -532,17 +604,26 @@ class Checker:
                     assert not missing, f"invariant 3: {g} never polled {t}-{p} offsets {missing}"
                     if policy == "after":  # invariant 7: processed covers what is retained
                         lost = [o for o in retained[tp] if ledger[(t, p, o)] == 0]
-                        assert not lost, f"invariant 7: {g} (process, then commit) never processed {t}-{p} {lost}"
+                        assert not lost, (
+                            f"invariant 7: {g} (process, then commit) never processed {t}-{p} {lost}"
+                        )
                     if len(retained[tp]):  # invariant 12 after the drain: caught up, lag 0
-                        assert sim.groups[g].committed.get(tp) == sim.topic(t).partitions[p].log_end_offset
+                        assert (
+                            sim.groups[g].committed.get(tp)
+                            == sim.topic(t).partitions[p].log_end_offset
+                        )
             if policy == "before":
                 twice = {k: n for k, n in ledger.items() if n > 1}
-                assert not twice, f"invariant 7: {g} (commit, then process) processed {twice} more than once"
+                assert not twice, (
+                    f"invariant 7: {g} (commit, then process) processed {twice} more than once"
+                )
                 windows = self._crash_windows(g)
                 for t in topics:
                     for p in range(sim.topic(t).partition_count):
                         lost = {(t, p, o) for o in retained[(t, p)] if ledger[(t, p, o)] == 0}
-                        assert lost <= windows, f"invariant 7: {g} lost {sorted(lost - windows)} outside any crash"
+                        assert lost <= windows, (
+                            f"invariant 7: {g} lost {sorted(lost - windows)} outside any crash"
+                        )
         frame = sim.offsets()  # invariant 12 through the public table
         for row in frame.itertuples():
             if row.group and not pd.isna(row.committed):
@@ -555,7 +636,9 @@ class Checker:
         for name, at in self.crashes:
             if w_group(self.w, name) != group:
                 continue
-            batches = [b for b in self.batches.get(name, ()) if b[0] < at]  # a restart may deliver at the same instant
+            batches = [
+                b for b in self.batches.get(name, ()) if b[0] < at
+            ]  # a restart may deliver at the same instant
             if batches:
                 last = batches[-1][1]
                 for _, time, t, p, first, count in batches:
@@ -569,20 +652,37 @@ class Checker:
         for p in self.w.producers:
             appended = sum(r.count for r in rows if r.kind == "appended" and r.detail == p.name)
             retried = sum(r.count for r in rows if r.kind == "retried" and r.actor == p.name)
-            dropped = sum(r.count for r in rows if r.kind == "duplicate_dropped" and r.detail.startswith(p.name + " "))
+            dropped = sum(
+                r.count
+                for r in rows
+                if r.kind == "duplicate_dropped" and r.detail.startswith(p.name + " ")
+            )
             if p.idempotent:
-                assert appended == self.w.sent[p.name] and dropped == retried, (p.name, appended, retried, dropped)
+                assert appended == self.w.sent[p.name] and dropped == retried, (
+                    p.name,
+                    appended,
+                    retried,
+                    dropped,
+                )
             else:
-                assert appended == self.w.sent[p.name] + retried and dropped == 0, (p.name, appended, retried)
+                assert appended == self.w.sent[p.name] + retried and dropped == 0, (
+                    p.name,
+                    appended,
+                    retried,
+                )
             assert p.acked_total == self.w.sent[p.name] and p.in_flight == 0
         copies = Counter(rec.value for rec in self.snap.values())
         for ok, topic, part, offset, value in self.w.reports:
             assert ok and offset >= 0, f"delivery report for {value!r}: ok={ok}, offset={offset}"
             rec = self.snap.get((topic, part, offset))
-            assert rec is None or rec.value == value, f"acked {value!r} at {topic}-{part}@{offset} holds {rec}"
+            assert rec is None or rec.value == value, (
+                f"acked {value!r} at {topic}-{part}@{offset} holds {rec}"
+            )
             producer = value.split(b":")[0].decode()
             if next(p for p in self.w.producers if p.name == producer).idempotent:
-                assert copies[value] <= 1, f"{value!r} appended {copies[value]} times by an idempotent producer"
+                assert copies[value] <= 1, (
+                    f"{value!r} appended {copies[value]} times by an idempotent producer"
+                )
 
 
 def w_group(world: World, name: str) -> str | None:
@@ -597,8 +697,18 @@ def w_group(world: World, name: str) -> str | None:
 
 pick = st.integers(0, 63)
 keys_st = st.lists(st.one_of(st.none(), st.sampled_from(KEYS)), min_size=1, max_size=12)
-FAULTS = ("lose_acks", "crash_member", "restart_member", "stop_member", "crash_cell", "restart_cell", "close_cell",
-          "add_partitions", "retention", "retention")
+FAULTS = (
+    "lose_acks",
+    "crash_member",
+    "restart_member",
+    "stop_member",
+    "crash_cell",
+    "restart_cell",
+    "close_cell",
+    "add_partitions",
+    "retention",
+    "retention",
+)
 
 
 class BrokerMachine(RuleBasedStateMachine):
@@ -616,9 +726,15 @@ class BrokerMachine(RuleBasedStateMachine):
         self.world.apply(op)
         self.busy = False
 
-    @initialize(seed=st.integers(0, 3), ga=st.sampled_from(["range", "roundrobin"]),
-                gc=st.sampled_from(["range", "roundrobin", "cooperative-sticky"]), idempotent=st.booleans(),
-                first=st.sampled_from(sorted(TOPICS)), keys=keys_st, cell=st.sampled_from(sorted(GROUPS)))
+    @initialize(
+        seed=st.integers(0, 3),
+        ga=st.sampled_from(["range", "roundrobin"]),
+        gc=st.sampled_from(["range", "roundrobin", "cooperative-sticky"]),
+        idempotent=st.booleans(),
+        first=st.sampled_from(sorted(TOPICS)),
+        keys=keys_st,
+        cell=st.sampled_from(sorted(GROUPS)),
+    )
     def setup(self, seed, ga, gc, idempotent, first, keys, cell):
         self.strategies = {"ga": ga, "gb": "cooperative-sticky", "gc": gc}
         self.world = World(seed, self.strategies)
@@ -649,8 +765,12 @@ class BrokerMachine(RuleBasedStateMachine):
 
     # joins
     @precondition(lambda self: len(self.world.members) < 9)
-    @rule(group=st.sampled_from(sorted(GROUPS)), stall=st.sampled_from([False, False, True]),
-          processing_time=st.sampled_from([0.001, 0.01, 0.05]), max_poll_records=st.sampled_from([1, 3, 10, 500]))
+    @rule(
+        group=st.sampled_from(sorted(GROUPS)),
+        stall=st.sampled_from([False, False, True]),
+        processing_time=st.sampled_from([0.001, 0.01, 0.05]),
+        max_poll_records=st.sampled_from([1, 3, 10, 500]),
+    )
     def new_member(self, group, stall, processing_time, max_poll_records):
         self.do(("member", group, stall, processing_time, max_poll_records))
 
@@ -661,11 +781,19 @@ class BrokerMachine(RuleBasedStateMachine):
 
     # polls from cells
     def _cells(self):
-        return [i for i, c in enumerate(self.world.cells) if not c.crashed and i not in self.world.closed]
+        return [
+            i
+            for i, c in enumerate(self.world.cells)
+            if not c.crashed and i not in self.world.closed
+        ]
 
     @precondition(lambda self: self._cells())
-    @rule(i=pick, n=st.sampled_from([1, 4, 50]), timeout=st.sampled_from([0, 0.2, 1.0]),
-          mode=st.sampled_from(["none", "sync", "async", "message", "late"]))
+    @rule(
+        i=pick,
+        n=st.sampled_from([1, 4, 50]),
+        timeout=st.sampled_from([0, 0.2, 1.0]),
+        mode=st.sampled_from(["none", "sync", "async", "message", "late"]),
+    )
     def consume(self, i, n, timeout, mode):
         live = self._cells()
         self.do(("consume", live[i % len(live)], n, timeout, mode))
@@ -677,7 +805,12 @@ class BrokerMachine(RuleBasedStateMachine):
         self.do(("commit", live[i % len(live)]))
 
     # faults, leaves and the broker's own work; a fault with no target now does nothing
-    @rule(kind=st.sampled_from(FAULTS), i=pick, n=st.integers(1, 2), topic=st.sampled_from(["t", "rt"]))
+    @rule(
+        kind=st.sampled_from(FAULTS),
+        i=pick,
+        n=st.integers(1, 2),
+        topic=st.sampled_from(["t", "rt"]),
+    )
     def fault(self, kind, i, n, topic):
         w = self.world
 
@@ -737,12 +870,19 @@ TestBrokerPromises.settings = PROFILE
 
 
 @PROFILE
-@given(policy=st.sampled_from(["after", "before"]), strategy=st.sampled_from(["range", "cooperative-sticky"]),
-       records=st.integers(1, 30), batch=st.integers(1, 8), per_record=st.sampled_from([0.05, 0.1, 0.13]),
-       partitions=st.integers(1, 3), crash_at=st.integers(0, 300).map(lambda x: x / 100),
-       restart_after=st.sampled_from([0.0, 0.3, 0.6, 2.0]))
+@given(
+    policy=st.sampled_from(["after", "before"]),
+    strategy=st.sampled_from(["range", "cooperative-sticky"]),
+    records=st.integers(1, 30),
+    batch=st.integers(1, 8),
+    per_record=st.sampled_from([0.05, 0.1, 0.13]),
+    partitions=st.integers(1, 3),
+    crash_at=st.integers(0, 300).map(lambda x: x / 100),
+    restart_after=st.sampled_from([0.0, 0.3, 0.6, 2.0]),
+)
 def test_a_crash_duplicates_or_loses_exactly_the_window_since_the_last_commit(
-        policy, strategy, records, batch, per_record, partitions, crash_at, restart_after):
+    policy, strategy, records, batch, per_record, partitions, crash_at, restart_after
+):
     # Rebalances are instantaneous: under an eager assignor, the crashed member's session expiring while
     # its restarted self is mid-batch would revoke that batch too and add duplicates of its own. So an
     # eager group restarts after session.timeout.ms; a cooperative one keeps the restarted member's
@@ -755,10 +895,20 @@ def test_a_crash_duplicates_or_loses_exactly_the_window_since_the_last_commit(
         producer.produce("jobs", key=f"k{i}", value=str(i))
     producer.flush()
     done = Counter()
-    worker = sim.member("g", ["jobs"], name="w", processing_time=per_record, commit=policy, max_poll_records=batch,
-                        on_record=lambda m: done.update([(m.partition(), m.offset())]),
-                        config={"auto.offset.reset": "earliest", "session.timeout.ms": 500,
-                                "partition.assignment.strategy": strategy})
+    worker = sim.member(
+        "g",
+        ["jobs"],
+        name="w",
+        processing_time=per_record,
+        commit=policy,
+        max_poll_records=batch,
+        on_record=lambda m: done.update([(m.partition(), m.offset())]),
+        config={
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 500,
+            "partition.assignment.strategy": strategy,
+        },
+    )
     sim.run(until=sim.now + crash_at)
     sim.crash(worker)
     assert worker.consumer.crashed  # a crash from a cell takes effect at once
@@ -775,7 +925,9 @@ def test_a_crash_duplicates_or_loses_exactly_the_window_since_the_last_commit(
         assert lo <= sum(processed.values()) - before_last <= hi
     sim.restart(worker, at=sim.now + restart_after)
     sim.run(until=sim.now + restart_after + 1.0 + 2 * records * per_record)
-    everything = {(r.partition, r.offset) for log in sim.topic("jobs").partitions for r in log.records()}
+    everything = {
+        (r.partition, r.offset) for log in sim.topic("jobs").partitions for r in log.records()
+    }
     twice = {k for k, n in done.items() if n > 1}
     lost = everything - set(done)
     assert max(done.values(), default=1) <= 2
@@ -783,17 +935,31 @@ def test_a_crash_duplicates_or_loses_exactly_the_window_since_the_last_commit(
         window = {(p, o) for (p, o) in processed if o >= committed.get(("jobs", p), 0)}
         assert twice == window and not lost
     else:
-        window = {(p, o) for (p, o) in delivered if o < committed.get(("jobs", p), 0)} - set(processed)
+        window = {(p, o) for (p, o) in delivered if o < committed.get(("jobs", p), 0)} - set(
+            processed
+        )
         assert lost == window and not twice
 
 
 # -- invariant 15 across seeds ------------------------------------------------------------------
 
 SCHEDULE = [
-    ("producer", False), ("member", "ga", False, 0.01, 3), ("member", "gb", False, 0.01, 10), ("cell", "gc"),
-    ("produce", 0, "t", (None, None, None, "a")), ("advance", 0.3), ("consume", 0, 4, 1.0, "none"),
-    ("produce", 0, "rt", (None,) * 5), ("lose_acks", 0, 1), ("flush", 0), ("crash_member", 0),
-    ("advance", 2.5), ("restart_member", 0), ("produce", 0, "t", (None,) * 6), ("advance", 1.0), ("drain",),
+    ("producer", False),
+    ("member", "ga", False, 0.01, 3),
+    ("member", "gb", False, 0.01, 10),
+    ("cell", "gc"),
+    ("produce", 0, "t", (None, None, None, "a")),
+    ("advance", 0.3),
+    ("consume", 0, 4, 1.0, "none"),
+    ("produce", 0, "rt", (None,) * 5),
+    ("lose_acks", 0, 1),
+    ("flush", 0),
+    ("crash_member", 0),
+    ("advance", 2.5),
+    ("restart_member", 0),
+    ("produce", 0, "t", (None,) * 6),
+    ("advance", 1.0),
+    ("drain",),
 ]
 
 
@@ -810,17 +976,26 @@ def test_the_same_schedule_and_seed_give_a_byte_identical_journal():
 
 def test_the_journal_does_not_depend_on_the_process_or_its_hash_seed():
     # str/bytes hashes are salted per process: nothing salted may reach the journal
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import test_properties as t; "
-            "print(t.run_schedule(3).sim.journal.digest())")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_properties as t; "
+        "print(t.run_schedule(3).sim.journal.digest())"
+    )
     here = run_schedule(3).sim.journal.digest()
     for hash_seed in ("1", "2"):
-        out = subprocess.run([sys.executable, "-c", code, os.path.dirname(__file__)], capture_output=True, text=True,
-                             env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code, os.path.dirname(__file__)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            check=True,
+        )
         assert out.stdout.strip() == here
 
 
 def test_another_seed_sends_unkeyed_records_elsewhere_and_the_journal_differs():
     a, b = run_schedule(3), run_schedule(4)
     assert a.sim.journal.digest() != b.sim.journal.digest()
-    partitions = [[r.partition for r in w.sim.journal.rows("appended") if r.topic == "t"] for w in (a, b)]
+    partitions = [
+        [r.partition for r in w.sim.journal.rows("appended") if r.topic == "t"] for w in (a, b)
+    ]
     assert partitions[0] != partitions[1]

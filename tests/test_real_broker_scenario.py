@@ -32,8 +32,7 @@ killed mid-stream: recommender-1; recommender-2 took over its partitions and fin
 each user's recommendations follow the order of their views: yes"""
 
 
-from eda_sim.testing import need as _need  # skip without the tool, fail on CI
-
+from eda_sim.testing import need as _need  # skip without the tool, fail on CI  # noqa: E402
 
 try:
     import redis  # noqa: F401
@@ -46,7 +45,10 @@ def server(tmp_path_factory):
     if redis is None:
         _need("the redis client package is missing", "pip install -r requirements.txt")
     if not installed():
-        _need("redis-server is not installed", "apt-get install redis-server (Debian's 7.0 is what CI uses)")
+        _need(
+            "redis-server is not installed",
+            "apt-get install redis-server (Debian's 7.0 is what CI uses)",
+        )
     with RedisServer(tmp_path_factory.mktemp("redis")) as s:
         yield s
 
@@ -87,11 +89,14 @@ def test_on_the_simulator_the_kill_loses_and_doubles_nothing_and_the_poison_is_p
     assert "redelivered from the last committed offset" in run.details()
 
 
-@pytest.mark.parametrize("settings, line", [
-    (dict(all_transient=False), "nothing to learn from), after 1 try"),
-    (dict(max_deliveries=5), "after 5 tries"),
-    (dict(kill=False), "killed mid-stream: nobody"),
-])
+@pytest.mark.parametrize(
+    "settings, line",
+    [
+        (dict(all_transient=False), "nothing to learn from), after 1 try"),
+        (dict(max_deliveries=5), "after 5 tries"),
+        (dict(kill=False), "killed mid-stream: nobody"),
+    ],
+)
 def test_the_settings_change_only_the_lines_they_are_about(settings, line):
     text = repr(run_story(**settings))
     assert line in text
@@ -111,7 +116,9 @@ def test_on_redis_the_same_story_gives_the_same_summary_with_a_real_kill_and_cla
     details = run.details()
     assert "claimed from the pending-entries list by recommender-2" in details
     assert "recommender-1: read partition(s) 0, 2 at first" in details and "killed" in details
-    assert not re.search(r" in [0-9.]+ s\b", details) and run.seconds > 0  # no wall clock in the saved text
+    assert (
+        not re.search(r" in [0-9.]+ s\b", details) and run.seconds > 0
+    )  # no wall clock in the saved text
 
 
 def test_on_redis_other_settings_match_the_simulator_too(server):
@@ -165,7 +172,9 @@ def test_with_redis_server_installed_a_throwaway_server_is_started_and_stopped(s
     assert run_story(backend, kill=False).killed is None  # runs on, on the simulator
 
 
-def test_an_unreachable_server_in_the_environment_is_mentioned_when_a_throwaway_one_is_started(server, monkeypatch):
+def test_an_unreachable_server_in_the_environment_is_mentioned_when_a_throwaway_one_is_started(
+    server, monkeypatch
+):
     monkeypatch.setenv(ENV_URL, f"redis://127.0.0.1:{free_port()}/0")
     backend = Backend.find()
     try:
@@ -180,7 +189,11 @@ def test_an_unreachable_server_in_the_environment_is_mentioned_when_a_throwaway_
 
 def test_the_terms_table_maps_each_idea_for_each_broker_of_the_chapter():
     table = broker_terms()
-    assert list(table.columns) == list(BROKERS) == ["Kafka", "Kinesis", "Event Hubs", "Pub/Sub", "Redis Streams"]
+    assert (
+        list(table.columns)
+        == list(BROKERS)
+        == ["Kafka", "Kinesis", "Event Hubs", "Pub/Sub", "Redis Streams"]
+    )
     assert table.loc["unit of order and scale", "Kinesis"] == "shard"
     assert table.loc["position of an event", "Kinesis"] == "sequence number"
     assert table.loc["independent reader", "Pub/Sub"] == "subscription"

@@ -20,10 +20,7 @@ from eda_sim.redis_server import RedisServer, free_port, installed
 from eda_sim.retries import Retry, TransientError
 from eda_sim.retries import dead_letters as sim_dead_letters
 from eda_sim.services import Service, Source, spans_frame
-
-
 from eda_sim.testing import need as _need  # skip without the tool, fail on CI
-
 
 try:
     import redis  # noqa: F401
@@ -53,7 +50,10 @@ def redis_server(tmp_path_factory):
     if redis is None:
         _need("the redis client package is missing", "pip install -r requirements.txt")
     if not installed():
-        _need("redis-server is not installed", "apt-get install redis-server (Debian's 7.0 is what CI uses)")
+        _need(
+            "redis-server is not installed",
+            "apt-get install redis-server (Debian's 7.0 is what CI uses)",
+        )
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server
 
@@ -73,7 +73,11 @@ def bill(event, ctx):
     """The learner's handler: one receipt per order; the product 'BAD' times out every time."""
     if event.payload["product"] == "BAD":
         raise TransientError("inventory service timed out")
-    ctx.emit("receipts", "ReceiptIssued", {"amount": event.payload["amount"], "seq": event.payload["seq"]})
+    ctx.emit(
+        "receipts",
+        "ReceiptIssued",
+        {"amount": event.payload["amount"], "seq": event.payload["seq"]},
+    )
 
 
 def ledger(event, ctx):
@@ -108,8 +112,16 @@ def orders(n, keys=5, poison=(), raw=()):
             continue
         customer = f"c{i % keys}"
         seqs[customer] = seqs.get(customer, -1) + 1
-        out.append({"time": i * 0.05, "type": "OrderPlaced", "customer": customer, "seq": seqs[customer],
-                    "amount": 10 + i, "product": "BAD" if i in poison else f"p{i}"})
+        out.append(
+            {
+                "time": i * 0.05,
+                "type": "OrderPlaced",
+                "customer": customer,
+                "seq": seqs[customer],
+                "amount": 10 + i,
+                "product": "BAD" if i in poison else f"p{i}",
+            }
+        )
     return out
 
 
@@ -132,16 +144,30 @@ def run_on_sim(items, handlers, retry):
     sim.create_topic("orders", partitions=3)
     sim.create_topic("receipts", partitions=3)
     Source(sim, "shop", "orders", items, key="customer")
-    Service(sim, "billing", consumes="orders", handlers=handlers, produces={"receipts": ["ReceiptIssued"]},
-            retry=retry)
+    Service(
+        sim,
+        "billing",
+        consumes="orders",
+        handlers=handlers,
+        produces={"receipts": ["ReceiptIssued"]},
+        retry=retry,
+    )
     sim.run(until=30)
-    receipts = [(r.partition, Event.from_json(r.value)) for log in sim.topic("receipts").partitions
-                for r in log.records()]
+    receipts = [
+        (r.partition, Event.from_json(r.value))
+        for log in sim.topic("receipts").partitions
+        for r in log.records()
+    ]
     inputs = [r.value for log in sim.topic("orders").partitions for r in log.records()]
     dead = sim_dead_letters(sim, "orders.DLT")
 
     def original(row):
-        return sim.topic(row.original_topic).partitions[row.original_partition].record(row.original_offset).value
+        return (
+            sim.topic(row.original_topic)
+            .partitions[row.original_partition]
+            .record(row.original_offset)
+            .value
+        )
 
     return receipts, inputs, dead, original, set(spans_frame(sim)["outcome"])
 
@@ -157,8 +183,16 @@ def run_on_redis(url, items, handlers, retry):
         else:
             publish(producer, "orders", as_event(item, ids.next()))
     producer.flush()
-    run_service(url, "billing", "orders", handlers, retry=retry, max_deliveries=1, poll_timeout=0.05,
-                stop_when_idle=0.5)
+    run_service(
+        url,
+        "billing",
+        "orders",
+        handlers,
+        retry=retry,
+        max_deliveries=1,
+        poll_timeout=0.05,
+        stop_when_idle=0.5,
+    )
     receipts = [(m.partition(), Event.from_json(m.value())) for m in read_topic(url, "receipts")]
     inputs = [m.value() for m in read_topic(url, "orders")]
     dead = dead_letters(url, "orders.DLT")
@@ -174,14 +208,17 @@ def run_on_redis(url, items, handlers, retry):
 
 
 @pytest.mark.parametrize("backend", ["simulator", "redis"])
-def test_the_same_handler_passes_the_same_assertions_on_the_simulator_and_on_redis(backend, request):
+def test_the_same_handler_passes_the_same_assertions_on_the_simulator_and_on_redis(
+    backend, request
+):
     items = orders(30, poison={7}, raw={12})
     retry = Retry(attempts=3, backoff=0.001)
     if backend == "simulator":
         receipts, inputs, dead, original, outcomes = run_on_sim(items, {"OrderPlaced": bill}, retry)
     else:
-        receipts, inputs, dead, original, outcomes = run_on_redis(request.getfixturevalue("url"), items,
-                                                                  {"OrderPlaced": bill}, retry)
+        receipts, inputs, dead, original, outcomes = run_on_redis(
+            request.getfixturevalue("url"), items, {"OrderPlaced": bill}, retry
+        )
     placed = {}
     for value in inputs:
         try:
@@ -194,8 +231,11 @@ def test_the_same_handler_passes_the_same_assertions_on_the_simulator_and_on_red
     assert sorted(r.causation_id for _, r in receipts) == sorted(good)
     for partition, r in receipts:
         order = good[r.causation_id]
-        assert (r.correlation_id, r.key, r.payload["amount"]) == (order.correlation_id, order.key,
-                                                                  order.payload["amount"])
+        assert (r.correlation_id, r.key, r.payload["amount"]) == (
+            order.correlation_id,
+            order.key,
+            order.payload["amount"],
+        )
         assert partition == murmur2_partition(r.key.encode(), 3)
     # per-key order: each customer's receipts sit in one partition in the order the orders were placed
     by_key = {}
@@ -209,7 +249,9 @@ def test_the_same_handler_passes_the_same_assertions_on_the_simulator_and_on_red
     assert (poison.original_topic, poison.group, poison.attempts) == ("orders", "billing", 3)
     assert "timed out" in poison.message
     assert Event.from_json(original(poison)).payload["product"] == "BAD"
-    assert poison.original_partition == murmur2_partition(Event.from_json(original(poison)).key.encode(), 3)
+    assert poison.original_partition == murmur2_partition(
+        Event.from_json(original(poison)).key.encode(), 3
+    )
     assert (broken.error, broken.attempts, original(broken)) == ("ValueError", 0, b"{broken json")
     assert "not valid JSON" in broken.message
     assert outcomes == {"handled", "dead_lettered"}
@@ -227,8 +269,10 @@ def test_killing_a_consumer_process_mid_stream_loses_no_event(url, idempotent):
     client = connect(url)
     create_topic(url, "orders", 4)
     n, keys = 240, 12
-    items = [{"time": 0.0, "type": "OrderPlaced", "customer": f"k{i % keys}", "seq": i // keys}
-             for i in range(n)]
+    items = [
+        {"time": 0.0, "type": "OrderPlaced", "customer": f"k{i % keys}", "seq": i // keys}
+        for i in range(n)
+    ]
     events = [as_event(item, f"evt-{i:06d}") for i, item in enumerate(items)]
     producer = Producer({"bootstrap.servers": url})
     for ev in events:
@@ -236,21 +280,43 @@ def test_killing_a_consumer_process_mid_stream_loses_no_event(url, idempotent):
     for ev in events[:10]:  # a producer retry: the same events appended a second time
         publish(producer, "orders", ev)
     producer.flush()
-    policy = dict(idempotent=idempotent, claim_idle_ms=300, session_timeout_ms=800, max_in_flight=5,
-                  poll_timeout=0.05)
-    procs = {name: SPAWN.Process(target=run_service, args=(url, "ledger", "orders", {"OrderPlaced": ledger}),
-                                 kwargs=dict(policy, instance=name), daemon=True) for name in ("ledger-a", "ledger-b")}
+    policy = dict(
+        idempotent=idempotent,
+        claim_idle_ms=300,
+        session_timeout_ms=800,
+        max_in_flight=5,
+        poll_timeout=0.05,
+    )
+    procs = {
+        name: SPAWN.Process(
+            target=run_service,
+            args=(url, "ledger", "orders", {"OrderPlaced": ledger}),
+            kwargs=dict(policy, instance=name),
+            daemon=True,
+        )
+        for name in ("ledger-a", "ledger-b")
+    }
     for p in procs.values():
         p.start()
     try:
-        wait_for(lambda: _members(client, "ledger") == {"ledger-a", "ledger-b"}, 15, "both members to join")
+        wait_for(
+            lambda: _members(client, "ledger") == {"ledger-a", "ledger-b"},
+            15,
+            "both members to join",
+        )
 
         def a_has_entries_in_flight():
             summary = client.xpending("orders:0", "ledger"), client.xpending("orders:2", "ledger")
-            busy = any(c["name"] == b"ledger-a" and c["pending"] for s in summary for c in s["consumers"])
+            busy = any(
+                c["name"] == b"ledger-a" and c["pending"] for s in summary for c in s["consumers"]
+            )
             return busy and client.hlen("effects") >= n // 4
 
-        wait_for(a_has_entries_in_flight, 15, "a quarter of the events handled, ledger-a in the middle of more")
+        wait_for(
+            a_has_entries_in_flight,
+            15,
+            "a quarter of the events handled, ledger-a in the middle of more",
+        )
         victim = procs["ledger-a"]
         os.kill(victim.pid, signal.SIGKILL)
         victim.join(5)
@@ -274,13 +340,20 @@ def test_killing_a_consumer_process_mid_stream_loses_no_event(url, idempotent):
     assert set(effects) == {ev.id for ev in events}  # every event processed at least once
     retried = {ev.id for ev in events[:10]}
     if idempotent:
-        assert set(effects.values()) == {1}  # exactly one side effect each, duplicates and claims included
+        assert set(effects.values()) == {
+            1
+        }  # exactly one side effect each, duplicates and claims included
     else:
         assert all(effects[i] >= 2 for i in retried)  # the duplicated records were handled twice
     # the orphaned entries were claimed by the survivor and handled: their events all have effects
-    by_entry = {(m.partition(), m.entry_id()): Event.from_json(m.value()).id for m in read_topic(url, "orders")}
-    assert {by_entry[(p, e)] for p, e in held[held.consumer == "ledger-a"][["partition", "entry_id"]].values
-            } <= set(effects)
+    by_entry = {
+        (m.partition(), m.entry_id()): Event.from_json(m.value()).id
+        for m in read_topic(url, "orders")
+    }
+    assert {
+        by_entry[(p, e)]
+        for p, e in held[held.consumer == "ledger-a"][["partition", "entry_id"]].values
+    } <= set(effects)
     # per-key order within a partition held across the kill and the hand-over
     for k in range(keys):
         seen = [int(x) for x in client.lrange(f"seen:k{k}", 0, -1)]
@@ -295,24 +368,44 @@ def test_a_poison_event_is_dead_lettered_with_its_origin_after_the_configured_de
     client = connect(url)
     create_topic(url, "scores", 2)
     producer = Producer({"bootstrap.servers": url})
-    events = [Event.create("Scored", {"poison": i == 3}, key=f"u{i}", id=f"evt-{i:06d}") for i in range(6)]
+    events = [
+        Event.create("Scored", {"poison": i == 3}, key=f"u{i}", id=f"evt-{i:06d}") for i in range(6)
+    ]
     for ev in events:
         publish(producer, "scores", ev)
     producer.flush()
-    counts = run_service(url, "scorer", "scores", {"Scored": always_times_out},
-                         retry=Retry(attempts=2, backoff=0.001), max_deliveries=3, claim_idle_ms=100,
-                         poll_timeout=0.02, stop_when_idle=1.0)
+    counts = run_service(
+        url,
+        "scorer",
+        "scores",
+        {"Scored": always_times_out},
+        retry=Retry(attempts=2, backoff=0.001),
+        max_deliveries=3,
+        claim_idle_ms=100,
+        poll_timeout=0.02,
+        stop_when_idle=1.0,
+    )
     dead = dead_letters(url, "scores.DLT")
     assert len(dead) == 1
     row = dead.iloc[0]
     poison = next(m for m in read_topic(url, "scores") if m.entry_id() == row.original_offset)
     assert Event.from_json(poison.value()).id == "evt-000003"
-    assert (row.original_topic, row.original_partition, row.group) == ("scores", poison.partition(), "scorer")
-    assert (row.error, row.deliveries, row.attempts) == ("TransientError", 3, 6)  # 3 deliveries x 2 tries
+    assert (row.original_topic, row.original_partition, row.group) == (
+        "scores",
+        poison.partition(),
+        "scorer",
+    )
+    assert (row.error, row.deliveries, row.attempts) == (
+        "TransientError",
+        3,
+        6,
+    )  # 3 deliveries x 2 tries
     assert "timed out" in row.message
     assert counts["redeliver"] == 2 and counts["dead_lettered"] == 1 and counts["handled"] == 5
     assert pending(url, "scores", "scorer").empty
-    assert sorted(k.decode() for k in client.hkeys("effects")) == [e.id for e in events if e.id != "evt-000003"]
+    assert sorted(k.decode() for k in client.hkeys("effects")) == [
+        e.id for e in events if e.id != "evt-000003"
+    ]
     client.close()
 
 
@@ -325,8 +418,13 @@ def test_a_poison_pill_that_kills_its_process_is_dead_lettered_after_max_deliver
     producer.flush()
     exits = []
     for _ in range(4):  # a supervisor restarting the same static member after every crash
-        p = SPAWN.Process(target=run_service, args=(url, "worker", "jobs", {"Job": crash_on_poison}),
-                          kwargs=dict(instance="worker-1", max_deliveries=2, poll_timeout=0.02, stop_when_idle=0.3))
+        p = SPAWN.Process(
+            target=run_service,
+            args=(url, "worker", "jobs", {"Job": crash_on_poison}),
+            kwargs=dict(
+                instance="worker-1", max_deliveries=2, poll_timeout=0.02, stop_when_idle=0.3
+            ),
+        )
         p.start()
         p.join(15)
         if p.is_alive():
@@ -350,8 +448,14 @@ def test_shared_ownership_balances_entries_and_claims_an_abandoned_members_entri
     for i in range(40):
         p.produce("orders", key="one-key", value=str(i))
     p.flush()
-    conf = {"bootstrap.servers": url, "group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False,
-            "redis.partition.ownership": "shared", "redis.claim.idle.ms": 200}
+    conf = {
+        "bootstrap.servers": url,
+        "group.id": "g",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "redis.partition.ownership": "shared",
+        "redis.claim.idle.ms": 200,
+    }
     a, b = Consumer(dict(conf, **{"client.id": "a"})), Consumer(dict(conf, **{"client.id": "b"}))
     a.subscribe(["orders"])
     b.subscribe(["orders"])
@@ -364,9 +468,13 @@ def test_shared_ownership_balances_entries_and_claims_an_abandoned_members_entri
         if msgs:
             b.commit(asynchronous=False)
             seen += msgs
-    assert sorted(int(m.value()) for m in seen) == list(range(40))  # nothing lost: b claimed a's ten
+    assert sorted(int(m.value()) for m in seen) == list(
+        range(40)
+    )  # nothing lost: b claimed a's ten
     fresh = [m for m in seen if m.delivery_count() == 1]
-    assert {m.partition() for m in taken_by_a} == {m.partition() for m in fresh} == {0}  # two readers, one partition
+    assert (
+        {m.partition() for m in taken_by_a} == {m.partition() for m in fresh} == {0}
+    )  # two readers, one partition
     claimed = [m for m in seen if m.delivery_count() == 2]
     assert sorted(m.entry_id() for m in claimed) == sorted(m.entry_id() for m in taken_by_a)
     assert pending(url, "orders", "g").empty
@@ -380,12 +488,26 @@ def test_shared_ownership_balances_entries_and_claims_an_abandoned_members_entri
 def test_records_are_partitioned_like_the_simulator_and_read_back_with_their_fields(url):
     create_topic(url, "orders", 3)
     reports = []
-    p = Producer({"bootstrap.servers": url, "on_delivery": lambda err, msg: reports.append((err, msg))})
+    p = Producer(
+        {"bootstrap.servers": url, "on_delivery": lambda err, msg: reports.append((err, msg))}
+    )
     for i in range(30):
-        p.produce("orders", key=f"user-{i % 5}", value=f"{i}", headers=[("trace", b"t-%d" % i)], timestamp=1000 + i)
+        p.produce(
+            "orders",
+            key=f"user-{i % 5}",
+            value=f"{i}",
+            headers=[("trace", b"t-%d" % i)],
+            timestamp=1000 + i,
+        )
     assert p.flush() == 0 and len(reports) == 30 and all(err is None for err, _ in reports)
-    c = Consumer({"bootstrap.servers": url, "group.id": "g", "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": url,
+            "group.id": "g",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe(["orders"])
     got = []
     deadline = time.monotonic() + 5
@@ -401,7 +523,9 @@ def test_records_are_partitioned_like_the_simulator_and_read_back_with_their_fie
         assert rb.offset_to_entry_id(m.offset()) == m.entry_id()
         per_key.setdefault(m.key(), []).append((m.offset(), i))
     for runs in per_key.values():
-        assert [i for _, i in sorted(runs)] == sorted(i for _, i in runs)  # offsets rise with the log order
+        assert [i for _, i in sorted(runs)] == sorted(
+            i for _, i in runs
+        )  # offsets rise with the log order
     delivered = {(r.topic(), r.partition(), r.offset()) for _, r in reports}
     assert delivered == {(m.topic(), m.partition(), m.offset()) for m in got}
     first = got[0]
@@ -427,7 +551,9 @@ def test_auto_offset_reset_picks_where_a_new_group_starts_on_each_stream(url):
         p.produce("orders", key=f"k{i}", value=f"old-{i}")
     p.flush()
     base = {"bootstrap.servers": url, "enable.auto.commit": False}
-    latest = Consumer(dict(base, **{"group.id": "new-only"}))  # latest is the default, as in librdkafka
+    latest = Consumer(
+        dict(base, **{"group.id": "new-only"})
+    )  # latest is the default, as in librdkafka
     latest.subscribe(["orders"])
     assert latest.consume(10, 0.2) == []  # joining creates the groups at '$'
     for i in range(2):
@@ -444,7 +570,9 @@ def test_auto_offset_reset_picks_where_a_new_group_starts_on_each_stream(url):
     strict = Consumer(dict(base, **{"group.id": "nobody", "auto.offset.reset": "none"}))
     strict.subscribe(["orders"])
     err = strict.poll(0.2).error()
-    assert err.code() == rb.KafkaError._AUTO_OFFSET_RESET and "auto.offset.reset is none" in err.str()
+    assert (
+        err.code() == rb.KafkaError._AUTO_OFFSET_RESET and "auto.offset.reset is none" in err.str()
+    )
     for c in (latest, earliest, strict):
         c.close()
 
@@ -471,19 +599,27 @@ def test_malformed_entries_are_dead_lettered_with_the_reason_not_crashed_on(url)
     dead = dead_letters(url, "orders.DLT")
     assert list(dead.error) == ["MalformedEntry"] * 3
     reasons = list(dead.message)
-    assert "'timestamp' is missing" in reasons[0] and "not JSON" in reasons[1] and "'valeu'" in reasons[2]
+    assert (
+        "'timestamp' is missing" in reasons[0]
+        and "not JSON" in reasons[1]
+        and "'valeu'" in reasons[2]
+    )
     assert dead.value.iloc[0] == "no timestamp" and set(dead.group) == {"g"}
     assert pending(url, "orders", "g").empty  # malformed entries are acked once dead-lettered
     client.close()
 
 
-def test_an_unreachable_server_gives_a_clear_error_naming_the_url_within_a_bounded_time(monkeypatch):
+def test_an_unreachable_server_gives_a_clear_error_naming_the_url_within_a_bounded_time(
+    monkeypatch,
+):
     if redis is None:
         _need("the redis client package is missing", "pip install -r requirements.txt")
     closed = f"redis://127.0.0.1:{free_port()}/0"
-    for make in (lambda: Producer({"bootstrap.servers": closed}),
-                 lambda: Consumer({"bootstrap.servers": closed, "group.id": "g"}),
-                 lambda: run_service(closed, "svc", "orders", {"X": bill})):
+    for make in (
+        lambda: Producer({"bootstrap.servers": closed}),
+        lambda: Consumer({"bootstrap.servers": closed, "group.id": "g"}),
+        lambda: run_service(closed, "svc", "orders", {"X": bill}),
+    ):
         start = time.monotonic()
         with pytest.raises(KafkaException) as info:
             make()
@@ -521,6 +657,14 @@ def test_the_differences_table_covers_what_the_notebook_must_tell():
     table = rb.differences()
     assert list(table.columns) == ["aspect", "kafka", "redis_streams", "this_backend"]
     aspects = set(table.aspect)
-    assert {"acknowledgement", "redelivery", "idempotent append", "retention", "partitions",
-            "consumer group", "partition ownership", "offsets"} <= aspects
+    assert {
+        "acknowledgement",
+        "redelivery",
+        "idempotent append",
+        "retention",
+        "partitions",
+        "consumer group",
+        "partition ownership",
+        "offsets",
+    } <= aspects
     assert table.notna().all().all()

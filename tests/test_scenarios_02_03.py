@@ -34,7 +34,9 @@ def test_every_group_gets_every_event_and_a_group_splits_the_partitions():
     owners = sim.offsets("recommender")["owner"]
     assert owners.nunique() == 2  # two members share three partitions
     assert sim.offsets("analytics")["owner"].nunique() == 1
-    assert all(log.log_start_offset == 0 for log in sim.topic(TOPIC).partitions)  # reading deleted nothing
+    assert all(
+        log.log_start_offset == 0 for log in sim.topic(TOPIC).partitions
+    )  # reading deleted nothing
 
 
 def test_a_consumer_offline_loses_nothing_and_catches_up():
@@ -53,8 +55,10 @@ def test_shop_world_rejects_an_offline_window_that_is_not_one():
 
 
 def test_a_new_group_starts_at_the_end_unless_it_asks_for_earliest():
-    for config, missed in (({"group.id": "trending"}, True),
-                           ({"group.id": "trending", "auto.offset.reset": "earliest"}, False)):
+    for config, missed in (
+        ({"group.id": "trending"}, True),
+        ({"group.id": "trending", "auto.offset.reset": "earliest"}, False),
+    ):
         sim, _member = second_group_world(config)
         report = catch_up_report(sim, "trending", member="trending")
         assert (report["never"] > 0) is missed
@@ -84,15 +88,21 @@ def test_one_partition_keeps_order_whatever_the_key():
 
 def test_compare_keys_tells_order_and_load_apart():
     table = compare_keys().set_index("key")
-    assert table.loc["user_id", "out of order"] == 0 and table.loc["user_id", "partitions used"] == "3 of 3"
-    assert table.loc["region", "out of order"] == 0 and table.loc["region", "partitions used"] == "1 of 3"
+    assert (
+        table.loc["user_id", "out of order"] == 0
+        and table.loc["user_id", "partitions used"] == "3 of 3"
+    )
+    assert (
+        table.loc["region", "out of order"] == 0
+        and table.loc["region", "partitions used"] == "1 of 3"
+    )
     assert (table.loc[["product_id", "click_id", "(no key)"], "out of order"] > 0).all()
 
 
 def test_null_keys_stick_for_ten_milliseconds_and_are_not_round_robin():
     table = null_key_partitions(n=15, every=0.002)
     for start in (0, 5, 10):  # one draw per 10 ms: five records at 2 ms apart
-        assert table["sticky"].iloc[start:start + 5].nunique() == 1
+        assert table["sticky"].iloc[start : start + 5].nunique() == 1
     assert list(table["sticky"]) != list(table["round_robin"])
     assert table["no_sticky"].nunique() > 1
 
@@ -101,7 +111,9 @@ def test_adding_partitions_moves_keys_as_murmur2_says():
     table = key_map(users(9), before=3, after=4)
     assert table["moved"].sum() == 6
     for row in table.itertuples(index=False):
-        assert row[1] == murmur2_partition(row.key.encode(), 3) and row[2] == murmur2_partition(row.key.encode(), 4)
+        assert row[1] == murmur2_partition(row.key.encode(), 3) and row[2] == murmur2_partition(
+            row.key.encode(), 4
+        )
 
 
 def test_adding_partitions_mid_stream_breaks_order_only_for_moved_keys():
@@ -120,7 +132,9 @@ def test_a_window_as_long_as_the_longest_delay_leaves_nothing_late_and_costs_wai
     assert none["handled out of order"] > 0 and none["late"] == 0
     assert short["late"] > 0 and short["handled out of order"] == 0
     assert enough["late"] == 0 and enough["handled out of order"] == 0
-    assert enough["handled"] == none["handled"]  # nothing dropped: late ones go to taps.late, not away
+    assert (
+        enough["handled"] == none["handled"]
+    )  # nothing dropped: late ones go to taps.late, not away
     assert short["handled"] + short["late"] == none["handled"]
     assert enough["mean wait"] > short["mean wait"] > none["mean wait"]
 

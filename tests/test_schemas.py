@@ -73,8 +73,11 @@ CASES = [
     (
         "add required field without default",
         V1,
-        evolve(V1, add={"session_id": {"type": "string"}},
-               required=["user_id", "product_id", "qty", "session_id"]),
+        evolve(
+            V1,
+            add={"session_id": {"type": "string"}},
+            required=["user_id", "product_id", "qty", "session_id"],
+        ),
         {
             "BACKWARD": ("session_id", "required_field_missing", "needs a default"),
             "FORWARD": OK,
@@ -130,21 +133,34 @@ CASES = [
     (
         "rename a required field",
         V1,
-        evolve(V1, drop=["user_id"], add={"customer_id": {"type": "string"}},
-               required=["customer_id", "product_id", "qty"]),
+        evolve(
+            V1,
+            drop=["user_id"],
+            add={"customer_id": {"type": "string"}},
+            required=["customer_id", "product_id", "qty"],
+        ),
         {
-            "BACKWARD": ("customer_id", "required_field_missing",
-                         "rename of 'user_id' to 'customer_id'"),
-            "FORWARD": ("user_id", "required_field_missing",
-                        "rename of 'user_id' to 'customer_id'"),
+            "BACKWARD": (
+                "customer_id",
+                "required_field_missing",
+                "rename of 'user_id' to 'customer_id'",
+            ),
+            "FORWARD": (
+                "user_id",
+                "required_field_missing",
+                "rename of 'user_id' to 'customer_id'",
+            ),
             "FULL": ("customer_id", "required_field_missing", "rename"),
         },
     ),
     (
         "make an optional field required (no default)",
         evolve(V1, add={"coupon": {"type": "string"}}),
-        evolve(V1, add={"coupon": {"type": "string"}},
-               required=["user_id", "product_id", "qty", "coupon"]),
+        evolve(
+            V1,
+            add={"coupon": {"type": "string"}},
+            required=["user_id", "product_id", "qty", "coupon"],
+        ),
         {
             "BACKWARD": ("coupon", "required_field_missing", "may lack it"),
             "FORWARD": OK,
@@ -184,8 +200,10 @@ CASES = [
     (
         "nested object gains a required field",
         evolve(V1, add={"address": object_schema({"city": "string"})}),
-        evolve(V1, add={"address": object_schema({"city": "string", "zip": "string"},
-                                                 required=["zip"])}),
+        evolve(
+            V1,
+            add={"address": object_schema({"city": "string", "zip": "string"}, required=["zip"])},
+        ),
         {
             "BACKWARD": ("address.zip", "required_field_missing", "needs a default"),
             "FORWARD": OK,
@@ -216,8 +234,9 @@ def test_compatibility_table_decides_each_case_and_names_field_and_rule(old, new
         return
     field, rule, fragment = expected
     assert not verdict.compatible
-    assert any(p.field == field and p.rule == rule and fragment in p.message
-               for p in verdict.problems), str(verdict)
+    assert any(
+        p.field == field and p.rule == rule and fragment in p.message for p in verdict.problems
+    ), str(verdict)
     text = str(verdict)
     assert f"'{field}'" in text and rule in text and fragment in text
     with pytest.raises(IncompatibleSchemaError) as info:
@@ -270,11 +289,17 @@ def chain():
     return v1, v2, v3
 
 
-@pytest.mark.parametrize("mode, compatible", [
-    ("BACKWARD", True), ("BACKWARD_TRANSITIVE", False),
-    ("FULL", True), ("FULL_TRANSITIVE", False),
-    ("FORWARD", True), ("FORWARD_TRANSITIVE", False),
-])
+@pytest.mark.parametrize(
+    "mode, compatible",
+    [
+        ("BACKWARD", True),
+        ("BACKWARD_TRANSITIVE", False),
+        ("FULL", True),
+        ("FULL_TRANSITIVE", False),
+        ("FORWARD", True),
+        ("FORWARD_TRANSITIVE", False),
+    ],
+)
 def test_transitive_checks_every_earlier_version_non_transitive_only_the_latest(mode, compatible):
     v1, v2, v3 = chain()
     registry = SchemaRegistry(compatibility=mode)
@@ -333,7 +358,11 @@ def test_versions_ids_and_identical_re_registration():
     registry = SchemaRegistry()
     first = registry.register("views-value", V1)
     assert (first.subject, first.version, first.id, first.compatibility) == (
-        "views-value", 1, 1, "BACKWARD")
+        "views-value",
+        1,
+        1,
+        "BACKWARD",
+    )
     again = registry.register("views-value", dict(reversed(list(V1.items()))))  # same content
     assert again == first
     assert registry.versions("views-value") == [1]
@@ -369,7 +398,10 @@ def test_table_lists_versions_sorted_by_subject_and_version():
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == ["subject", "version", "id", "fields", "compatibility"]
     assert list(zip(table.subject, table.version, table.id)) == [
-        ("carts-value", 1, 3), ("views-value", 1, 1), ("views-value", 2, 2)]
+        ("carts-value", 1, 3),
+        ("views-value", 1, 1),
+        ("views-value", 2, 2),
+    ]
     assert table.fields[1] == "user_id:string*, product_id:string*, price:number=0.0, qty:integer*"
     assert SchemaRegistry().table().empty
 
@@ -396,8 +428,9 @@ def test_invalid_json_schema_is_refused_with_the_problem_named():
     with pytest.raises(ValueError, match="required"):
         check_schema({"type": "object", "required": "user_id"})
     with pytest.raises(ValueError, match=r"field 'price': default 'free'"):
-        check_schema({"type": "object",
-                      "properties": {"price": {"type": "number", "default": "free"}}})
+        check_schema(
+            {"type": "object", "properties": {"price": {"type": "number", "default": "free"}}}
+        )
     with pytest.raises(TypeError, match="must be a dict"):
         check_schema('{"type": "object"}')
     assert registry.subjects() == []
@@ -490,15 +523,30 @@ def test_old_consumer_ignores_unknown_fields():
 
 
 def test_new_consumer_fills_defaults():
-    new_reader = evolve(V1, add={"currency": {"type": "string", "default": "EUR"},
-                                 "address": object_schema({"city": ("string", "?")})})
+    new_reader = evolve(
+        V1,
+        add={
+            "currency": {"type": "string", "default": "EUR"},
+            "address": object_schema({"city": ("string", "?")}),
+        },
+    )
     old_event = {"qty": 1, "product_id": "p", "user_id": "u", "address": {}}
     assert conform(old_event, new_reader) == {
-        "user_id": "u", "product_id": "p", "price": 0.0, "qty": 1,
-        "currency": "EUR", "address": {"city": "?"},
+        "user_id": "u",
+        "product_id": "p",
+        "price": 0.0,
+        "qty": 1,
+        "currency": "EUR",
+        "address": {"city": "?"},
     }
     assert list(conform(old_event, new_reader)) == [
-        "user_id", "product_id", "price", "qty", "currency", "address"]
+        "user_id",
+        "product_id",
+        "price",
+        "qty",
+        "currency",
+        "address",
+    ]
 
 
 def test_conform_still_requires_required_fields_without_default():

@@ -41,22 +41,52 @@ def assert_same(text):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=12,
 )
 
 odd_values = (
-    st.none() | st.booleans() | st.integers(min_value=-3, max_value=3) | st.sampled_from(
-        ["", " ", "\t", "evt-1", "x\ud800", "2026-01-01T00:00:01.250Z", "2026-01-01T00:00:01.25Z",
-         "2026-01-01T00:00:01.250+00:00", "2026-13-01T00:00:01.250Z", "2025-12-31T23:59:59.000Z",
-         "٢٠٢٦-01-01T00:00:01.250Z"])
-    | st.floats() | st.lists(st.integers(), max_size=2) | st.dictionaries(st.text(max_size=2), st.text(max_size=2),
-                                                                         max_size=2)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-3, max_value=3)
+    | st.sampled_from(
+        [
+            "",
+            " ",
+            "\t",
+            "evt-1",
+            "x\ud800",
+            "2026-01-01T00:00:01.250Z",
+            "2026-01-01T00:00:01.25Z",
+            "2026-01-01T00:00:01.250+00:00",
+            "2026-13-01T00:00:01.250Z",
+            "2025-12-31T23:59:59.000Z",
+            "٢٠٢٦-01-01T00:00:01.250Z",
+        ]
+    )
+    | st.floats()
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=2), st.text(max_size=2), max_size=2)
 )
 
-FIELDS = ("id", "type", "key", "time", "sim_seconds", "payload", "headers", "correlation_id", "causation_id",
-          "schema_version", "colour")
+FIELDS = (
+    "id",
+    "type",
+    "key",
+    "time",
+    "sim_seconds",
+    "payload",
+    "headers",
+    "correlation_id",
+    "causation_id",
+    "schema_version",
+    "colour",
+)
 
 
 @st.composite
@@ -66,10 +96,20 @@ def events(draw):
         draw(st.dictionaries(st.text(), json_values, max_size=4)),
         id=draw(st.sampled_from(["evt-000001", "a/b/1", "ключ", "\U0001f600"])),
         key=draw(st.none() | st.text(max_size=5)),
-        time=draw(st.floats(min_value=0, max_value=MAX_TIME) | st.integers(min_value=0, max_value=10**6)
-                  | st.sampled_from([0.0005, 1.0005, 0.9995, MAX_TIME, 1e-9])),
-        headers=draw(st.dictionaries(st.text(min_size=1).filter(
-            lambda s: s not in ("correlation_id", "causation_id", "schema_version")), st.text(), max_size=2)),
+        time=draw(
+            st.floats(min_value=0, max_value=MAX_TIME)
+            | st.integers(min_value=0, max_value=10**6)
+            | st.sampled_from([0.0005, 1.0005, 0.9995, MAX_TIME, 1e-9])
+        ),
+        headers=draw(
+            st.dictionaries(
+                st.text(min_size=1).filter(
+                    lambda s: s not in ("correlation_id", "causation_id", "schema_version")
+                ),
+                st.text(),
+                max_size=2,
+            )
+        ),
         correlation_id=draw(st.none() | st.just("evt-000000")),
         causation_id=draw(st.none() | st.just("evt-000000")),
         schema_version=draw(st.integers(min_value=1, max_value=3)),
@@ -86,8 +126,11 @@ def test_from_json_of_what_to_json_wrote_is_the_strict_result(event):
 
 
 @settings(max_examples=500)
-@given(events(), st.lists(st.tuples(st.sampled_from(FIELDS), st.booleans(), odd_values), max_size=3),
-       st.sampled_from(["canonical", "spaced", "ascii", "unsorted"]))
+@given(
+    events(),
+    st.lists(st.tuples(st.sampled_from(FIELDS), st.booleans(), odd_values), max_size=3),
+    st.sampled_from(["canonical", "spaced", "ascii", "unsorted"]),
+)
 def test_from_json_of_altered_json_gives_the_strict_result_or_error(event, changes, style):
     data = event.to_dict()
     for field, drop, value in changes:
@@ -102,7 +145,9 @@ def test_from_json_of_altered_json_gives_the_strict_result_or_error(event, chang
     elif style == "ascii":
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     else:
-        text = json.dumps(dict(reversed(list(data.items()))), separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(
+            dict(reversed(list(data.items()))), separators=(",", ":"), ensure_ascii=False
+        )
     assert_same(text)
     try:
         raw = text.encode("utf-8")
@@ -111,51 +156,56 @@ def test_from_json_of_altered_json_gives_the_strict_result_or_error(event, chang
     assert_same(raw)
 
 
-@pytest.mark.parametrize("text", [
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":1e999,"time":"2026-01-01T00:00:01.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":-0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":01,"sim_seconds":0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{"x":1e999},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{"x":NaN},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":"\\ud800","payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":"","correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":" ","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"} ',
-    ' {"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":[],'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0004,"time":"2026-01-01T00:00:00.000Z","type":"T","type":"U"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{"event-id":"e"},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{"correlation_id":"e"},"id":"e","key":null,'
-    '"payload":{},"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","payload":{}}',
-    '{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{"a":[1,{"b":null}]}}',
-    b'\xef\xbb\xbf{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{}}',
-    b'{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{"x":"\xed\xa0\x80"}}',
-    "{\"id\":\"e\",\"type\":\"T\",\"time\":\"2026-01-01T00:00:02.000Z\",\"sim_seconds\":2,\"payload\":{\"x\":\"\ud800\"}}",
-    bytearray(b'{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{}}'),
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,'
-    '"payload":{"x":"\\ud83d\\ude00","y":"\\u0001\\n","\\\\ud800":"\\\\uDFFF"},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{"\\udc00":1},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-    '{"causation_id":null,"correlation_id":"e\\u0041","headers":{},"id":"e","key":null,"payload":{},'
-    '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":1e999,"time":"2026-01-01T00:00:01.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":-0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":01,"sim_seconds":0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{"x":1e999},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{"x":NaN},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":"\\ud800","payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":"","correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":" ","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"} ',
+        ' {"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":[],'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0004,"time":"2026-01-01T00:00:00.000Z","type":"T","type":"U"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{"event-id":"e"},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{"correlation_id":"e"},"id":"e","key":null,'
+        '"payload":{},"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","payload":{}}',
+        '{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{"a":[1,{"b":null}]}}',
+        b'\xef\xbb\xbf{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{}}',
+        b'{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{"x":"\xed\xa0\x80"}}',
+        '{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{"x":"\ud800"}}',
+        bytearray(
+            b'{"id":"e","type":"T","time":"2026-01-01T00:00:02.000Z","sim_seconds":2,"payload":{}}'
+        ),
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,'
+        '"payload":{"x":"\\ud83d\\ude00","y":"\\u0001\\n","\\\\ud800":"\\\\uDFFF"},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e","headers":{},"id":"e","key":null,"payload":{"\\udc00":1},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+        '{"causation_id":null,"correlation_id":"e\\u0041","headers":{},"id":"e","key":null,"payload":{},'
+        '"schema_version":1,"sim_seconds":0.0,"time":"2026-01-01T00:00:00.000Z","type":"T"}',
+    ],
+)
 def test_from_json_edge_cases_match_the_strict_path(text):
     assert_same(text)
 
@@ -167,6 +217,7 @@ def test_the_cached_iso_form_is_to_iso(ms):
 
 # ------------------------------------------------------------------ services
 
+
 def busy_world(seed, *, reorder=None, random_pt=False, crashes=(), commit="after"):
     """Two services, poison, flaky and malformed events, emits, schemas, inboxes and crashes."""
     sim = Simulation(seed=seed, name=f"speed-{seed}")
@@ -177,9 +228,16 @@ def busy_world(seed, *, reorder=None, random_pt=False, crashes=(), commit="after
         if i % 37 == 5:
             items.append(b"{broken")
             continue
-        items.append({"time": i * 0.013 + (0.05 if i % 11 == 0 else 0), "type": "OrderPlaced",
-                      "customer": f"c{i % 7}", "amount": i, "product": "BAD" if i % 29 == 3 else f"p{i}",
-                      **({"extra": [1, {"x": None}]} if i % 4 == 0 else {})})
+        items.append(
+            {
+                "time": i * 0.013 + (0.05 if i % 11 == 0 else 0),
+                "type": "OrderPlaced",
+                "customer": f"c{i % 7}",
+                "amount": i,
+                "product": "BAD" if i % 29 == 3 else f"p{i}",
+                **({"extra": [1, {"x": None}]} if i % 4 == 0 else {}),
+            }
+        )
     Source(sim, "shop", "orders", items, key="customer")
     tries, ledger, seen = {}, [], []
 
@@ -192,18 +250,39 @@ def busy_world(seed, *, reorder=None, random_pt=False, crashes=(), commit="after
         ledger.append((ctx.now, event.id, ctx.attempt))
         ctx.emit("receipts", "ReceiptIssued", {"amount": event.payload["amount"]})
 
-    svc = Service(sim, "billing", consumes="orders", handlers={"OrderPlaced": bill}, instances=2,
-                  produces={"receipts": ["ReceiptIssued"]}, retry=Retry(attempts=3, backoff=0.01), idempotent=True,
-                  processing_time=(lambda r: r.expovariate(200)) if random_pt else 0.004, reorder=reorder,
-                  commit=commit, max_in_flight=7)
-    receipt = object_schema({"amount": {"type": "integer"}, "note": {"type": "string", "default": "-"}})
-    Service(sim, "audit", consumes="receipts", handlers={"ReceiptIssued": lambda e, c: seen.append((c.now, e))},
-            idempotent=True, processing_time=0.001, schemas={"ReceiptIssued": receipt})
+    svc = Service(
+        sim,
+        "billing",
+        consumes="orders",
+        handlers={"OrderPlaced": bill},
+        instances=2,
+        produces={"receipts": ["ReceiptIssued"]},
+        retry=Retry(attempts=3, backoff=0.01),
+        idempotent=True,
+        processing_time=(lambda r: r.expovariate(200)) if random_pt else 0.004,
+        reorder=reorder,
+        commit=commit,
+        max_in_flight=7,
+    )
+    receipt = object_schema(
+        {"amount": {"type": "integer"}, "note": {"type": "string", "default": "-"}}
+    )
+    Service(
+        sim,
+        "audit",
+        consumes="receipts",
+        handlers={"ReceiptIssued": lambda e, c: seen.append((c.now, e))},
+        idempotent=True,
+        processing_time=0.001,
+        schemas={"ReceiptIssued": receipt},
+    )
     for at, which, back in crashes:
         sim.crash(svc.instances[which], at=at)
         sim.restart(svc.instances[which], at=back)
     sim.run(until=6)
-    effects = repr((ledger, seen, svc.inbox.table().values.tolist(), sim.records("receipts").values.tolist()))
+    effects = repr(
+        (ledger, seen, svc.inbox.table().values.tolist(), sim.records("receipts").values.tolist())
+    )
     return sim.journal.digest(), repr(sim.spans), hashlib.sha256(effects.encode()).hexdigest()
 
 
@@ -218,7 +297,9 @@ WORLDS = [
 
 
 @pytest.mark.parametrize("kwargs", WORLDS)
-def test_fast_decoding_leaves_journal_spans_and_side_effects_as_strict_decoding(kwargs, monkeypatch):
+def test_fast_decoding_leaves_journal_spans_and_side_effects_as_strict_decoding(
+    kwargs, monkeypatch
+):
     fast = busy_world(4, **kwargs)
     monkeypatch.setattr(Event, "from_json", Event._from_json_strict)
     assert busy_world(4, **kwargs) == fast
@@ -234,8 +315,15 @@ def one_by_one(crash_at=None, pt=0.01):
     sim.create_topic("orders", partitions=1)
     Source(sim, "shop", "orders", [{"time": 0.0, "type": "OrderPlaced", "n": i} for i in range(10)])
     ledger = []
-    svc = Service(sim, "billing", consumes="orders", instances=1, processing_time=pt, max_in_flight=500,
-                  handlers={"OrderPlaced": lambda e, c: ledger.append((c.now, e.payload["n"]))})
+    svc = Service(
+        sim,
+        "billing",
+        consumes="orders",
+        instances=1,
+        processing_time=pt,
+        max_in_flight=500,
+        handlers={"OrderPlaced": lambda e, c: ledger.append((c.now, e.payload["n"]))},
+    )
     if crash_at is not None:
         sim.crash(svc.instances[0], at=crash_at)
     sim.run(until=2)
@@ -261,7 +349,7 @@ def test_a_crash_mid_batch_applies_exactly_the_events_finished_before_it(finishe
     # halfway through the next event: those finished by then are applied, not the one in progress
     crashed, ledger = one_by_one(crash_at=ends[finished] + 0.005)
     assert [n for _, n in ledger] == list(range(finished + 1))
-    assert [s.finished for s in crashed.spans] == ends[:finished + 1]
+    assert [s.finished for s in crashed.spans] == ends[: finished + 1]
     assert crashed.journal.rows("crashed")
     # exactly at a finish time: the crash comes first, as it did with one timeout per event
     _, ledger = one_by_one(crash_at=ends[finished])

@@ -11,9 +11,20 @@ from eda_sim.workload import Feed
 def scenario(seed: int, keyed: bool = False) -> Simulation:
     sim = Simulation(seed=seed, name="det")
     sim.create_topic("t", partitions=4)
-    Feed(sim, "t", ((f"k{i % 7}" if keyed else None, f"v{i}") for i in range(300)), rate=50, tick=0.05)
+    Feed(
+        sim,
+        "t",
+        ((f"k{i % 7}" if keyed else None, f"v{i}") for i in range(300)),
+        rate=50,
+        tick=0.05,
+    )
     a = sim.member("g", ["t"], processing_time=0.01, config={"auto.offset.reset": "earliest"})
-    sim.member("g", ["t"], processing_time=lambda rng: rng.expovariate(80), config={"auto.offset.reset": "earliest"})
+    sim.member(
+        "g",
+        ["t"],
+        processing_time=lambda rng: rng.expovariate(80),
+        config={"auto.offset.reset": "earliest"},
+    )
     sim.crash(a, at=2.0)
     sim.restart(a, at=3.0)
     sim.run(until=20)
@@ -44,7 +55,9 @@ def test_step_advances_to_the_next_journal_row():
     p.produce("t", value="x")
     kinds = [row.kind for _ in range(3) for row in sim.step()]
     assert kinds == ["produced", "appended", "acked"]
-    assert sim.now == pytest.approx(0.005 + 2 * sim.network_latency)  # linger.ms, then there and back
+    assert sim.now == pytest.approx(
+        0.005 + 2 * sim.network_latency
+    )  # linger.ms, then there and back
     assert sim.step() == []  # nothing left to happen
 
 
@@ -80,7 +93,7 @@ def test_retention_by_size_keeps_at_least_retention_bytes():
     sim = Simulation(seed=1, name="ret-size")
     sim.create_topic("t", partitions=1, config={"retention.bytes": 100, "segment.bytes": 30})
     p = sim.producer()
-    for i in range(30):
+    for _i in range(30):
         p.produce("t", value="0123456789")
         p.flush()
     sim.broker.enforce_retention()
@@ -92,7 +105,9 @@ def test_retention_by_size_keeps_at_least_retention_bytes():
 def test_consumer_behind_retention_resets_by_policy():
     sim = Simulation(seed=1, name="ret-reset")
     sim.create_topic("t", partitions=1, config={"retention.ms": 2500, "segment.ms": 100})
-    c = sim.consumer({"group.id": "slow", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = sim.consumer(
+        {"group.id": "slow", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )
     c.subscribe(["t"])
     c.poll(0.01)
     p = sim.producer()
@@ -114,7 +129,11 @@ def test_range_assignment_and_idle_extra_members():
     members = [sim.member("g", ["t"], name=f"m{i}") for i in range(3)]
     sim.run(until=0.5)
     owned = {m.name: [p for _, p in sim.group("g").assignment[m.member_id]] for m in members}
-    assert owned == {"m0": [0], "m1": [1], "m2": []}  # one partition, one owner: the third sits idle
+    assert owned == {
+        "m0": [0],
+        "m1": [1],
+        "m2": [],
+    }  # one partition, one owner: the third sits idle
 
 
 def test_adding_partitions_moves_keys():

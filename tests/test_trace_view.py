@@ -13,7 +13,11 @@ def flow():
 
 
 def test_the_tree_of_an_upload_is_upload_then_features(flow):
-    upload = next(c for c in correlation_ids(flow) if trace_graph(flow, c).nodes[c]["type"] == "RawDataUploaded")
+    upload = next(
+        c
+        for c in correlation_ids(flow)
+        if trace_graph(flow, c).nodes[c]["type"] == "RawDataUploaded"
+    )
     g = trace_graph(flow, upload)
     child = next(iter(g.successors(upload)))
     assert g.nodes[child]["type"] == "UserFeaturesUpdated" and g.nodes[child]["depth"] == 1
@@ -30,7 +34,9 @@ def test_a_broken_hop_is_drawn_failed_and_a_crashed_one_stuck():
     crashed = ai_flow(until=6, crash=("realtime-inference", 2.0), name="crashed")
     cid = correlation_ids(crashed)[-1]
     texts = [t.get_text() for t in draw_trace(crashed, cid).axes[0].texts]
-    assert any("waiting at realtime-inference" in t for t in texts) and any("stuck" in t for t in texts)
+    assert any("waiting at realtime-inference" in t for t in texts) and any(
+        "stuck" in t for t in texts
+    )
 
 
 def test_same_seed_same_picture(flow):

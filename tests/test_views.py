@@ -28,14 +28,22 @@ def pipeline(seed: int = 1, n: int = 100, dlt: bool = False) -> Simulation:
     sim.create_topic("enriched", partitions=2)
     if dlt:
         sim.create_topic("clicks.DLT", partitions=1)
-    Feed(sim, "clicks", ((f"user-{i % 10}", f"click {i}") for i in range(n)), rate=50, config={"client.id": "web"})
+    Feed(
+        sim,
+        "clicks",
+        ((f"user-{i % 10}", f"click {i}") for i in range(n)),
+        rate=50,
+        config={"client.id": "web"},
+    )
     cfg = {"auto.offset.reset": "earliest"}
     sim.member("counter", ["clicks"], processing_time=0.001, config=cfg)
     out = sim.producer({"client.id": "enricher"})
 
     def enrich(msg):
         bad = dlt and msg.offset() % 10 == 3
-        out.produce("clicks.DLT" if bad else "enriched", key=msg.key(), value=msg.value() + b" +geo")
+        out.produce(
+            "clicks.DLT" if bad else "enriched", key=msg.key(), value=msg.value() + b" +geo"
+        )
 
     sim.member("enricher", ["clicks"], processing_time=0.001, config=cfg, on_record=enrich)
     sim.run(until=n / 50 + 1)
@@ -65,12 +73,17 @@ def ordering_world(per_user_keys: bool, seed: int = 5, n: int = 60, users: int =
     def items():
         for i in range(n):
             user = f"user-{i % users}"
-            key = user if per_user_keys else f"r{rng.randrange(10 ** 6)}"
+            key = user if per_user_keys else f"r{rng.randrange(10**6)}"
             yield key, json.dumps({"user": user, "seq": i // users})
 
     Feed(sim, "clicks", items(), rate=40)
-    sim.member("reader", ["clicks"], processing_time=0.05, max_poll_records=5,
-               config={"auto.offset.reset": "earliest"})
+    sim.member(
+        "reader",
+        ["clicks"],
+        processing_time=0.05,
+        max_poll_records=5,
+        config={"auto.offset.reset": "earliest"},
+    )
     sim.run(until=n / 40 + 3)
     return sim
 
@@ -87,10 +100,20 @@ def png(fig: Figure) -> bytes:
 def test_flow_graph_nodes_edges_and_counts():
     sim = pipeline()
     g = views.flow_graph(sim)
-    assert sorted(g.nodes) == ["group:counter", "producer:web", "service:enricher", "topic:clicks", "topic:enriched"]
+    assert sorted(g.nodes) == [
+        "group:counter",
+        "producer:web",
+        "service:enricher",
+        "topic:clicks",
+        "topic:enriched",
+    ]
     assert {n: d["kind"] for n, d in g.nodes(data=True)} == {
-        "producer:web": "producer", "topic:clicks": "topic", "group:counter": "group",
-        "service:enricher": "service", "topic:enriched": "topic"}
+        "producer:web": "producer",
+        "topic:clicks": "topic",
+        "group:counter": "group",
+        "service:enricher": "service",
+        "topic:enriched": "topic",
+    }
     events = {(a, b): d["events"] for a, b, d in g.edges(data=True)}
     assert events == {
         ("producer:web", "topic:clicks"): 100,
@@ -99,15 +122,23 @@ def test_flow_graph_nodes_edges_and_counts():
         ("service:enricher", "topic:enriched"): 100,
     }
     assert g.nodes["topic:clicks"]["events"] == 100 and g.nodes["topic:clicks"]["partitions"] == 3
-    assert g.nodes["service:enricher"]["delivered"] == 100 and g.nodes["service:enricher"]["produced"] == 100
+    assert (
+        g.nodes["service:enricher"]["delivered"] == 100
+        and g.nodes["service:enricher"]["produced"] == 100
+    )
     assert not any(d["down"] or d["lagging"] or d["dead_lettering"] for _n, d in g.nodes(data=True))
 
 
 def test_flow_layout_is_layered_by_the_flow():
     pos = views.flow_layout(views.flow_graph(pipeline()))
     layer = {n: x for n, (x, _y) in pos.items()}
-    assert layer == {"producer:web": 0, "topic:clicks": 1, "group:counter": 2, "service:enricher": 2,
-                     "topic:enriched": 3}
+    assert layer == {
+        "producer:web": 0,
+        "topic:clicks": 1,
+        "group:counter": 2,
+        "service:enricher": 2,
+        "topic:enriched": 3,
+    }
     assert pos["group:counter"][1] != pos["service:enricher"][1]
 
 
@@ -118,8 +149,13 @@ def test_flow_layout_breaks_cycles_and_keeps_positions_when_nodes_are_added():
     p = sim.producer({"client.id": "svc"})
     p.produce("a", value="x")
     p.flush()
-    sim.member("svc", ["a"], processing_time=0.001, config={"auto.offset.reset": "earliest"},
-               on_record=lambda m: p.produce("b", value=m.value()))
+    sim.member(
+        "svc",
+        ["a"],
+        processing_time=0.001,
+        config={"auto.offset.reset": "earliest"},
+        on_record=lambda m: p.produce("b", value=m.value()),
+    )
     sim.member("back", ["b"], processing_time=0.001, config={"auto.offset.reset": "earliest"})
     sim.run(until=2)
     g = views.flow_graph(sim)
@@ -138,7 +174,9 @@ def test_flow_layout_breaks_cycles_and_keeps_positions_when_nodes_are_added():
 def test_flow_graph_at_an_earlier_time_counts_only_what_had_happened():
     sim = pipeline()
     early = views.flow_graph(sim, time=0.5)
-    appended = sum(r.count for r in sim.journal.rows("appended") if r.time <= 0.5 and r.topic == "clicks")
+    appended = sum(
+        r.count for r in sim.journal.rows("appended") if r.time <= 0.5 and r.topic == "clicks"
+    )
     assert 0 < early.nodes["topic:clicks"]["events"] == appended < 100
 
 
@@ -149,7 +187,9 @@ def test_flow_flags_down_lagging_and_dead_lettering():
     assert g.edges["service:enricher", "topic:clicks.DLT"]["events"] == 10
     assert not g.nodes["group:counter"]["down"]
     sim.crash(sim.members["counter-member-1"])
-    Feed(sim, "clicks", ((None, "more") for _ in range(300)), rate=300, config={"client.id": "web2"})
+    Feed(
+        sim, "clicks", ((None, "more") for _ in range(300)), rate=300, config={"client.id": "web2"}
+    )
     sim.run(until=sim.now + 2)
     g = views.flow_graph(sim, lag_threshold=100)
     counter = g.nodes["group:counter"]
@@ -165,14 +205,25 @@ def test_flow_declares_the_whole_service_graph_before_events_flow():
     sim.create_topic("views", partitions=2)
     sim.create_topic("recs", partitions=2)
     Source(sim, "frontend", "views", [{"time": 1.0, "type": "Viewed", "user": "u1"}], key="user")
-    Service(sim, "recommender", consumes=["views"], handlers={"Viewed": lambda e, ctx: None},
-            produces={"recs": ["Recommended"]})
+    Service(
+        sim,
+        "recommender",
+        consumes=["views"],
+        handlers={"Viewed": lambda e, ctx: None},
+        produces={"recs": ["Recommended"]},
+    )
     g = views.flow_graph(sim)  # nothing has run yet
     assert {(a, b): d["declared"] for a, b, d in g.edges(data=True)} == {
-        ("producer:frontend", "topic:views"): True, ("topic:views", "service:recommender"): True,
-        ("service:recommender", "topic:recs"): True}
+        ("producer:frontend", "topic:views"): True,
+        ("topic:views", "service:recommender"): True,
+        ("service:recommender", "topic:recs"): True,
+    }
     assert {n: x for n, (x, _y) in views.flow_layout(g).items()} == {
-        "producer:frontend": 0, "topic:views": 1, "service:recommender": 2, "topic:recs": 3}
+        "producer:frontend": 0,
+        "topic:views": 1,
+        "service:recommender": 2,
+        "topic:recs": 3,
+    }
 
 
 def test_the_course_ai_flow_is_laid_out_by_the_flow():
@@ -184,8 +235,19 @@ def test_the_course_ai_flow_is_laid_out_by_the_flow():
     assert {s: kinds[s] for s in course.SERVICES} == {s: "service" for s in course.SERVICES}
     assert {t for t, k in kinds.items() if k == "topic"} == set(course.TOPICS)
     layer = {d["name"]: views.flow_layout(g)[n][0] for n, d in g.nodes(data=True)}
-    assert [layer[n] for n in ("uploader", "raw-data", "feature-service", "feature-updates", "realtime-inference",
-                               "inference-results", "model-monitor", "model-alerts")] == list(range(8))
+    assert [
+        layer[n]
+        for n in (
+            "uploader",
+            "raw-data",
+            "feature-service",
+            "feature-updates",
+            "realtime-inference",
+            "inference-results",
+            "model-monitor",
+            "model-alerts",
+        )
+    ] == list(range(8))
     assert layer["frontend"] == 0 and layer["inference-requests"] == 1
     assert g.nodes["service:model-monitor"]["down"]
     assert repr(views.draw_flow(sim)) == "<Figure size 1000x500 with 1 Axes>"
@@ -198,8 +260,11 @@ def test_board_now_matches_the_live_offsets():
     sim = crash_world()
     live = sim.offsets(topic="orders").drop(columns="topic")
     mine = views.board(sim, "orders").drop(columns="crashed")
-    pd.testing.assert_frame_equal(mine[list(live.columns)].reset_index(drop=True), live.reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        mine[list(live.columns)].reset_index(drop=True),
+        live.reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 @pytest.mark.parametrize("t", [2.5123, 4.5123, 7.0123, 9.5123])
@@ -208,29 +273,42 @@ def test_board_in_the_past_matches_a_twin_run_to_that_time(t):
     twin = crash_world(until=t)
     live = twin.offsets(topic="orders").drop(columns="topic")
     past = views.board(sim, "orders", time=t)
-    pd.testing.assert_frame_equal(past[list(live.columns)].reset_index(drop=True), live.reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        past[list(live.columns)].reset_index(drop=True),
+        live.reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_board_shows_ownership_and_lag_through_crash_and_rebalance():
     sim = crash_world()
     owners = {t: list(views.board(sim, "orders", time=t)["owner"]) for t in (3.0, 5.0, 7.0, 11.0)}
     assert owners[3.0] == ["a-1", "a-1", "b-1"]  # range assignor: a-1 p0-p1, b-1 p2
-    assert owners[5.0] == ["a-1", "a-1", "b-1"]  # a-1 crashed at 4 s but owns until the session times out
+    assert owners[5.0] == [
+        "a-1",
+        "a-1",
+        "b-1",
+    ]  # a-1 crashed at 4 s but owns until the session times out
     assert owners[7.0] == ["b-1", "b-1", "b-1"]  # expired at 6 s: b-1 took everything
     assert owners[11.0] == ["a-2", "a-2", "b-1"]  # restarted at 9 s as a new member
     at5 = views.board(sim, "orders", time=5.0)
     assert list(at5["crashed"]) == [True, True, False]
     stuck = at5[at5["owner"] == "a-1"]
     assert (stuck["lag"] > 0).all()  # the crashed member's partitions fall behind
-    assert (views.board(sim, "orders", time=5.0)["log_end"] <= views.board(sim, "orders")["log_end"]).all()
+    assert (
+        views.board(sim, "orders", time=5.0)["log_end"] <= views.board(sim, "orders")["log_end"]
+    ).all()
 
 
 def _strip_colours(fig: Figure) -> dict:
     """Partition -> face colour of its retained-log strip (the filled rectangle starting at log start)."""
     out = {}
     for patch in fig.axes[0].patches:
-        if isinstance(patch, Rectangle) and patch.get_fill() and patch.get_hatch() in (None, "", "xx"):
+        if (
+            isinstance(patch, Rectangle)
+            and patch.get_fill()
+            and patch.get_hatch() in (None, "", "xx")
+        ):
             y = round(patch.get_y() + patch.get_height() / 2)
             out.setdefault(y, patch.get_facecolor()[:3])
     return out
@@ -240,7 +318,9 @@ def test_board_rebalance_shows_as_a_change_of_colour():
     sim = crash_world()
     before = _strip_colours(views.draw_board(sim, "orders", time=3.0))
     after = _strip_colours(views.draw_board(sim, "orders", time=7.0))
-    assert before[0] != after[0] and before[2] == after[2]  # p0 moved from a-1 to b-1; p2 stayed with b-1
+    assert (
+        before[0] != after[0] and before[2] == after[2]
+    )  # p0 moved from a-1 to b-1; p2 stayed with b-1
     assert after[0] == after[1] == after[2]
 
 
@@ -248,7 +328,9 @@ def test_board_rebalance_shows_as_a_change_of_colour():
 
 
 def test_random_keys_break_per_user_order_and_user_keys_keep_it():
-    shuffled = views.key_timeline(ordering_world(False), "clicks", key_field="user", order_field="seq")
+    shuffled = views.key_timeline(
+        ordering_world(False), "clicks", key_field="user", order_field="seq"
+    )
     kept = views.key_timeline(ordering_world(True), "clicks", key_field="user", order_field="seq")
     assert len(shuffled) == len(kept) == 60
     pairs = views.out_of_order_pairs(shuffled)
@@ -267,9 +349,18 @@ def test_key_timeline_defaults_to_record_keys_and_produce_order():
 
 
 def test_out_of_order_pairs_by_hand():
-    frame = pd.DataFrame({"key": ["k"] * 4, "partition": [0, 1, 0, 1], "offset": [0, 0, 1, 1],
-                          "produced": [0.0, 0.1, 0.2, 0.3], "seq": [1, 2, 3, 4],
-                          "delivered": [1.0, 3.0, 2.0, 4.0], "delivery": [0, 2, 1, 3], "member": ["m"] * 4})
+    frame = pd.DataFrame(
+        {
+            "key": ["k"] * 4,
+            "partition": [0, 1, 0, 1],
+            "offset": [0, 0, 1, 1],
+            "produced": [0.0, 0.1, 0.2, 0.3],
+            "seq": [1, 2, 3, 4],
+            "delivered": [1.0, 3.0, 2.0, 4.0],
+            "delivery": [0, 2, 1, 3],
+            "member": ["m"] * 4,
+        }
+    )
     pairs = views.out_of_order_pairs(frame)
     assert pairs[["first_seq", "second_seq"]].values.tolist() == [[3, 2]]
 
@@ -282,28 +373,47 @@ def test_core_metrics_counts_and_lag():
     m = views.core_metrics(sim, bucket=1.0)
     assert list(m.columns) == ["throughput", "delivered", "lag_billing"]
     assert list(m.index) == [float(i) for i in range(12)] and m.index.name == "time"
-    assert m["throughput"].sum() == pytest.approx(sim.broker.appended_total)  # 1 s buckets: rate = count
+    assert m["throughput"].sum() == pytest.approx(
+        sim.broker.appended_total
+    )  # 1 s buckets: rate = count
     assert m["delivered"].sum() == sum(r.count for r in sim.journal.rows("delivered"))
-    assert m.loc[5.0, "lag_billing"] > 10 * m.loc[2.0, "lag_billing"]  # a crashed owner: lag builds up
+    assert (
+        m.loc[5.0, "lag_billing"] > 10 * m.loc[2.0, "lag_billing"]
+    )  # a crashed owner: lag builds up
     assert m["lag_billing"].iloc[-1] == views.flow_graph(sim).nodes["group:billing"]["lag"]
 
 
 def test_core_metrics_lag_agrees_with_the_service_metrics():
     metrics = pytest.importorskip("eda_sim.metrics")
     sim = crash_world()
-    pd.testing.assert_series_equal(views.core_metrics(sim, 0.5)["lag_billing"],
-                                   metrics.metrics(sim, 0.5)["lag_billing"], check_names=False)
+    pd.testing.assert_series_equal(
+        views.core_metrics(sim, 0.5)["lag_billing"],
+        metrics.metrics(sim, 0.5)["lag_billing"],
+        check_names=False,
+    )
 
 
 def test_draw_metrics_panels_families_and_thresholds():
-    frame = pd.DataFrame({"throughput": [1.0, 2.0], "latency_p50": [0.1, 0.2], "latency_p99": [0.3, 0.9],
-                          "lag_a": [0.0, 5.0], "lag_b": [1.0, 2.0], "error_rate": [0.0, 0.1]},
-                         index=pd.Index([0.0, 1.0], name="time"))
+    frame = pd.DataFrame(
+        {
+            "throughput": [1.0, 2.0],
+            "latency_p50": [0.1, 0.2],
+            "latency_p99": [0.3, 0.9],
+            "lag_a": [0.0, 5.0],
+            "lag_b": [1.0, 2.0],
+            "error_rate": [0.0, 0.1],
+        },
+        index=pd.Index([0.0, 1.0], name="time"),
+    )
     fig = views.draw_metrics(frame, thresholds={"latency_p99": 0.5, "lag": 3})
     assert len(fig.axes) == 4  # throughput, latency (p50+p99), lag (a+b), error_rate
     labels = [a.get_ylabel() for a in fig.axes]
-    assert labels == ["throughput\n(events/s)", "latency\n(virtual s)", "lag\n(records)",
-                      "error_rate\n(errors per event)"]
+    assert labels == [
+        "throughput\n(events/s)",
+        "latency\n(virtual s)",
+        "lag\n(records)",
+        "error_rate\n(errors per event)",
+    ]
     dashed = [line for line in fig.axes[2].lines if line.get_linestyle() == "--"]
     assert [line.get_ydata()[0] for line in dashed] == [3]
 
@@ -376,9 +486,12 @@ def test_renderers_draw_into_a_given_axes(worlds):
 
 def test_same_seed_same_pictures():
     a, b = pipeline(seed=4, dlt=True), pipeline(seed=4, dlt=True)
-    for draw in (lambda s: views.draw_flow(s), lambda s: views.draw_board(s, "clicks", group="counter"),
-                 lambda s: views.draw_timeline(s, "clicks", group="counter"),
-                 lambda s: views.draw_core_metrics(s, bucket=0.5)):
+    for draw in (
+        lambda s: views.draw_flow(s),
+        lambda s: views.draw_board(s, "clicks", group="counter"),
+        lambda s: views.draw_timeline(s, "clicks", group="counter"),
+        lambda s: views.draw_core_metrics(s, bucket=0.5),
+    ):
         assert png(draw(a)) == png(draw(b))
 
 
@@ -393,9 +506,13 @@ def test_bad_input_names_what_exists():
         views.draw_timeline(sim, "nope")
     with pytest.raises(ValueError, match="groups reading it: counter, enricher"):
         views.board(sim, "clicks", group="billing")
-    with pytest.raises(ValueError, match="several groups read 'clicks': counter, enricher; pass group="):
+    with pytest.raises(
+        ValueError, match="several groups read 'clicks': counter, enricher; pass group="
+    ):
         views.draw_board(sim, "clicks")
-    with pytest.raises(ValueError, match=r"unknown key\(s\) 'user-99'.*keys are: user-0, user-1, user-2"):
+    with pytest.raises(
+        ValueError, match=r"unknown key\(s\) 'user-99'.*keys are: user-0, user-1, user-2"
+    ):
         views.key_timeline(sim, "clicks", keys=["user-99"], group="counter")
     with pytest.raises(ValueError, match="pass group= one of them"):
         views.key_timeline(sim, "clicks")
@@ -405,7 +522,9 @@ def test_bad_input_names_what_exists():
         views.flow_graph(sim, time=sim.now + 1)
     with pytest.raises(ValueError, match="bucket must be a positive number"):
         views.core_metrics(sim, bucket=0)
-    with pytest.raises(ValueError, match="thresholds for unknown metric.*'lagg'.*metrics are: throughput"):
+    with pytest.raises(
+        ValueError, match="thresholds for unknown metric.*'lagg'.*metrics are: throughput"
+    ):
         views.draw_metrics(views.core_metrics(sim), thresholds={"lagg": 1})
     with pytest.raises(TypeError, match="expects a DataFrame"):
         views.draw_metrics([1, 2])

@@ -20,14 +20,23 @@ def build(partitions: int = 3, fast: bool = False, seed: int = 7) -> Simulation:
     sim = Simulation(seed=seed, name="widgets")
     sim.create_topic("orders", partitions=partitions)
     Feed(sim, "orders", ((f"user-{i % 9}", f"order {i}") for i in range(400)), rate=100)
-    sim.member("billing", ["orders"], processing_time=0.001 if fast else 0.02,
-               config={"auto.offset.reset": "earliest"})
+    sim.member(
+        "billing",
+        ["orders"],
+        processing_time=0.001 if fast else 0.02,
+        config={"auto.offset.reset": "earliest"},
+    )
     return sim
 
 
 def make(**kw) -> Controls:
     BUILDS.clear()
-    return controls(build, ["flow", ("board", "orders")], knobs={"partitions": (1, 8, 1, 3), "fast": False}, **kw)
+    return controls(
+        build,
+        ["flow", ("board", "orders")],
+        knobs={"partitions": (1, 8, 1, 3), "fast": False},
+        **kw,
+    )
 
 
 def test_controls_show_the_parts_and_draw_the_views_at_once():
@@ -114,7 +123,9 @@ def test_views_given_as_functions_and_failing_views_are_reported_not_raised():
 
     ui = controls(build, [count, ("board", "no-such-topic")])
     assert len(ui.figures) == 1
-    assert ui.errors == ["board('no-such-topic'): ValueError: unknown topic 'no-such-topic'; topics are: orders"]
+    assert ui.errors == [
+        "board('no-such-topic'): ValueError: unknown topic 'no-such-topic'; topics are: orders"
+    ]
 
 
 def test_bad_arguments_say_what_is_expected():

@@ -60,19 +60,27 @@ def parse(text: str) -> list[dict]:
 
 def notebook(cells: list[dict], solution: bool):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     out = []
     for i, c in enumerate(cells):
         if "solution" in c["tags"]:
             continue
         if solution and "exercise" in c["tags"]:
-            sol = next((s for s in cells[i + 1:] if "solution" in s["tags"]), None)
+            sol = next((s for s in cells[i + 1 :] if "solution" in s["tags"]), None)
             if sol is not None:
                 c = sol
-        make = nbformat.v4.new_markdown_cell if c["kind"] == "markdown" else nbformat.v4.new_code_cell
+        make = (
+            nbformat.v4.new_markdown_cell if c["kind"] == "markdown" else nbformat.v4.new_code_cell
+        )
         cell = make(c["source"])
-        cell.id = f"cell-{len(out):03d}"  # stable ids: nbformat would draw random ones on every build
+        cell.id = (
+            f"cell-{len(out):03d}"  # stable ids: nbformat would draw random ones on every build
+        )
         tags = [t for t in c["tags"] if t not in ("solution",)]
         if tags:
             cell.metadata["tags"] = tags

@@ -28,12 +28,12 @@ class Feedback:
         """True when nothing is missing and at least one thing was checked."""
         return not self.missing and bool(self.right)
 
-    def ok(self, text: str) -> "Feedback":
+    def ok(self, text: str) -> Feedback:
         """Record something the answer gets right."""
         self.right.append(text)
         return self
 
-    def miss(self, text: str) -> "Feedback":
+    def miss(self, text: str) -> Feedback:
         """Record something the answer lacks or gets wrong."""
         self.missing.append(text)
         return self
@@ -45,7 +45,9 @@ class Feedback:
 
     def __str__(self) -> str:
         total = len(self.right) + len(self.missing)
-        head = f"{self.title}: " + ("all checks pass ✔" if self.passed else f"{len(self.right)} of {total} checks pass")
+        head = f"{self.title}: " + (
+            "all checks pass ✔" if self.passed else f"{len(self.right)} of {total} checks pass"
+        )
         lines = [head] + [f"  ✔ {t}" for t in self.right] + [f"  ✘ {t}" for t in self.missing]
         if self.missing and self.hint:
             lines.append(f"  hint: {self.hint}")

@@ -10,20 +10,27 @@ ROLES = {
     "frontend": ("producer", "it publishes InferenceRequested events and reads nothing"),
     "raw-data": ("topic", "the broker keeps it: a log of events, not a program"),
     "feature-service": ("both", "it consumes raw data and produces feature updates"),
-    "realtime-inference": ("both", "it consumes features and requests and produces recommendations"),
+    "realtime-inference": (
+        "both",
+        "it consumes features and requests and produces recommendations",
+    ),
     "model-monitor": ("both", "it consumes recommendations and produces drift alerts"),
     "model-alerts": ("topic", "the broker keeps it; whoever cares about alerts subscribes"),
 }
 _CHOICES = ("producer", "consumer", "both", "topic")
 
 
-@checker("Exercise 00 · producers, consumers and the broker's topics",
-         hint="look at the arrows in the flow diagram: a box with only outgoing arrows produces, one with "
-              "arrows in and out does both; the rounded nodes are topics the broker keeps")
+@checker(
+    "Exercise 00 · producers, consumers and the broker's topics",
+    hint="look at the arrows in the flow diagram: a box with only outgoing arrows produces, one with "
+    "arrows in and out does both; the rounded nodes are topics the broker keeps",
+)
 def check_roles(fb, answer: dict) -> None:
     """Check a dict mapping each name in :data:`ROLES` to producer, consumer, both or topic."""
     if not isinstance(answer, dict):
-        fb.miss(f"answer should be a dict of name -> one of {', '.join(_CHOICES)}, got {type(answer).__name__}")
+        fb.miss(
+            f"answer should be a dict of name -> one of {', '.join(_CHOICES)}, got {type(answer).__name__}"
+        )
         return
     for name, (truth, why) in ROLES.items():
         given = str(answer.get(name, "?")).strip().lower()

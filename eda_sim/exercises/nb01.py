@@ -7,7 +7,10 @@ from .feedback import checker
 #: The messages of the sorting exercise, with the right answer and why.
 MESSAGES = {
     "UserViewedProduct": ("event", "it reports something a user already did"),
-    "RecommendProductsForUser": ("command", "it asks one service to do something, which it may refuse"),
+    "RecommendProductsForUser": (
+        "command",
+        "it asks one service to do something, which it may refuse",
+    ),
     "ModelDriftDetected": ("event", "it records what a monitor observed"),
     "RetrainFraudModel": ("command", "it tells a training pipeline what to do next"),
     "PaymentCaptured": ("event", "it states that money has moved"),
@@ -17,13 +20,17 @@ MESSAGES = {
 }
 
 
-@checker("Exercise 01 · events or commands?",
-         hint="an event names something that already happened (a past-tense fact anyone may react to); "
-              "a command asks one owner to act, in the imperative, and can be refused")
+@checker(
+    "Exercise 01 · events or commands?",
+    hint="an event names something that already happened (a past-tense fact anyone may react to); "
+    "a command asks one owner to act, in the imperative, and can be refused",
+)
 def check_events_vs_commands(fb, answer: dict) -> None:
     """Check a dict mapping each message name in :data:`MESSAGES` to "event" or "command"."""
     if not isinstance(answer, dict):
-        fb.miss(f"answer should be a dict of message name -> 'event' or 'command', got {type(answer).__name__}")
+        fb.miss(
+            f"answer should be a dict of message name -> 'event' or 'command', got {type(answer).__name__}"
+        )
         return
     for name, (truth, why) in MESSAGES.items():
         given = answer.get(name)

@@ -25,11 +25,13 @@ def flaps(decisions) -> list:
     return out
 
 
-@checker("Exercise 08 · an autoscaler that rides out the storm",
-         hint=f"scale out early (a lower scale_out_lag, a short cooldown) so the lag peaks under {LAG_BOUND}; "
-              f"more instances than the {PARTITIONS} partitions sit idle; the app's own traffic needs two "
-              "instances, so never scale in below that (min_instances), or the lag comes back and the "
-              "autoscaler scales out again")
+@checker(
+    "Exercise 08 · an autoscaler that rides out the storm",
+    hint=f"scale out early (a lower scale_out_lag, a short cooldown) so the lag peaks under {LAG_BOUND}; "
+    f"more instances than the {PARTITIONS} partitions sit idle; the app's own traffic needs two "
+    "instances, so never scale in below that (min_instances), or the lag comes back and the "
+    "autoscaler scales out again",
+)
 def check_autoscaler_plan(fb, plan) -> None:
     """Run the storm with an Autoscaler configured by ``plan`` (a dict with the keys in ``KEYS``)."""
     if not isinstance(plan, dict):
@@ -38,23 +40,37 @@ def check_autoscaler_plan(fb, plan) -> None:
     missing = [k for k in KEYS if k not in plan]
     unknown = sorted(k for k in plan if k not in KEYS)
     if missing or unknown:
-        fb.miss(("plan lacks " + ", ".join(missing) if missing else "")
-                + ("; " if missing and unknown else "") + ("unknown keys: " + ", ".join(unknown) if unknown else ""))
+        fb.miss(
+            ("plan lacks " + ", ".join(missing) if missing else "")
+            + ("; " if missing and unknown else "")
+            + ("unknown keys: " + ", ".join(unknown) if unknown else "")
+        )
         return
     w = storm_world(autoscale=True, name="exercise-08", **plan)
     summary = storm_summary(w)
-    fb.expect(plan["max_instances"] <= PARTITIONS,
-              f"max_instances {plan['max_instances']} is within the {PARTITIONS} partitions",
-              f"max_instances {plan['max_instances']} is more than the {PARTITIONS} partitions: instances past "
-              "one per partition would sit idle (the autoscaler refuses them)")
+    fb.expect(
+        plan["max_instances"] <= PARTITIONS,
+        f"max_instances {plan['max_instances']} is within the {PARTITIONS} partitions",
+        f"max_instances {plan['max_instances']} is more than the {PARTITIONS} partitions: instances past "
+        "one per partition would sit idle (the autoscaler refuses them)",
+    )
     peak = summary["peak_lag"]
-    fb.expect(peak <= LAG_BOUND, f"the lag peaked at {peak}, under {LAG_BOUND}",
-              f"the lag peaked at {peak}, over the bound of {LAG_BOUND}: the autoscaler reacted too late or "
-              "too slowly")
+    fb.expect(
+        peak <= LAG_BOUND,
+        f"the lag peaked at {peak}, under {LAG_BOUND}",
+        f"the lag peaked at {peak}, over the bound of {LAG_BOUND}: the autoscaler reacted too late or "
+        "too slowly",
+    )
     flapped = flaps(w.scaler.decisions)
-    fb.expect(not flapped, "no flapping: it never had to scale out soon after scaling in",
-              f"it flapped: scaled in, then had to scale out again at {', '.join(f'{t:g} s' for t in flapped)}")
+    fb.expect(
+        not flapped,
+        "no flapping: it never had to scale out soon after scaling in",
+        f"it flapped: scaled in, then had to scale out again at {', '.join(f'{t:g} s' for t in flapped)}",
+    )
     running = w.service.running
-    fb.expect(running <= MOST_AFTER, f"after the storm it gave instances back ({running} running at the end)",
-              f"{running} instances still run at the end, long after the storm: scale_in_lag or cooldown keep "
-              "it from scaling in")
+    fb.expect(
+        running <= MOST_AFTER,
+        f"after the storm it gave instances back ({running} running at the end)",
+        f"{running} instances still run at the end, long after the storm: scale_in_lag or cooldown keep "
+        "it from scaling in",
+    )

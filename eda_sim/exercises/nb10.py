@@ -11,10 +11,12 @@ MAX_K = 5
 MARGIN = 0.4
 
 
-@checker("Exercise 10 · tune the recommender to beat popularity",
-         hint="look at how far apart one shopper's views are (about 7 s on average, rarely more than 30 s): a "
-              "window shorter than that links almost no pairs of views, and the model falls back to popular "
-              f"products; keep k at {MAX_K} or fewer, since a longer list makes every model look better")
+@checker(
+    "Exercise 10 · tune the recommender to beat popularity",
+    hint="look at how far apart one shopper's views are (about 7 s on average, rarely more than 30 s): a "
+    "window shorter than that links almost no pairs of views, and the model falls back to popular "
+    f"products; keep k at {MAX_K} or fewer, since a longer list makes every model look better",
+)
 def check_recommender_settings(fb, k, window) -> None:
     """Run the recommender and the popularity baseline with ``k`` and ``window`` and compare hit rates."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -23,12 +25,19 @@ def check_recommender_settings(fb, k, window) -> None:
     if isinstance(window, bool) or not isinstance(window, (int, float)) or not window > 0:
         fb.miss(f"window should be a number of seconds > 0, got {window!r}")
         return
-    fb.expect(k <= MAX_K, f"k = {k} fits on the page (at most {MAX_K})",
-              f"k = {k} does not fit on the page (at most {MAX_K}); with a longer list every model hits more often")
-    rates = compare_models(k=k, window=float(window), models=("item-to-item", "popularity")).set_index("model")
+    fb.expect(
+        k <= MAX_K,
+        f"k = {k} fits on the page (at most {MAX_K})",
+        f"k = {k} does not fit on the page (at most {MAX_K}); with a longer list every model hits more often",
+    )
+    rates = compare_models(
+        k=k, window=float(window), models=("item-to-item", "popularity")
+    ).set_index("model")
     item, pop = rates.loc["item-to-item", "hit_rate"], rates.loc["popularity", "hit_rate"]
-    fb.expect(item >= pop + MARGIN,
-              f"hit rate at {k}: item-to-item {item:.3f} vs popularity {pop:.3f}, a margin of {item - pop:.3f} "
-              f"(at least {MARGIN} needed)",
-              f"hit rate at {k}: item-to-item {item:.3f} vs popularity {pop:.3f}; the margin {item - pop:.3f} is "
-              f"below {MARGIN}")
+    fb.expect(
+        item >= pop + MARGIN,
+        f"hit rate at {k}: item-to-item {item:.3f} vs popularity {pop:.3f}, a margin of {item - pop:.3f} "
+        f"(at least {MARGIN} needed)",
+        f"hit rate at {k}: item-to-item {item:.3f} vs popularity {pop:.3f}; the margin {item - pop:.3f} is "
+        f"below {MARGIN}",
+    )

@@ -15,11 +15,13 @@ _CLEAN = {
 }
 
 
-@checker("Exercise 11 · design the fraud-detection flow",
-         hint="start from TransactionSubmitted (produced by the payments API); give each next step of 'flow' a "
-              "producer that consumes the step before (features, then a score, then the alert); name events as "
-              "facts (TransactionScored, not ScoreTransaction); add ModelDeployed and a ModelDriftDetected from a "
-              "monitor that consumes the features; map 'transactions' to 'transactions.DLT'")
+@checker(
+    "Exercise 11 · design the fraud-detection flow",
+    hint="start from TransactionSubmitted (produced by the payments API); give each next step of 'flow' a "
+    "producer that consumes the step before (features, then a score, then the alert); name events as "
+    "facts (TransactionScored, not ScoreTransaction); add ModelDeployed and a ModelDriftDetected from a "
+    "monitor that consumes the features; map 'transactions' to 'transactions.DLT'",
+)
 def check_fraud_design(fb, design) -> None:
     """Check a design (see :mod:`eda_sim.scenarios.fraud`) and, when it holds together, run it on the stream."""
     found = design_problems(design)
@@ -29,7 +31,9 @@ def check_fraud_design(fb, design) -> None:
             fb.miss(problem)
     else:
         n, t = len(d.events), len(d.topics())
-        fb.ok(f"the design reads as data: {n} event type{'s' * (n != 1)} on {t} topic{'s' * (t != 1)}")
+        fb.ok(
+            f"the design reads as data: {n} event type{'s' * (n != 1)} on {t} topic{'s' * (t != 1)}"
+        )
     for group in ("orphans", "unread", "names"):
         if found[group]:
             for problem in found[group]:
@@ -50,11 +54,15 @@ def check_fraud_design(fb, design) -> None:
         return
     table = compare_with_rule(design)
     model, rule = table.loc["model"], table.loc["rule"]
-    fb.ok(f"it ran on {model.transactions} live transactions ({model.fraud} fraudulent): the model's alerts have "
-          f"precision {model.precision:.2f} and recall {model.recall:.2f}, each {model.latency_p50_s * 1000:.0f} ms "
-          "(median) after the transaction")
-    fb.expect(model.precision > rule.precision and model.recall > rule.recall,
-              f"the model beats the threshold rule run through the same design (precision {rule.precision:.2f}, "
-              f"recall {rule.recall:.2f})",
-              f"the model does not beat the threshold rule here (rule precision {rule.precision:.2f}, recall "
-              f"{rule.recall:.2f})")
+    fb.ok(
+        f"it ran on {model.transactions} live transactions ({model.fraud} fraudulent): the model's alerts have "
+        f"precision {model.precision:.2f} and recall {model.recall:.2f}, each {model.latency_p50_s * 1000:.0f} ms "
+        "(median) after the transaction"
+    )
+    fb.expect(
+        model.precision > rule.precision and model.recall > rule.recall,
+        f"the model beats the threshold rule run through the same design (precision {rule.precision:.2f}, "
+        f"recall {rule.recall:.2f})",
+        f"the model does not beat the threshold rule here (rule precision {rule.precision:.2f}, recall "
+        f"{rule.recall:.2f})",
+    )

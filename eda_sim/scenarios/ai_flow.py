@@ -32,7 +32,13 @@ from ..retries import PermanentError, Retry
 from ..services import Service, Source
 from ..simulation import Simulation
 
-TOPICS = {"raw-data": 3, "inference-requests": 3, "feature-updates": 3, "inference-results": 3, "model-alerts": 1}
+TOPICS = {
+    "raw-data": 3,
+    "inference-requests": 3,
+    "feature-updates": 3,
+    "inference-results": 3,
+    "model-alerts": 1,
+}
 SERVICES = ("feature-service", "realtime-inference", "model-monitor")
 
 
@@ -43,24 +49,48 @@ def _uploads(rng: random.Random, users: int, duration: float, rate: float) -> li
         if t >= duration:
             return out
         user = f"user-{rng.randrange(users):02d}"
-        out.append({"time": round(t, 4), "type": "RawDataUploaded", "user_id": user,
-                    "clicks": rng.randrange(1, 6), "dwell_s": round(rng.uniform(2, 60), 1)})
+        out.append(
+            {
+                "time": round(t, 4),
+                "type": "RawDataUploaded",
+                "user_id": user,
+                "clicks": rng.randrange(1, 6),
+                "dwell_s": round(rng.uniform(2, 60), 1),
+            }
+        )
 
 
-def _requests(rng: random.Random, users: int, duration: float, rate: float, shift_at: float | None) -> list[dict]:
+def _requests(
+    rng: random.Random, users: int, duration: float, rate: float, shift_at: float | None
+) -> list[dict]:
     out, t = [], 0.5
     while True:
         t += rng.expovariate(rate)
         if t >= duration:
             return out
         basket = rng.uniform(10, 60) * (2.5 if shift_at is not None and t >= shift_at else 1.0)
-        out.append({"time": round(t, 4), "type": "InferenceRequested", "user_id": f"user-{rng.randrange(users):02d}",
-                    "basket_value": round(basket, 2)})
+        out.append(
+            {
+                "time": round(t, 4),
+                "type": "InferenceRequested",
+                "user_id": f"user-{rng.randrange(users):02d}",
+                "basket_value": round(basket, 2),
+            }
+        )
 
 
-def ai_flow(seed: int = 1, *, until: float = 30.0, users: int = 12, upload_rate: float = 4.0,
-            request_rate: float = 2.0, break_hop: str | None = None, crash: tuple | None = None,
-            drift_at: float | None = None, name: str = "ai-flow") -> Simulation:
+def ai_flow(
+    seed: int = 1,
+    *,
+    until: float = 30.0,
+    users: int = 12,
+    upload_rate: float = 4.0,
+    request_rate: float = 2.0,
+    break_hop: str | None = None,
+    crash: tuple | None = None,
+    drift_at: float | None = None,
+    name: str = "ai-flow",
+) -> Simulation:
     """Build and run the flow to ``until``; return the simulation.
 
     ``break_hop`` names a service that fails every event permanently;
@@ -74,10 +104,22 @@ def ai_flow(seed: int = 1, *, until: float = 30.0, users: int = 12, upload_rate:
     rng = random.Random(seed)
     for topic, partitions in TOPICS.items():
         sim.create_topic(topic, partitions=partitions)
-    Source(sim, "uploader", "raw-data", _uploads(rng, users, until, upload_rate), key="user_id",
-           type="RawDataUploaded")
-    Source(sim, "frontend", "inference-requests", _requests(rng, users, until, request_rate, drift_at), key="user_id",
-           type="InferenceRequested")
+    Source(
+        sim,
+        "uploader",
+        "raw-data",
+        _uploads(rng, users, until, upload_rate),
+        key="user_id",
+        type="RawDataUploaded",
+    )
+    Source(
+        sim,
+        "frontend",
+        "inference-requests",
+        _requests(rng, users, until, request_rate, drift_at),
+        key="user_id",
+        type="InferenceRequested",
+    )
 
     def broken(service):
         if break_hop == service:
@@ -105,8 +147,11 @@ def ai_flow(seed: int = 1, *, until: float = 30.0, users: int = 12, upload_rate:
         p = event.payload
         f = latest.get(p["user_id"], {"clicks": 0, "sessions": 0})
         score = round(min(1.0, 0.1 + 0.02 * f["clicks"] + 0.004 * p["basket_value"]), 3)
-        ctx.emit("inference-results", "RecommendationReady", {"user_id": p["user_id"], "score": score,
-                                                             "features_seen": f["sessions"]})
+        ctx.emit(
+            "inference-results",
+            "RecommendationReady",
+            {"user_id": p["user_id"], "score": score, "features_seen": f["sessions"]},
+        )
 
     window: list = []
 
@@ -117,24 +162,50 @@ def ai_flow(seed: int = 1, *, until: float = 30.0, users: int = 12, upload_rate:
             mean = sum(window) / len(window)
             window.clear()
             if mean > 0.45:
-                ctx.emit("model-alerts", "ModelDriftDetected", {"mean_score": round(mean, 3), "threshold": 0.45},
-                         key="realtime-inference")
+                ctx.emit(
+                    "model-alerts",
+                    "ModelDriftDetected",
+                    {"mean_score": round(mean, 3), "threshold": 0.45},
+                    key="realtime-inference",
+                )
 
     retry = Retry(attempts=2, backoff=0.1)
-    Service(sim, "feature-service", consumes="raw-data", handlers={"RawDataUploaded": update_features},
-            produces={"feature-updates": ["UserFeaturesUpdated"]}, processing_time=0.05, retry=retry,
-            config={"session.timeout.ms": 3000})
-    Service(sim, "realtime-inference", consumes=["feature-updates", "inference-requests"],
-            handlers={"UserFeaturesUpdated": remember_features, "InferenceRequested": infer},
-            produces={"inference-results": ["RecommendationReady"]}, processing_time=0.08, retry=retry,
-            config={"session.timeout.ms": 3000})
-    Service(sim, "model-monitor", consumes="inference-results", handlers={"RecommendationReady": monitor},
-            produces={"model-alerts": ["ModelDriftDetected"]}, processing_time=0.01, retry=retry,
-            config={"session.timeout.ms": 3000})
+    Service(
+        sim,
+        "feature-service",
+        consumes="raw-data",
+        handlers={"RawDataUploaded": update_features},
+        produces={"feature-updates": ["UserFeaturesUpdated"]},
+        processing_time=0.05,
+        retry=retry,
+        config={"session.timeout.ms": 3000},
+    )
+    Service(
+        sim,
+        "realtime-inference",
+        consumes=["feature-updates", "inference-requests"],
+        handlers={"UserFeaturesUpdated": remember_features, "InferenceRequested": infer},
+        produces={"inference-results": ["RecommendationReady"]},
+        processing_time=0.08,
+        retry=retry,
+        config={"session.timeout.ms": 3000},
+    )
+    Service(
+        sim,
+        "model-monitor",
+        consumes="inference-results",
+        handlers={"RecommendationReady": monitor},
+        produces={"model-alerts": ["ModelDriftDetected"]},
+        processing_time=0.01,
+        retry=retry,
+        config={"session.timeout.ms": 3000},
+    )
     if crash is not None:
         service, at = crash
         if service not in SERVICES:
-            raise ValueError(f"crash names a service: one of {', '.join(SERVICES)}, got {service!r}")
+            raise ValueError(
+                f"crash names a service: one of {', '.join(SERVICES)}, got {service!r}"
+            )
         sim.crash(sim.services[service].instances[0], at=at)
     sim.run(until=until)
     return sim

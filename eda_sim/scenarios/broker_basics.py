@@ -31,8 +31,9 @@ TOPIC = "page-views"
 FIRST_GROUP = "recommender"
 
 
-def page_views(duration: float = 30.0, rate: float = 20.0, users: int = 12, products: int = 20,
-               seed: int = 2) -> list[dict]:
+def page_views(
+    duration: float = 30.0, rate: float = 20.0, users: int = 12, products: int = 20, seed: int = 2
+) -> list[dict]:
     """``UserViewedProduct`` items for a :class:`~eda_sim.services.Source`, Poisson arrivals at ``rate`` per second."""
     rng = random.Random(seed)
     out, t = [], 0.0
@@ -40,13 +41,28 @@ def page_views(duration: float = 30.0, rate: float = 20.0, users: int = 12, prod
         t += rng.expovariate(rate)
         if t >= duration:
             return out
-        out.append({"time": round(t, 4), "type": "UserViewedProduct", "user_id": f"user-{rng.randrange(users):03d}",
-                    "product_id": f"p{rng.randrange(products):02d}"})
+        out.append(
+            {
+                "time": round(t, 4),
+                "type": "UserViewedProduct",
+                "user_id": f"user-{rng.randrange(users):03d}",
+                "product_id": f"p{rng.randrange(products):02d}",
+            }
+        )
 
 
-def shop_world(seed: int = 2, *, until: float = 20.0, recommenders: int = 2, analytics: bool = True,
-               offline: tuple | None = None, partitions: int = 3, rate: float = 20.0, duration: float = 30.0,
-               name: str = "shop") -> Simulation:
+def shop_world(
+    seed: int = 2,
+    *,
+    until: float = 20.0,
+    recommenders: int = 2,
+    analytics: bool = True,
+    offline: tuple | None = None,
+    partitions: int = 3,
+    rate: float = 20.0,
+    duration: float = 30.0,
+    name: str = "shop",
+) -> Simulation:
     """The front end, the broker and two consumer groups, run to ``until`` (0 for a world to step through).
 
     ``recommenders`` members share the partitions of ``page-views`` in group
@@ -61,22 +77,38 @@ def shop_world(seed: int = 2, *, until: float = 20.0, recommenders: int = 2, ana
         raise ValueError(f"recommenders must be a whole number >= 0, got {recommenders!r}")
     if offline is not None:
         if not (isinstance(offline, tuple) and len(offline) == 2 and 0 <= offline[0] < offline[1]):
-            raise ValueError(f"offline must be (stop, back) virtual times with stop < back, got {offline!r}")
+            raise ValueError(
+                f"offline must be (stop, back) virtual times with stop < back, got {offline!r}"
+            )
         if not analytics:
             raise ValueError("offline takes the analytics consumer offline; set analytics=True")
     sim = Simulation(seed=seed, name=name)
     sim.create_topic(TOPIC, partitions=partitions)
     Source(sim, "frontend", TOPIC, page_views(duration, rate, seed=seed), key="user_id")
     for i in range(recommenders):
-        Member(sim, FIRST_GROUP, [TOPIC], name=f"recommender-{'abcdefgh'[i % 8]}{'' if i < 8 else i}",
-               processing_time=0.02)
+        Member(
+            sim,
+            FIRST_GROUP,
+            [TOPIC],
+            name=f"recommender-{'abcdefgh'[i % 8]}{'' if i < 8 else i}",
+            processing_time=0.02,
+        )
     if analytics:
-        first = Member(sim, "analytics", [TOPIC], name="analytics", processing_time=0.03, max_poll_records=50)
+        first = Member(
+            sim, "analytics", [TOPIC], name="analytics", processing_time=0.03, max_poll_records=50
+        )
         if offline is not None:
             stop, back = offline
             sim.at(stop, first.stop)
-            Member(sim, "analytics", [TOPIC], name="analytics-back", processing_time=0.03, max_poll_records=50,
-                   start=back)
+            Member(
+                sim,
+                "analytics",
+                [TOPIC],
+                name="analytics-back",
+                processing_time=0.03,
+                max_poll_records=50,
+                start=back,
+            )
     if until:
         sim.run(until=until)
     return sim
@@ -104,13 +136,23 @@ def catch_up_report(sim, group: str, topic: str = TOPIC, member: str | None = No
     log_end = {log.index: log.log_end_offset for log in sim.topic(topic).partitions}
     produced = sum(log_end.values())
     once = sum(1 for n in seen.values() if n == 1)
-    return {"group": group, "produced": produced, "processed once": once,
-            "more than once": sum(1 for n in seen.values() if n > 1),
-            "never": sum(1 for p, end in log_end.items() for o in range(end) if (p, o) not in seen)}
+    return {
+        "group": group,
+        "produced": produced,
+        "processed once": once,
+        "more than once": sum(1 for n in seen.values() if n > 1),
+        "never": sum(1 for p, end in log_end.items() for o in range(end) if (p, o) not in seen),
+    }
 
 
-def retention_timeline(retention_ms: int = 60_000, segment_ms: int = 20_000, rate: float = 1.0,
-                       until: float = 1200.0, every: float = 300.0, seed: int = 2):
+def retention_timeline(
+    retention_ms: int = 60_000,
+    segment_ms: int = 20_000,
+    rate: float = 1.0,
+    until: float = 1200.0,
+    every: float = 300.0,
+    seed: int = 2,
+):
     """A topic nobody reads, with a short retention: its log start and end every ``every`` seconds.
 
     One partition, ``rate`` records per second, ``retention.ms`` and
@@ -123,16 +165,29 @@ def retention_timeline(retention_ms: int = 60_000, segment_ms: int = 20_000, rat
     import pandas as pd
 
     sim = Simulation(seed=seed, name="retention")
-    sim.create_topic("clicks-short", partitions=1,
-                     config={"retention.ms": retention_ms, "segment.ms": segment_ms})
-    Feed(sim, "clicks-short", ((None, f"click {i}") for i in range(int(rate * until) + 1)), rate=rate)
+    sim.create_topic(
+        "clicks-short",
+        partitions=1,
+        config={"retention.ms": retention_ms, "segment.ms": segment_ms},
+    )
+    Feed(
+        sim, "clicks-short", ((None, f"click {i}") for i in range(int(rate * until) + 1)), rate=rate
+    )
     rows = []
     t = every
     while t <= until + 1e-9:
         sim.run(until=t)
         log = sim.topic("clicks-short").partitions[0]
-        rows.append({"time": t, "log_start": log.log_start_offset, "log_end": log.log_end_offset,
-                     "retained": len(log), "expired": log.log_start_offset, "groups reading": len(sim.groups)})
+        rows.append(
+            {
+                "time": t,
+                "log_start": log.log_start_offset,
+                "log_end": log.log_end_offset,
+                "retained": len(log),
+                "expired": log.log_start_offset,
+                "groups reading": len(sim.groups),
+            }
+        )
         t += every
     return pd.DataFrame(rows)
 
@@ -146,7 +201,13 @@ def second_group_world(config: dict, *, join_at: float = 10.0, until: float = 25
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict of consumer settings, got {type(config).__name__}")
     sim = shop_world(seed, until=join_at, analytics=False, name="second-group")
-    member = Member(sim, str(config.get("group.id", "")), [TOPIC], name="trending", processing_time=0.01,
-                    config=dict(config))
+    member = Member(
+        sim,
+        str(config.get("group.id", "")),
+        [TOPIC],
+        name="trending",
+        processing_time=0.01,
+        config=dict(config),
+    )
     sim.run(until=until)
     return sim, member

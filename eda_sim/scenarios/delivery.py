@@ -28,8 +28,16 @@ STRATEGIES = {
 }
 
 
-def crash_once(strategy: str, crash_at: float, *, records: int = 12, batch: int = 4, per_record: float = 0.1,
-               auto_commit_ms: int = 700, seed: int = 5) -> dict:
+def crash_once(
+    strategy: str,
+    crash_at: float,
+    *,
+    records: int = 12,
+    batch: int = 4,
+    per_record: float = 0.1,
+    auto_commit_ms: int = 700,
+    seed: int = 5,
+) -> dict:
     """One partition, one consumer, one crash at ``crash_at``; the consumer restarts 1 s later.
 
     Returns what happened to every record: how many were never processed
@@ -44,17 +52,32 @@ def crash_once(strategy: str, crash_at: float, *, records: int = 12, batch: int 
     producer.flush()
     start = sim.now
     done: Counter = Counter()
-    member = Member(sim, "workers", ["jobs"], name="worker", processing_time=per_record, commit=strategy,
-                    max_poll_records=batch, on_record=lambda m: done.update([int(m.value())]),
-                    config={"auto.offset.reset": "earliest", "session.timeout.ms": 500,
-                            "auto.commit.interval.ms": auto_commit_ms})
+    member = Member(
+        sim,
+        "workers",
+        ["jobs"],
+        name="worker",
+        processing_time=per_record,
+        commit=strategy,
+        max_poll_records=batch,
+        on_record=lambda m: done.update([int(m.value())]),
+        config={
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 500,
+            "auto.commit.interval.ms": auto_commit_ms,
+        },
+    )
     sim.crash(member, at=start + crash_at)
     sim.restart(member, at=start + crash_at + 1.0)
     sim.run(until=start + crash_at + 1.0 + records * per_record + 6)
     lag = int(sim.offsets("workers", "jobs")["lag"].fillna(records).sum())
-    return {"strategy": strategy, "crash_at": round(crash_at, 3),
-            "lost": sum(1 for i in range(records) if done[i] == 0),
-            "duplicated": sum(1 for i in range(records) if done[i] > 1), "final_lag": lag}
+    return {
+        "strategy": strategy,
+        "crash_at": round(crash_at, 3),
+        "lost": sum(1 for i in range(records) if done[i] == 0),
+        "duplicated": sum(1 for i in range(records) if done[i] > 1),
+        "final_lag": lag,
+    }
 
 
 def crash_sweep(strategies=tuple(STRATEGIES), times=None, **options):
@@ -74,14 +97,29 @@ def crash_sweep(strategies=tuple(STRATEGIES), times=None, **options):
 
 def payments(n: int = 40, every: float = 0.02, seed: int = 0) -> list[dict]:
     """``n`` PaymentCaptured items for three accounts; two are equal in every field but their id."""
-    out = [{"time": round(i * every, 6), "type": "PaymentCaptured", "account": f"acct-{i % 3}",
-            "amount": 5 + (i * 7) % 20} for i in range(n)]
-    out[n // 2] = dict(out[n // 2 - 3], time=out[n // 2]["time"])  # same account, same amount: a real second payment
+    out = [
+        {
+            "time": round(i * every, 6),
+            "type": "PaymentCaptured",
+            "account": f"acct-{i % 3}",
+            "amount": 5 + (i * 7) % 20,
+        }
+        for i in range(n)
+    ]
+    out[n // 2] = dict(
+        out[n // 2 - 3], time=out[n // 2]["time"]
+    )  # same account, same amount: a real second payment
     return out
 
 
-def payments_world(handler=None, *, crash_at: float | None = 0.43, idempotent: bool = False, seed: int = 4,
-                   n: int = 40):
+def payments_world(
+    handler=None,
+    *,
+    crash_at: float | None = 0.43,
+    idempotent: bool = False,
+    seed: int = 4,
+    n: int = 40,
+):
     """A ledger service posting payments, one instance crashing at ``crash_at`` and restarting.
 
     ``handler(event, ctx)`` posts a payment (default: add the amount to the
@@ -96,9 +134,16 @@ def payments_world(handler=None, *, crash_at: float | None = 0.43, idempotent: b
     def post(event, ctx):
         ledger[event.payload["account"]] += event.payload["amount"]
 
-    svc = Service(sim, "ledger", consumes="payments", handlers={"PaymentCaptured": handler or post},
-                  idempotent=idempotent, processing_time=0.03, max_in_flight=10,
-                  config={"session.timeout.ms": 300})
+    svc = Service(
+        sim,
+        "ledger",
+        consumes="payments",
+        handlers={"PaymentCaptured": handler or post},
+        idempotent=idempotent,
+        processing_time=0.03,
+        max_in_flight=10,
+        config={"session.timeout.ms": 300},
+    )
     if crash_at is not None:
         sim.crash(svc.instances[0], at=crash_at)
         sim.restart(svc.instances[0], at=crash_at + 0.5)
@@ -116,5 +161,7 @@ def expected_totals(n: int = 40) -> Counter:
 
 def duplicates_delivered(sim, service: str = "ledger") -> int:
     """How many deliveries of the service were second (or later) copies of an event."""
-    seen: Counter = Counter(s.event_id for s in sim.spans if s.service == service and s.outcome != "skipped")
+    seen: Counter = Counter(
+        s.event_id for s in sim.spans if s.service == service and s.outcome != "skipped"
+    )
     return sum(n - 1 for n in seen.values())

@@ -24,13 +24,30 @@ FLAKY_FAILURES = 2  # a flaky event fails this many times before it works
 
 def transactions(n: int = 30, every: float = 0.1, poison=(7, 19), flaky=(3, 11, 23)) -> list[dict]:
     """``n`` transactions for four cards; indices in ``poison`` carry a currency the model cannot score."""
-    return [{"time": round(i * every, 6), "type": "TransactionSubmitted", "card": f"card-{i % 4}", "n": i,
-             "amount": 10.0 + i, "currency": "XXX" if i in poison else "EUR", "flaky": i in flaky}
-            for i in range(n)]
+    return [
+        {
+            "time": round(i * every, 6),
+            "type": "TransactionSubmitted",
+            "card": f"card-{i % 4}",
+            "n": i,
+            "amount": 10.0 + i,
+            "currency": "XXX" if i in poison else "EUR",
+            "flaky": i in flaky,
+        }
+        for i in range(n)
+    ]
 
 
-def scoring_world(retry: Retry | None = None, *, poison=(7, 19), flaky=(3, 11, 23), n: int = 30,
-                  dead_letter: bool = True, until: float = 20.0, seed: int = 3):
+def scoring_world(
+    retry: Retry | None = None,
+    *,
+    poison=(7, 19),
+    flaky=(3, 11, 23),
+    n: int = 30,
+    dead_letter: bool = True,
+    until: float = 20.0,
+    seed: int = 3,
+):
     """Run the scorer over ``n`` transactions; return ``(sim, service)``.
 
     ``svc.scored`` lists the transaction numbers scored, in order;
@@ -39,7 +56,9 @@ def scoring_world(retry: Retry | None = None, *, poison=(7, 19), flaky=(3, 11, 2
     sim = Simulation(seed=seed, name="scoring")
     sim.create_topic("transactions", partitions=2)
     sim.create_topic("scores", partitions=2)
-    Source(sim, "payments-api", "transactions", transactions(n, poison=poison, flaky=flaky), key="card")
+    Source(
+        sim, "payments-api", "transactions", transactions(n, poison=poison, flaky=flaky), key="card"
+    )
     tries: Counter = Counter()
     scored: list = []
 
@@ -51,11 +70,22 @@ def scoring_world(retry: Retry | None = None, *, poison=(7, 19), flaky=(3, 11, 2
         if p["currency"] not in ("EUR", "USD"):
             raise ValueError(f"cannot score currency {p['currency']!r}")
         scored.append(p["n"])
-        ctx.emit("scores", "TransactionScored", {"n": p["n"], "risk": round(min(1.0, p["amount"] / 100), 2)})
+        ctx.emit(
+            "scores",
+            "TransactionScored",
+            {"n": p["n"], "risk": round(min(1.0, p["amount"] / 100), 2)},
+        )
 
-    svc = Service(sim, "fraud-scorer", consumes="transactions", handlers={"TransactionSubmitted": score},
-                  produces={"scores": ["TransactionScored"]}, retry=retry, dead_letter=dead_letter,
-                  processing_time=0.02)
+    svc = Service(
+        sim,
+        "fraud-scorer",
+        consumes="transactions",
+        handlers={"TransactionSubmitted": score},
+        produces={"scores": ["TransactionScored"]},
+        retry=retry,
+        dead_letter=dead_letter,
+        processing_time=0.02,
+    )
     svc.tries, svc.scored = tries, scored
     sim.run(until=until)
     return sim, svc

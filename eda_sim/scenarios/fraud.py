@@ -75,29 +75,118 @@ WARMUP = 3600.0
 THRESHOLD = 0.5
 SCORERS = ("model", "rule")
 #: Mean virtual seconds a service spends per event, by its heaviest job (each draw is 0.5x to 1.5x this).
-PROCESSING_TIME = {"features": 0.005, "score": 0.02, "alert": 0.002, "monitor": 0.002, "read": 0.002}
+PROCESSING_TIME = {
+    "features": 0.005,
+    "score": 0.02,
+    "alert": 0.002,
+    "monitor": 0.002,
+    "read": 0.002,
+}
 
 DESIGN_KEYS = ("events", "flow", "dead_letters")
 EVENT_KEYS = ("producer", "consumers", "topic")
 
 #: First words that make an event name read as an order rather than a fact.
 IMPERATIVE_VERBS = (
-    "Analyse", "Analyze", "Apply", "Approve", "Block", "Calculate", "Check", "Classify", "Compute", "Create",
-    "Decline", "Deploy", "Detect", "Do", "Emit", "Enrich", "Evaluate", "Execute", "Fetch", "Flag", "Generate",
-    "Get", "Handle", "Investigate", "Load", "Log", "Make", "Notify", "Predict", "Process", "Publish", "Record",
-    "Reject", "Retrain", "Review", "Run", "Save", "Score", "Send", "Start", "Stop", "Store", "Submit", "Train",
-    "Trigger", "Update", "Validate", "Verify",
+    "Analyse",
+    "Analyze",
+    "Apply",
+    "Approve",
+    "Block",
+    "Calculate",
+    "Check",
+    "Classify",
+    "Compute",
+    "Create",
+    "Decline",
+    "Deploy",
+    "Detect",
+    "Do",
+    "Emit",
+    "Enrich",
+    "Evaluate",
+    "Execute",
+    "Fetch",
+    "Flag",
+    "Generate",
+    "Get",
+    "Handle",
+    "Investigate",
+    "Load",
+    "Log",
+    "Make",
+    "Notify",
+    "Predict",
+    "Process",
+    "Publish",
+    "Record",
+    "Reject",
+    "Retrain",
+    "Review",
+    "Run",
+    "Save",
+    "Score",
+    "Send",
+    "Start",
+    "Stop",
+    "Store",
+    "Submit",
+    "Train",
+    "Trigger",
+    "Update",
+    "Validate",
+    "Verify",
 )
 _IRREGULAR_PAST = {
-    "Send": "Sent", "Run": "Run", "Make": "Made", "Do": "Done", "Get": "Got", "Flag": "Flagged",
-    "Stop": "Stopped", "Submit": "Submitted", "Log": "Logged",
+    "Send": "Sent",
+    "Run": "Run",
+    "Make": "Made",
+    "Do": "Done",
+    "Get": "Got",
+    "Flag": "Flagged",
+    "Stop": "Stopped",
+    "Submit": "Submitted",
+    "Log": "Logged",
 }
 #: Past forms that do not end in -ed.
-IRREGULAR_PAST = frozenset({
-    "Begun", "Bought", "Broken", "Brought", "Built", "Caught", "Chosen", "Done", "Drawn", "Found", "Frozen",
-    "Given", "Got", "Held", "Kept", "Known", "Left", "Lost", "Made", "Paid", "Put", "Read", "Run", "Seen", "Sent",
-    "Set", "Shown", "Sold", "Spent", "Taken", "Told", "Won", "Withdrawn", "Written",
-})
+IRREGULAR_PAST = frozenset(
+    {
+        "Begun",
+        "Bought",
+        "Broken",
+        "Brought",
+        "Built",
+        "Caught",
+        "Chosen",
+        "Done",
+        "Drawn",
+        "Found",
+        "Frozen",
+        "Given",
+        "Got",
+        "Held",
+        "Kept",
+        "Known",
+        "Left",
+        "Lost",
+        "Made",
+        "Paid",
+        "Put",
+        "Read",
+        "Run",
+        "Seen",
+        "Sent",
+        "Set",
+        "Shown",
+        "Sold",
+        "Spent",
+        "Taken",
+        "Told",
+        "Won",
+        "Withdrawn",
+        "Written",
+    }
+)
 #: Words that mark an event as being about the model rather than a transaction.
 MONITORING_WORDS = ("Model", "Drift", "Monitor", "Monitoring")
 
@@ -107,6 +196,7 @@ _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 
 
 # ----------------------------------------------------------------- reading a design
+
 
 def words(name: str) -> list:
     """The CamelCase words of an event name: ``"FraudAlertRaised"`` -> ``["Fraud", "Alert", "Raised"]``."""
@@ -140,16 +230,22 @@ def name_problem(name) -> str | None:
     if not isinstance(name, str):
         return f"{name!r} is not an event type name: event types are strings such as 'TransactionSubmitted'"
     if not _NAME.fullmatch(name):
-        return (f"{name!r} is not an event type name: use CamelCase letters and digits, starting with a capital, "
-                "such as 'TransactionSubmitted'")
+        return (
+            f"{name!r} is not an event type name: use CamelCase letters and digits, starting with a capital, "
+            "such as 'TransactionSubmitted'"
+        )
     parts = words(name)
     if parts[0] in IMPERATIVE_VERBS and not any(_is_past(w) for w in parts[1:]):
         rest = "".join(parts[1:])
-        return (f"'{name}' reads as a command (it starts with the verb '{parts[0]}'): name what happened instead, "
-                f"e.g. '{rest + _past(parts[0]) if rest else _past(parts[0])}'")
+        return (
+            f"'{name}' reads as a command (it starts with the verb '{parts[0]}'): name what happened instead, "
+            f"e.g. '{rest + _past(parts[0]) if rest else _past(parts[0])}'"
+        )
     if not any(_is_past(w) for w in parts):
-        return (f"'{name}' names a thing, not something that happened: add what happened in the past tense "
-                "(...Submitted, ...Computed, ...Detected)")
+        return (
+            f"'{name}' names a thing, not something that happened: add what happened in the past tense "
+            "(...Submitted, ...Computed, ...Detected)"
+        )
     return None
 
 
@@ -167,7 +263,9 @@ def is_deployment(name: str) -> bool:
 class Design:
     """A design read leniently: what could be understood, and what could not (``problems``)."""
 
-    events: dict = field(default_factory=dict)  # name -> {"producer": str | None, "consumers": [..], "topic": str | None}
+    events: dict = field(
+        default_factory=dict
+    )  # name -> {"producer": str | None, "consumers": [..], "topic": str | None}
     flow: list = field(default_factory=list)
     dead_letters: dict = field(default_factory=dict)  # topic -> dead-letter topic
     problems: list = field(default_factory=list)
@@ -205,17 +303,23 @@ def read_design(design) -> Design:
     """Read a design dict leniently; never raises. Anything not understood is a line in ``problems``."""
     d = Design()
     if not isinstance(design, dict):
-        d.problems.append(f"a design is a dict with keys {', '.join(map(repr, DESIGN_KEYS))}; "
-                          f"got {type(design).__name__}")
+        d.problems.append(
+            f"a design is a dict with keys {', '.join(map(repr, DESIGN_KEYS))}; "
+            f"got {type(design).__name__}"
+        )
         return d
     unknown = [k for k in design if k not in DESIGN_KEYS]
     if unknown:
-        d.problems.append(f"unknown key(s) {', '.join(map(repr, unknown))} in the design; "
-                          f"the keys are {', '.join(map(repr, DESIGN_KEYS))}")
+        d.problems.append(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in the design; "
+            f"the keys are {', '.join(map(repr, DESIGN_KEYS))}"
+        )
     events = design.get("events", {})
     if not isinstance(events, dict):
-        d.problems.append(f"'events' should be a dict of event type -> {{producer, consumers, topic}}; "
-                          f"got {type(events).__name__}")
+        d.problems.append(
+            f"'events' should be a dict of event type -> {{producer, consumers, topic}}; "
+            f"got {type(events).__name__}"
+        )
         events = {}
     for name, spec in events.items():
         problem = name_problem(name)
@@ -223,35 +327,52 @@ def read_design(design) -> Design:
             d.problems.append(problem + "; it is left out")
             continue
         if not isinstance(spec, dict):
-            d.problems.append(f"{name}: describe it as a dict with {', '.join(map(repr, EVENT_KEYS))}; "
-                              f"got {type(spec).__name__}")
+            d.problems.append(
+                f"{name}: describe it as a dict with {', '.join(map(repr, EVENT_KEYS))}; "
+                f"got {type(spec).__name__}"
+            )
             continue
         extra = [k for k in spec if k not in EVENT_KEYS]
         for k in extra:
-            hint = " (did you mean 'consumers'?)" if k == "consumer" else \
-                " (did you mean 'producer'?)" if k == "producers" else ""
-            d.problems.append(f"{name}: unknown field {k!r}{hint}; the fields are {', '.join(map(repr, EVENT_KEYS))}")
+            hint = (
+                " (did you mean 'consumers'?)"
+                if k == "consumer"
+                else " (did you mean 'producer'?)"
+                if k == "producers"
+                else ""
+            )
+            d.problems.append(
+                f"{name}: unknown field {k!r}{hint}; the fields are {', '.join(map(repr, EVENT_KEYS))}"
+            )
         producer = spec.get("producer")
         if producer is not None and not (isinstance(producer, str) and producer):
-            d.problems.append(f"{name}: the producer should be a service name (a string), got {producer!r}")
+            d.problems.append(
+                f"{name}: the producer should be a service name (a string), got {producer!r}"
+            )
             producer = None
         consumers, bad = _text_list(spec.get("consumers"))
         if bad:
             d.problems.append(f"{name}: consumers should be service names (strings), got {bad!r}")
         topic = spec.get("topic")
         if topic is None:
-            d.problems.append(f"{name}: no topic: say which topic it travels on, e.g. 'topic': 'transactions'")
+            d.problems.append(
+                f"{name}: no topic: say which topic it travels on, e.g. 'topic': 'transactions'"
+            )
         elif not (isinstance(topic, str) and _TOPIC.fullmatch(topic)) or topic in (".", ".."):
-            d.problems.append(f"{name}: {topic!r} is not a usable topic name (letters, digits, '.', '_' and '-', "
-                              "at most 249 characters)")
+            d.problems.append(
+                f"{name}: {topic!r} is not a usable topic name (letters, digits, '.', '_' and '-', "
+                "at most 249 characters)"
+            )
             topic = None
         d.events[name] = {"producer": producer, "consumers": consumers, "topic": topic}
     flow = design.get("flow", [])
     if isinstance(flow, str):
         flow = [flow]
     if not isinstance(flow, (list, tuple)):
-        d.problems.append(f"'flow' should be a list of event types, from the transaction to the alert; "
-                          f"got {type(flow).__name__}")
+        d.problems.append(
+            f"'flow' should be a list of event types, from the transaction to the alert; "
+            f"got {type(flow).__name__}"
+        )
         flow = []
     for step in flow:
         if isinstance(step, str) and step in d.events:
@@ -260,20 +381,31 @@ def read_design(design) -> Design:
             d.problems.append(f"the flow names {step!r}, which is not one of the design's events")
             break  # a flow is a chain: past an unknown link it cannot be followed
     letters = design.get("dead_letters", {})
-    if isinstance(letters, (list, tuple)):  # ["transactions.DLT", ...]: the topic is the name without .DLT
-        letters = {v[: -len(".DLT")] if isinstance(v, str) and v.endswith(".DLT") else v: v for v in letters}
+    if isinstance(
+        letters, (list, tuple)
+    ):  # ["transactions.DLT", ...]: the topic is the name without .DLT
+        letters = {
+            v[: -len(".DLT")] if isinstance(v, str) and v.endswith(".DLT") else v: v
+            for v in letters
+        }
     if not isinstance(letters, dict):
-        d.problems.append(f"'dead_letters' should map a topic to its dead-letter topic, e.g. "
-                          f"{{'transactions': 'transactions.DLT'}}; got {type(letters).__name__}")
+        d.problems.append(
+            f"'dead_letters' should map a topic to its dead-letter topic, e.g. "
+            f"{{'transactions': 'transactions.DLT'}}; got {type(letters).__name__}"
+        )
         letters = {}
     known = d.topics()
     for topic, dlt in letters.items():
         if not isinstance(topic, str) or topic not in known:
-            d.problems.append(f"the dead-letter entry for {topic!r} names a topic no event travels on; "
-                              f"the design's topics are: {', '.join(known) or 'none yet'}")
+            d.problems.append(
+                f"the dead-letter entry for {topic!r} names a topic no event travels on; "
+                f"the design's topics are: {', '.join(known) or 'none yet'}"
+            )
         elif not (isinstance(dlt, str) and _TOPIC.fullmatch(dlt)) or dlt in known:
-            d.problems.append(f"the dead-letter topic for {topic!r} should be a topic of its own, "
-                              f"e.g. '{topic}.DLT'; got {dlt!r}")
+            d.problems.append(
+                f"the dead-letter topic for {topic!r} should be a topic of its own, "
+                f"e.g. '{topic}.DLT'; got {dlt!r}"
+            )
         else:
             d.dead_letters[topic] = dlt
     return d
@@ -282,8 +414,10 @@ def read_design(design) -> Design:
 def flow_break(d: Design) -> str | None:
     """Why the design's flow is not a path from a submitted transaction to an alert (``None`` if it is)."""
     if len(d.flow) < 2:
-        return ("no path from a transaction to an alert: 'flow' should list the event types in order, from the "
-                "transaction entering the system to the alert, e.g. ['TransactionSubmitted', ..., 'FraudSuspected']")
+        return (
+            "no path from a transaction to an alert: 'flow' should list the event types in order, from the "
+            "transaction entering the system to the alert, e.g. ['TransactionSubmitted', ..., 'FraudSuspected']"
+        )
     first = d.events[d.flow[0]]
     if first["producer"] is None:
         return f"the flow starts with {d.flow[0]}, but nobody produces it"
@@ -294,9 +428,11 @@ def flow_break(d: Design) -> str | None:
         if producer is None:
             return f"the path breaks at {after}: nobody produces it"
         if producer not in d.events[before]["consumers"]:
-            return (f"the path breaks between {before} and {after}: {after} is produced by {producer}, "
-                    f"which does not consume {before} (its consumers: "
-                    f"{', '.join(d.events[before]['consumers']) or 'none'})")
+            return (
+                f"the path breaks between {before} and {after}: {after} is produced by {producer}, "
+                f"which does not consume {before} (its consumers: "
+                f"{', '.join(d.events[before]['consumers']) or 'none'})"
+            )
     return None
 
 
@@ -311,12 +447,23 @@ def design_problems(design) -> dict:
     """
     d = read_design(design)
     if not d.events and not d.problems:
-        d.problems.append("no events yet: 'events' maps each event type to its producer, consumers and topic")
-    out = {"structure": list(d.problems), "orphans": [], "unread": [], "names": [], "path": [], "monitoring": [],
-           "dead_letters": []}
+        d.problems.append(
+            "no events yet: 'events' maps each event type to its producer, consumers and topic"
+        )
+    out = {
+        "structure": list(d.problems),
+        "orphans": [],
+        "unread": [],
+        "names": [],
+        "path": [],
+        "monitoring": [],
+        "dead_letters": [],
+    }
     for name, e in d.events.items():
         if e["producer"] is None and e["consumers"]:
-            out["orphans"].append(f"{name} is consumed by {', '.join(e['consumers'])}, but nobody produces it")
+            out["orphans"].append(
+                f"{name} is consumed by {', '.join(e['consumers'])}, but nobody produces it"
+            )
         if e["producer"] is not None and not e["consumers"]:
             out["unread"].append(f"{name} is produced by {e['producer']}, but nobody consumes it")
         problem = name_problem(name)
@@ -328,24 +475,40 @@ def design_problems(design) -> dict:
     watched = set(d.flow)
     monitors = [n for n in d.events if is_monitoring(n) and not is_deployment(n)]
     if not [n for n in d.events if is_monitoring(n)]:
-        out["monitoring"].append("no model-monitoring events: who notices when the live inputs drift away from "
-                                 "the training data, or which model version is live? (e.g. ModelDriftDetected, "
-                                 "ModelDeployed)")
-    elif not any(set(d.consumed_by(d.events[n]["producer"])) & watched for n in monitors
-                 if d.events[n]["producer"]):
-        out["monitoring"].append("no monitor watches the live stream: the producer of a monitoring event such as "
-                                 "ModelDriftDetected should consume an event on the flow (the features or the scores)")
+        out["monitoring"].append(
+            "no model-monitoring events: who notices when the live inputs drift away from "
+            "the training data, or which model version is live? (e.g. ModelDriftDetected, "
+            "ModelDeployed)"
+        )
+    elif not any(
+        set(d.consumed_by(d.events[n]["producer"])) & watched
+        for n in monitors
+        if d.events[n]["producer"]
+    ):
+        out["monitoring"].append(
+            "no monitor watches the live stream: the producer of a monitoring event such as "
+            "ModelDriftDetected should consume an event on the flow (the features or the scores)"
+        )
     if not d.dead_letters:
-        out["dead_letters"].append("no dead-letter path: where does an event go that a service cannot handle? "
-                                   "map a topic to its dead-letter topic, e.g. {'transactions': 'transactions.DLT'}")
-    elif d.flow and d.events[d.flow[0]]["topic"] and d.events[d.flow[0]]["topic"] not in d.dead_letters:
+        out["dead_letters"].append(
+            "no dead-letter path: where does an event go that a service cannot handle? "
+            "map a topic to its dead-letter topic, e.g. {'transactions': 'transactions.DLT'}"
+        )
+    elif (
+        d.flow
+        and d.events[d.flow[0]]["topic"]
+        and d.events[d.flow[0]]["topic"] not in d.dead_letters
+    ):
         entry = d.events[d.flow[0]]["topic"]
-        out["dead_letters"].append(f"the topic where transactions enter, '{entry}', has no dead-letter topic: "
-                                   "malformed input from outside arrives there first")
+        out["dead_letters"].append(
+            f"the topic where transactions enter, '{entry}', has no dead-letter topic: "
+            "malformed input from outside arrives there first"
+        )
     return out
 
 
 # ----------------------------------------------------------------- the streams and the model
+
 
 @functools.lru_cache(maxsize=8)
 def _stream(seed: int, shift_at, amount_scale: float) -> tuple:
@@ -353,7 +516,9 @@ def _stream(seed: int, shift_at, amount_scale: float) -> tuple:
     return tuple(transactions(seed, **LIVE_STREAM, shift_at=shift_at, shift=shift))
 
 
-def live_transactions(seed: int = LIVE_SEED, shift_at: float | None = None, amount_scale: float = 2.0) -> list:
+def live_transactions(
+    seed: int = LIVE_SEED, shift_at: float | None = None, amount_scale: float = 2.0
+) -> list:
     """The live stream's two hours of transactions (with labels), amounts scaled from ``shift_at`` on if given.
 
     Generated once per arguments; each call returns fresh copies.
@@ -392,8 +557,17 @@ def training_amounts(history_seed: int = HISTORY_SEED) -> tuple:
     return tuple(_history(history_seed)["amount"])
 
 
-_TXN_FIELDS = ("txn_id", "card_id", "amount", "merchant_id", "merchant_category", "country", "lat", "lon",
-               "device_id")
+_TXN_FIELDS = (
+    "txn_id",
+    "card_id",
+    "amount",
+    "merchant_id",
+    "merchant_category",
+    "country",
+    "lat",
+    "lon",
+    "device_id",
+)
 
 
 def _source_items(live: list, etype: str) -> list:
@@ -407,6 +581,7 @@ def _source_items(live: list, etype: str) -> list:
 
 
 # ----------------------------------------------------------------- running a design
+
 
 @dataclass
 class DesignRun:
@@ -423,7 +598,16 @@ class DesignRun:
         """One row per alert: txn_id, card_id, score, submitted_at, alerted_at, latency_s, is_fraud, pattern."""
         import pandas as pd
 
-        cols = ["txn_id", "card_id", "score", "submitted_at", "alerted_at", "latency_s", "is_fraud", "pattern"]
+        cols = [
+            "txn_id",
+            "card_id",
+            "score",
+            "submitted_at",
+            "alerted_at",
+            "latency_s",
+            "is_fraud",
+            "pattern",
+        ]
         rows = []
         if self.alert_type is not None:
             topic = self.design.events[self.alert_type]["topic"]
@@ -434,10 +618,18 @@ class DesignRun:
                         continue
                     p = doc["payload"]
                     fraud, pattern, _, _ = self.labels.get(p["txn_id"], (False, None, None, None))
-                    rows.append({"txn_id": p["txn_id"], "card_id": p["card_id"], "score": round(p["score"], 3),
-                                 "submitted_at": p["submitted_at"], "alerted_at": round(doc["sim_seconds"], 3),
-                                 "latency_s": round(doc["sim_seconds"] - p["submitted_at"], 4),
-                                 "is_fraud": fraud, "pattern": pattern or "-"})
+                    rows.append(
+                        {
+                            "txn_id": p["txn_id"],
+                            "card_id": p["card_id"],
+                            "score": round(p["score"], 3),
+                            "submitted_at": p["submitted_at"],
+                            "alerted_at": round(doc["sim_seconds"], 3),
+                            "latency_s": round(doc["sim_seconds"] - p["submitted_at"], 4),
+                            "is_fraud": fraud,
+                            "pattern": pattern or "-",
+                        }
+                    )
         frame = pd.DataFrame(rows, columns=cols).astype({"is_fraud": bool})
         return frame.sort_values("alerted_at", kind="stable").reset_index(drop=True)
 
@@ -452,17 +644,26 @@ class DesignRun:
         caught = true.groupby("card_id")["alerted_at"].min()
         detect = sorted(caught[c] - first_fraud[c] for c in caught.index if c in first_fraud)
         lat = sorted(alerts["latency_s"])
-        dlq = sum(log.log_end_offset for t in set(self.design.dead_letters.values()) if t in self.sim.broker.topics
-                  for log in self.sim.topic(t).partitions)
+        dlq = sum(
+            log.log_end_offset
+            for t in set(self.design.dead_letters.values())
+            if t in self.sim.broker.topics
+            for log in self.sim.topic(t).partitions
+        )
         return {
-            "scorer": self.scorer, "transactions": len(self.labels), "fraud": len(fraud), "alerts": len(alerts),
+            "scorer": self.scorer,
+            "transactions": len(self.labels),
+            "fraud": len(fraud),
+            "alerts": len(alerts),
             "true_alerts": len(true),
             "precision": round(len(true) / len(alerts), 3) if len(alerts) else 0.0,
             "recall": round(len(true) / len(fraud), 3) if fraud else 0.0,
-            "latency_p50_s": round(_quantile(lat, 0.5), 3), "latency_p95_s": round(_quantile(lat, 0.95), 3),
+            "latency_p50_s": round(_quantile(lat, 0.5), 3),
+            "latency_p95_s": round(_quantile(lat, 0.95), 3),
             "cards_caught": f"{len(detect)}/{len(first_fraud)}",
             "time_to_detect_s": round(_quantile(detect, 0.5), 3),
-            "dead_lettered": dlq, "monitoring_events": self.monitoring_events(),
+            "dead_lettered": dlq,
+            "monitoring_events": self.monitoring_events(),
         }
 
     def monitoring_events(self) -> int:
@@ -474,14 +675,22 @@ class DesignRun:
         import pandas as pd
 
         rows = []
-        topics = {e["topic"] for n, e in self.design.events.items() if is_monitoring(n) and e["topic"]}
+        topics = {
+            e["topic"] for n, e in self.design.events.items() if is_monitoring(n) and e["topic"]
+        }
         for topic in sorted(t for t in topics if t in self.sim.broker.topics):
             for log in self.sim.topic(topic).partitions:
                 for r in log.records():
                     doc = json.loads(r.value)
                     if is_monitoring(doc.get("type")):
-                        rows.append({"time": round(doc["sim_seconds"], 3), "type": doc["type"], "topic": topic,
-                                     "payload": doc["payload"]})
+                        rows.append(
+                            {
+                                "time": round(doc["sim_seconds"], 3),
+                                "type": doc["type"],
+                                "topic": topic,
+                                "payload": doc["payload"],
+                            }
+                        )
         frame = pd.DataFrame(rows, columns=["time", "type", "topic", "payload"])
         return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
@@ -513,7 +722,9 @@ def _chain(fns: list):
     return both
 
 
-def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: float | None = None) -> DesignRun:
+def run_design(
+    design, seed: int = LIVE_SEED, *, scorer: str = "model", until: float | None = None
+) -> DesignRun:
     """Run ``design`` on the simulated broker with the live transaction stream of ``seed``.
 
     ``scorer`` is ``"model"`` (the :class:`FraudModel` from :func:`train_model`)
@@ -526,7 +737,9 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
     d = read_design(design)
     notes = list(d.problems)
     warmup, live = live_stream(seed)
-    labels = {t["txn_id"]: (t["is_fraud"], t["fraud_pattern"], t["card_id"], t["time"]) for t in live}
+    labels = {
+        t["txn_id"]: (t["is_fraud"], t["fraud_pattern"], t["card_id"], t["time"]) for t in live
+    }
     sim = Simulation(seed=seed, name=f"fraud-{scorer}")
     for topic in d.topics():
         sim.create_topic(topic, partitions=3)
@@ -536,8 +749,12 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
         notes.append(broken)
         # run the longest chain that holds: the source, then each hop whose producer consumes the step before
         keep = 1 if flow and d.events[flow[0]]["producer"] else 0
-        while keep and keep < len(flow) and len(set(flow[: keep + 1])) == keep + 1 and \
-                d.events[flow[keep]]["producer"] in d.events[flow[keep - 1]]["consumers"]:
+        while (
+            keep
+            and keep < len(flow)
+            and len(set(flow[: keep + 1])) == keep + 1
+            and d.events[flow[keep]]["producer"] in d.events[flow[keep - 1]]["consumers"]
+        ):
             keep += 1
         flow = flow[:keep]
     untravelled = next((i for i, step in enumerate(flow) if not d.events[step]["topic"]), None)
@@ -556,14 +773,24 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
         topic = d.events[in_type]["topic"]
         if topic not in r["consumes"]:
             r["consumes"].append(topic)
-        if out_type is not None and out_type not in r["produces"].setdefault(d.events[out_type]["topic"], []):
+        if out_type is not None and out_type not in r["produces"].setdefault(
+            d.events[out_type]["topic"], []
+        ):
             r["produces"][d.events[out_type]["topic"]].append(out_type)
 
     sources = []
     if flow:
         first = flow[0]
-        sources.append(Source(sim, d.events[first]["producer"], d.events[first]["topic"],
-                              _source_items(live, first), key="card_id", produces=[first]))
+        sources.append(
+            Source(
+                sim,
+                d.events[first]["producer"],
+                d.events[first]["topic"],
+                _source_items(live, first),
+                key="card_id",
+                produces=[first],
+            )
+        )
     n = len(flow) - 1
     features = None
     if n >= 1:
@@ -583,8 +810,13 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
                 _check_transaction(p)
                 txn = {k: p[k] for k in _TXN_FIELDS if k in p}
                 txn["time"] = event.time
-                out = {"txn_id": p.get("txn_id"), "card_id": p["card_id"], "amount": p["amount"],
-                       "submitted_at": event.time, "features": features.update(txn)}
+                out = {
+                    "txn_id": p.get("txn_id"),
+                    "card_id": p["card_id"],
+                    "amount": p["amount"],
+                    "submitted_at": event.time,
+                    "features": features.update(txn),
+                }
             else:
                 out = p.thaw()
             if hop == score_at:
@@ -593,22 +825,59 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
             if hop == n:
                 if out["score"] < THRESHOLD:
                     return
-                out = {k: out[k] for k in ("txn_id", "card_id", "score", "model_version", "submitted_at")}
+                out = {
+                    k: out[k]
+                    for k in ("txn_id", "card_id", "score", "model_version", "submitted_at")
+                }
             ctx.emit(out_topic, out_type, out, key=out["card_id"])
 
-        job = "features" if hop == 1 else "score" if hop == score_at else "alert" if hop == n else "read"
+        job = (
+            "features"
+            if hop == 1
+            else "score"
+            if hop == score_at
+            else "alert"
+            if hop == n
+            else "read"
+        )
         wire(d.events[out_type]["producer"], in_type, step, out_type, job)
 
     # model lifecycle and monitoring
-    deployments = [x for x in d.events if is_deployment(x) and d.events[x]["producer"] and d.events[x]["topic"]]
+    deployments = [
+        x for x in d.events if is_deployment(x) and d.events[x]["producer"] and d.events[x]["topic"]
+    ]
     for x in deployments:
-        sources.append(Source(sim, d.events[x]["producer"], d.events[x]["topic"],
-                              [{"time": 0.0, "type": x, "model": type(model).__name__, "version": state["version"],
-                                "features": list(FEATURES) if scorer == "model" else ["amount", "speed_kmh"],
-                                "threshold": THRESHOLD}], key="fraud-model", produces=[x]))
+        sources.append(
+            Source(
+                sim,
+                d.events[x]["producer"],
+                d.events[x]["topic"],
+                [
+                    {
+                        "time": 0.0,
+                        "type": x,
+                        "model": type(model).__name__,
+                        "version": state["version"],
+                        "features": list(FEATURES)
+                        if scorer == "model"
+                        else ["amount", "speed_kmh"],
+                        "threshold": THRESHOLD,
+                    }
+                ],
+                key="fraud-model",
+                produces=[x],
+            )
+        )
     on_flow = set(flow)
-    monitors = [x for x in d.events if is_monitoring(x) and not is_deployment(x) and d.events[x]["producer"]
-                and d.events[x]["topic"] and set(d.consumed_by(d.events[x]["producer"])) & on_flow]
+    monitors = [
+        x
+        for x in d.events
+        if is_monitoring(x)
+        and not is_deployment(x)
+        and d.events[x]["producer"]
+        and d.events[x]["topic"]
+        and set(d.consumed_by(d.events[x]["producer"])) & on_flow
+    ]
     for x in monitors:
         producer = d.events[x]["producer"]
         monitor = DriftMonitor(training_amounts(), threshold=0.2, window=200)
@@ -620,16 +889,27 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
             was = monitor.drifted
             psi = monitor.observe(amount, event.time)
             if psi is not None and monitor.drifted and not was:
-                ctx.emit(d.events[x]["topic"], x, {"feature": "amount", "psi": round(psi, 3),
-                                                  "threshold": monitor.threshold, "model_version": state["version"]},
-                         key="fraud-model")
+                ctx.emit(
+                    d.events[x]["topic"],
+                    x,
+                    {
+                        "feature": "amount",
+                        "psi": round(psi, 3),
+                        "threshold": monitor.threshold,
+                        "model_version": state["version"],
+                    },
+                    key="fraud-model",
+                )
 
         for watched in d.consumed_by(producer):
             if watched in on_flow:
                 wire(producer, watched, watch, x, "monitor")
     # every other declared consumer reads its events (a case-management queue, a notifier, ...)
-    produced_here = set(flow[:1]) | set(deployments) | {o for r in plan.values() for ts in r["produces"].values()
-                                                         for o in ts}
+    produced_here = (
+        set(flow[:1])
+        | set(deployments)
+        | {o for r in plan.values() for ts in r["produces"].values() for o in ts}
+    )
 
     def read(event, ctx):
         pass
@@ -648,9 +928,17 @@ def run_design(design, seed: int = LIVE_SEED, *, scorer: str = "model", until: f
         if not handlers:
             continue
         dlt = next((d.dead_letters[t] for t in r["consumes"] if t in d.dead_letters), None)
-        Service(sim, service, consumes=r["consumes"], handlers=handlers, produces=r["produces"] or None,
-                retry=NO_RETRY, dead_letter=dlt or False, poll_timeout=5.0,
-                processing_time=lambda rng, base=r["time"]: base * rng.uniform(0.5, 1.5))
+        Service(
+            sim,
+            service,
+            consumes=r["consumes"],
+            handlers=handlers,
+            produces=r["produces"] or None,
+            retry=NO_RETRY,
+            dead_letter=dlt or False,
+            poll_timeout=5.0,
+            processing_time=lambda rng, base=r["time"]: base * rng.uniform(0.5, 1.5),
+        )
     sim.run(until=LIVE_STREAM["duration"] + 5.0 if until is None else until)
     if len(flow) < 2:
         notes.append("no alert path ran, so nothing was flagged")
@@ -671,12 +959,17 @@ def design_runs(design, seed: int = LIVE_SEED) -> dict:
     """
     try:
         canonical = json.dumps(design, sort_keys=True)
-        if json.loads(canonical) != design:  # tuples, non-str keys: not a faithful key, do not remember
+        if (
+            json.loads(canonical) != design
+        ):  # tuples, non-str keys: not a faithful key, do not remember
             canonical = None
     except (TypeError, ValueError):
         canonical = None
-    runs = _runs(canonical, seed) if canonical is not None else \
-        tuple(run_design(design, seed, scorer=s) for s in SCORERS)
+    runs = (
+        _runs(canonical, seed)
+        if canonical is not None
+        else tuple(run_design(design, seed, scorer=s) for s in SCORERS)
+    )
     return dict(zip(SCORERS, runs))
 
 
@@ -684,7 +977,9 @@ def compare_with_rule(design, seed: int = LIVE_SEED):
     """The design run with the model and with the threshold rule: one row each (see :meth:`DesignRun.summary`)."""
     import pandas as pd
 
-    return pd.DataFrame([r.summary() for r in design_runs(design, seed).values()]).set_index("scorer")
+    return pd.DataFrame([r.summary() for r in design_runs(design, seed).values()]).set_index(
+        "scorer"
+    )
 
 
 def by_pattern(design, seed: int = LIVE_SEED):
@@ -693,12 +988,21 @@ def by_pattern(design, seed: int = LIVE_SEED):
 
     runs = design_runs(design, seed)
     first = next(iter(runs.values()))
-    fraud = pd.Series([v[1] for v in first.labels.values() if v[0]], dtype=object).value_counts().sort_index()
+    fraud = (
+        pd.Series([v[1] for v in first.labels.values() if v[0]], dtype=object)
+        .value_counts()
+        .sort_index()
+    )
     table = pd.DataFrame({"fraud": fraud})
     for name, run in runs.items():
         alerts = run.alerts()
-        table[f"caught_by_{name}"] = alerts[alerts["is_fraud"]]["pattern"].value_counts().reindex(table.index) \
-            .fillna(0).astype(int)
+        table[f"caught_by_{name}"] = (
+            alerts[alerts["is_fraud"]]["pattern"]
+            .value_counts()
+            .reindex(table.index)
+            .fillna(0)
+            .astype(int)
+        )
     table.index.name = "pattern"
     return table
 
@@ -708,8 +1012,16 @@ def design_table(design):
     import pandas as pd
 
     d = read_design(design)
-    rows = [{"event": n, "producer": e["producer"] or "-", "consumers": ", ".join(e["consumers"]) or "-",
-             "topic": e["topic"] or "-", "on_flow": n in d.flow} for n, e in d.events.items()]
+    rows = [
+        {
+            "event": n,
+            "producer": e["producer"] or "-",
+            "consumers": ", ".join(e["consumers"]) or "-",
+            "topic": e["topic"] or "-",
+            "on_flow": n in d.flow,
+        }
+        for n, e in d.events.items()
+    ]
     return pd.DataFrame(rows, columns=["event", "producer", "consumers", "topic", "on_flow"])
 
 

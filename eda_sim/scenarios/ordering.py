@@ -50,7 +50,9 @@ def users(n: int = 6) -> list[str]:
     return [f"user-{i:03d}" for i in range(n)]
 
 
-def clicks(n_users: int = 6, duration: float = 10.0, rate: float = 12.0, seed: int = 3) -> list[dict]:
+def clicks(
+    n_users: int = 6, duration: float = 10.0, rate: float = 12.0, seed: int = 3
+) -> list[dict]:
     """``UserClicked`` items at ``rate`` per second (Poisson), each with the user's click number ``n``.
 
     Fields: ``user_id``; ``n``; ``region`` (fixed per user, two values);
@@ -66,9 +68,17 @@ def clicks(n_users: int = 6, duration: float = 10.0, rate: float = 12.0, seed: i
             return out
         u = ids[rng.randrange(n_users)]
         count[u] += 1
-        out.append({"time": round(t, 4), "type": "UserClicked", "user_id": u, "n": count[u],
-                    "region": _REGIONS[int(u[-3:]) % 2], "product_id": f"p{rng.randrange(20):02d}",
-                    "click_id": f"c-{rng.getrandbits(32):08x}"})
+        out.append(
+            {
+                "time": round(t, 4),
+                "type": "UserClicked",
+                "user_id": u,
+                "n": count[u],
+                "region": _REGIONS[int(u[-3:]) % 2],
+                "product_id": f"p{rng.randrange(20):02d}",
+                "click_id": f"c-{rng.getrandbits(32):08x}",
+            }
+        )
 
 
 def _work(mean: float):
@@ -79,9 +89,19 @@ def _work(mean: float):
     return handling_time
 
 
-def clicks_world(key: str | None = "user_id", *, partitions: int = 3, instances: int = 3, until: float = 12.0,
-                 n_users: int = 6, duration: float = 10.0, rate: float = 12.0, handling: float = 0.2,
-                 seed: int = 3, name: str = "clicks") -> Simulation:
+def clicks_world(
+    key: str | None = "user_id",
+    *,
+    partitions: int = 3,
+    instances: int = 3,
+    until: float = 12.0,
+    n_users: int = 6,
+    duration: float = 10.0,
+    rate: float = 12.0,
+    handling: float = 0.2,
+    seed: int = 3,
+    name: str = "clicks",
+) -> Simulation:
     """The app publishing clicks keyed by the field ``key`` (``None``: no key), and the sessionizer reading them.
 
     ``instances`` sessionizer instances share the partitions; each spends a
@@ -90,13 +110,22 @@ def clicks_world(key: str | None = "user_id", *, partitions: int = 3, instances:
     anything happened (for live controls).
     """
     if key is not None and key not in KEY_CHOICES:
-        raise ValueError(f"key must be one of the click's fields {', '.join(k for k in KEY_CHOICES if k)} "
-                         f"or None for no key, got {key!r}")
+        raise ValueError(
+            f"key must be one of the click's fields {', '.join(k for k in KEY_CHOICES if k)} "
+            f"or None for no key, got {key!r}"
+        )
     sim = Simulation(seed=seed, name=name)
     sim.create_topic(TOPIC, partitions=partitions)
     Source(sim, "app", TOPIC, clicks(n_users, duration, rate, seed), key=key)
-    Service(sim, SERVICE, consumes=TOPIC, handlers={"UserClicked": lambda event, ctx: None}, instances=instances,
-            processing_time=_work(handling), max_in_flight=PER_POLL)
+    Service(
+        sim,
+        SERVICE,
+        consumes=TOPIC,
+        handlers={"UserClicked": lambda event, ctx: None},
+        instances=instances,
+        processing_time=_work(handling),
+        max_in_flight=PER_POLL,
+    )
     if until:
         sim.run(until=until)
     return sim
@@ -112,7 +141,8 @@ def key_order(sim, topic: str = TOPIC, group: str = SERVICE):
 
     report = ordering_report(sim, topic, key="user_id", time_field="n", group=group)
     return report[["key", "records", "partitions", "out_of_order"]].rename(
-        columns={"key": "user_id", "records": "clicks", "out_of_order": "out_of_order_pairs"})
+        columns={"key": "user_id", "records": "clicks", "out_of_order": "out_of_order_pairs"}
+    )
 
 
 def order_summary(key: str | None, partitions: int = 3, **options) -> dict:
@@ -126,11 +156,13 @@ def order_summary(key: str | None, partitions: int = 3, **options) -> dict:
     sim = clicks_world(key, partitions=partitions, **options)
     per_user = key_order(sim)
     sizes = [log.log_end_offset for log in sim.topic(TOPIC).partitions]
-    return {"key": key if key is not None else "(no key)",
-            "partitions used": f"{sum(1 for n in sizes if n)} of {partitions}",
-            "out of order": int(per_user["out_of_order_pairs"].sum()),
-            "users hit": int((per_user["out_of_order_pairs"] > 0).sum()),
-            "busiest": f"{max(sizes) / max(1, sum(sizes)):.0%}"}
+    return {
+        "key": key if key is not None else "(no key)",
+        "partitions used": f"{sum(1 for n in sizes if n)} of {partitions}",
+        "out of order": int(per_user["out_of_order_pairs"].sum()),
+        "users hit": int((per_user["out_of_order_pairs"] > 0).sum()),
+        "busiest": f"{max(sizes) / max(1, sum(sizes)):.0%}",
+    }
 
 
 def compare_keys(keys=KEY_CHOICES, partitions: int = 3, **options):
@@ -161,14 +193,23 @@ def null_key_partitions(n: int = 24, every: float = 0.002, partitions: int = 3, 
             sim.run(until=round(i * every, 9))
             p.produce("events", value=f"record {i}")
         p.flush()
-        placed = sorted((r.timestamp, r.offset, r.partition) for log in sim.topic("events").partitions
-                        for r in log.records())
+        placed = sorted(
+            (r.timestamp, r.offset, r.partition)
+            for log in sim.topic("events").partitions
+            for r in log.records()
+        )
         cols[label] = [part for _t, _o, part in placed]
     ms = [round(i * every * 1000, 3) for i in range(n)]
     ms = [int(m) if float(m).is_integer() else m for m in ms]
-    return pd.DataFrame({"record": range(n), "time_ms": ms,
-                         "sticky": cols["sticky"], "no_sticky": cols["no_sticky"],
-                         "round_robin": [i % partitions for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "record": range(n),
+            "time_ms": ms,
+            "sticky": cols["sticky"],
+            "no_sticky": cols["no_sticky"],
+            "round_robin": [i % partitions for i in range(n)],
+        }
+    )
 
 
 def key_map(keys, before: int = 3, after: int = 4):
@@ -178,13 +219,30 @@ def key_map(keys, before: int = 3, after: int = 4):
     rows = []
     for k in keys:
         old, new = murmur2_partition(k.encode(), before), murmur2_partition(k.encode(), after)
-        rows.append({"key": k, f"partition of {before}": old, f"partition of {after}": new, "moved": old != new})
+        rows.append(
+            {
+                "key": k,
+                f"partition of {before}": old,
+                f"partition of {after}": new,
+                "moved": old != new,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def growth_world(before: int = 3, after: int | None = 4, at: float = 5.0, *, until: float = 16.0,
-                 n_users: int = 9, duration: float = 10.0, rate: float = 14.0, handling: float = 0.2, instances: int = 4,
-                 seed: int = 3) -> Simulation:
+def growth_world(
+    before: int = 3,
+    after: int | None = 4,
+    at: float = 5.0,
+    *,
+    until: float = 16.0,
+    n_users: int = 9,
+    duration: float = 10.0,
+    rate: float = 14.0,
+    handling: float = 0.2,
+    instances: int = 4,
+    seed: int = 3,
+) -> Simulation:
     """Clicks keyed by user on ``before`` partitions; at ``at`` the topic grows to ``after`` partitions.
 
     The sessionizer has four instances, so one sits idle while there are
@@ -198,8 +256,15 @@ def growth_world(before: int = 3, after: int | None = 4, at: float = 5.0, *, unt
     sim = Simulation(seed=seed, name="growth")
     sim.create_topic(TOPIC, partitions=before)
     Source(sim, "app", TOPIC, clicks(n_users, duration, rate, seed), key="user_id")
-    Service(sim, SERVICE, consumes=TOPIC, handlers={"UserClicked": lambda event, ctx: None}, instances=instances,
-            processing_time=_work(handling), max_in_flight=PER_POLL)
+    Service(
+        sim,
+        SERVICE,
+        consumes=TOPIC,
+        handlers={"UserClicked": lambda event, ctx: None},
+        instances=instances,
+        processing_time=_work(handling),
+        max_in_flight=PER_POLL,
+    )
     if after is not None:
         sim.at(at, sim.add_partitions, TOPIC, after)
     sim.run(until=until)
@@ -209,10 +274,13 @@ def growth_world(before: int = 3, after: int | None = 4, at: float = 5.0, *, unt
 def order_breaks(sim, topic: str = TOPIC, group: str = SERVICE):
     """The out-of-order pairs ``group`` got, per user, with each click's partition (by click number ``n``)."""
     pairs = _pairs(sim, topic, key="user_id", time_field="n", group=group)
-    return pairs.rename(columns={"key": "user_id", "first_time": "first_n", "second_time": "second_n"})
+    return pairs.rename(
+        columns={"key": "user_id", "first_time": "first_n", "second_time": "second_n"}
+    )
 
 
 # ----------------------------------------------------------------------------- late events
+
 
 def taps(n_users: int = 4, duration: float = 20.0, every: float = 0.5, seed: int = 7) -> list[dict]:
     """``ScreenTapped`` items: each user taps every ``every`` seconds (with jitter), numbered ``n``."""
@@ -228,8 +296,16 @@ def taps(n_users: int = 4, duration: float = 20.0, every: float = 0.5, seed: int
     return out
 
 
-def late_world(window: float | None = 2.0, *, max_delay: float = 1.5, offline_share: float = 0.2,
-               n_users: int = 4, duration: float = 20.0, until: float = 30.0, seed: int = 7):
+def late_world(
+    window: float | None = 2.0,
+    *,
+    max_delay: float = 1.5,
+    offline_share: float = 0.2,
+    n_users: int = 4,
+    duration: float = 20.0,
+    until: float = 30.0,
+    seed: int = 7,
+):
     """Phones that sometimes send late, and a sessionizer that reorders by event time within ``window`` s.
 
     Each tap reaches the broker after a small network delay (up to 0.05 s),
@@ -252,12 +328,24 @@ def late_world(window: float | None = 2.0, *, max_delay: float = 1.5, offline_sh
         slow = rng.random() < offline_share
         return rng.uniform(0.2, max_delay) if slow else rng.uniform(0.0, 0.05)
 
-    DelayedSource(sim, "phones", "taps", taps(n_users, duration, seed=seed), key="user_id", delay=delay)
+    DelayedSource(
+        sim, "phones", "taps", taps(n_users, duration, seed=seed), key="user_id", delay=delay
+    )
     handled: list = []
-    Service(sim, SERVICE, consumes="taps", processing_time=0.002, reorder=window,
-            handlers={"ScreenTapped": lambda e, ctx: handled.append((e.payload["user_id"], e.payload["n"]))})
+    Service(
+        sim,
+        SERVICE,
+        consumes="taps",
+        processing_time=0.002,
+        reorder=window,
+        handlers={
+            "ScreenTapped": lambda e, ctx: handled.append((e.payload["user_id"], e.payload["n"]))
+        },
+    )
     sim.run(until=until)
-    waits = sorted(s.started - s.produced for s in sim.spans if s.service == SERVICE and s.outcome == "handled")
+    waits = sorted(
+        s.started - s.produced for s in sim.spans if s.service == SERVICE and s.outcome == "handled"
+    )
     last: dict = {}
     behind = 0
     for user, n in handled:
@@ -266,9 +354,14 @@ def late_world(window: float | None = 2.0, *, max_delay: float = 1.5, offline_sh
         last[user] = max(n, last.get(user, 0))
     late = len(late_events(sim, "taps")) if window is not None else 0
     p95 = waits[max(0, math.ceil(0.95 * len(waits)) - 1)] if waits else 0.0
-    report = {"window": window if window is not None else "(no buffer)", "handled": len(handled), "late": late,
-              "handled out of order": behind,
-              "mean wait": round(sum(waits) / len(waits), 2) if waits else 0.0, "p95 wait": round(p95, 2)}
+    report = {
+        "window": window if window is not None else "(no buffer)",
+        "handled": len(handled),
+        "late": late,
+        "handled out of order": behind,
+        "mean wait": round(sum(waits) / len(waits), 2) if waits else 0.0,
+        "p95 wait": round(p95, 2),
+    }
     return sim, report
 
 

@@ -107,10 +107,21 @@ def views(n: int = 30, *, poison_at: int = 8, seed: int = 10, every: float = EVE
         raise ValueError(f"n must be a whole number of views from 1 to 90, got {n!r}")
     if isinstance(poison_at, bool) or not isinstance(poison_at, int) or not 0 <= poison_at <= n:
         raise ValueError(f"poison_at must be a position from 0 to n={n}, got {poison_at!r}")
-    stream = [v for v in clickstream(seed, users=8, products=40, duration=120.0) if v["type"] == "UserViewedProduct"]
+    stream = [
+        v
+        for v in clickstream(seed, users=8, products=40, duration=120.0)
+        if v["type"] == "UserViewedProduct"
+    ]
     items = [{k: v for k, v in view.items() if k != "time"} for view in stream[:n]]
-    items.insert(poison_at, {"type": "UserViewedProduct", "user_id": POISON_USER, "session_id": "s-poison",
-                             "category": "garden"})
+    items.insert(
+        poison_at,
+        {
+            "type": "UserViewedProduct",
+            "user_id": POISON_USER,
+            "session_id": "s-poison",
+            "category": "garden",
+        },
+    )
     return [{"time": round(i * every, 6), **item} for i, item in enumerate(items)]
 
 
@@ -127,7 +138,9 @@ def recommender_handler(k: int = K):
     without a product id raises ``ValueError``. Each consumer process builds
     its own, so each model learns only from the partitions its process reads.
     """
-    return _recommend_handler(ItemToItemRecommender(k=k, history=5, window=120.0), "item-to-item", k)
+    return _recommend_handler(
+        ItemToItemRecommender(k=k, history=5, window=120.0), "item-to-item", k
+    )
 
 
 def _working(handler, seconds: float):
@@ -141,8 +154,12 @@ def _working(handler, seconds: float):
 
 
 def _retry(max_deliveries: int, all_transient: bool, backoff: float) -> Retry:
-    return Retry(attempts=max_deliveries, backoff=backoff, factor=1.0,
-                 permanent=() if all_transient else Retry.permanent)
+    return Retry(
+        attempts=max_deliveries,
+        backoff=backoff,
+        factor=1.0,
+        permanent=() if all_transient else Retry.permanent,
+    )
 
 
 # ----------------------------------------------------------------------------- where it runs
@@ -163,7 +180,7 @@ class Backend:
     _tmp: str | None = field(default=None, repr=False)
 
     @classmethod
-    def find(cls, *, start: bool = True) -> "Backend":
+    def find(cls, *, start: bool = True) -> Backend:
         """``$EDA_REDIS_URL`` if a server answers there; else, with ``start``, a throwaway ``redis-server``
         on a free loopback port (stopped by :meth:`close` or when Python exits); else the simulator."""
         from ..redis_backend import reachable
@@ -181,15 +198,24 @@ class Backend:
                 server = RedisServer(tmp).start()
             except RuntimeError as err:
                 shutil.rmtree(tmp, ignore_errors=True)
-                note += f"redis-server is installed but did not start ({str(err).splitlines()[0]}). "
+                note += (
+                    f"redis-server is installed but did not start ({str(err).splitlines()[0]}). "
+                )
             else:
-                why = "a throwaway redis-server started for this notebook" + (f"; {note.strip()}" if note else "")
+                why = "a throwaway redis-server started for this notebook" + (
+                    f"; {note.strip()}" if note else ""
+                )
                 backend = cls("redis", server.url, why, server, tmp)
                 atexit.register(backend.close)
                 warm_up()
                 return backend
-        return cls("simulator", None, note + "No Redis server is reachable, so the simulator runs the same handler. "
-                   + start_hint())
+        return cls(
+            "simulator",
+            None,
+            note
+            + "No Redis server is reachable, so the simulator runs the same handler. "
+            + start_hint(),
+        )
 
     @property
     def redis(self) -> bool:
@@ -207,8 +233,10 @@ class Backend:
             self.server.stop()
             self.server = None
             self.kind, self.url = "simulator", None
-            self.why = ("The throwaway redis-server of this notebook was stopped, so the simulator runs the story; "
-                        "Backend.find() starts a new one.")
+            self.why = (
+                "The throwaway redis-server of this notebook was stopped, so the simulator runs the story; "
+                "Backend.find() starts a new one."
+            )
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -246,22 +274,31 @@ class Run:
 
     def summary(self) -> str:
         """The run's guarantees in a few lines: identical on Redis and on the simulator for the same settings."""
-        lines = [f"views produced: {self.produced} ({self.good} good, {self.produced - self.good} poison)",
-                 f"recommendations: {self.recommended} for {self.good} good views",
-                 f"lost: {self.lost}, duplicated: {self.duplicated}"]
+        lines = [
+            f"views produced: {self.produced} ({self.good} good, {self.produced - self.good} poison)",
+            f"recommendations: {self.recommended} for {self.good} good views",
+            f"lost: {self.lost}, duplicated: {self.duplicated}",
+        ]
         for d in self.dead:
             tries = f"{d['attempts']} {'try' if d['attempts'] == 1 else 'tries'}"
-            lines.append(f"dead-lettered: a view of {d['key']} ({d['error']}: {d['message']}), after {tries}")
+            lines.append(
+                f"dead-lettered: a view of {d['key']} ({d['error']}: {d['message']}), after {tries}"
+            )
         if not self.dead:
             lines.append("dead-lettered: nothing")
         if self.killed is None:
             lines.append("killed mid-stream: nobody")
         else:
-            took = ("took over its partitions and finished them" if self.taken_over
-                    else "did NOT take its partitions over")
+            took = (
+                "took over its partitions and finished them"
+                if self.taken_over
+                else "did NOT take its partitions over"
+            )
             lines.append(f"killed mid-stream: {self.killed}; {self.survivor} {took}")
-        lines.append("each user's recommendations follow the order of their views: "
-                     + ("yes" if self.in_order else "NO"))
+        lines.append(
+            "each user's recommendations follow the order of their views: "
+            + ("yes" if self.in_order else "NO")
+        )
         return "\n".join(lines)
 
     __repr__ = summary
@@ -276,27 +313,51 @@ class Run:
         text is saved in notebook 13.
         """
         if self.backend == "redis":
-            lines = [f"ran on {self.where or self.backend} (run.seconds has the wall-clock time it took)"]
+            lines = [
+                f"ran on {self.where or self.backend} (run.seconds has the wall-clock time it took)"
+            ]
         else:
             lines = [f"ran on {self.where or self.backend} in {self.seconds:.1f} virtual s"]
         for name in INSTANCES:
             parts = ", ".join(str(p) for p in sorted(self.owners.get(name, ())))
             fate = "killed" if name == self.killed else "stopped cleanly"
-            lines.append(f"{name}: read partition(s) {parts or '-'} at first, handled {self.handled.get(name, 0)} "
-                         f"views, {fate}")
+            lines.append(
+                f"{name}: read partition(s) {parts or '-'} at first, handled {self.handled.get(name, 0)} "
+                f"views, {fate}"
+            )
         if self.killed is not None:
-            how = "claimed from the pending-entries list" if self.backend == "redis" else \
-                "redelivered from the last committed offset"
-            lines.append(f"in flight in {self.killed} when it died: {self.in_flight_at_kill}; {how} by "
-                         f"{self.survivor}: {self.claimed}")
+            how = (
+                "claimed from the pending-entries list"
+                if self.backend == "redis"
+                else "redelivered from the last committed offset"
+            )
+            lines.append(
+                f"in flight in {self.killed} when it died: {self.in_flight_at_kill}; {how} by "
+                f"{self.survivor}: {self.claimed}"
+            )
         if self.deliveries:
-            lines.append(f"the poison view was delivered {self.deliveries} time(s) before it was dead-lettered "
-                         "(XPENDING's count)")
+            lines.append(
+                f"the poison view was delivered {self.deliveries} time(s) before it was dead-lettered "
+                "(XPENDING's count)"
+            )
         return "\n".join(lines)
 
 
-def _outcome(backend, views_in, recs, dead_rows, spans, *, killed, kill_time, owners, in_flight, claimed, seconds,
-             where) -> Run:
+def _outcome(
+    backend,
+    views_in,
+    recs,
+    dead_rows,
+    spans,
+    *,
+    killed,
+    kill_time,
+    owners,
+    in_flight,
+    claimed,
+    seconds,
+    where,
+) -> Run:
     """Build a :class:`Run` from events read back from either backend.
 
     ``views_in``: the view events in produced order per partition; ``recs``:
@@ -321,29 +382,59 @@ def _outcome(backend, views_in, recs, dead_rows, spans, *, killed, kill_time, ow
     if killed is not None:
         survivor = next(n for n in INSTANCES if n != killed)
         theirs = set(owners.get(killed, ()))
-        after = handled[(handled.instance == survivor) & handled.partition.isin(theirs)
-                        & (handled.started >= kill_time)]
+        after = handled[
+            (handled.instance == survivor)
+            & handled.partition.isin(theirs)
+            & (handled.started >= kill_time)
+        ]
         taken = len(after) > 0
     counts = handled.groupby("instance").size().to_dict()
-    return Run(backend=backend, produced=len(views_in), good=len(good), recommended=len(distinct),
-               duplicated=len(causes) - len(set(causes)), lost=len(ids - distinct), dead=dead_rows, killed=killed,
-               survivor=survivor, taken_over=taken, in_order=in_order, handled={k: int(v) for k, v in counts.items()},
-               owners=owners, in_flight_at_kill=in_flight, claimed=claimed, seconds=seconds, where=where)
+    return Run(
+        backend=backend,
+        produced=len(views_in),
+        good=len(good),
+        recommended=len(distinct),
+        duplicated=len(causes) - len(set(causes)),
+        lost=len(ids - distinct),
+        dead=dead_rows,
+        killed=killed,
+        survivor=survivor,
+        taken_over=taken,
+        in_order=in_order,
+        handled={k: int(v) for k, v in counts.items()},
+        owners=owners,
+        in_flight_at_kill=in_flight,
+        claimed=claimed,
+        seconds=seconds,
+        where=where,
+    )
 
 
 def _check(kill, max_deliveries, all_transient, n) -> None:
     if not isinstance(kill, bool):
         raise TypeError(f"kill must be True or False, got {kill!r}")
-    if isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int) or not 1 <= max_deliveries <= 10:
-        raise ValueError(f"max_deliveries must be a whole number from 1 to 10, got {max_deliveries!r}")
+    if (
+        isinstance(max_deliveries, bool)
+        or not isinstance(max_deliveries, int)
+        or not 1 <= max_deliveries <= 10
+    ):
+        raise ValueError(
+            f"max_deliveries must be a whole number from 1 to 10, got {max_deliveries!r}"
+        )
     if not isinstance(all_transient, bool):
         raise TypeError(f"all_transient must be True or False, got {all_transient!r}")
     if isinstance(n, bool) or not isinstance(n, int) or not 6 <= n <= 90:
         raise ValueError(f"n must be a whole number of views from 6 to 90, got {n!r}")
 
 
-def run_story(backend: Backend | str | None = None, *, kill: bool = True, max_deliveries: int = 3,
-              all_transient: bool = True, n: int = 30) -> Run:
+def run_story(
+    backend: Backend | str | None = None,
+    *,
+    kill: bool = True,
+    max_deliveries: int = 3,
+    all_transient: bool = True,
+    n: int = 30,
+) -> Run:
     """Produce ``n`` views and a poison one, consume them with two recommenders, kill one mid-stream; report.
 
     ``backend``: a :class:`Backend`, a Redis URL, or None/``"simulator"`` for
@@ -359,8 +450,14 @@ def run_story(backend: Backend | str | None = None, *, kill: bool = True, max_de
     if isinstance(backend, str) and backend != "simulator":
         backend = Backend("redis", backend, "the given server")
     if isinstance(backend, Backend) and backend.redis:
-        return _run_redis(backend.url, n=n, kill=kill, max_deliveries=max_deliveries, all_transient=all_transient,
-                          where=str(backend))
+        return _run_redis(
+            backend.url,
+            n=n,
+            kill=kill,
+            max_deliveries=max_deliveries,
+            all_transient=all_transient,
+            where=str(backend),
+        )
     return _run_sim(n=n, kill=kill, max_deliveries=max_deliveries, all_transient=all_transient)
 
 
@@ -377,12 +474,25 @@ def _run_sim(*, n, kill, max_deliveries, all_transient, seed: int = 13) -> Run:
     for topic in (VIEWS, RECOMMENDATIONS):
         sim.create_topic(topic, partitions=PARTITIONS)
     Source(sim, "frontend", VIEWS, items, key="user_id", produces=["UserViewedProduct"])
-    config = {"session.timeout.ms": SESSION_TIMEOUT_MS, "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
-              "partition.assignment.strategy": "roundrobin"}
-    svc = Service(sim, SERVICE, consumes=VIEWS, handlers={"UserViewedProduct": recommender_handler()},
-                  produces={RECOMMENDATIONS: ["RecommendationGenerated"]}, instances=2, processing_time=WORK,
-                  retry=_retry(max_deliveries, all_transient, CLAIM_IDLE_MS / 1000), idempotent=True,
-                  max_in_flight=5, poll_timeout=0.02, config=config)
+    config = {
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": SESSION_TIMEOUT_MS // 4,
+        "partition.assignment.strategy": "roundrobin",
+    }
+    svc = Service(
+        sim,
+        SERVICE,
+        consumes=VIEWS,
+        handlers={"UserViewedProduct": recommender_handler()},
+        produces={RECOMMENDATIONS: ["RecommendationGenerated"]},
+        instances=2,
+        processing_time=WORK,
+        retry=_retry(max_deliveries, all_transient, CLAIM_IDLE_MS / 1000),
+        idempotent=True,
+        max_in_flight=5,
+        poll_timeout=0.02,
+        config=config,
+    )
     end = items[-1]["time"] + 5.0
     sim.run(until=0.2)
     owners = {i.name: sorted(tp.partition for tp in i.consumer.assignment()) for i in svc.instances}
@@ -396,18 +506,45 @@ def _run_sim(*, n, kill, max_deliveries, all_transient, seed: int = 13) -> Run:
         offsets = sim.offsets(SERVICE, VIEWS)
         for row in offsets.itertuples(index=False):
             if row.partition in owners[killed]:
-                start = 0 if row.committed != row.committed else int(row.committed)  # NaN: nothing committed
-                in_flight += sum(1 for o in range(start, int(row.log_end)) if (row.partition, o) in done)
+                start = (
+                    0 if row.committed != row.committed else int(row.committed)
+                )  # NaN: nothing committed
+                in_flight += sum(
+                    1 for o in range(start, int(row.log_end)) if (row.partition, o) in done
+                )
         sim.crash(victim)
     sim.run(until=end)
-    views_in = [Event.from_json(r.value) for log in sim.topic(VIEWS).partitions for r in log.records()]
+    views_in = [
+        Event.from_json(r.value) for log in sim.topic(VIEWS).partitions for r in log.records()
+    ]
     views_in.sort(key=lambda e: e.time)
-    recs = [Event.from_json(r.value) for log in sim.topic(RECOMMENDATIONS).partitions for r in log.records()]
-    dead = [{"key": r.key, "error": r.error, "message": r.message, "attempts": int(r.attempts)}
-            for r in dead_letters(sim, DLT).itertuples(index=False)] if DLT in sim.broker.topics else []
-    return _outcome("simulator", views_in, recs, dead, spans_frame(sim, SERVICE), killed=killed, kill_time=kill_time,
-                    owners=owners, in_flight=in_flight, claimed=svc.inbox.refused, seconds=end,
-                    where="the simulator")
+    recs = [
+        Event.from_json(r.value)
+        for log in sim.topic(RECOMMENDATIONS).partitions
+        for r in log.records()
+    ]
+    dead = (
+        [
+            {"key": r.key, "error": r.error, "message": r.message, "attempts": int(r.attempts)}
+            for r in dead_letters(sim, DLT).itertuples(index=False)
+        ]
+        if DLT in sim.broker.topics
+        else []
+    )
+    return _outcome(
+        "simulator",
+        views_in,
+        recs,
+        dead,
+        spans_frame(sim, SERVICE),
+        killed=killed,
+        kill_time=kill_time,
+        owners=owners,
+        in_flight=in_flight,
+        claimed=svc.inbox.refused,
+        seconds=end,
+        where="the simulator",
+    )
 
 
 # ----------------------------------------------------------------------------- on Redis, in real processes
@@ -424,8 +561,13 @@ def produce(url: str, items: list, go=None, every: float = EVERY) -> int:
     try:
         for i, item in enumerate(items):
             payload = {k: v for k, v in item.items() if k not in ("time", "type")}
-            event = Event.create(item["type"], payload, key=payload["user_id"], time=item["time"],
-                                 id=f"evt-{i + 1:06d}")
+            event = Event.create(
+                item["type"],
+                payload,
+                key=payload["user_id"],
+                time=item["time"],
+                id=f"evt-{i + 1:06d}",
+            )
             publish(producer, VIEWS, event)
             producer.flush()
             delay = started + (i + 1) * every - time.monotonic()
@@ -436,7 +578,9 @@ def produce(url: str, items: list, go=None, every: float = EVERY) -> int:
     return len(items)
 
 
-def consume(url: str, instance: str, max_deliveries: int = 3, all_transient: bool = True, work: float = WORK) -> dict:
+def consume(
+    url: str, instance: str, max_deliveries: int = 3, all_transient: bool = True, work: float = WORK
+) -> dict:
     """One recommender process: notebook 10's handler under :func:`~eda_sim.redis_backend.run_service`.
 
     Idempotent, ``max_deliveries`` tries for a failing view (one per
@@ -446,11 +590,22 @@ def consume(url: str, instance: str, max_deliveries: int = 3, all_transient: boo
     """
     from ..redis_backend import run_service
 
-    return run_service(url, SERVICE, VIEWS, {"UserViewedProduct": _working(recommender_handler(), work)},
-                       produces={RECOMMENDATIONS: ["RecommendationGenerated"]},
-                       retry=_retry(1, all_transient, 0.0), idempotent=True, max_deliveries=max_deliveries,
-                       claim_idle_ms=CLAIM_IDLE_MS, session_timeout_ms=SESSION_TIMEOUT_MS, max_in_flight=5,
-                       poll_timeout=0.02, instance=instance, config={"heartbeat.interval.ms": 50})
+    return run_service(
+        url,
+        SERVICE,
+        VIEWS,
+        {"UserViewedProduct": _working(recommender_handler(), work)},
+        produces={RECOMMENDATIONS: ["RecommendationGenerated"]},
+        retry=_retry(1, all_transient, 0.0),
+        idempotent=True,
+        max_deliveries=max_deliveries,
+        claim_idle_ms=CLAIM_IDLE_MS,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        max_in_flight=5,
+        poll_timeout=0.02,
+        instance=instance,
+        config={"heartbeat.interval.ms": 50},
+    )
 
 
 _CONTEXT = None
@@ -509,7 +664,14 @@ def _now_s() -> float:
 
 
 def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str = "") -> Run:
-    from ..redis_backend import connect, create_topic, dead_letters, pending, read_topic, spans_frame
+    from ..redis_backend import (
+        connect,
+        create_topic,
+        dead_letters,
+        pending,
+        read_topic,
+        spans_frame,
+    )
 
     started = time.monotonic()
     items = views(n)
@@ -520,10 +682,19 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
     client = connect(url)
     ctx = _processes()
     go = ctx.Event()
-    procs = {name: ctx.Process(target=consume, args=(url, name, max_deliveries, all_transient), name=name, daemon=True)
-             for name in INSTANCES}
-    procs["frontend"] = ctx.Process(target=produce, args=(url, items, go), name="frontend", daemon=True)
-    owners = {name: [p for p in range(PARTITIONS) if p % len(INSTANCES) == i] for i, name in enumerate(INSTANCES)}
+    procs = {
+        name: ctx.Process(
+            target=consume, args=(url, name, max_deliveries, all_transient), name=name, daemon=True
+        )
+        for name in INSTANCES
+    }
+    procs["frontend"] = ctx.Process(
+        target=produce, args=(url, items, go), name="frontend", daemon=True
+    )
+    owners = {
+        name: [p for p in range(PARTITIONS) if p % len(INSTANCES) == i]
+        for i, name in enumerate(INSTANCES)
+    }
     leases = {p: f"eda:group:{SERVICE}:lease:{VIEWS}:{p}" for p in range(PARTITIONS)}
     killed, kill_time, in_flight = None, float("inf"), 0
 
@@ -533,15 +704,24 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
     try:
         for p in procs.values():
             p.start()
+
         def joined():
             dead = [p.name for p in procs.values() if p.exitcode is not None]
             if dead:
-                raise RuntimeError(f"process(es) {', '.join(dead)} ended before the run started (exit codes "
-                                   f"{[procs[d].exitcode for d in dead]}); is {url} still reachable?")
-            return all(client.get(leases[p]) == name.encode() for name, parts in owners.items() for p in parts)
+                raise RuntimeError(
+                    f"process(es) {', '.join(dead)} ended before the run started (exit codes "
+                    f"{[procs[d].exitcode for d in dead]}); is {url} still reachable?"
+                )
+            return all(
+                client.get(leases[p]) == name.encode()
+                for name, parts in owners.items()
+                for p in parts
+            )
 
         if not _wait(joined, 60, every=0.01):
-            raise RuntimeError(f"the two recommender processes did not join the group on {url} within 60 s")
+            raise RuntimeError(
+                f"the two recommender processes did not join the group on {url} within 60 s"
+            )
         go.set()
         if kill:
             victim = INSTANCES[0]
@@ -552,7 +732,9 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
                     return False
                 return done >= 0.5 * good or any(
                     c["name"] == victim.encode() and c["pending"]
-                    for p in owners[victim] for c in client.xpending(f"{VIEWS}:{p}", SERVICE)["consumers"])
+                    for p in owners[victim]
+                    for c in client.xpending(f"{VIEWS}:{p}", SERVICE)["consumers"]
+                )
 
             _wait(busy, 30, every=0.002)
             procs[victim].kill()  # SIGKILL: no ack, no leave; its entries stay pending
@@ -563,8 +745,11 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
             orphans = set(held[held.consumer == victim].entry_id)
 
         def finished():
-            return (recommended() >= good and client.xlen(f"{DLT}:{murmur2_partition(POISON_USER.encode(), 3)}")
-                    and pending(url, VIEWS, SERVICE).empty)
+            return (
+                recommended() >= good
+                and client.xlen(f"{DLT}:{murmur2_partition(POISON_USER.encode(), 3)}")
+                and pending(url, VIEWS, SERVICE).empty
+            )
 
         _wait(finished, 30, every=0.02)
         procs["frontend"].join(10)
@@ -583,17 +768,34 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
     views_in.sort(key=lambda e: e.time)
     recs = [Event.from_json(m.value()) for m in read_topic(url, RECOMMENDATIONS)]
     letters = dead_letters(url, DLT)
-    dead = [{"key": r.key, "error": r.error, "message": r.message, "attempts": int(r.attempts)}
-            for r in letters.itertuples(index=False)]
+    dead = [
+        {"key": r.key, "error": r.error, "message": r.message, "attempts": int(r.attempts)}
+        for r in letters.itertuples(index=False)
+    ]
     spans = spans_frame(url, SERVICE)
     claimed = 0
     if killed is not None:
-        by_entry = {(m.partition(), m.entry_id()): Event.from_json(m.value()).id for m in read_topic(url, VIEWS)}
+        by_entry = {
+            (m.partition(), m.entry_id()): Event.from_json(m.value()).id
+            for m in read_topic(url, VIEWS)
+        }
         orphan_ids = {eid for (p, e), eid in by_entry.items() if e in orphans}
         survivor = spans[(spans.instance != killed) & spans.event_id.isin(orphan_ids)]
         claimed = int(survivor.event_id.nunique())
-    run = _outcome("redis", views_in, recs, dead, spans, killed=killed, kill_time=kill_time, owners=owners,
-                   in_flight=in_flight, claimed=claimed, seconds=time.monotonic() - started, where=where or url)
+    run = _outcome(
+        "redis",
+        views_in,
+        recs,
+        dead,
+        spans,
+        killed=killed,
+        kill_time=kill_time,
+        owners=owners,
+        in_flight=in_flight,
+        claimed=claimed,
+        seconds=time.monotonic() - started,
+        where=where or url,
+    )
     run.deliveries = int(letters.deliveries.max()) if len(letters) else None
     return run
 
@@ -604,27 +806,54 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
 #: What each broker named in the chapter, and Redis Streams here, calls the ideas of the course.
 TERMS = {
     "the stream of events": {
-        "Kafka": "topic", "Kinesis": "data stream", "Event Hubs": "event hub",
-        "Pub/Sub": "topic", "Redis Streams": "N streams <topic>:<p>"},
+        "Kafka": "topic",
+        "Kinesis": "data stream",
+        "Event Hubs": "event hub",
+        "Pub/Sub": "topic",
+        "Redis Streams": "N streams <topic>:<p>",
+    },
     "unit of order and scale": {
-        "Kafka": "partition", "Kinesis": "shard", "Event Hubs": "partition",
-        "Pub/Sub": "none exposed; ordering key", "Redis Streams": "one stream per partition"},
+        "Kafka": "partition",
+        "Kinesis": "shard",
+        "Event Hubs": "partition",
+        "Pub/Sub": "none exposed; ordering key",
+        "Redis Streams": "one stream per partition",
+    },
     "position of an event": {
-        "Kafka": "offset", "Kinesis": "sequence number", "Event Hubs": "offset, sequence number",
-        "Pub/Sub": "none; ack per message", "Redis Streams": "entry id <ms>-<seq>"},
+        "Kafka": "offset",
+        "Kinesis": "sequence number",
+        "Event Hubs": "offset, sequence number",
+        "Pub/Sub": "none; ack per message",
+        "Redis Streams": "entry id <ms>-<seq>",
+    },
     "independent reader": {
-        "Kafka": "consumer group", "Kinesis": "consumer application (KCL)", "Event Hubs": "consumer group",
-        "Pub/Sub": "subscription", "Redis Streams": "consumer group"},
+        "Kafka": "consumer group",
+        "Kinesis": "consumer application (KCL)",
+        "Event Hubs": "consumer group",
+        "Pub/Sub": "subscription",
+        "Redis Streams": "consumer group",
+    },
     "progress saved": {
-        "Kafka": "committed offset", "Kinesis": "checkpoint (DynamoDB lease)", "Event Hubs": "checkpoint",
-        "Pub/Sub": "ack (ack deadline)", "Redis Streams": "XACK; pending entries list"},
+        "Kafka": "committed offset",
+        "Kinesis": "checkpoint (DynamoDB lease)",
+        "Event Hubs": "checkpoint",
+        "Pub/Sub": "ack (ack deadline)",
+        "Redis Streams": "XACK; pending entries list",
+    },
     "how long events stay": {
-        "Kafka": "retention.ms / .bytes", "Kinesis": "retention period (24 h+)",
-        "Event Hubs": "retention time", "Pub/Sub": "message retention duration",
-        "Redis Streams": "MAXLEN / MINID trimming"},
+        "Kafka": "retention.ms / .bytes",
+        "Kinesis": "retention period (24 h+)",
+        "Event Hubs": "retention time",
+        "Pub/Sub": "message retention duration",
+        "Redis Streams": "MAXLEN / MINID trimming",
+    },
     "poison events": {
-        "Kafka": "dead-letter topic (yours)", "Kinesis": "none built in", "Event Hubs": "none built in",
-        "Pub/Sub": "dead-letter topic, max attempts", "Redis Streams": "delivery count (XPENDING)"},
+        "Kafka": "dead-letter topic (yours)",
+        "Kinesis": "none built in",
+        "Event Hubs": "none built in",
+        "Pub/Sub": "dead-letter topic, max attempts",
+        "Redis Streams": "delivery count (XPENDING)",
+    },
 }
 
 BROKERS = ("Kafka", "Kinesis", "Event Hubs", "Pub/Sub", "Redis Streams")

@@ -60,14 +60,24 @@ RECOMMENDATIONS = "recommendations"
 DLT = VIEWS + ".DLT"
 
 #: Model name -> the service that runs it, in the order tables show them.
-MODELS = {"item-to-item": "recommender", "popularity": "popularity-baseline", "random": "random-baseline"}
+MODELS = {
+    "item-to-item": "recommender",
+    "popularity": "popularity-baseline",
+    "random": "random-baseline",
+}
 
 #: How many broken events ``frontend_events`` mixes in (half raw bytes, half without product_id).
 MALFORMED = 6
 
 
-def frontend_events(seed: int = 10, *, users: int = 80, products: int = 100, duration: float = 600.0,
-                    malformed: int = MALFORMED) -> list:
+def frontend_events(
+    seed: int = 10,
+    *,
+    users: int = 80,
+    products: int = 100,
+    duration: float = 600.0,
+    malformed: int = MALFORMED,
+) -> list:
     """The frontend's output: the clickstream's views, with ``malformed`` broken events spread through.
 
     Even-numbered broken events are raw bytes (a view cut off mid-JSON);
@@ -75,20 +85,35 @@ def frontend_events(seed: int = 10, *, users: int = 80, products: int = 100, dur
     :class:`~eda_sim.services.Source` (dicts, and bytes for the raw ones).
     """
     if isinstance(malformed, bool) or not isinstance(malformed, int) or malformed < 0:
-        raise ValueError(f"malformed must be a whole number >= 0 of broken events to mix in, got {malformed!r}")
-    views = [v for v in clickstream(seed, users=users, products=products, duration=duration)
-             if v["type"] == "UserViewedProduct"]
+        raise ValueError(
+            f"malformed must be a whole number >= 0 of broken events to mix in, got {malformed!r}"
+        )
+    views = [
+        v
+        for v in clickstream(seed, users=users, products=products, duration=duration)
+        if v["type"] == "UserViewedProduct"
+    ]
     out = list(views)
     for i in reversed(range(malformed)):
         at = len(views) * (i + 1) // (malformed + 1)
         near = views[min(at, len(views) - 1)]
         if i % 2 == 0:
-            broken = json.dumps({"type": "UserViewedProduct", "user_id": near["user_id"],
-                                 "product_id": near["product_id"]})
+            broken = json.dumps(
+                {
+                    "type": "UserViewedProduct",
+                    "user_id": near["user_id"],
+                    "product_id": near["product_id"],
+                }
+            )
             item = broken[: len(broken) // 2].encode()
         else:
-            item = {"time": near["time"], "type": "UserViewedProduct", "user_id": near["user_id"],
-                    "session_id": near["session_id"], "category": near["category"]}
+            item = {
+                "time": near["time"],
+                "type": "UserViewedProduct",
+                "user_id": near["user_id"],
+                "session_id": near["session_id"],
+                "category": near["category"],
+            }
         out.insert(at, item)
     return out
 
@@ -104,17 +129,35 @@ def _recommend_handler(model, name: str, k: int):
             raise ValueError(f"view without {missing}: nothing to learn from")
         model.observe(user, product, event.time)
         learned[0] += 1
-        ctx.emit(RECOMMENDATIONS, "RecommendationGenerated",
-                 {"user_id": user, "items": model.recommend(user, k), "model": name,
-                  "model_version": learned[0], "after_product": product}, key=user)
+        ctx.emit(
+            RECOMMENDATIONS,
+            "RecommendationGenerated",
+            {
+                "user_id": user,
+                "items": model.recommend(user, k),
+                "model": name,
+                "model_version": learned[0],
+                "after_product": product,
+            },
+            key=user,
+        )
 
     return on_view
 
 
-def recommendation_world(seed: int = 10, *, k: int = 5, window: float = 120.0, history: int = 5,
-                         users: int = 80, products: int = 100, duration: float = 600.0,
-                         malformed: int = MALFORMED, baselines=("popularity", "random"),
-                         until: float | None = None) -> Simulation:
+def recommendation_world(
+    seed: int = 10,
+    *,
+    k: int = 5,
+    window: float = 120.0,
+    history: int = 5,
+    users: int = 80,
+    products: int = 100,
+    duration: float = 600.0,
+    malformed: int = MALFORMED,
+    baselines=("popularity", "random"),
+    until: float | None = None,
+) -> Simulation:
     """Build the flow above and run it to ``until`` (default: the end of the stream + 5 s).
 
     ``k`` is the length of each recommendation list; ``window`` and
@@ -130,19 +173,33 @@ def recommendation_world(seed: int = 10, *, k: int = 5, window: float = 120.0, h
     sim = Simulation(seed=seed, name="recommendations")
     sim.create_topic(VIEWS, partitions=3)
     sim.create_topic(RECOMMENDATIONS, partitions=3)
-    Source(sim, "frontend", VIEWS, frontend_events(seed, users=users, products=products, duration=duration,
-                                                   malformed=malformed),
-           key="user_id", produces=["UserViewedProduct"])
+    Source(
+        sim,
+        "frontend",
+        VIEWS,
+        frontend_events(
+            seed, users=users, products=products, duration=duration, malformed=malformed
+        ),
+        key="user_id",
+        produces=["UserViewedProduct"],
+    )
     models = {"item-to-item": ItemToItemRecommender(k=k, history=history, window=window)}
     if "popularity" in baselines:
         models["popularity"] = PopularityBaseline(k=k, history=history, window=window)
     if "random" in baselines:
         models["random"] = RandomBaseline(random.Random(seed), k=k, history=history, window=window)
     for name, model in models.items():
-        svc = Service(sim, MODELS[name], consumes=VIEWS,
-                      handlers={"UserViewedProduct": _recommend_handler(model, name, k)},
-                      produces={RECOMMENDATIONS: ["RecommendationGenerated"]}, retry=NO_RETRY,
-                      dead_letter=name == "item-to-item", processing_time=0.01, poll_timeout=1.0)
+        svc = Service(
+            sim,
+            MODELS[name],
+            consumes=VIEWS,
+            handlers={"UserViewedProduct": _recommend_handler(model, name, k)},
+            produces={RECOMMENDATIONS: ["RecommendationGenerated"]},
+            retry=NO_RETRY,
+            dead_letter=name == "item-to-item",
+            processing_time=0.01,
+            poll_timeout=1.0,
+        )
         svc.model = model
     sim.run(until=duration + 5.0 if until is None else until)
     if until is None:
@@ -164,9 +221,18 @@ def _remember(key: tuple, value: tuple) -> None:
     _MEASURED[key] = value
 
 
-def compare_models(seed: int = 10, *, k: int = 5, window: float = 120.0, history: int = 5,
-                   models=tuple(MODELS), users: int = 80, products: int = 100, duration: float = 600.0,
-                   malformed: int = MALFORMED):
+def compare_models(
+    seed: int = 10,
+    *,
+    k: int = 5,
+    window: float = 120.0,
+    history: int = 5,
+    models=tuple(MODELS),
+    users: int = 80,
+    products: int = 100,
+    duration: float = 600.0,
+    malformed: int = MALFORMED,
+):
     """:func:`hit_rates` of ``models`` in the world :func:`recommendation_world` builds with these settings.
 
     The same settings give the same numbers, so results are remembered and a
@@ -175,15 +241,28 @@ def compare_models(seed: int = 10, *, k: int = 5, window: float = 120.0, history
     models = tuple(models)
     unknown = [m for m in models if m not in MODELS]
     if unknown or "item-to-item" not in models:
-        raise ValueError(f"models must include 'item-to-item' and name only {', '.join(MODELS)}; got {models!r}")
+        raise ValueError(
+            f"models must include 'item-to-item' and name only {', '.join(MODELS)}; got {models!r}"
+        )
     key = (seed, k, float(window), history, users, products, float(duration), malformed)
     if any(key + (m,) not in _MEASURED for m in models):
-        recommendation_world(seed, k=k, window=window, history=history, users=users, products=products,
-                             duration=duration, malformed=malformed,
-                             baselines=[m for m in models if m != "item-to-item"])
+        recommendation_world(
+            seed,
+            k=k,
+            window=window,
+            history=history,
+            users=users,
+            products=products,
+            duration=duration,
+            malformed=malformed,
+            baselines=[m for m in models if m != "item-to-item"],
+        )
     import pandas as pd
 
-    rows = [{"model": m, **dict(zip(("evaluated", "hits", "hit_rate"), _MEASURED[key + (m,)]))} for m in models]
+    rows = [
+        {"model": m, **dict(zip(("evaluated", "hits", "hit_rate"), _MEASURED[key + (m,)]))}
+        for m in models
+    ]
     return pd.DataFrame(rows, columns=["model", "evaluated", "hits", "hit_rate"])
 
 
@@ -201,7 +280,11 @@ def _events(sim, topic: str, etype: str) -> list:
                 doc = json.loads(r.value)
             except (TypeError, ValueError):
                 continue
-            if isinstance(doc, dict) and doc.get("type") == etype and isinstance(doc.get("payload"), dict):
+            if (
+                isinstance(doc, dict)
+                and doc.get("type") == etype
+                and isinstance(doc.get("payload"), dict)
+            ):
                 out.append((float(doc["sim_seconds"]), doc["payload"]))
     out.sort(key=lambda e: e[0])
     return out
@@ -215,8 +298,11 @@ def recommendation_events(sim, model: str | None = None):
     import pandas as pd
 
     cols = ["time", "user_id", "after_product", "items", "model", "model_version"]
-    rows = [{"time": round(t, 3), **{c: p.get(c) for c in cols[1:]}}
-            for t, p in _events(sim, RECOMMENDATIONS, "RecommendationGenerated") if model in (None, p.get("model"))]
+    rows = [
+        {"time": round(t, 3), **{c: p.get(c) for c in cols[1:]}}
+        for t, p in _events(sim, RECOMMENDATIONS, "RecommendationGenerated")
+        if model in (None, p.get("model"))
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -237,7 +323,9 @@ def _evaluate(sim, bucket: float):
         if user in seen_users:
             for m in models:
                 times, lists = recs.get((m, user), ((), ()))
-                i = bisect.bisect_left(times, t) - 1  # the latest generated strictly before the view
+                i = (
+                    bisect.bisect_left(times, t) - 1
+                )  # the latest generated strictly before the view
                 rows.append((int(t // bucket), m, i >= 0 and product in lists[i]))
         seen_users.add(user)
     return models, rows
@@ -251,8 +339,14 @@ def hit_rates(sim):
     table = []
     for m in models:
         hits = [h for _, mm, h in rows if mm == m]
-        table.append({"model": m, "evaluated": len(hits), "hits": sum(hits),
-                      "hit_rate": round(sum(hits) / len(hits), 3) if hits else float("nan")})
+        table.append(
+            {
+                "model": m,
+                "evaluated": len(hits),
+                "hits": sum(hits),
+                "hit_rate": round(sum(hits) / len(hits), 3) if hits else float("nan"),
+            }
+        )
     return pd.DataFrame(table, columns=["model", "evaluated", "hits", "hit_rate"])
 
 

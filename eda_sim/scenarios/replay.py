@@ -48,8 +48,16 @@ from ..models import FEATURES, DriftMonitor, card_features, precision_recall
 from ..retries import NO_RETRY
 from ..services import Service, Source, new_event, publish
 from ..simulation import Simulation
-from .fraud import (HISTORY_SEED, LIVE_SEED, LIVE_STREAM, THRESHOLD, WARMUP, live_transactions, train_model,
-                    training_amounts)
+from .fraud import (
+    HISTORY_SEED,
+    LIVE_SEED,
+    LIVE_STREAM,
+    THRESHOLD,
+    WARMUP,
+    live_transactions,
+    train_model,
+    training_amounts,
+)
 
 TRANSACTIONS = "transactions"
 MODEL_EVENTS = "model-events"  # ModelDeployed: which version is live
@@ -66,8 +74,17 @@ END = LIVE_STREAM["duration"] + 5.0
 #: The first model looked at a few obvious signals; v2 uses every rolling feature.
 VERSIONS = {"v1": ("amount", "amount_ratio", "distance_km", "speed_kmh"), "v2": FEATURES}
 
-_TXN_FIELDS = ("txn_id", "card_id", "amount", "merchant_id", "merchant_category", "country", "lat", "lon",
-               "device_id")
+_TXN_FIELDS = (
+    "txn_id",
+    "card_id",
+    "amount",
+    "merchant_id",
+    "merchant_category",
+    "country",
+    "lat",
+    "lon",
+    "device_id",
+)
 
 
 def model(version: str):
@@ -77,7 +94,9 @@ def model(version: str):
     return train_model(HISTORY_SEED, VERSIONS[version])
 
 
-def stream(seed: int = LIVE_SEED, shift_at: float | None = SHIFT_AT, amount_scale: float = 2.0) -> list:
+def stream(
+    seed: int = LIVE_SEED, shift_at: float | None = SHIFT_AT, amount_scale: float = 2.0
+) -> list:
     """The two hours of transactions the world replays (with labels), amounts scaled from ``shift_at`` on."""
     return live_transactions(seed, shift_at, amount_scale)
 
@@ -88,11 +107,21 @@ def labels(seed: int = LIVE_SEED) -> dict:
 
 
 def _items(txns: list) -> list:
-    return [{"time": t["time"], "type": "TransactionSubmitted", **{k: t[k] for k in _TXN_FIELDS}} for t in txns]
+    return [
+        {"time": t["time"], "type": "TransactionSubmitted", **{k: t[k] for k in _TXN_FIELDS}}
+        for t in txns
+    ]
 
 
-def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT, amount_scale: float = 2.0,
-                     window: int = WINDOW, threshold: float = DRIFT_THRESHOLD, until: float | None = END) -> Simulation:
+def monitoring_world(
+    seed: int = LIVE_SEED,
+    *,
+    shift_at: float | None = SHIFT_AT,
+    amount_scale: float = 2.0,
+    window: int = WINDOW,
+    threshold: float = DRIFT_THRESHOLD,
+    until: float | None = END,
+) -> Simulation:
     """Build the world above and run it to ``until`` (``None``: do not run it yet).
 
     ``sim.services["fraud-scorer"]`` has ``totals`` (card -> [transactions,
@@ -103,9 +132,21 @@ def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT
     sim = Simulation(seed=seed, name="monitoring")
     for topic in (TRANSACTIONS, ALERTS, MODEL_EVENTS, MODEL_ALERTS):
         sim.create_topic(topic, partitions=3 if topic in (TRANSACTIONS, ALERTS) else 1)
-    Source(sim, "payments-api", TRANSACTIONS, _items(stream(seed, shift_at, amount_scale)), key="card_id")
-    Source(sim, "model-registry", MODEL_EVENTS, [_deployment("v1", WARMUP)], key="model",
-           produces=["ModelDeployed"])
+    Source(
+        sim,
+        "payments-api",
+        TRANSACTIONS,
+        _items(stream(seed, shift_at, amount_scale)),
+        key="card_id",
+    )
+    Source(
+        sim,
+        "model-registry",
+        MODEL_EVENTS,
+        [_deployment("v1", WARMUP)],
+        key="model",
+        produces=["ModelDeployed"],
+    )
     from ..models import CardFeatures
 
     features, totals, live = CardFeatures(), {}, {"version": None}
@@ -120,15 +161,30 @@ def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT
             return  # before go-live: the state is kept, nothing is scored
         score = model(live["version"]).score(f)
         if score >= THRESHOLD:
-            ctx.emit(ALERTS, "FraudSuspected", {"txn_id": p["txn_id"], "card_id": p["card_id"],
-                                                "score": round(score, 3), "model_version": live["version"]})
+            ctx.emit(
+                ALERTS,
+                "FraudSuspected",
+                {
+                    "txn_id": p["txn_id"],
+                    "card_id": p["card_id"],
+                    "score": round(score, 3),
+                    "model_version": live["version"],
+                },
+            )
 
     def on_deployed(event, ctx):
         live["version"] = event.payload["version"]
 
-    scorer = Service(sim, LIVE_GROUP, consumes=[TRANSACTIONS, MODEL_EVENTS],
-                     handlers={"TransactionSubmitted": on_transaction, "ModelDeployed": on_deployed},
-                     produces={ALERTS: ["FraudSuspected"]}, retry=NO_RETRY, processing_time=0.02, poll_timeout=5.0)
+    scorer = Service(
+        sim,
+        LIVE_GROUP,
+        consumes=[TRANSACTIONS, MODEL_EVENTS],
+        handlers={"TransactionSubmitted": on_transaction, "ModelDeployed": on_deployed},
+        produces={ALERTS: ["FraudSuspected"]},
+        retry=NO_RETRY,
+        processing_time=0.02,
+        poll_timeout=5.0,
+    )
     scorer.totals, scorer.live = totals, live
     monitor = DriftMonitor(training_amounts(HISTORY_SEED), threshold=threshold, window=window)
 
@@ -136,13 +192,29 @@ def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT
         was = monitor.drifted
         psi = monitor.observe(event.payload["amount"], event.time)
         if psi is not None and monitor.drifted and not was:
-            ctx.emit(MODEL_ALERTS, "ModelDriftDetected",
-                     {"feature": "amount", "psi": round(psi, 3), "threshold": threshold, "window": window,
-                      "model_version": live["version"]}, key="model")
+            ctx.emit(
+                MODEL_ALERTS,
+                "ModelDriftDetected",
+                {
+                    "feature": "amount",
+                    "psi": round(psi, 3),
+                    "threshold": threshold,
+                    "window": window,
+                    "model_version": live["version"],
+                },
+                key="model",
+            )
 
-    watcher = Service(sim, "model-monitor", consumes=TRANSACTIONS, handlers={"TransactionSubmitted": watch},
-                      produces={MODEL_ALERTS: ["ModelDriftDetected"]}, retry=NO_RETRY, processing_time=0.002,
-                      poll_timeout=5.0)
+    watcher = Service(
+        sim,
+        "model-monitor",
+        consumes=TRANSACTIONS,
+        handlers={"TransactionSubmitted": watch},
+        produces={MODEL_ALERTS: ["ModelDriftDetected"]},
+        retry=NO_RETRY,
+        processing_time=0.002,
+        poll_timeout=5.0,
+    )
     watcher.monitor = monitor
     if until is not None:
         sim.run(until=until)
@@ -150,8 +222,15 @@ def monitoring_world(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT
 
 
 def _deployment(version: str, time: float) -> dict:
-    return {"time": time, "type": "ModelDeployed", "model": "FraudModel", "version": version,
-            "features": list(VERSIONS[version]), "threshold": THRESHOLD, "trained_on": "history seed 1"}
+    return {
+        "time": time,
+        "type": "ModelDeployed",
+        "model": "FraudModel",
+        "version": version,
+        "features": list(VERSIONS[version]),
+        "threshold": THRESHOLD,
+        "trained_on": "history seed 1",
+    }
 
 
 def deploy(sim, version: str):
@@ -179,8 +258,15 @@ def model_events(sim):
                 detail = f"{len(p['features'])} features, alerts at score >= {p['threshold']:g}"
             else:
                 detail = f"{p['feature']} PSI {p['psi']:.3f} > {p['threshold']:g} over {p['window']} transactions"
-            rows.append({"time": round(doc["sim_seconds"], 1), "topic": topic, "type": doc["type"],
-                         "version": p.get("version", p.get("model_version")), "detail": detail})
+            rows.append(
+                {
+                    "time": round(doc["sim_seconds"], 1),
+                    "topic": topic,
+                    "type": doc["type"],
+                    "version": p.get("version", p.get("model_version")),
+                    "detail": detail,
+                }
+            )
     frame = pd.DataFrame(rows, columns=["time", "topic", "type", "version", "detail"])
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
@@ -188,7 +274,11 @@ def model_events(sim):
 # ----------------------------------------------------------------- replaying the log
 
 #: A back-test's consumer settings: a group that has never committed, from the earliest offset, committing nothing.
-BACKTEST_CONFIG = {"group.id": "backtest", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+BACKTEST_CONFIG = {
+    "group.id": "backtest",
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": False,
+}
 
 
 def replay(sim, config: dict, topic: str = TRANSACTIONS):
@@ -203,8 +293,10 @@ def replay(sim, config: dict, topic: str = TRANSACTIONS):
     import pandas as pd
 
     if not isinstance(config, dict):
-        raise TypeError(f"config must be a dict of consumer settings such as {BACKTEST_CONFIG}, "
-                        f"got {type(config).__name__}")
+        raise TypeError(
+            f"config must be a dict of consumer settings such as {BACKTEST_CONFIG}, "
+            f"got {type(config).__name__}"
+        )
     consumer = sim.consumer(dict(config))
     consumer.subscribe([topic])
     rows = []
@@ -214,8 +306,14 @@ def replay(sim, config: dict, topic: str = TRANSACTIONS):
         idle = idle + 1 if not batch else 0
         for m in batch:
             doc = json.loads(m.value())
-            rows.append({"partition": m.partition(), "offset": m.offset(), "time": doc["sim_seconds"],
-                         **doc["payload"]})
+            rows.append(
+                {
+                    "partition": m.partition(),
+                    "offset": m.offset(),
+                    "time": doc["sim_seconds"],
+                    **doc["payload"],
+                }
+            )
     consumer.close()
     return pd.DataFrame(rows, columns=["partition", "offset", "time", *_TXN_FIELDS])
 
@@ -240,18 +338,41 @@ def backtest(sim, config: dict | None = None, versions=tuple(VERSIONS)):
         for v in versions:
             scores = model(v).score_frame(frame)
             p, r = precision_recall(scores, y, THRESHOLD)
-            rows.append({"version": v, "features": len(VERSIONS[v]), "replayed": len(history),
-                         "scored": len(frame), "fraud": int(y.sum()), "alerts": int((scores >= THRESHOLD).sum()),
-                         "precision": round(p, 3), "recall": round(r, 3)})
-    return pd.DataFrame(rows, columns=["version", "features", "replayed", "scored", "fraud", "alerts", "precision",
-                                       "recall"])
+            rows.append(
+                {
+                    "version": v,
+                    "features": len(VERSIONS[v]),
+                    "replayed": len(history),
+                    "scored": len(frame),
+                    "fraud": int(y.sum()),
+                    "alerts": int((scores >= THRESHOLD).sum()),
+                    "precision": round(p, 3),
+                    "recall": round(r, 3),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "version",
+            "features",
+            "replayed",
+            "scored",
+            "fraud",
+            "alerts",
+            "precision",
+            "recall",
+        ],
+    )
 
 
 def card_totals(totals: dict):
     """Per-card state as a table sorted by card: card_id, transactions, total (rounded to cents)."""
     import pandas as pd
 
-    rows = [{"card_id": c, "transactions": n, "total": round(t, 2)} for c, (n, t) in sorted(totals.items())]
+    rows = [
+        {"card_id": c, "transactions": n, "total": round(t, 2)}
+        for c, (n, t) in sorted(totals.items())
+    ]
     return pd.DataFrame(rows, columns=["card_id", "transactions", "total"])
 
 
@@ -266,8 +387,14 @@ def rebuild_card_totals(sim, config: dict | None = None):
     return card_totals(totals)
 
 
-def drift_timeline(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT, amount_scale: float = 2.0,
-                   window: int = WINDOW, threshold: float = DRIFT_THRESHOLD):
+def drift_timeline(
+    seed: int = LIVE_SEED,
+    *,
+    shift_at: float | None = SHIFT_AT,
+    amount_scale: float = 2.0,
+    window: int = WINDOW,
+    threshold: float = DRIFT_THRESHOLD,
+):
     """The monitor's PSI per window, fed the stream's amounts in time order (no broker: instant).
 
     Columns: ``time`` (end of the window), ``psi``, ``drifted``. The service
@@ -282,6 +409,7 @@ def drift_timeline(seed: int = LIVE_SEED, *, shift_at: float | None = SHIFT_AT, 
 
 # ----------------------------------------------------------------- retention
 
+
 def archive_world(seed: int = LIVE_SEED, *, config: dict | None = None) -> Simulation:
     """The transactions topic holding the stream, and the live scorer's group committed at its end.
 
@@ -293,7 +421,9 @@ def archive_world(seed: int = LIVE_SEED, *, config: dict | None = None) -> Simul
     sim.create_topic(TRANSACTIONS, partitions=3, config=config)
     Source(sim, "payments-api", TRANSACTIONS, _items(stream(seed, None)), key="card_id")
     sim.run(until=END)
-    live = sim.consumer({"group.id": LIVE_GROUP, "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    live = sim.consumer(
+        {"group.id": LIVE_GROUP, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )
     live.subscribe([TRANSACTIONS])
     while True:
         batch = live.consume(1000, timeout=0.05)
@@ -304,7 +434,9 @@ def archive_world(seed: int = LIVE_SEED, *, config: dict | None = None) -> Simul
     return sim
 
 
-def retention_world(seed: int = LIVE_SEED, *, retention_ms: int = 1_800_000, segment_ms: int = 600_000):
+def retention_world(
+    seed: int = LIVE_SEED, *, retention_ms: int = 1_800_000, segment_ms: int = 600_000
+):
     """:func:`archive_world` with ``retention.ms`` on the topic: old segments are gone by the end.
 
     Segments roll every ``segment_ms``; a segment is deleted once its newest

@@ -50,13 +50,26 @@ def _orders(prefix: str = "customer"):
 def _check_strategy(strategy: str) -> None:
     known = ("range", "roundrobin", "cooperative-sticky")
     if strategy not in known:
-        raise ValueError(f"unknown strategy {strategy!r}; assignment strategies are: {', '.join(known)}")
+        raise ValueError(
+            f"unknown strategy {strategy!r}; assignment strategies are: {', '.join(known)}"
+        )
 
 
-def group_world(consumers: int = 2, *, partitions: int = 4, rate: float = 450.0, processing_time: float = 0.01,
-                max_poll_records: int = 100, strategy: str = "range", max_poll_interval_ms: int = 300000,
-                backlog: int = 0, commit: str = "after", until: float = 5.0, seed: int = 4,
-                name: str = "scaling") -> Simulation:
+def group_world(
+    consumers: int = 2,
+    *,
+    partitions: int = 4,
+    rate: float = 450.0,
+    processing_time: float = 0.01,
+    max_poll_records: int = 100,
+    strategy: str = "range",
+    max_poll_interval_ms: int = 300000,
+    backlog: int = 0,
+    commit: str = "after",
+    until: float = 5.0,
+    seed: int = 4,
+    name: str = "scaling",
+) -> Simulation:
     """``consumers`` workers in group ``workers`` reading ``orders`` (``partitions`` partitions).
 
     Orders arrive at ``rate`` per second (after ``backlog`` orders already
@@ -71,11 +84,23 @@ def group_world(consumers: int = 2, *, partitions: int = 4, rate: float = 450.0,
     _check_strategy(strategy)
     sim = Simulation(seed=seed, name=name)
     sim.create_topic(TOPIC, partitions=partitions)
-    config = {"auto.offset.reset": "earliest", "partition.assignment.strategy": strategy,
-              "max.poll.interval.ms": max_poll_interval_ms, "session.timeout.ms": 3000}
+    config = {
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": strategy,
+        "max.poll.interval.ms": max_poll_interval_ms,
+        "session.timeout.ms": 3000,
+    }
     for k in range(consumers):
-        Member(sim, GROUP, [TOPIC], name=f"worker-{k + 1}", processing_time=processing_time,
-               max_poll_records=max_poll_records, commit=commit, config=config)
+        Member(
+            sim,
+            GROUP,
+            [TOPIC],
+            name=f"worker-{k + 1}",
+            processing_time=processing_time,
+            max_poll_records=max_poll_records,
+            commit=commit,
+            config=config,
+        )
     if backlog:  # produced after the workers are created, so they all join before the first fetch
         producer = sim.producer({"client.id": "backlog"})
         for key, value in _take(_orders("waiting"), backlog):
@@ -117,7 +142,14 @@ def members_table(sim, group: str = GROUP):
         mid = m.consumer.member_id
         owned = g.assignment.get(mid, []) if g is not None and mid is not None else []
         owns = ", ".join(f"p{p}" for _t, p in owned) or ("(none)" if mid else "(not in the group)")
-        rows.append({"worker": name, "member_id": mid or "-", "partitions": owns, "processed": m.processed_total})
+        rows.append(
+            {
+                "worker": name,
+                "member_id": mid or "-",
+                "partitions": owns,
+                "processed": m.processed_total,
+            }
+        )
     return pd.DataFrame(rows, columns=["worker", "member_id", "partitions", "processed"])
 
 
@@ -131,9 +163,13 @@ def group_summary(sim, group: str = GROUP) -> dict:
     table = members_table(sim, group)
     idle = int((table["processed"] == 0).sum())
     seconds = sim.now or 1.0
-    return {"consumers": len(table), "busy": len(table) - idle, "idle": idle,
-            "throughput": round(float(table["processed"].sum()) / seconds, 1),
-            "lag": group_lag(sim, group, [TOPIC])}
+    return {
+        "consumers": len(table),
+        "busy": len(table) - idle,
+        "idle": idle,
+        "throughput": round(float(table["processed"].sum()) / seconds, 1),
+        "lag": group_lag(sim, group, [TOPIC]),
+    }
 
 
 def consumers_sweep(counts=range(1, 9), **options):
@@ -155,11 +191,33 @@ def rebalance_story(strategy: str = "range", *, until: float = 24.0, seed: int =
     the group removes it when its 3 s session times out. Orders arrive at 150
     per second; a worker handles 100 per second, up to 100 per poll.
     """
-    sim = group_world(2, partitions=6, rate=150, processing_time=0.01, max_poll_records=100, strategy=strategy,
-                      commit="auto", until=0, seed=seed, name=f"story-{strategy}")
-    Member(sim, GROUP, [TOPIC], name="worker-3", processing_time=0.01, max_poll_records=100, commit="auto",
-           start=JOIN_AT, config={"auto.offset.reset": "earliest", "session.timeout.ms": 3000,
-                                  "partition.assignment.strategy": strategy})
+    sim = group_world(
+        2,
+        partitions=6,
+        rate=150,
+        processing_time=0.01,
+        max_poll_records=100,
+        strategy=strategy,
+        commit="auto",
+        until=0,
+        seed=seed,
+        name=f"story-{strategy}",
+    )
+    Member(
+        sim,
+        GROUP,
+        [TOPIC],
+        name="worker-3",
+        processing_time=0.01,
+        max_poll_records=100,
+        commit="auto",
+        start=JOIN_AT,
+        config={
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 3000,
+            "partition.assignment.strategy": strategy,
+        },
+    )
     sim.at(LEAVE_AT, sim.members["worker-2"].stop)
     sim.crash(sim.members["worker-1"], at=CRASH_AT)
     sim.run(until=until)
@@ -179,8 +237,14 @@ def rebalances(sim, group: str = GROUP):
             why += " (revoke round)"
         else:
             why, _, owners = r.detail.partition(": ")
-        rows.append({"time": round(r.time, 3), "generation": r.count, "why": why,
-                     "owners": owners.replace(f"{TOPIC}-", "p") or "(nobody)"})
+        rows.append(
+            {
+                "time": round(r.time, 3),
+                "generation": r.count,
+                "why": why,
+                "owners": owners.replace(f"{TOPIC}-", "p") or "(nobody)",
+            }
+        )
     return pd.DataFrame(rows, columns=["time", "generation", "why", "owners"])
 
 
@@ -188,8 +252,11 @@ def revocations(sim, at: float, group: str = GROUP, width: float = 1e-6):
     """The partitions each member gave up in the rebalance at virtual time ``at``."""
     import pandas as pd
 
-    rows = [{"member": r.actor, "revoked": r.detail.replace(f"{TOPIC}-", "p"), "count": r.count}
-            for r in sim.journal.rows("revoked") if r.group == group and abs(r.time - at) <= width]
+    rows = [
+        {"member": r.actor, "revoked": r.detail.replace(f"{TOPIC}-", "p"), "count": r.count}
+        for r in sim.journal.rows("revoked")
+        if r.group == group and abs(r.time - at) <= width
+    ]
     return pd.DataFrame(rows, columns=["member", "revoked", "count"])
 
 
@@ -200,7 +267,9 @@ def journal_at(sim, at: float, group: str = GROUP, width: float = 1e-6):
     """
     kinds = ("joined", "left", "evicted", "session_expired", "revoked", "rebalanced", "assigned")
     frame = sim.journal.frame()
-    rows = frame[(frame.kind.isin(kinds)) & (frame.group == group) & ((frame.time - at).abs() <= width)]
+    rows = frame[
+        (frame.kind.isin(kinds)) & (frame.group == group) & ((frame.time - at).abs() <= width)
+    ]
     rows = rows[["kind", "actor", "detail"]].reset_index(drop=True)
     rows["detail"] = rows["detail"].str.replace(f"{TOPIC}-", "p", regex=False)
     return rows
@@ -221,13 +290,26 @@ def processed_twice(sim, topic: str = TOPIC):
             continue
         first, again = who[0], ", ".join(who[1:])
         last = rows[-1] if rows else None
-        if last and last["partition"] == p and last["_end"] == o and last["first_by"] == first \
-                and last["again_by"] == again:
+        if (
+            last
+            and last["partition"] == p
+            and last["_end"] == o
+            and last["first_by"] == first
+            and last["again_by"] == again
+        ):
             last["_end"] = o + 1
             last["records"] += 1
         else:
-            rows.append({"partition": p, "_start": o, "_end": o + 1, "records": 1, "first_by": first,
-                         "again_by": again})
+            rows.append(
+                {
+                    "partition": p,
+                    "_start": o,
+                    "_end": o + 1,
+                    "records": 1,
+                    "first_by": first,
+                    "again_by": again,
+                }
+            )
     for row in rows:
         row["offsets"] = f"{row.pop('_start')}-{row.pop('_end') - 1}"
     return pd.DataFrame(rows, columns=["partition", "offsets", "records", "first_by", "again_by"])
@@ -236,9 +318,19 @@ def processed_twice(sim, topic: str = TOPIC):
 # -- eviction and rebalance storms ---------------------------------------------------------------
 
 
-def storm_once(processing_time: float = 0.02, max_poll_records: int = 200, strategy: str = "range", *,
-               max_poll_interval_ms: int = 2000, consumers: int = 3, partitions: int = 6, rate: float = 50.0,
-               backlog: int = 2000, until: float = 20.0, seed: int = 4) -> dict:
+def storm_once(
+    processing_time: float = 0.02,
+    max_poll_records: int = 200,
+    strategy: str = "range",
+    *,
+    max_poll_interval_ms: int = 2000,
+    consumers: int = 3,
+    partitions: int = 6,
+    rate: float = 50.0,
+    backlog: int = 2000,
+    until: float = 20.0,
+    seed: int = 4,
+) -> dict:
     """Workers returning to a backlog: does one poll's batch fit in ``max.poll.interval.ms``?
 
     A batch of ``max_poll_records`` takes ``processing_time * max_poll_records``
@@ -247,14 +339,25 @@ def storm_once(processing_time: float = 0.02, max_poll_records: int = 200, strat
     owners start again from the committed offset, and the worker rejoins on its
     next poll: a rebalance storm. Returns the counts of one run.
     """
-    sim = group_world(consumers, partitions=partitions, rate=rate, processing_time=processing_time,
-                      max_poll_records=max_poll_records, strategy=strategy,
-                      max_poll_interval_ms=max_poll_interval_ms, backlog=backlog, until=until, seed=seed,
-                      name="storm-sweep")
+    sim = group_world(
+        consumers,
+        partitions=partitions,
+        rate=rate,
+        processing_time=processing_time,
+        max_poll_records=max_poll_records,
+        strategy=strategy,
+        max_poll_interval_ms=max_poll_interval_ms,
+        backlog=backlog,
+        until=until,
+        seed=seed,
+        name="storm-sweep",
+    )
     return storm_counts(sim, processing_time, max_poll_records, strategy)
 
 
-def storm_counts(sim, processing_time: float, max_poll_records: int, strategy: str, group: str = GROUP) -> dict:
+def storm_counts(
+    sim, processing_time: float, max_poll_records: int, strategy: str, group: str = GROUP
+) -> dict:
     """Evictions, rebalances, partitions revoked, duplicates, records processed and committed per second, lag.
 
     ``processed_per_s`` counts all the work done, repeats included;
@@ -271,21 +374,34 @@ def storm_counts(sim, processing_time: float, max_poll_records: int, strategy: s
     committed = sum(g.committed.values()) if g is not None else 0
     done = processed_counts(sim)
     seconds = sim.now or 1.0
-    return {"processing_ms": round(processing_time * 1000, 3), "max_poll_records": max_poll_records,
-            "batch_s": round(processing_time * max_poll_records, 3), "strategy": strategy,
-            "evictions": kinds["evicted"], "rebalances": kinds["rebalanced"], "revoked": revoked,
-            "duplicates": sum(done.values()) - len(done),
-            "processed_per_s": round(sum(done.values()) / seconds, 1),
-            "committed_per_s": round(committed / seconds, 1),
-            "lag": group_lag(sim, group, [TOPIC])}
+    return {
+        "processing_ms": round(processing_time * 1000, 3),
+        "max_poll_records": max_poll_records,
+        "batch_s": round(processing_time * max_poll_records, 3),
+        "strategy": strategy,
+        "evictions": kinds["evicted"],
+        "rebalances": kinds["rebalanced"],
+        "revoked": revoked,
+        "duplicates": sum(done.values()) - len(done),
+        "processed_per_s": round(sum(done.values()) / seconds, 1),
+        "committed_per_s": round(committed / seconds, 1),
+        "lag": group_lag(sim, group, [TOPIC]),
+    }
 
 
-def storm_sweep(processing_times=(0.005, 0.02), max_poll_records=(50, 500), strategies=STRATEGIES,
-                **options):
+def storm_sweep(
+    processing_times=(0.005, 0.02), max_poll_records=(50, 500), strategies=STRATEGIES, **options
+):
     """:func:`storm_once` for every processing time x ``max.poll.records`` x strategy, as a DataFrame."""
     import pandas as pd
 
     for s in strategies:
         _check_strategy(s)
-    return pd.DataFrame([storm_once(pt, n, s, **options) for pt in processing_times for n in max_poll_records
-                         for s in strategies])
+    return pd.DataFrame(
+        [
+            storm_once(pt, n, s, **options)
+            for pt in processing_times
+            for n in max_poll_records
+            for s in strategies
+        ]
+    )

@@ -50,13 +50,20 @@ PARTITIONS = 6
 BASE_RATE = 15.0  # requests per second from the app, all the time: more than one instance's work
 STORM_START, STORM_SECONDS = 10.0, 15.0
 PROCESSING_TIME = 0.1  # one instance scores 10 requests per second
-HORIZON = 120.0  # the app's traffic is planned this far ahead (live controls can play past ``until``)
+HORIZON = (
+    120.0  # the app's traffic is planned this far ahead (live controls can play past ``until``)
+)
 #: Alert levels: total lag in records and p95 end-to-end latency in seconds.
 ALERT_LAG, ALERT_LATENCY = 150, 2.0
 THRESHOLDS = {"lag": ALERT_LAG, "latency_p95": ALERT_LATENCY}
-DASHBOARD = {"throughput_requests": "throughput_in", "handled_scorer": "throughput_handled",
-             "latency_p50": "latency_p50", "latency_p95": "latency_p95", "lag_scorer": "lag_scorer",
-             "errors_per_s": "errors_per_s"}
+DASHBOARD = {
+    "throughput_requests": "throughput_in",
+    "handled_scorer": "throughput_handled",
+    "latency_p50": "latency_p50",
+    "latency_p95": "latency_p95",
+    "lag_scorer": "lag_scorer",
+    "errors_per_s": "errors_per_s",
+}
 
 
 class StormWorld(NamedTuple):
@@ -72,11 +79,26 @@ def _request(i: int, storm: bool) -> dict:
     return {"type": "InferenceRequested", "user": f"user-{i % 97}", "n": i, "storm": storm}
 
 
-def storm_world(storm_rate: float = 40.0, *, autoscale: bool = False, scale_out_lag: float = 100,
-                scale_in_lag: float = 10, cooldown: float = 3.0, min_instances: int = 2,
-                max_instances: int | None = None, instances: int = 2, max_in_flight: int = 20, limit=None,
-                slowdown: float = 1.0, errors: float = 0.05, max_poll_interval_ms: int = 300000, until: float = 45.0,
-                seed: int = 8, name: str = "storm", strategy: str = "cooperative-sticky") -> StormWorld:
+def storm_world(
+    storm_rate: float = 40.0,
+    *,
+    autoscale: bool = False,
+    scale_out_lag: float = 100,
+    scale_in_lag: float = 10,
+    cooldown: float = 3.0,
+    min_instances: int = 2,
+    max_instances: int | None = None,
+    instances: int = 2,
+    max_in_flight: int = 20,
+    limit=None,
+    slowdown: float = 1.0,
+    errors: float = 0.05,
+    max_poll_interval_ms: int = 300000,
+    until: float = 45.0,
+    seed: int = 8,
+    name: str = "storm",
+    strategy: str = "cooperative-sticky",
+) -> StormWorld:
     """The scorer (``instances`` of it) under ``storm_rate`` extra requests per second from 10 s to 25 s.
 
     ``autoscale`` starts an Autoscaler (``scale_out_lag``, ``scale_in_lag``,
@@ -90,20 +112,46 @@ def storm_world(storm_rate: float = 40.0, *, autoscale: bool = False, scale_out_
     at all, for live controls).
     """
     if isinstance(storm_rate, bool) or not isinstance(storm_rate, (int, float)) or storm_rate < 0:
-        raise ValueError(f"storm_rate must be a number of requests per second >= 0, got {storm_rate!r}")
+        raise ValueError(
+            f"storm_rate must be a number of requests per second >= 0, got {storm_rate!r}"
+        )
     sim = Simulation(seed=seed, name=name)
     sim.create_topic(TOPIC, partitions=PARTITIONS)
     base = int(BASE_RATE * HORIZON)
-    Source(sim, "app", TOPIC, [{"time": round(i / BASE_RATE, 6), **_request(i, False)} for i in range(base)],
-           key="user")
+    Source(
+        sim,
+        "app",
+        TOPIC,
+        [{"time": round(i / BASE_RATE, 6), **_request(i, False)} for i in range(base)],
+        key="user",
+    )
     limited = None
     if storm_rate and limit is None:
-        Storm(sim, TOPIC, rate=storm_rate, duration=STORM_SECONDS, start=STORM_START,
-              make=lambda i: _request(base + i, True), key="user", name="storm")
+        Storm(
+            sim,
+            TOPIC,
+            rate=storm_rate,
+            duration=STORM_SECONDS,
+            start=STORM_START,
+            make=lambda i: _request(base + i, True),
+            key="user",
+            name="storm",
+        )
     elif storm_rate:
-        bucket = limit if isinstance(limit, TokenBucket) else TokenBucket(rate=limit, burst=max(1.0, limit / 10))
-        limited = LimitedFeed(sim, TOPIC, _storm_records(storm_rate, base), storm_rate, limit=bucket,
-                              start=STORM_START, config={"client.id": "storm"})
+        bucket = (
+            limit
+            if isinstance(limit, TokenBucket)
+            else TokenBucket(rate=limit, burst=max(1.0, limit / 10))
+        )
+        limited = LimitedFeed(
+            sim,
+            TOPIC,
+            _storm_records(storm_rate, base),
+            storm_rate,
+            limit=bucket,
+            start=STORM_START,
+            config={"client.id": "storm"},
+        )
 
     def in_storm() -> bool:
         return STORM_START <= sim.now < STORM_START + STORM_SECONDS
@@ -112,16 +160,37 @@ def storm_world(storm_rate: float = 40.0, *, autoscale: bool = False, scale_out_
         if ctx.attempt == 1 and in_storm() and errors and ctx.sim.random.random() < errors:
             raise TransientError("feature store timed out")
 
-    svc = Service(sim, SERVICE, consumes=TOPIC, handlers={"InferenceRequested": score}, instances=instances,
-                  processing_time=lambda rng: PROCESSING_TIME * (slowdown if in_storm() else 1.0),
-                  max_in_flight=max_in_flight, retry=Retry(attempts=3, backoff=0.05),
-                  config={"max.poll.interval.ms": max_poll_interval_ms, "session.timeout.ms": 3000,
-                          "partition.assignment.strategy": strategy})
+    svc = Service(
+        sim,
+        SERVICE,
+        consumes=TOPIC,
+        handlers={"InferenceRequested": score},
+        instances=instances,
+        processing_time=lambda rng: PROCESSING_TIME * (slowdown if in_storm() else 1.0),
+        max_in_flight=max_in_flight,
+        retry=Retry(attempts=3, backoff=0.05),
+        config={
+            "max.poll.interval.ms": max_poll_interval_ms,
+            "session.timeout.ms": 3000,
+            "partition.assignment.strategy": strategy,
+        },
+    )
     scaler = None
     if autoscale:
-        scaler = Autoscaler(sim, svc, scale_out_lag=scale_out_lag, scale_in_lag=scale_in_lag, cooldown=cooldown,
-                            min_instances=min_instances, max_instances=max_instances, interval=1.0)
-    AlertMonitor(sim, [Threshold("lag_scorer", above=ALERT_LAG), Threshold("latency_p95", above=ALERT_LATENCY)])
+        scaler = Autoscaler(
+            sim,
+            svc,
+            scale_out_lag=scale_out_lag,
+            scale_in_lag=scale_in_lag,
+            cooldown=cooldown,
+            min_instances=min_instances,
+            max_instances=max_instances,
+            interval=1.0,
+        )
+    AlertMonitor(
+        sim,
+        [Threshold("lag_scorer", above=ALERT_LAG), Threshold("latency_p95", above=ALERT_LATENCY)],
+    )
     if until > sim.now:
         sim.run(until=until)
     return StormWorld(sim, svc, scaler, limited)
@@ -132,8 +201,13 @@ def _storm_records(rate: float, first: int):
     for i in range(int(round(rate * STORM_SECONDS))):
         payload = _request(first + i, True)
         payload.pop("type")
-        event = Event.create("InferenceRequested", payload, id=f"storm-{i + 1:06d}", key=payload["user"],
-                             time=round(STORM_START + i / rate, 6))
+        event = Event.create(
+            "InferenceRequested",
+            payload,
+            id=f"storm-{i + 1:06d}",
+            key=payload["user"],
+            time=round(STORM_START + i / rate, 6),
+        )
         yield event.key, event.to_json()
 
 
@@ -153,12 +227,21 @@ def storm_summary(world: StormWorld, bucket: float = 1.0) -> dict:
     lag = m["lag_scorer"]
     after = lag[(lag.index >= STORM_START) & (lag <= 50)]
     drained = after.index[after.index > STORM_START + 1].min() if len(after) else None
-    most = world.scaler.samples["instances"].max() if world.scaler is not None else len(world.service.instances)
+    most = (
+        world.scaler.samples["instances"].max()
+        if world.scaler is not None
+        else len(world.service.instances)
+    )
     raised = alerts(sim)
-    return {"peak_lag": int(lag.max()), "peak_p95_s": round(float(m["latency_p95"].max()), 2),
-            "drained_at": None if drained is None or drained != drained else float(drained) + bucket,
-            "most_instances": int(most), "evictions": len(sim.journal.rows("evicted")),
-            "duplicates": duplicates_handled(sim), "alerts_raised": int((raised["type"] == "AlertRaised").sum())}
+    return {
+        "peak_lag": int(lag.max()),
+        "peak_p95_s": round(float(m["latency_p95"].max()), 2),
+        "drained_at": None if drained is None or drained != drained else float(drained) + bucket,
+        "most_instances": int(most),
+        "evictions": len(sim.journal.rows("evicted")),
+        "duplicates": duplicates_handled(sim),
+        "alerts_raised": int((raised["type"] == "AlertRaised").sum()),
+    }
 
 
 def duplicates_handled(sim, service: str = SERVICE) -> int:
@@ -174,13 +257,18 @@ def compare_lag(worlds: dict, bucket: float = 2.0):
     """
     import pandas as pd
 
-    frame = pd.DataFrame({f"lag_{label}": metrics(w.sim, bucket)["lag_scorer"] for label, w in worlds.items()})
+    frame = pd.DataFrame(
+        {f"lag_{label}": metrics(w.sim, bucket)["lag_scorer"] for label, w in worlds.items()}
+    )
     for w in worlds.values():
         if w.scaler is not None:
             samples = w.scaler.samples
-            frame["instances"] = [int(samples[samples.time <= t + bucket]["instances"].iloc[-1])
-                                  if (samples.time <= t + bucket).any() else len(w.service.instances)
-                                  for t in frame.index]
+            frame["instances"] = [
+                int(samples[samples.time <= t + bucket]["instances"].iloc[-1])
+                if (samples.time <= t + bucket).any()
+                else len(w.service.instances)
+                for t in frame.index
+            ]
             break
     return frame
 
@@ -202,15 +290,23 @@ def end_to_end(sim, service: str = SERVICE):
             event = Event.from_json(r.value)
             origin[(r.partition, r.offset)] = (event.time, bool(event.payload["storm"]))
     first = [origin[(p, o)] for p, o in zip(spans.partition, spans.offset)]
-    frame = pd.DataFrame({"storm": [s for _t, s in first], "offered": [t for t, _s in first],
-                          "produced": spans.produced.to_numpy(), "handled": spans.finished.to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "storm": [s for _t, s in first],
+            "offered": [t for t, _s in first],
+            "produced": spans.produced.to_numpy(),
+            "handled": spans.finished.to_numpy(),
+        }
+    )
     frame["at_producer"] = frame.produced - frame.offered
     frame["in_broker"] = frame.handled - frame.produced
     frame["end_to_end"] = frame.handled - frame.offered
     return frame
 
 
-def rate_limit_table(limits=(None, 10, 4), storm_rate: float = 40.0, runs: dict | None = None, **options):
+def rate_limit_table(
+    limits=(None, 10, 4), storm_rate: float = 40.0, runs: dict | None = None, **options
+):
     """Per limit on the storm's producer: peak lag, the app's p95 end to end, storm requests handled and waiting.
 
     ``storm_waiting`` are storm requests still queued at the producer when the
@@ -221,14 +317,22 @@ def rate_limit_table(limits=(None, 10, 4), storm_rate: float = 40.0, runs: dict 
 
     rows = []
     for limit in limits:
-        w = (runs or {}).get(limit) or storm_world(storm_rate, limit=limit, name="storm-limit", **options)
+        w = (runs or {}).get(limit) or storm_world(
+            storm_rate, limit=limit, name="storm-limit", **options
+        )
         e = end_to_end(w.sim)
         storm = e[e.storm]
         total = int(round(storm_rate * STORM_SECONDS))
         waiting = w.limited.backlog if w.limited is not None else 0
-        rows.append({"limit_per_s": limit or "none", "peak_lag": peak_lag(w.sim),
-                     "app_p95_s": round(float(e[~e.storm].end_to_end.quantile(0.95)), 2),
-                     "storm_handled": f"{len(storm)} of {total}", "storm_waiting": waiting})
+        rows.append(
+            {
+                "limit_per_s": limit or "none",
+                "peak_lag": peak_lag(w.sim),
+                "app_p95_s": round(float(e[~e.storm].end_to_end.quantile(0.95)), 2),
+                "storm_handled": f"{len(storm)} of {total}",
+                "storm_waiting": waiting,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -243,8 +347,9 @@ def held_in_memory(sim, service: str = SERVICE) -> int:
     return peak
 
 
-def backpressure_table(max_in_flights=(5, 20, 1000), storm_rate: float = 40.0, runs: dict | None = None,
-                       **options):
+def backpressure_table(
+    max_in_flights=(5, 20, 1000), storm_rate: float = 40.0, runs: dict | None = None, **options
+):
     """Per ``max_in_flight``: the most records held in the scorer's memory, the peak lag, the p95 latency.
 
     ``runs`` maps a ``max_in_flight`` to a :class:`StormWorld` already run with it.
@@ -253,26 +358,54 @@ def backpressure_table(max_in_flights=(5, 20, 1000), storm_rate: float = 40.0, r
 
     rows = []
     for n in max_in_flights:
-        w = (runs or {}).get(n) or storm_world(storm_rate, max_in_flight=n, name="storm-backpressure", **options)
+        w = (runs or {}).get(n) or storm_world(
+            storm_rate, max_in_flight=n, name="storm-backpressure", **options
+        )
         m = metrics(w.sim, 1.0)
-        rows.append({"max_in_flight": n, "held_in_memory": held_in_memory(w.sim),
-                     "peak_lag": int(m["lag_scorer"].max()), "peak_p95_s": round(float(m["latency_p95"].max()), 2)})
+        rows.append(
+            {
+                "max_in_flight": n,
+                "held_in_memory": held_in_memory(w.sim),
+                "peak_lag": int(m["lag_scorer"].max()),
+                "peak_p95_s": round(float(m["latency_p95"].max()), 2),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def slow_storm_table(max_in_flights=(20, 5), *, slowdown: float = 2.0, max_poll_interval_ms: int = 3000,
-                     storm_rate: float = 40.0, **options):
+def slow_storm_table(
+    max_in_flights=(20, 5),
+    *,
+    slowdown: float = 2.0,
+    max_poll_interval_ms: int = 3000,
+    storm_rate: float = 40.0,
+    **options,
+):
     """Processing slows ``slowdown`` times in the storm: does a poll's batch still fit in max.poll.interval.ms?"""
     import pandas as pd
 
     rows = []
     for n in max_in_flights:
-        w = storm_world(storm_rate, max_in_flight=n, slowdown=slowdown, max_poll_interval_ms=max_poll_interval_ms,
-                        name="storm-slow", **options)
+        w = storm_world(
+            storm_rate,
+            max_in_flight=n,
+            slowdown=slowdown,
+            max_poll_interval_ms=max_poll_interval_ms,
+            name="storm-slow",
+            **options,
+        )
         s = storm_summary(w)
-        rows.append({"max_in_flight": n, "batch_in_storm_s": round(n * PROCESSING_TIME * slowdown, 2),
-                     "evictions": s["evictions"], "rebalances": len(w.sim.journal.rows("rebalanced")),
-                     "duplicates": s["duplicates"], "peak_lag": s["peak_lag"], "drained_at": s["drained_at"]})
+        rows.append(
+            {
+                "max_in_flight": n,
+                "batch_in_storm_s": round(n * PROCESSING_TIME * slowdown, 2),
+                "evictions": s["evictions"],
+                "rebalances": len(w.sim.journal.rows("rebalanced")),
+                "duplicates": s["duplicates"],
+                "peak_lag": s["peak_lag"],
+                "drained_at": s["drained_at"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -289,8 +422,17 @@ def zipf_users(n: int, rng, users: int = 200, s: float = 1.1) -> list:
     return [f"user_{k}" for k in rng.choices(range(users), weights=weights, k=n)]
 
 
-def hot_key_world(instances: int = 6, salts: int = 0, *, rate: float = 100.0, users: int = 200, s: float = 1.1,
-                  processing_time: float = 0.04, until: float = 20.0, seed: int = 8) -> Simulation:
+def hot_key_world(
+    instances: int = 6,
+    salts: int = 0,
+    *,
+    rate: float = 100.0,
+    users: int = 200,
+    s: float = 1.1,
+    processing_time: float = 0.04,
+    until: float = 20.0,
+    seed: int = 8,
+) -> Simulation:
     """Clicks keyed by a Zipf-distributed user, read by ``instances`` rankers (group ``rankers``, six partitions).
 
     A ranker handles 25 clicks per second; the 100 per second spread over six
@@ -312,8 +454,15 @@ def hot_key_world(instances: int = 6, salts: int = 0, *, rate: float = 100.0, us
 
     Feed(sim, VIEWS_TOPIC, records(), rate=rate, config={"client.id": "site"}, tick=0.05)
     for k in range(instances):
-        Member(sim, RANKERS, [VIEWS_TOPIC], name=f"ranker-{k + 1}", processing_time=processing_time,
-               max_poll_records=50, config={"auto.offset.reset": "earliest"})
+        Member(
+            sim,
+            RANKERS,
+            [VIEWS_TOPIC],
+            name=f"ranker-{k + 1}",
+            processing_time=processing_time,
+            max_poll_records=50,
+            config={"auto.offset.reset": "earliest"},
+        )
     sim.run(until=until)
     return sim
 
@@ -342,8 +491,12 @@ def hot_partition(sim, group: str = RANKERS) -> dict:
     last = lag_by_partition(sim, group, bucket=1.0).iloc[-1]
     total = float(last.sum())
     top = str(last.idxmax())
-    return {"group_lag": int(total), "hot_partition": top, "hot_lag": int(last[top]),
-            "hot_share": round(float(last[top]) / total, 2) if total else 0.0}
+    return {
+        "group_lag": int(total),
+        "hot_partition": top,
+        "hot_lag": int(last[top]),
+        "hot_share": round(float(last[top]) / total, 2) if total else 0.0,
+    }
 
 
 def hot_key_table(cases=((3, 0), (6, 0), (8, 0), (6, 4)), runs: dict | None = None, **options):
@@ -356,12 +509,17 @@ def hot_key_table(cases=((3, 0), (6, 0), (8, 0), (6, 4)), runs: dict | None = No
     rows = []
     for instances, salts in cases:
         sim = (runs or {}).get((instances, salts)) or hot_key_world(instances, salts, **options)
-        rows.append({"instances": instances, "salts": salts, **hot_partition(sim),
-                     "user_0_out_of_order": out_of_order(sim)})
+        rows.append(
+            {
+                "instances": instances,
+                "salts": salts,
+                **hot_partition(sim),
+                "user_0_out_of_order": out_of_order(sim),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def peak_lag(sim, service: str = SERVICE) -> int:
     """The highest lag of ``service``'s group at any 1 s bucket end."""
     return int(metrics(sim, 1.0)[f"lag_{service}"].max())
-

@@ -37,8 +37,15 @@
 from eda_sim.scenarios.ai_flow import SERVICES, ai_flow
 from eda_sim.widgets import controls
 
+
 def build(broken="none", drift=False):
-    return ai_flow(seed=1, until=0, break_hop=None if broken == "none" else broken, drift_at=15 if drift else None)
+    return ai_flow(
+        seed=1,
+        until=0,
+        break_hop=None if broken == "none" else broken,
+        drift_at=15 if drift else None,
+    )
+
 
 controls(build, ["flow"], knobs={"broken": ["none", *SERVICES], "drift": False}, tick=1.0)
 
@@ -75,16 +82,30 @@ events_frame(sim, "model-alerts")[["time", "type", "mean_score", "threshold"]]
 # %% tags=["exercise"]
 from eda_sim.exercises.nb00 import check_roles
 
-answer = {"uploader": "?", "frontend": "?", "raw-data": "?", "feature-service": "?",
-          "realtime-inference": "?", "model-monitor": "?", "model-alerts": "?"}
+answer = {
+    "uploader": "?",
+    "frontend": "?",
+    "raw-data": "?",
+    "feature-service": "?",
+    "realtime-inference": "?",
+    "model-monitor": "?",
+    "model-alerts": "?",
+}
 check_roles(answer)
 
 # %% tags=["solution"]
 from eda_sim.exercises.nb00 import check_roles
 
 ### BEGIN SOLUTION
-answer = {"uploader": "producer", "frontend": "producer", "raw-data": "topic", "feature-service": "both",
-          "realtime-inference": "both", "model-monitor": "both", "model-alerts": "topic"}
+answer = {
+    "uploader": "producer",
+    "frontend": "producer",
+    "raw-data": "topic",
+    "feature-service": "both",
+    "realtime-inference": "both",
+    "model-monitor": "both",
+    "model-alerts": "topic",
+}
 ### END SOLUTION
 check_roles(answer)
 

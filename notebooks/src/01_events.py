@@ -17,8 +17,13 @@
 # %%
 from eda_sim import Event
 
-viewed = Event.create("UserViewedProduct", {"user_id": "u7", "product_id": "p42", "category": "books"},
-                      key="u7", time=12.5, id="evt-000001")
+viewed = Event.create(
+    "UserViewedProduct",
+    {"user_id": "u7", "product_id": "p42", "category": "books"},
+    key="u7",
+    time=12.5,
+    id="evt-000001",
+)
 viewed
 
 # %% [markdown]
@@ -77,10 +82,19 @@ Event.from_json(text) == viewed
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import explore
 
+
 def round_trip(time, user):
-    event = Event.create("UserViewedProduct", {"user_id": user, "product_id": "p42"}, key=user, time=time,
-                         id="evt-000002")
-    print(event.to_json(), "\nequal after the round trip:", Event.from_json(event.to_json()) == event)
+    event = Event.create(
+        "UserViewedProduct",
+        {"user_id": user, "product_id": "p42"},
+        key=user,
+        time=time,
+        id="evt-000002",
+    )
+    print(
+        event.to_json(), "\nequal after the round trip:", Event.from_json(event.to_json()) == event
+    )
+
 
 explore(round_trip, time=(0.0, 120.0, 0.25, 61.5), user=["u7", "u8", "u9"])
 

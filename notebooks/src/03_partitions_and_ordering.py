@@ -18,17 +18,20 @@
 
 # %%
 from eda_sim import Simulation
+
+
 def read_back(key):
     sim = Simulation(seed=1, name="steps")
     sim.create_topic("checkout", partitions=3)
     producer = sim.producer()
     for step in range(1, 7):
         producer.produce("checkout", key=key, value=f"step {step}")
-        sim.run(until=sim.now + 0.02)                 # the user takes a moment between steps
+        sim.run(until=sim.now + 0.02)  # the user takes a moment between steps
     producer.flush()
     consumer = sim.consumer({"group.id": "reader", "auto.offset.reset": "earliest"})
     consumer.subscribe(["checkout"])
     return [(m.partition(), m.value().decode()) for m in consumer.consume(10, timeout=1.0)]
+
 
 # %%
 {"no key": read_back(None), "key user-007": read_back("user-007")}
@@ -117,12 +120,21 @@ compare_keys()
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import controls
 
+
 def build(partitions=3, key="(no key)"):
     return clicks_world(None if key == "(no key)" else key, partitions=partitions, until=0)
 
+
 views = [("board", "clicks"), ("timeline", "clicks", {"key_field": "user_id", "order_field": "n"})]
-controls(build, views, knobs={"partitions": (1, 6, 1, 3),
-                              "key": ["(no key)", "user_id", "region", "product_id", "click_id"]}, tick=0.5)
+controls(
+    build,
+    views,
+    knobs={
+        "partitions": (1, 6, 1, 3),
+        "key": ["(no key)", "user_id", "region", "product_id", "click_id"],
+    },
+    tick=0.5,
+)
 
 # %% [markdown]
 # The same two views after 12 virtual seconds, with the controls' starting values (3 partitions, no key):
@@ -175,9 +187,11 @@ from eda_sim.scenarios.ordering import growth_world, order_breaks
 
 grown = growth_world(before=3, after=4, at=5.0)
 breaks = order_breaks(grown)
-{"out-of-order pairs, topic left at 3": len(order_breaks(growth_world(after=None))),
- "out-of-order pairs, grown to 4 at t = 5 s": len(breaks),
- "users hit (all of them moved)": sorted(set(breaks["user_id"]))}
+{
+    "out-of-order pairs, topic left at 3": len(order_breaks(growth_world(after=None))),
+    "out-of-order pairs, grown to 4 at t = 5 s": len(breaks),
+    "users hit (all of them moved)": sorted(set(breaks["user_id"])),
+}
 
 # %%
 fig = draw_timeline(grown, "clicks", keys=sorted(set(breaks["user_id"])), order_field="n")
@@ -224,10 +238,13 @@ late_events(short, "taps")["reason"].head(3).tolist()
 
 # %% tags=["nbval-ignore-output"]
 import pandas as pd
+
 from eda_sim.widgets import explore
+
 
 def reorder(window):
     return pd.DataFrame([late_world(window)[1]])
+
 
 explore(reorder, window=(0.25, 4.0, 0.25, 1.0))
 
@@ -250,7 +267,7 @@ check_reorder_window(my_window)
 from eda_sim.exercises.nb03 import check_reorder_window
 
 ### BEGIN SOLUTION
-my_window = 1.5   # the longest delay the phones have; every extra second is wait for every tap
+my_window = 1.5  # the longest delay the phones have; every extra second is wait for every tap
 ### END SOLUTION
 check_reorder_window(my_window)
 

@@ -25,9 +25,11 @@ for i in range(6):
 producer.flush()
 
 # %%
-consumer = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer = sim.consumer(
+    {"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+)
 consumer.subscribe(["jobs"])
-batch = consumer.consume(4, timeout=1.0)            # position moves to 4
+batch = consumer.consume(4, timeout=1.0)  # position moves to 4
 consumer.commit(message=batch[1], asynchronous=False)  # committed moves to 2: jobs 0 and 1 are done
 tp = TopicPartition("jobs", 0)
 consumer.position([tp])[0].offset, consumer.committed([tp])[0].offset
@@ -46,9 +48,10 @@ sim.offsets("workers")[["partition", "log_end", "committed", "lag", "position"]]
 # One consumer, twelve records in batches of four, 0.1 s each; it crashes and comes back a second later.
 
 # %%
+import pandas as pd
+
 from eda_sim.scenarios.delivery import crash_once, crash_sweep
 
-import pandas as pd
 pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25), crash_once("auto", 0.75)])
 
 # %% [markdown]
@@ -85,7 +88,9 @@ sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
 
 # %%
 j = sim.journal.frame()
-j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time", "kind", "actor", "detail"]]
+j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][
+    ["time", "kind", "actor", "detail"]
+]
 
 # %% [markdown]
 # ## Try it: move the crash, switch the inbox on
@@ -96,10 +101,14 @@ j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import explore
 
+
 def ledger_report(crash_at, idempotent):
     sim, ledger = payments_world(crash_at=crash_at, idempotent=idempotent)
-    print(f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
-          f"duplicates delivered {duplicates_delivered(sim)}")
+    print(
+        f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
+        f"duplicates delivered {duplicates_delivered(sim)}"
+    )
+
 
 explore(ledger_report, crash_at=(0.05, 0.8, 0.02, 0.43), idempotent=False)
 
@@ -132,6 +141,7 @@ len(inbox), inbox.refused, inbox.table().head(3)
 # by producer id and sequence number and dropped. Neither helps the ledger above: Kafka's exactly-once
 # covers writes to Kafka, not your database.
 
+
 # %%
 def retried(idempotent):
     sim = Simulation(seed=1, name=f"retry-{idempotent}")
@@ -143,6 +153,7 @@ def retried(idempotent):
     p.flush()
     return list(sim.records("payments")["value"])
 
+
 retried(False), retried(True)
 
 # %% [markdown]
@@ -153,20 +164,25 @@ retried(False), retried(True)
 
 # %% tags=["exercise"]
 from collections import Counter
+
 from eda_sim.exercises.nb05 import check_idempotent_ledger
 
 ledger, seen = Counter(), set()
 
+
 def post_payment(event, ctx):
     ledger[event.payload["account"]] += event.payload["amount"]
+
 
 check_idempotent_ledger(post_payment, ledger, seen)
 
 # %% tags=["solution"]
 from collections import Counter
+
 from eda_sim.exercises.nb05 import check_idempotent_ledger
 
 ledger, seen = Counter(), set()
+
 
 def post_payment(event, ctx):
     ### BEGIN SOLUTION
@@ -175,6 +191,7 @@ def post_payment(event, ctx):
     seen.add(event.id)
     ### END SOLUTION
     ledger[event.payload["account"]] += event.payload["amount"]
+
 
 check_idempotent_ledger(post_payment, ledger, seen)
 

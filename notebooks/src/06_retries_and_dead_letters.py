@@ -21,10 +21,10 @@
 
 # %%
 from eda_sim.retries import Retry, dead_letters, redrive
-from eda_sim.scenarios.failures import scoring_world, worst_stall
+from eda_sim.scenarios.failures import scoring_world
 from eda_sim.services import reconcile
 
-sim, svc = scoring_world(retry=None)        # no retries: one try, then the dead-letter topic
+sim, svc = scoring_world(retry=None)  # no retries: one try, then the dead-letter topic
 reconcile(sim, svc)
 
 # %% [markdown]
@@ -53,7 +53,9 @@ reconcile(sim, svc)
 # original key, value and timestamp, plus headers saying where it came from and why it failed.
 
 # %%
-dead_letters(sim, "transactions.DLT")[["original_partition", "original_offset", "error", "message", "attempts", "key"]]
+dead_letters(sim, "transactions.DLT")[
+    ["original_partition", "original_offset", "error", "message", "attempts", "key"]
+]
 
 # %% [markdown]
 # ## "Just keep retrying" blocks the partition
@@ -109,12 +111,20 @@ pd.concat(checks)[["at", "produced", "processed", "dead_lettered", "in_flight", 
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import explore
 
+
 def outcome(attempts, backoff, treat_all_as_transient):
-    policy = Retry(attempts=attempts, backoff=backoff, permanent=() if treat_all_as_transient else Retry.permanent)
+    policy = Retry(
+        attempts=attempts,
+        backoff=backoff,
+        permanent=() if treat_all_as_transient else Retry.permanent,
+    )
     s, v = scoring_world(policy)
     print(reconcile(s, v)[["processed", "dead_lettered", "in_flight"]].to_string(index=False))
 
-explore(outcome, attempts=(1, 20, 1, 3), backoff=(0.05, 2.0, 0.05, 0.2), treat_all_as_transient=False)
+
+explore(
+    outcome, attempts=(1, 20, 1, 3), backoff=(0.05, 2.0, 0.05, 0.2), treat_all_as_transient=False
+)
 
 # %%
 outcome(3, 0.2, False)

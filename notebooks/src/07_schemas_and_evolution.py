@@ -18,8 +18,11 @@
 # %%
 from eda_sim.schemas import SchemaRegistry, conform, object_schema, validate
 
-v1 = object_schema({"user_id": "string", "product_id": "string", "price": "number"},
-                   required=["user_id", "product_id", "price"], title="UserViewedProduct")
+v1 = object_schema(
+    {"user_id": "string", "product_id": "string", "price": "number"},
+    required=["user_id", "product_id", "price"],
+    title="UserViewedProduct",
+)
 validate({"user_id": "u7", "product_id": "p42", "price": 19.5}, v1)  # fine: returns nothing
 v1
 
@@ -56,21 +59,32 @@ registry.table()
 fields = {"user_id": "string", "product_id": "string", "price": "number"}
 req = ["user_id", "product_id", "price"]
 candidates = {
-    "add optional 'device' with a default": object_schema({**fields, "device": ("string", "web")}, req),
+    "add optional 'device' with a default": object_schema(
+        {**fields, "device": ("string", "web")}, req
+    ),
     "add required 'device'": object_schema({**fields, "device": "string"}, req + ["device"]),
     "change 'price' to a string": object_schema({**fields, "price": "string"}, req),
-    "rename 'price' to 'amount'": object_schema({"user_id": "string", "product_id": "string", "amount": "number"},
-                                                ["user_id", "product_id", "amount"]),
+    "rename 'price' to 'amount'": object_schema(
+        {"user_id": "string", "product_id": "string", "amount": "number"},
+        ["user_id", "product_id", "amount"],
+    ),
     "drop required 'price'": object_schema({"user_id": "string", "product_id": "string"}, req[:2]),
 }
 
 # %%
 import pandas as pd
+
 from eda_sim.schemas import compare
 
-verdicts = pd.DataFrame({mode: {name: "accepted" if compare(v1, v2, mode).compatible else "refused"
-                                for name, v2 in candidates.items()}
-                         for mode in ("BACKWARD", "FORWARD", "FULL")})
+verdicts = pd.DataFrame(
+    {
+        mode: {
+            name: "accepted" if compare(v1, v2, mode).compatible else "refused"
+            for name, v2 in candidates.items()
+        }
+        for mode in ("BACKWARD", "FORWARD", "FULL")
+    }
+)
 verdicts
 
 # %% [markdown]
@@ -107,8 +121,11 @@ conform(new_event, v1), conform(old_event, v2)
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import explore
 
-explore(lambda change, mode: print(compare(v1, candidates[change], mode)),
-        change=list(candidates), mode=["BACKWARD", "FORWARD", "FULL", "NONE"])
+explore(
+    lambda change, mode: print(compare(v1, candidates[change], mode)),
+    change=list(candidates),
+    mode=["BACKWARD", "FORWARD", "FULL", "NONE"],
+)
 
 # %%
 print(compare(v1, candidates["add required 'device'"], "BACKWARD"))
@@ -126,11 +143,19 @@ from eda_sim.services import Service, Source
 
 sim = Simulation(seed=7)
 sim.create_topic("product-views", partitions=2)
-events = [{"time": 0.1 * i, "type": "UserViewedProduct", **old_event, "price": p} for i, p in enumerate([5, "n/a", 7])]
+events = [
+    {"time": 0.1 * i, "type": "UserViewedProduct", **old_event, "price": p}
+    for i, p in enumerate([5, "n/a", 7])
+]
 Source(sim, "frontend", "product-views", events, key="user_id")
 seen = []
-Service(sim, "pricing", consumes="product-views", schemas={"UserViewedProduct": v2},
-        handlers={"UserViewedProduct": lambda event, ctx: seen.append(event.payload["price"])})
+Service(
+    sim,
+    "pricing",
+    consumes="product-views",
+    schemas={"UserViewedProduct": v2},
+    handlers={"UserViewedProduct": lambda event, ctx: seen.append(event.payload["price"])},
+)
 sim.run(until=2)
 seen, dead_letters(sim, "product-views.DLT")[["original_offset", "error", "message"]]
 
@@ -143,17 +168,25 @@ seen, dead_letters(sim, "product-views.DLT")[["original_offset", "error", "messa
 # %% tags=["exercise"]
 from eda_sim.exercises.nb07 import check_schema_evolution
 
-my_v2 = object_schema({"user_id": "string", "product_id": "string", "price": "number"},
-                      required=["user_id", "product_id", "price"])
+my_v2 = object_schema(
+    {"user_id": "string", "product_id": "string", "price": "number"},
+    required=["user_id", "product_id", "price"],
+)
 check_schema_evolution(my_v2)
 
 # %% tags=["solution"]
 from eda_sim.exercises.nb07 import check_schema_evolution
 
 ### BEGIN SOLUTION
-my_v2 = object_schema({"user_id": "string", "product_id": "string", "price": "number",
-                       "device": ("string", "unknown")},
-                      required=["user_id", "product_id", "price"])
+my_v2 = object_schema(
+    {
+        "user_id": "string",
+        "product_id": "string",
+        "price": "number",
+        "device": ("string", "unknown"),
+    },
+    required=["user_id", "product_id", "price"],
+)
 ### END SOLUTION
 check_schema_evolution(my_v2)
 

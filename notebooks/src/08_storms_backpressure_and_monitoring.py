@@ -39,7 +39,9 @@ storm_summary(storm)
 from eda_sim.scenarios.storms import THRESHOLDS, dashboard
 from eda_sim.views import draw_metrics
 
-draw_metrics(dashboard(storm.sim), thresholds=THRESHOLDS, title="scorer under a storm · 2 s buckets")
+draw_metrics(
+    dashboard(storm.sim), thresholds=THRESHOLDS, title="scorer under a storm · 2 s buckets"
+)
 
 # %% [markdown]
 # Throughput handled stays flat at 20 while 55 arrive: that flat line is the first sign. Lag says how
@@ -71,13 +73,18 @@ alerts(storm.sim)[["time", "type", "rule", "value", "threshold"]]
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import controls, show
 
+
 def scorer_dashboard(sim):
     return draw_metrics(dashboard(sim), thresholds=THRESHOLDS)
+
 
 def build(storm_rate, autoscale):
     return storm_world(storm_rate, autoscale=autoscale, until=0).sim
 
-controls(build, [scorer_dashboard], knobs={"storm_rate": (0, 80, 10, 40), "autoscale": True}, tick=1.0)
+
+controls(
+    build, [scorer_dashboard], knobs={"storm_rate": (0, 80, 10, 40), "autoscale": True}, tick=1.0
+)
 
 # %% [markdown]
 # The same storm with autoscaling on, after 45 virtual seconds:
@@ -118,7 +125,7 @@ scaled.scaler.decisions[["time", "lag", "action", "before", "after"]]
 # %%
 from eda_sim.scenarios.storms import rate_limit_table
 
-rate_limit_table(runs={None: storm})      # the storm above had no limit
+rate_limit_table(runs={None: storm})  # the storm above had no limit
 
 # %% [markdown]
 # With a limit of 4 per second the scorer keeps up (peak lag 18) and the app's requests stay fast (p95
@@ -136,7 +143,7 @@ rate_limit_table(runs={None: storm})      # the storm above had no limit
 # %%
 from eda_sim.scenarios.storms import backpressure_table
 
-backpressure_table(runs={20: storm})      # the storm above took 20 per poll
+backpressure_table(runs={20: storm})  # the storm above took 20 per poll
 
 # %% [markdown]
 # With 1000 per poll the instances pull the backlog into memory (469 records held at once), which grows
@@ -211,7 +218,13 @@ hot_key_table(((6, 0), (8, 0), (6, 4)), runs={(6, 0): hot})
 # %% tags=["exercise"]
 from eda_sim.exercises.nb08 import check_autoscaler_plan
 
-plan = {"min_instances": 1, "max_instances": 12, "scale_out_lag": 400, "scale_in_lag": 20, "cooldown": 5}
+plan = {
+    "min_instances": 1,
+    "max_instances": 12,
+    "scale_out_lag": 400,
+    "scale_in_lag": 20,
+    "cooldown": 5,
+}
 check_autoscaler_plan(plan)
 
 # %% tags=["solution"]
@@ -219,7 +232,13 @@ from eda_sim.exercises.nb08 import check_autoscaler_plan
 
 ### BEGIN SOLUTION
 # the app alone needs 2 instances; one per partition at most; react early and often, scale in only near 0
-plan = {"min_instances": 2, "max_instances": 6, "scale_out_lag": 40, "scale_in_lag": 5, "cooldown": 1}
+plan = {
+    "min_instances": 2,
+    "max_instances": 6,
+    "scale_out_lag": 40,
+    "scale_in_lag": 5,
+    "cooldown": 1,
+}
 ### END SOLUTION
 check_autoscaler_plan(plan)
 

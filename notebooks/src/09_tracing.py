@@ -34,7 +34,9 @@ from eda_sim.tracing import correlation_ids, trace
 
 requests = [c for c in correlation_ids(sim) if trace(sim, c).iloc[0].type == "InferenceRequested"]
 cid = requests[-1]
-trace(sim, cid)[["event_id", "type", "causation_id", "depth", "service", "queue_time", "processing_time"]]
+trace(sim, cid)[
+    ["event_id", "type", "causation_id", "depth", "service", "queue_time", "processing_time"]
+]
 
 # %% [markdown]
 # Read it as a tree: the request (depth 0) caused a recommendation (depth 1), which the monitor handled,
@@ -59,7 +61,9 @@ draw_trace(sim, cid)
 from eda_sim.tracing import where_stuck
 
 broken = ai_flow(seed=1, until=10, break_hop="model-monitor", name="broken")
-stuck_cid = [c for c in correlation_ids(broken) if trace(broken, c).iloc[0].type == "InferenceRequested"][0]
+stuck_cid = [
+    c for c in correlation_ids(broken) if trace(broken, c).iloc[0].type == "InferenceRequested"
+][0]
 where_stuck(broken, stuck_cid)["reason"]
 
 # %%
@@ -82,12 +86,22 @@ where_stuck(crashed, correlation_ids(crashed)[-1])["reason"]
 # %% tags=["nbval-ignore-output"]
 from eda_sim.widgets import explore
 
+
 def trace_of(break_hop, request):
-    world = ai_flow(seed=1, until=10, break_hop=None if break_hop == "none" else break_hop, name="explore")
-    ids = [c for c in correlation_ids(world) if trace(world, c).iloc[0].type == "InferenceRequested"]
+    world = ai_flow(
+        seed=1, until=10, break_hop=None if break_hop == "none" else break_hop, name="explore"
+    )
+    ids = [
+        c for c in correlation_ids(world) if trace(world, c).iloc[0].type == "InferenceRequested"
+    ]
     return draw_trace(world, ids[min(request, len(ids) - 1)])
 
-explore(trace_of, break_hop=["none", "feature-service", "realtime-inference", "model-monitor"], request=(0, 10, 1, 3))
+
+explore(
+    trace_of,
+    break_hop=["none", "feature-service", "realtime-inference", "model-monitor"],
+    request=(0, 10, 1, 3),
+)
 
 # %%
 trace_of("realtime-inference", 3)
@@ -115,19 +129,25 @@ draw_metrics(m[["latency_p50", "latency_p95", "latency_p99"]], thresholds={"late
 from eda_sim.exercises.nb09 import check_trace_carried
 from eda_sim.services import new_event, publish
 
+
 def enrich(event, ctx):
-    enriched = new_event(ctx.sim, "OrderEnriched", {"order": event.payload["order"], "vip": True}, key=event.key)
+    enriched = new_event(
+        ctx.sim, "OrderEnriched", {"order": event.payload["order"], "vip": True}, key=event.key
+    )
     publish(ctx.service.producer, "orders-enriched", enriched)
+
 
 check_trace_carried(enrich)
 
 # %% tags=["solution"]
 from eda_sim.exercises.nb09 import check_trace_carried
 
+
 def enrich(event, ctx):
     ### BEGIN SOLUTION
     ctx.emit("orders-enriched", "OrderEnriched", {"order": event.payload["order"], "vip": True})
     ### END SOLUTION
+
 
 check_trace_carried(enrich)
 

@@ -35,6 +35,7 @@ show(sim, "flow")
 
 # %%
 import pandas as pd
+
 from eda_sim.scenarios.recommendations import frontend_events
 
 views = pd.DataFrame([e for e in frontend_events(seed=10) if isinstance(e, dict)])
@@ -128,8 +129,10 @@ plt.show()
 from eda_sim.scenarios.recommendations import compare_models
 from eda_sim.widgets import explore
 
+
 def compare(k, window):
     return compare_models(seed=10, k=k, window=window, models=("item-to-item", "popularity"))
+
 
 explore(compare, k=(1, 10, 1, 5), window=(1.0, 120.0, 1.0, 120.0))
 

@@ -28,6 +28,7 @@
 
 # %%
 import pandas as pd
+
 from eda_sim.scenarios.fraud import live_stream
 
 warmup, live = live_stream(seed=12)
@@ -48,7 +49,17 @@ from eda_sim.scenarios.fraud import live_features
 
 features = live_features(seed=12)
 burst = features[features["card_id"] == "card0057"]
-burst[["time", "amount", "count_10m", "is_new_device", "is_new_merchant", "amount_ratio", "fraud_pattern"]].head(6)
+burst[
+    [
+        "time",
+        "amount",
+        "count_10m",
+        "is_new_device",
+        "is_new_merchant",
+        "amount_ratio",
+        "fraud_pattern",
+    ]
+].head(6)
 
 # %% [markdown]
 # ## A model learned from labelled history
@@ -75,12 +86,16 @@ scored.groupby(scored["fraud_pattern"].fillna("genuine"))["score"].median()
 # %%
 from eda_sim.scenarios.fraud import design_table
 
+
 def event(producer, consumers, topic):
     return {"producer": producer, "consumers": consumers, "topic": topic}
 
+
 example = {
-    "events": {"UserViewedProduct": event("frontend", ["recommender"], "product-views"),
-               "RecommendationGenerated": event("recommender", ["home-page"], "recommendations")},
+    "events": {
+        "UserViewedProduct": event("frontend", ["recommender"], "product-views"),
+        "RecommendationGenerated": event("recommender", ["home-page"], "recommendations"),
+    },
     "flow": ["UserViewedProduct", "RecommendationGenerated"],
     "dead_letters": {"product-views": "product-views.DLT"},
 }
@@ -107,8 +122,10 @@ design_table(example)
 from eda_sim.exercises.nb11 import check_fraud_design
 
 first_try = {
-    "events": {"NewTransaction": event("payments-api", ["fraud-service"], "transactions"),
-               "CheckFraud": event("fraud-service", [], "fraud")},
+    "events": {
+        "NewTransaction": event("payments-api", ["fraud-service"], "transactions"),
+        "CheckFraud": event("fraud-service", [], "fraud"),
+    },
     "flow": ["NewTransaction", "CheckFraud"],
 }
 check_fraud_design(first_try)
@@ -136,14 +153,24 @@ check_fraud_design(my_design)
 my_design = {
     "events": {
         "TransactionSubmitted": event("payments-api", ["feature-service"], "transactions"),
-        "TransactionFeaturesComputed": event("feature-service", ["fraud-scorer", "model-monitor"], "transaction-features"),
+        "TransactionFeaturesComputed": event(
+            "feature-service", ["fraud-scorer", "model-monitor"], "transaction-features"
+        ),
         "TransactionScored": event("fraud-scorer", ["fraud-alerting"], "fraud-scores"),
         "FraudSuspected": event("fraud-alerting", ["case-management"], "fraud-alerts"),
         "ModelDeployed": event("model-registry", ["fraud-scorer", "model-monitor"], "model-events"),
         "ModelDriftDetected": event("model-monitor", ["model-registry"], "model-events"),
     },
-    "flow": ["TransactionSubmitted", "TransactionFeaturesComputed", "TransactionScored", "FraudSuspected"],
-    "dead_letters": {"transactions": "transactions.DLT", "transaction-features": "transaction-features.DLT"},
+    "flow": [
+        "TransactionSubmitted",
+        "TransactionFeaturesComputed",
+        "TransactionScored",
+        "FraudSuspected",
+    ],
+    "dead_letters": {
+        "transactions": "transactions.DLT",
+        "transaction-features": "transaction-features.DLT",
+    },
 }
 ### END SOLUTION
 check_fraud_design(my_design)
@@ -210,11 +237,15 @@ runs["model"].monitoring()[["time", "type", "topic"]]
 from eda_sim.models import ThresholdRule, precision_recall
 from eda_sim.widgets import explore
 
+
 def tradeoff(threshold, rule_amount):
     y = features["is_fraud"]
-    rows = {"model": precision_recall(train_model().score_frame(features), y, threshold),
-            "rule": precision_recall(ThresholdRule(amount=rule_amount).score_frame(features), y, 0.5)}
+    rows = {
+        "model": precision_recall(train_model().score_frame(features), y, threshold),
+        "rule": precision_recall(ThresholdRule(amount=rule_amount).score_frame(features), y, 0.5),
+    }
     return pd.DataFrame(rows, index=["precision", "recall"]).T.round(3)
+
 
 explore(tradeoff, threshold=(0.05, 0.95, 0.05, 0.5), rule_amount=(100.0, 3000.0, 100.0, 1000.0))
 

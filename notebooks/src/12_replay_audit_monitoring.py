@@ -17,7 +17,7 @@
 # (think of a currency switch upstream). We run the world to 6,000 s.
 
 # %%
-from eda_sim.scenarios.replay import monitoring_world, model_events
+from eda_sim.scenarios.replay import model_events, monitoring_world
 from eda_sim.widgets import show
 
 sim = monitoring_world(seed=12, until=6000.0)
@@ -49,15 +49,19 @@ model_events(sim)
 # %%
 import matplotlib.pyplot as plt
 
+
 def drift_plot(frame, threshold, shift_at=5400.0):
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.plot(frame["time"], frame["psi"], marker="o", label="PSI of each window")
     ax.axhline(threshold, color="tab:red", linestyle="--", label="alarm threshold")
     ax.axvline(shift_at, color="grey", linestyle=":", label="the stream shifts")
-    ax.set(xlabel="virtual time (s)", ylabel="PSI of amounts", title="Live amounts vs training data")
+    ax.set(
+        xlabel="virtual time (s)", ylabel="PSI of amounts", title="Live amounts vs training data"
+    )
     ax.legend(loc="upper left")
     plt.close(fig)
     return fig
+
 
 drift_plot(sim.services["model-monitor"].monitor.frame(), threshold=0.3)
 
@@ -76,11 +80,18 @@ drift_plot(sim.services["model-monitor"].monitor.frame(), threshold=0.3)
 from eda_sim.scenarios.replay import drift_timeline
 from eda_sim.widgets import explore
 
+
 def try_drift(amount_scale, window, threshold):
     frame = drift_timeline(seed=12, amount_scale=amount_scale, window=window, threshold=threshold)
     return drift_plot(frame, threshold)
 
-explore(try_drift, amount_scale=(1.0, 3.0, 0.1, 2.0), window=(25, 400, 25, 100), threshold=(0.05, 0.6, 0.05, 0.3))
+
+explore(
+    try_drift,
+    amount_scale=(1.0, 3.0, 0.1, 2.0),
+    window=(25, 400, 25, 100),
+    threshold=(0.05, 0.6, 0.05, 0.3),
+)
 
 # %%
 try_drift(2.0, 100, 0.3)
@@ -116,7 +127,9 @@ backtest(sim)
 
 # %%
 import json
+
 import pandas as pd
+
 from eda_sim.scenarios.replay import ALERTS, END, deploy
 
 deploy(sim, "v2")
@@ -161,7 +174,13 @@ short.offsets(topic="transactions")[["partition", "log_start", "log_end"]]
 # %%
 read = replay(short, {**BACKTEST_CONFIG, "group.id": "audit"})
 produced = int(short.offsets(topic="transactions")["log_end"].sum())
-pd.Series({"produced": produced, "replayed": len(read), "oldest replayed at (s)": round(float(read["time"].min()))})
+pd.Series(
+    {
+        "produced": produced,
+        "replayed": len(read),
+        "oldest replayed at (s)": round(float(read["time"].min())),
+    }
+)
 
 # %% [markdown]
 # A back-test or a rebuild over this topic silently covers the last half hour only. A log that is the
@@ -185,7 +204,11 @@ check_backtest_config(backtest_config)
 from eda_sim.exercises.nb12 import check_backtest_config
 
 ### BEGIN SOLUTION
-backtest_config = {"group.id": "backtest-v2", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+backtest_config = {
+    "group.id": "backtest-v2",
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": False,
+}
 ### END SOLUTION
 check_backtest_config(backtest_config)
 

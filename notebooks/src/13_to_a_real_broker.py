@@ -108,13 +108,17 @@ print(run.details())
 from eda_sim.redis_server import start_hint
 from eda_sim.widgets import explore
 
+
 def story(where, kill, max_deliveries, all_transient):
     if where == "redis" and not backend.redis:
         print("no Redis server here, so this runs on the simulator.", start_hint())
     target = backend if where == "redis" else "simulator"
     print(run_story(target, kill=kill, max_deliveries=max_deliveries, all_transient=all_transient))
 
-explore(story, where=["simulator", "redis"], kill=True, max_deliveries=(1, 5, 1, 3), all_transient=True)
+
+explore(
+    story, where=["simulator", "redis"], kill=True, max_deliveries=(1, 5, 1, 3), all_transient=True
+)
 
 # %%
 story("simulator", kill=True, max_deliveries=3, all_transient=False)
@@ -133,6 +137,7 @@ story("simulator", kill=True, max_deliveries=3, all_transient=False)
 
 # %%
 import pandas as pd
+
 from eda_sim.redis_backend import differences
 
 pd.set_option("display.max_colwidth", None)
@@ -165,20 +170,24 @@ broker_terms()
 # %% tags=["exercise"]
 from eda_sim.exercises.nb13 import check_broker_terms
 
-answer = {"Kinesis": {"partition": "?", "offset": "?"},
-          "Event Hubs": {"consumer group": "?"},
-          "Pub/Sub": {"consumer group": "?", "partition": "?"},
-          "Redis Streams": {"committed offset": "?"}}
+answer = {
+    "Kinesis": {"partition": "?", "offset": "?"},
+    "Event Hubs": {"consumer group": "?"},
+    "Pub/Sub": {"consumer group": "?", "partition": "?"},
+    "Redis Streams": {"committed offset": "?"},
+}
 check_broker_terms(answer)
 
 # %% tags=["solution"]
 from eda_sim.exercises.nb13 import check_broker_terms
 
 ### BEGIN SOLUTION
-answer = {"Kinesis": {"partition": "shard", "offset": "sequence number"},
-          "Event Hubs": {"consumer group": "consumer group"},
-          "Pub/Sub": {"consumer group": "subscription", "partition": "ordering key"},
-          "Redis Streams": {"committed offset": "XACK"}}
+answer = {
+    "Kinesis": {"partition": "shard", "offset": "sequence number"},
+    "Event Hubs": {"consumer group": "consumer group"},
+    "Pub/Sub": {"consumer group": "subscription", "partition": "ordering key"},
+    "Redis Streams": {"committed offset": "XACK"},
+}
 ### END SOLUTION
 check_broker_terms(answer)
 

@@ -94,12 +94,14 @@ check_quiz(answers)
 from eda_sim.exercises.nb99 import DEMOS, demonstrate
 from eda_sim.widgets import explore
 
+
 def show(belief):
     result = demonstrate(belief)
     if isinstance(result, str):
         print(result)
         return None
     return result
+
 
 explore(show, belief=list(DEMOS))
 
