@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from . import compaction
 from .errors import fail
 
 #: Topic-level properties the simulator models, with Kafka's defaults.
@@ -29,6 +30,7 @@ TOPIC_DEFAULTS = {
     "retention.bytes": -1,  # per partition; -1 means no size limit
     "segment.bytes": 1073741824,  # a segment rolls at this size...
     "segment.ms": 604800000,  # ...or at this age
+    **compaction.COMPACTION_DEFAULTS,  # cleanup.policy and the cleaner's settings
 }
 
 #: How often the broker looks for segments to delete (log.retention.check.interval.ms).
@@ -63,7 +65,17 @@ class _Segment:
 class PartitionLog:
     """One partition: an append-only log of records with offsets."""
 
-    __slots__ = ("topic", "index", "_records", "_base", "log_start_offset", "_segments", "_config")
+    __slots__ = (
+        "topic",
+        "index",
+        "_records",
+        "_base",
+        "log_start_offset",
+        "_segments",
+        "_config",
+        "_roll",
+        "sparse",
+    )
 
     def __init__(self, topic: str, index: int, config: dict, now: float = 0.0):
         self.topic = topic
@@ -73,6 +85,8 @@ class PartitionLog:
         self.log_start_offset = 0
         self._segments = [_Segment(0, now)]
         self._config = config
+        self._roll = compaction.roll_seconds(config)
+        self.sparse = False  # True once compaction removed records: the log has gaps (None slots)
 
     @property
     def log_end_offset(self) -> int:
@@ -94,8 +108,7 @@ class PartitionLog:
         seg = self._segments[-1]
         cfg = self._config
         if seg.size and (
-            seg.size + nbytes > cfg["segment.bytes"]
-            or now - seg.created >= cfg["segment.ms"] / 1000.0
+            seg.size + nbytes > cfg["segment.bytes"] or now - seg.created >= self._roll
         ):
             seg = _Segment(first, now)
             self._segments.append(seg)
@@ -107,7 +120,11 @@ class PartitionLog:
         return first
 
     def read(self, offset: int, max_records: int) -> list:
-        """Up to ``max_records`` stored tuples from ``offset`` (which must be retained)."""
+        """Up to ``max_records`` stored tuples from ``offset`` (which must be retained).
+
+        In a compacted log (``sparse``) removed records read as ``None``: the
+        offsets stay where they were, and a reader skips the gaps.
+        """
         i = offset - self._base
         return self._records[i : i + max_records]
 
@@ -119,14 +136,21 @@ class PartitionLog:
                 f"[{self.log_start_offset}, {self.log_end_offset})"
             )
         t = self._records[offset - self._base]
+        if t is None:
+            raise ValueError(
+                f"offset {offset} of {self.topic}[{self.index}] was removed by compaction"
+            )
         return Record(self.topic, self.index, offset, *t)
 
     def records(self, start: int | None = None, end: int | None = None) -> list[Record]:
         """Retained records with offsets in ``[start, end)`` as :class:`Record` tuples."""
         lo = self.log_start_offset if start is None else max(start, self.log_start_offset)
         hi = self.log_end_offset if end is None else min(end, self.log_end_offset)
+        recs, base = self._records, self._base
         return [
-            Record(self.topic, self.index, o, *self._records[o - self._base]) for o in range(lo, hi)
+            Record(self.topic, self.index, o, *recs[o - base])
+            for o in range(lo, hi)
+            if recs[o - base] is not None  # a gap left by compaction
         ]
 
     def enforce_retention(self, now: float) -> int:
@@ -138,6 +162,8 @@ class PartitionLog:
         all of it is past ``retention.ms``, as Kafka does; size never deletes it.
         """
         cfg = self._config
+        if not compaction.deletes(cfg):  # cleanup.policy=compact: retention never deletes
+            return 0
         ms, max_bytes = cfg["retention.ms"], cfg["retention.bytes"]
         removed_to = self.log_start_offset
         segs = self._segments
@@ -214,6 +240,7 @@ class Broker:
         self._retention_started = False
         self.appended_total = 0  # records appended, duplicates from retries included
         self.expired_total = 0  # records removed by retention
+        self.cleaner = compaction.LogCleaner(self, sim)
 
     def create_topic(self, name: str, partitions: int = 1, config: dict | None = None) -> Topic:
         """Create a topic; ``ValueError`` for a bad name or count, ``KafkaException`` if it exists."""
@@ -232,6 +259,9 @@ class Broker:
                     "INVALID_CONFIG",
                     f"unknown topic property {key!r}; the simulator models: {', '.join(TOPIC_DEFAULTS)}",
                 )
+            if key in compaction.COMPACTION_DEFAULTS:
+                cfg[key] = compaction.topic_value(key, value)
+                continue
             try:
                 cfg[key] = int(value)
             except (TypeError, ValueError):
@@ -248,6 +278,8 @@ class Broker:
         ) and not self._retention_started:
             self._retention_started = True
             self._sim.env.process(self._retention_loop())
+        if compaction.is_compacted(cfg):
+            self.cleaner.start()
         return topic
 
     def add_partitions(self, name: str, total: int) -> Topic:
@@ -275,6 +307,14 @@ class Broker:
             raise fail(
                 "UNKNOWN_TOPIC_OR_PART", f"unknown topic {name!r}; topics are: {known}"
             ) from None
+
+    def refusal(self, topic: str, batch: list) -> str:
+        """Why the broker refuses a batch for ``topic`` (Kafka's INVALID_RECORD), or ""."""
+        if compaction.is_compacted(self.topics[topic].config) and any(
+            r[KEY] is None for r in batch
+        ):
+            return f"compacted topic {topic!r} cannot accept a record without a key"
+        return ""
 
     def append(
         self, producer, topic: str, partition: int, batch: list, nbytes: int, base_seq: int | None

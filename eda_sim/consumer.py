@@ -190,9 +190,11 @@ class Consumer:
                 take = max_n - len(out)
             recs = log.read(pos, take)
             topic, part = tp
-            out.extend(
-                map(Message, repeat(topic, take), repeat(part, take), range(pos, pos + take), recs)
-            )
+            offs = range(pos, pos + take)
+            if log.sparse:  # compaction left gaps: hand out what is there, with its own offsets
+                offs = [o for o, r in zip(offs, recs) if r is not None]
+                recs = [r for r in recs if r is not None]
+            out.extend(map(Message, repeat(topic, take), repeat(part, take), offs, recs))
             runs.append((topic, part, pos, take))
             self._positions[tp] = pos + take
             if store:

@@ -27,6 +27,7 @@ _CODES = {
     "TOPIC_ALREADY_EXISTS": 36,
     "INVALID_PARTITIONS": 37,
     "INVALID_CONFIG": 40,
+    "INVALID_RECORD": 87,
     "INCONSISTENT_GROUP_PROTOCOL": 23,
 }
 _NAMES = {code: name for name, code in _CODES.items()}

@@ -75,6 +75,8 @@ KINDS = {
     "crashed": "a member (or producer) stopped abruptly, without committing or leaving",
     "restarted": "a crashed member came back as a new member",
     "expired": "retention removed records from the start of a log (count = records)",
+    "compacted": "the log cleaner compacted a partition (offset = log start, count = records removed)",
+    "refused": "the broker refused a batch (detail says why, e.g. no key on a compacted topic)",
     # the service layer (eda_sim.services, eda_sim.retries)
     "handled": "a service's handler finished an event (detail = type and id)",
     "retry_scheduled": "a handler failed and the event will be tried again after a backoff",

@@ -254,6 +254,20 @@ class Producer:
         ev.callbacks.append(lambda _ev: self._arrive(batch))
 
     def _arrive(self, batch: _Batch) -> None:
+        refused = self._sim.broker.refusal(batch.topic, batch.records)
+        if refused:  # the broker's answer, reported like any failed delivery
+            self._sim.journal.write(
+                "refused",
+                "broker",
+                "",
+                batch.topic,
+                batch.partition,
+                -1,
+                len(batch.records),
+                refused,
+            )
+            self._delivered(batch, -1, KafkaError(KafkaError.INVALID_RECORD, refused))
+            return
         first, _dup = self._sim.broker.append(
             self, batch.topic, batch.partition, batch.records, batch.nbytes, batch.base_seq
         )
