@@ -144,6 +144,7 @@ CONSUMER = {
     "max.poll.interval.ms": (300000, _int(1)),
     "partition.assignment.strategy": ("range,roundrobin", _strategy),
     "on_commit": (None, _callable),
+    "isolation.level": ("read_committed", _choice("read_committed", "read_uncommitted")),
 }
 
 #: Producer properties: key -> (default, checker). Defaults are librdkafka's,
@@ -167,6 +168,8 @@ PRODUCER = {
     "max.in.flight.requests.per.connection": (1000000, _int(1)),
     "compression.type": ("none", _choice("none", "gzip", "snappy", "lz4", "zstd")),
     "on_delivery": (None, _callable),
+    "transactional.id": (None, _str),
+    "transaction.timeout.ms": (60000, _int(1000)),
 }
 
 #: AdminClient properties.

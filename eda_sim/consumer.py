@@ -76,6 +76,8 @@ class Consumer:
         self._rr = 0
         self._last_runs: list = []  # (topic, partition, first offset, count) of the last fetch
         self.delivered_total = 0
+        self._read_committed = self._config["isolation.level"] == "read_committed"
+        self._unstable: set = set()  # assigned partitions whose offsets wait on an open transaction
 
     def __repr__(self) -> str:
         return f"<Consumer {self.member_id or self.client_id} group={self.group_id!r}>"
@@ -160,6 +162,9 @@ class Consumer:
         n = len(parts)
         if not n:
             return []
+        if self._unstable:
+            self._resolve_unstable()
+        txns = self._sim.transactions.partitions  # empty until a transactional producer writes
         out: list = []
         runs = self._last_runs = []
         topics = self._sim.broker.topics
@@ -183,7 +188,11 @@ class Consumer:
                     if self._pending_errors:
                         return out or [self._pending_errors.pop(0)]
                     continue
-            take = log.log_end_offset - pos
+            txp = txns.get(tp) if txns else None
+            end = log.log_end_offset
+            if txp is not None and self._read_committed:
+                end = txp.last_stable_offset(end)  # read_committed reads only below the LSO
+            take = end - pos
             if take <= 0:
                 continue
             if take > max_n - len(out):
@@ -194,7 +203,15 @@ class Consumer:
             if log.sparse:  # compaction left gaps: hand out what is there, with its own offsets
                 offs = [o for o, r in zip(offs, recs) if r is not None]
                 recs = [r for r in recs if r is not None]
-            out.extend(map(Message, repeat(topic, take), repeat(part, take), offs, recs))
+            if txp is None:
+                out.extend(map(Message, repeat(topic, take), repeat(part, take), offs, recs))
+            else:
+                # Markers are never handed out, nor (read_committed) aborted records: the position
+                # still moves past them, so the application sees gaps in the offsets.
+                rc = self._read_committed
+                out.extend(
+                    Message(topic, part, o, r) for o, r in zip(offs, recs) if txp.visible(o, rc)
+                )
             runs.append((topic, part, pos, take))
             self._positions[tp] = pos + take
             if store:
@@ -357,10 +374,28 @@ class Consumer:
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
     ):
-        """``(low, high)``: the partition's log-start and log-end offsets."""
+        """``(low, high)``: the log-start offset and the end this consumer can read to.
+
+        The end is the log-end offset under ``read_uncommitted`` and the last
+        stable offset under ``read_committed``, as librdkafka asks the broker
+        with the consumer's isolation level.
+        """
         self._check_usable()
         log = self._sim.broker.topic(partition.topic).partition(partition.partition)
-        return log.log_start_offset, log.log_end_offset
+        high = log.log_end_offset
+        if self._read_committed:
+            high = self._sim.transactions.last_stable_offset(partition.topic, partition.partition)
+        return log.log_start_offset, high
+
+    def consumer_group_metadata(self):
+        """The group's id, generation and this member's id, for ``send_offsets_to_transaction()``."""
+        self._check_usable()
+        from .transactions import ConsumerGroupMetadata
+
+        group = self._sim.groups.get(self.group_id) if self.group_id else None
+        return ConsumerGroupMetadata(
+            self.group_id, group.generation if group is not None else -1, self.member_id
+        )
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata, as ``AdminClient.list_topics``."""
@@ -396,7 +431,13 @@ class Consumer:
 
     def _on_assign(self, parts: list) -> None:
         group = self._sim._group(self.group_id)
+        pending = self._sim.transactions.pending_offsets
         for tp in parts:
+            if pending(self.group_id, tp) is not None:
+                # KIP-447: offsets held by an open transaction are not stable yet; wait for its end.
+                self._positions.pop(tp, None)
+                self._unstable.add(tp)
+                continue
             committed = group.committed.get(tp)
             log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
             if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
@@ -418,6 +459,20 @@ class Consumer:
                 ],
             )
 
+    def _resolve_unstable(self) -> None:
+        pending = self._sim.transactions.pending_offsets
+        ready = sorted(tp for tp in self._unstable if pending(self.group_id, tp) is None)
+        if ready:
+            self._unstable.difference_update(ready)
+            group = self._sim._group(self.group_id)
+            for tp in ready:
+                committed = group.committed.get(tp)
+                log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
+                if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
+                    self._positions[tp] = committed
+                else:
+                    self._reset(tp, log, "no committed offset")
+
     def _on_revoke(self, parts: list, lost: bool) -> None:
         if parts and not lost and not self.crashed and self._config["enable.auto.commit"]:
             # Kafka's clients commit what was polled before giving partitions up.
@@ -435,6 +490,7 @@ class Consumer:
         if callback is not None and parts and not self.crashed:
             callback(self, [TopicPartition(t, p) for t, p in parts])
         gone = set(parts)
+        self._unstable.difference_update(gone)
         self._assignment = [tp for tp in self._assignment if tp not in gone]
         for tp in parts:
             self._positions.pop(tp, None)
@@ -566,6 +622,7 @@ class Consumer:
         self._positions = {}
         self._stored = {}
         self._lost = {}
+        self._unstable = set()
         self._pending_errors = []
         self._last_poll = self._sim.now
         self._sim.journal.write(

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 _CODES = {
     "_MAX_POLL_EXCEEDED": -147,
+    "_FENCED": -144,
+    "_FATAL": -150,
+    "_NOT_CONFIGURED": -145,
+    "_PURGE_QUEUE": -152,
+    "_PURGE_INFLIGHT": -151,
+    "_TIMED_OUT": -185,
     "_AUTO_OFFSET_RESET": -140,
     "_NO_OFFSET": -168,
     "_STATE": -172,
@@ -29,6 +35,11 @@ _CODES = {
     "INVALID_CONFIG": 40,
     "INVALID_RECORD": 87,
     "INCONSISTENT_GROUP_PROTOCOL": 23,
+    "INVALID_PRODUCER_EPOCH": 47,
+    "INVALID_TXN_STATE": 48,
+    "INVALID_TRANSACTION_TIMEOUT": 50,
+    "CONCURRENT_TRANSACTIONS": 51,
+    "PRODUCER_FENCED": 90,
 }
 _NAMES = {code: name for name, code in _CODES.items()}
 _RETRIABLE = {"REBALANCE_IN_PROGRESS", "_TRANSPORT", "_MSG_TIMED_OUT"}
@@ -42,14 +53,23 @@ class KafkaError:
     with the real client.
     """
 
-    __slots__ = ("_code", "_reason", "_fatal")
+    __slots__ = ("_code", "_reason", "_fatal", "_retriable", "_txn_requires_abort")
 
-    def __init__(self, code: int, reason: str | None = None, fatal: bool = False):
+    def __init__(
+        self,
+        code: int,
+        reason: str | None = None,
+        fatal: bool = False,
+        retriable: bool = False,
+        txn_requires_abort: bool = False,
+    ):
         if code not in _NAMES:
             raise ValueError(f"unknown Kafka error code {code!r}; known codes: {sorted(_CODES)}")
         self._code = code
         self._reason = reason or _NAMES[code]
         self._fatal = fatal
+        self._retriable = retriable
+        self._txn_requires_abort = txn_requires_abort
 
     def code(self) -> int:
         """The numeric code."""
@@ -65,11 +85,15 @@ class KafkaError:
 
     def retriable(self) -> bool:
         """Whether trying again may succeed."""
-        return _NAMES[self._code] in _RETRIABLE
+        return self._retriable or _NAMES[self._code] in _RETRIABLE
 
     def fatal(self) -> bool:
         """Whether the client can no longer be used."""
         return self._fatal
+
+    def txn_requires_abort(self) -> bool:
+        """Whether the current transaction failed and must be aborted (``abort_transaction()``) before a new one."""
+        return self._txn_requires_abort
 
     def __eq__(self, other):
         if isinstance(other, KafkaError):

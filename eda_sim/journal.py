@@ -89,6 +89,14 @@ KINDS = {
     "storm_started": "a storm of extra load began (detail = rate, duration and records)",
     "storm_ended": "a storm's window closed (count = records it produced)",
     "scaled": "an autoscaler added or removed an instance, or refused at its cap (detail = lag and count)",
+    # transactions (eda_sim.transactions)
+    "txn_init": "init_transactions: a transactional.id got its producer id and a new epoch",
+    "txn_offsets": "a group's offsets were put in a transaction (send_offsets_to_transaction)",
+    "txn_marker": "the broker wrote a commit or abort marker (a control record) at an offset",
+    "txn_committed": "a transaction committed: its records and offsets count (count = partitions)",
+    "txn_aborted": "a transaction aborted: read_committed readers skip its records (detail = why)",
+    "txn_timed_out": "the coordinator aborted a transaction open longer than transaction.timeout.ms",
+    "txn_fenced": "a producer with a stale epoch was refused (a newer instance or a timeout bumped it)",
 }
 
 

@@ -47,6 +47,7 @@ class _Batch:
         "base_seq",
         "attempt",
         "open",
+        "epoch",
     )
 
     def __init__(self, topic, partition):
@@ -58,6 +59,7 @@ class _Batch:
         self.base_seq = None
         self.attempt = 0
         self.open = True
+        self.epoch = -1  # the producer epoch a transactional batch carries
 
 
 def _to_bytes(value, what: str):
@@ -114,13 +116,24 @@ class Producer:
         self._config = cfg = _config.resolve(config, _config.PRODUCER, "producer")
         self._sim = sim if sim is not None else resolve_simulation(cfg["bootstrap.servers"])
         self.name = self._sim._new_producer_name(cfg["client.id"], (config or {}).get("client.id"))
-        self.idempotent = cfg["enable.idempotence"]
+        # transactional.id implies the idempotent producer, as librdkafka sets it.
+        self.idempotent = cfg["enable.idempotence"] or cfg["transactional.id"] is not None
         if self.idempotent:
             # Idempotence needs acks=all and retries, as librdkafka enforces.
             if (config or {}).get("acks") not in (None, "all", "-1", -1):
                 raise fail("_INVALID_ARG", "enable.idempotence=true requires acks=all")
             cfg["acks"] = "all"
-        self.producer_id = self._sim._new_producer_id() if self.idempotent else None
+        self._txn = None
+        if cfg["transactional.id"] is not None:
+            from .transactions import ProducerTransactions
+
+            self._txn = ProducerTransactions(
+                self, cfg["transactional.id"], cfg["transaction.timeout.ms"]
+            )
+        # A transactional producer gets its id from the coordinator in init_transactions().
+        self.producer_id = (
+            self._sim._new_producer_id() if self.idempotent and self._txn is None else None
+        )
         self._linger = cfg["linger.ms"] / 1000.0
         self._sticky_linger = cfg["sticky.partitioning.linger.ms"] / 1000.0
         self._latency = self._sim.network_latency
@@ -167,6 +180,8 @@ class Producer:
     ):
         """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``."""
         # This is the hot path of every benchmark: keep it flat and cheap.
+        if self._txn is not None:
+            self._txn.on_produce()
         t = self._topics.get(topic)
         if t is None:
             t = self._topics[topic] = self._sim.broker.topic(topic)
@@ -242,6 +257,8 @@ class Producer:
             key = (batch.topic, batch.partition)
             batch.base_seq = self._seq.get(key, 0)
             self._seq[key] = batch.base_seq + len(batch.records)
+        if self._txn is not None:
+            batch.epoch = self._txn.on_send(batch.topic, batch.partition)
         self.sent_total += len(batch.records)
         self._sim.journal.write(
             "produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records)
@@ -268,9 +285,19 @@ class Producer:
             )
             self._delivered(batch, -1, KafkaError(KafkaError.INVALID_RECORD, refused))
             return
-        first, _dup = self._sim.broker.append(
+        txn = None
+        if self._txn is not None:
+            txn = self._txn.on_arrive(batch.epoch)
+            if isinstance(txn, KafkaError):  # a stale epoch: the broker refuses a fenced producer's batch
+                self._delivered(batch, -1, txn)
+                return
+        first, dup = self._sim.broker.append(
             self, batch.topic, batch.partition, batch.records, batch.nbytes, batch.base_seq
         )
+        if txn is not None and not dup:
+            self._sim.transactions.appended(
+                txn, batch.topic, batch.partition, first, len(batch.records)
+            )
         self._sim._signal_data()
         if self._config["acks"] == "0":
             self._delivered(batch, -1)
@@ -364,3 +391,32 @@ class Producer:
         from .admin import cluster_metadata
 
         return cluster_metadata(self._sim, topic)
+
+    # -- transactions (eda_sim.transactions has the rules) ------------------------------------
+
+    def _transactions(self):
+        if self._txn is None:
+            raise fail(
+                "_NOT_CONFIGURED", "The Transactional API requires transactional.id to be configured"
+            )
+        return self._txn
+
+    def init_transactions(self, timeout: float | None = None) -> None:
+        """Register ``transactional.id``: bump the epoch, fence and abort an older instance's transaction."""
+        self._transactions().init(timeout)
+
+    def begin_transaction(self) -> None:
+        """Start a transaction; ``produce()`` is allowed only inside one."""
+        self._transactions().begin()
+
+    def send_offsets_to_transaction(self, positions, group_metadata, timeout: float | None = None):
+        """Put a consumer group's next offsets in the transaction: committed only if it commits."""
+        self._transactions().send_offsets(positions, group_metadata, timeout)
+
+    def commit_transaction(self, timeout: float | None = None) -> None:
+        """Flush, then commit: the records and offsets become visible to read_committed readers together."""
+        self._transactions().commit(timeout)
+
+    def abort_transaction(self, timeout: float | None = None) -> None:
+        """Purge what is queued, then abort: read_committed readers never see the transaction's records."""
+        self._transactions().abort(timeout)

@@ -34,6 +34,7 @@ from .errors import fail
 from .group import Group
 from .journal import Journal
 from .spans import SpanLog
+from .transactions import TransactionCoordinator
 
 _SIMULATIONS: weakref.WeakValueDictionary[str, Simulation] = weakref.WeakValueDictionary()
 _INF = float("inf")
@@ -93,6 +94,7 @@ class Simulation:
         self.journal = Journal(self.env, enabled=journal)
         self.network_latency = float(network_latency)
         self.broker = Broker(self)
+        self.transactions = TransactionCoordinator(self)
         self.groups: dict[str, Group] = {}
         self.members: dict = {}  # name -> Member, for processes on the clock
         self.producers: dict = {}  # name -> Producer
