@@ -468,7 +468,10 @@ class Consumer:
             for tp in ready:
                 committed = group.committed.get(tp)
                 log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
-                if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
+                if (
+                    committed is not None
+                    and log.log_start_offset <= committed <= log.log_end_offset
+                ):
                     self._positions[tp] = committed
                 else:
                     self._reset(tp, log, "no committed offset")

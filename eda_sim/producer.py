@@ -288,7 +288,9 @@ class Producer:
         txn = None
         if self._txn is not None:
             txn = self._txn.on_arrive(batch.epoch)
-            if isinstance(txn, KafkaError):  # a stale epoch: the broker refuses a fenced producer's batch
+            if isinstance(
+                txn, KafkaError
+            ):  # a stale epoch: the broker refuses a fenced producer's batch
                 self._delivered(batch, -1, txn)
                 return
         first, dup = self._sim.broker.append(
@@ -397,7 +399,8 @@ class Producer:
     def _transactions(self):
         if self._txn is None:
             raise fail(
-                "_NOT_CONFIGURED", "The Transactional API requires transactional.id to be configured"
+                "_NOT_CONFIGURED",
+                "The Transactional API requires transactional.id to be configured",
             )
         return self._txn
 

@@ -393,12 +393,15 @@ class Simulation:
         return frame
 
     def records(self, topic: str, decode: bool = True):
-        """Every retained record of ``topic`` as a DataFrame (partition, offset, time, key, value)."""
+        """Every retained record of ``topic`` as a DataFrame (partition, offset, time, key, value); markers left out."""
         import pandas as pd
 
         rows = []
         for log in self.topic(topic).partitions:
+            txns = self.transactions.partitions.get((topic, log.index))
             for r in log.records():
+                if txns is not None and r.offset in txns.markers:
+                    continue  # a commit or abort marker: no reader is ever handed one
                 key, value = r.key, r.value
                 if decode:
                     key = key.decode(errors="replace") if key is not None else None

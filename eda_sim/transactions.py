@@ -248,7 +248,9 @@ class TransactionCoordinator:
         """AddPartitionsToTxn: the transaction now spans this partition (its timer starts with the first)."""
         return self._transaction(txn_id, epoch)
 
-    def appended(self, txn: Transaction, topic: str, partition: int, first: int, count: int) -> None:
+    def appended(
+        self, txn: Transaction, topic: str, partition: int, first: int, count: int
+    ) -> None:
         """Note records the broker appended for ``txn``: they are uncommitted until its marker."""
         tp = (topic, partition)
         parts = self.partitions.get(tp)
@@ -311,7 +313,9 @@ class TransactionCoordinator:
             parts = self.partitions[tp]
             parts.markers[offset] = kind
             parts.open.pop(txn, None)
-            sim.journal.write("txn_marker", "broker", "", tp[0], tp[1], offset, 1, f"{kind} {txn.name}")
+            sim.journal.write(
+                "txn_marker", "broker", "", tp[0], tp[1], offset, 1, f"{kind} {txn.name}"
+            )
         if commit:
             for group_id in sorted(txn.offsets):
                 group = sim._group(group_id)
@@ -335,7 +339,9 @@ class TransactionCoordinator:
         reg = self._ids[txn.txn_id]
         timeout = self._timeout_ms.get(txn.txn_id, 60000)
         self._sim.journal.write(
-            "txn_timed_out", txn.txn_id, detail=f"{txn.name} open for transaction.timeout.ms={timeout}"
+            "txn_timed_out",
+            txn.txn_id,
+            detail=f"{txn.name} open for transaction.timeout.ms={timeout}",
         )
         self._end(txn, commit=False, why="timed out")
         if reg.epoch == txn.epoch:
