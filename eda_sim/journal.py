@@ -77,6 +77,7 @@ KINDS = {
     "expired": "retention removed records from the start of a log (count = records)",
     "compacted": "the log cleaner compacted a partition (offset = log start, count = records removed)",
     "refused": "the broker refused a batch (detail says why, e.g. no key on a compacted topic)",
+    "restored": "a stream task rebuilt its state store from the changelog (count = records, detail = time)",
     # the service layer (eda_sim.services, eda_sim.retries)
     "handled": "a service's handler finished an event (detail = type and id)",
     "retry_scheduled": "a handler failed and the event will be tried again after a backoff",
