@@ -121,11 +121,20 @@ class AdminClient:
                     f"create_topics() expects NewTopic objects, got {type(nt).__name__}"
                 )
             try:
+                count = nt.num_partitions
+                if count == -1:  # KIP-464: the broker's num.partitions, 1 by default
+                    count = 1
+                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                    # Kafka's broker refuses it; the future carries the error, as with a real cluster.
+                    raise fail(
+                        "INVALID_PARTITIONS",
+                        f"topic {nt.topic!r}: num_partitions must be >= 1 (or -1 for the broker default), got {count!r}",
+                    )
                 if validate_only:
                     if nt.topic in self._sim.broker.topics:
                         raise fail("TOPIC_ALREADY_EXISTS", f"topic {nt.topic!r} already exists")
                 else:
-                    self._sim.broker.create_topic(nt.topic, nt.num_partitions, nt.config)
+                    self._sim.broker.create_topic(nt.topic, count, nt.config)
                 out[nt.topic] = _done()
             except KafkaException as err:
                 out[nt.topic] = _done(error=err)
