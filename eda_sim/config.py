@@ -145,7 +145,33 @@ CONSUMER = {
     "partition.assignment.strategy": ("range,roundrobin", _strategy),
     "on_commit": (None, _callable),
     "isolation.level": ("read_committed", _choice("read_committed", "read_uncommitted")),
+    # KIP-345 static membership and the KIP-848 protocol: see eda_sim.group_consumer
+    "group.instance.id": (None, _str),
+    "group.protocol": ("classic", _choice("classic", "consumer")),
+    # librdkafka takes any name and the broker refuses one it does not offer; the simulator says so at once
+    "group.remote.assignor": (None, _choice("uniform", "range")),
 }
+
+#: Keys librdkafka refuses when ``group.protocol=consumer``: the broker owns them under KIP-848.
+#: The messages are librdkafka 2.16's, word for word.
+BROKER_SIDE_UNDER_CONSUMER = {
+    "session.timeout.ms": "`session.timeout.ms` is not supported for `group.protocol=consumer` "
+    "or share consumer. It is defined broker side",
+    "heartbeat.interval.ms": "`heartbeat.interval.ms` is not supported for `group.protocol=consumer` "
+    "or share consumer. It is defined broker side",
+    "partition.assignment.strategy": "`partition.assignment.strategy` is not supported for "
+    "`group.protocol=consumer`. Use `group.remote.assignor` instead",
+}
+
+
+def check_group_protocol(config: dict | None) -> None:
+    """Refuse, as librdkafka does, client-side group settings a ``group.protocol=consumer`` member set."""
+    if not config or config.get("group.protocol") != "consumer":
+        return
+    for key, message in BROKER_SIDE_UNDER_CONSUMER.items():
+        if key in config:
+            raise fail("_INVALID_ARG", f"Failed to create consumer: {message}")
+
 
 #: Producer properties: key -> (default, checker). Defaults are librdkafka's,
 #: except ``partitioner``: see :mod:`eda_sim.producer`.

@@ -56,6 +56,7 @@ class Consumer:
     def __init__(self, config: dict | None = None, *, sim=None):
         from .simulation import resolve_simulation
 
+        _config.check_group_protocol(config)
         self._config = _config.resolve(config, _config.CONSUMER, "consumer")
         self._sim = (
             sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
@@ -71,6 +72,10 @@ class Consumer:
         self._pending_errors: list = []
         self._callbacks = (None, None, None)
         self._closed = False
+        self._fenced = (
+            False  # another process took this group.instance.id (fatal, as in librdkafka)
+        )
+        self._incarnation = 0  # one per join: background loops of an older one stop
         self.crashed = False
         self._last_poll = self._sim.now
         self._rr = 0
@@ -153,7 +158,7 @@ class Consumer:
         if self._pending_errors:
             return [self._pending_errors.pop(0)]
         if self.member_id is None:
-            if not self._subscription:
+            if not self._subscription or self._fenced:
                 return []
             self._join()
             if self._pending_errors:
@@ -404,11 +409,15 @@ class Consumer:
         return cluster_metadata(self._sim, topic)
 
     def close(self) -> None:
-        """Commit (with auto-commit on), leave the group and release the consumer."""
+        """Commit (with auto-commit on), leave the group and release the consumer.
+
+        A static member (``group.instance.id``) does not leave: the group keeps
+        its partitions for it until ``session.timeout.ms`` passes (KIP-345).
+        """
         if self._closed:
             return
         self._check_usable()
-        self._leave()
+        self._leave(terminating=True)
         self._closed = True
 
     # -- group callbacks (called by the coordinator) ------------------------------
@@ -416,18 +425,51 @@ class Consumer:
     def _join(self) -> None:
         sim = self._sim
         self.member_id = sim._new_member_id(self.client_id)
-        sim._group(self.group_id).join(self)
+        self._incarnation += 1
+        sim._group(self.group_id).join(self)  # a static member may get its old member id back
         member = self.member_id
-        sim.env.process(self._watchdog(member))
+        sim.env.process(self._watchdog(member, self._incarnation))
         if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:
-            sim.env.process(self._auto_commit_loop(member))
+            sim.env.process(self._auto_commit_loop(member, self._incarnation))
 
-    def _leave(self) -> None:
+    def _leave(self, terminating: bool = False) -> None:
         if self.member_id is None:
             return
         group = self._sim._group(self.group_id)
-        group.remove(self.member_id, "left", "left the group")
+        if terminating and self._config["group.instance.id"] is not None:
+            group.depart(self.member_id, "static member closed without leaving")
+            group.expire_later(self.member_id, self._session_timeout(), self._expiry_reason())
+        else:
+            group.remove(self.member_id, "left", "left the group")
         self.member_id = None
+
+    def _session_timeout(self) -> float:
+        """Seconds without heartbeats before the group removes this member."""
+        return self._config["session.timeout.ms"] / 1000.0
+
+    def _expiry_reason(self) -> str:
+        return f"no heartbeat for {self._session_timeout():g} s (session.timeout.ms)"
+
+    def _fence(self, instance: str) -> None:
+        """Another consumer joined with this one's ``group.instance.id``: this one is fenced for good."""
+        self._assignment = []
+        self._positions = {}
+        self._stored = {}
+        self.member_id = None
+        self._fenced = True
+        self._pending_errors.append(
+            Message(
+                None,
+                None,
+                None,
+                None,
+                KafkaError(
+                    KafkaError.FENCED_INSTANCE_ID,
+                    f"another consumer joined with group.instance.id={instance}; this one is fenced",
+                    fatal=True,
+                ),
+            )
+        )
 
     def _on_assign(self, parts: list) -> None:
         group = self._sim._group(self.group_id)
@@ -544,11 +586,16 @@ class Consumer:
 
     # -- background work on the clock -----------------------------------------------
 
-    def _watchdog(self, member: str):
+    def _watchdog(self, member: str, incarnation: int):
         """Evict this member if it does not poll within max.poll.interval.ms."""
         interval = self._config["max.poll.interval.ms"] / 1000.0
         env = self._sim.env
-        while self.member_id == member and not self.crashed and not self._closed:
+        while (
+            self.member_id == member
+            and self._incarnation == incarnation
+            and not self.crashed
+            and not self._closed
+        ):
             wait = self._last_poll + interval - env.now
             if wait > 0:
                 yield env.timeout(wait)
@@ -571,12 +618,17 @@ class Consumer:
             )
             return
 
-    def _auto_commit_loop(self, member: str):
+    def _auto_commit_loop(self, member: str, incarnation: int):
         interval = self._config["auto.commit.interval.ms"] / 1000.0
         env = self._sim.env
         while True:
             yield env.timeout(interval)
-            if self.member_id != member or self.crashed or self._closed:
+            if (
+                self.member_id != member
+                or self._incarnation != incarnation
+                or self.crashed
+                or self._closed
+            ):
                 return
             group = self._sim._group(self.group_id)
             offs = {
@@ -602,17 +654,8 @@ class Consumer:
             detail="no commit, no leave; the group waits for session.timeout.ms",
         )
         if member is not None:
-            self._sim.env.process(self._expire(member))
-
-    def _expire(self, member: str):
-        yield self._sim.env.timeout(self._config["session.timeout.ms"] / 1000.0)
-        group = self._sim._group(self.group_id)
-        if member in group.members:
-            group.remove(
-                member,
-                "session_expired",
-                f"no heartbeat for {self._config['session.timeout.ms'] / 1000.0:g} s (session.timeout.ms)",
-            )
+            group = self._sim._group(self.group_id)
+            group.expire_later(member, self._session_timeout(), self._expiry_reason())
 
     def _restart(self) -> None:
         """Come back after a crash as a new member with empty local state."""
@@ -632,7 +675,9 @@ class Consumer:
             "restarted",
             old or self.client_id,
             self.group_id or "",
-            detail="rejoins on its next poll as a new member",
+            detail="rejoins on its next poll as a new member"
+            if self._config["group.instance.id"] is None
+            else "rejoins on its next poll; inside session.timeout.ms as the same static member",
         )
 
     def _check_usable(self) -> None:

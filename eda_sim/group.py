@@ -20,8 +20,16 @@ its partitions, then the new assignment is handed out. ``cooperative-sticky``
 rebalances *incrementally*: only partitions that move are revoked, in a first
 round, and handed to their new owners in a second.
 
+Static membership (KIP-345): a member configured with ``group.instance.id``
+that comes back within ``session.timeout.ms`` takes its old place, member id
+and partitions included, with no rebalance; ``close()`` of a static member
+does not leave the group (librdkafka and the Java client send no LeaveGroup
+for it), so its partitions wait for it, unread, until the session times out.
+
 Simplification: a rebalance completes at the instant it is triggered (real
 groups take a join and a sync round trip, and wait for every member to poll).
+Kafka hands a returning static member a new member id and fences the old one;
+the simulator keeps the id, so the board keeps the member's colour.
 """
 
 from __future__ import annotations
@@ -110,6 +118,9 @@ class Group:
         self.committed: dict = {}  # (topic, partition) -> committed offset
         self.generation = 0
         self.strategy: str | None = None
+        self.instances: dict = {}  # group.instance.id -> member id (static members)
+        self._sessions: dict = {}  # member id -> number of its current session (a static rejoin starts a new one)
+        self._session_count = 0
 
     @property
     def protocol(self) -> str:
@@ -124,7 +135,11 @@ class Group:
     # -- membership -----------------------------------------------------------------
 
     def join(self, consumer) -> None:
-        """Add a member and rebalance."""
+        """Add a member and rebalance; a static member returning to its place keeps its partitions."""
+        instance = consumer._config["group.instance.id"]
+        if instance is not None and self.instances.get(instance) in self.members:
+            self._static_rejoin(consumer, instance)
+            return
         strategies = consumer._config["partition.assignment.strategy"]
         if self.strategy is None or not self.members:
             self.strategy = strategies[0]
@@ -135,6 +150,9 @@ class Group:
             )
         self.members[consumer.member_id] = consumer
         self.assignment[consumer.member_id] = []
+        self._new_session(consumer.member_id)
+        if instance is not None:
+            self.instances[instance] = consumer.member_id
         self._sim.journal.write(
             "joined",
             consumer.member_id,
@@ -142,6 +160,54 @@ class Group:
             detail=",".join(sorted(consumer._subscription)),
         )
         self.rebalance(f"{consumer.member_id} joined")
+
+    def _new_session(self, member_id: str) -> None:
+        self._session_count += 1
+        self._sessions[member_id] = self._session_count
+
+    def _static_rejoin(self, consumer, instance: str) -> None:
+        """The static member ``instance`` is back inside its session: same id, same partitions, no rebalance."""
+        member_id = self.instances[instance]
+        previous = self.members[member_id]
+        if previous is not consumer and previous.member_id == member_id and not previous.crashed:
+            previous._fence(instance)  # a second live process with the same group.instance.id
+        consumer.member_id = member_id
+        self.members[member_id] = consumer
+        self._new_session(member_id)
+        parts = list(self.assignment[member_id])
+        self._sim.journal.write(
+            "rejoined",
+            member_id,
+            self.group_id,
+            count=len(parts),
+            detail=f"group.instance.id={instance} kept {_fmt(parts)}; no rebalance",
+        )
+        consumer._on_assign(parts)
+
+    def depart(self, member_id: str, reason: str) -> None:
+        """A static member closes without leaving: its partitions stay its own until its session expires."""
+        parts = list(self.assignment.get(member_id, []))
+        self._revoke(
+            member_id, parts, lost=False
+        )  # the client gives them up locally (commit, callback)
+        self._sim.journal.write(
+            "departed",
+            member_id,
+            self.group_id,
+            count=len(parts),
+            detail=f"{reason}; keeps {_fmt(parts)}",
+        )
+
+    def expire_later(self, member_id: str, seconds: float, reason: str) -> None:
+        """Remove ``member_id`` after ``seconds`` without heartbeats, unless a new session started by then."""
+        self._sim.env.process(
+            self._expiry(member_id, self._sessions.get(member_id), seconds, reason)
+        )
+
+    def _expiry(self, member_id: str, session, seconds: float, reason: str):
+        yield self._sim.env.timeout(seconds)
+        if member_id in self.members and self._sessions.get(member_id) == session:
+            self.remove(member_id, "session_expired", reason)
 
     def remove(self, member_id: str, kind: str, reason: str) -> None:
         """Take a member out (left, evicted, session_expired) and rebalance."""
@@ -160,6 +226,9 @@ class Group:
             self.owner.pop(tp, None)
         del self.members[member_id]
         del self.assignment[member_id]
+        self._sessions.pop(member_id, None)
+        for instance in [i for i, m in self.instances.items() if m == member_id]:
+            del self.instances[instance]
         self.rebalance(f"{member_id} {kind}")
 
     # -- rebalancing --------------------------------------------------------------

@@ -74,6 +74,8 @@ KINDS = {
     "session_expired": "a crashed member was removed after session.timeout.ms without heartbeats",
     "crashed": "a member (or producer) stopped abruptly, without committing or leaving",
     "restarted": "a crashed member came back as a new member",
+    "rejoined": "a static member (group.instance.id) came back inside its session and kept its partitions",
+    "departed": "a static member closed without leaving; the group keeps its partitions until its session expires",
     "expired": "retention removed records from the start of a log (count = records)",
     "compacted": "the log cleaner compacted a partition (offset = log start, count = records removed)",
     "refused": "the broker refused a batch (detail says why, e.g. no key on a compacted topic)",

@@ -202,10 +202,14 @@ def _replay(rows) -> _State:
                 s.subscriptions[r.group].update(r.detail.split(","))
         elif k in ("left", "evicted", "session_expired"):
             s.members[r.group].pop(r.actor, None)
-        elif k == "crashed":
+        elif k == "crashed" or k == "departed":
+            # a static member that closed keeps its partitions unread, as a crashed one does
             s.crashed[r.actor] = r.group
             if r.actor in s.members[r.group]:
                 s.members[r.group][r.actor] = "crashed"
+        elif k == "rejoined":
+            s.crashed.pop(r.actor, None)
+            s.members[r.group][r.actor] = "alive"
         elif k == "restarted":
             s.crashed.pop(r.actor, None)
             for key in [key for key in s.positions if key[1] == r.actor]:
