@@ -157,16 +157,39 @@ def retried(idempotent):
 retried(False), retried(True)
 
 # %% [markdown]
+# ## Both halves of exactly-once, side by side
+#
+# A payments service charges each payment in its own SQLite database and announces it with a
+# `PaymentPosted` event. We crash it after each of its first fourteen steps, replace it, and add up, over
+# all those crashes, the payments charged never or twice and the events a `read_committed` reader got
+# never or twice. Six ways to write the service:
+
+# %%
+from eda_sim.scenarios.exactly_once import STRATEGIES, effects_sweep
+
+pd.Series(STRATEGIES, name="what it does").to_frame()
+
+# %%
+effects_sweep()
+
+# %% [markdown]
+# Read it row by row. The inbox fixes the database and not the events. Kafka transactions fix the events
+# and **not** the database: a retried batch charges again, because the charge is outside the
+# transaction. Only the last two rows are exact on both sides. The outbox relay may send an event twice,
+# but both copies carry the payment's id, so a downstream reader that deduplicates by id counts it once.
+
+# %% [markdown]
 # ## Exercise: make the ledger exact
 #
 # Complete `post_payment` so that a redelivered payment is not posted twice. Keep the ids you have
 # processed in `seen`. Careful: two different payments may have the same account and amount.
 
-# %% tags=["exercise"]
+# %%
 from collections import Counter
 
 from eda_sim.exercises.nb05 import check_idempotent_ledger
 
+# %% tags=["exercise"]
 ledger, seen = Counter(), set()
 
 
@@ -177,10 +200,6 @@ def post_payment(event, ctx):
 check_idempotent_ledger(post_payment, ledger, seen)
 
 # %% tags=["solution"]
-from collections import Counter
-
-from eda_sim.exercises.nb05 import check_idempotent_ledger
-
 ledger, seen = Counter(), set()
 
 
