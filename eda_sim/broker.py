@@ -7,8 +7,10 @@ Retention removes whole segments from the start, so the log-start offset only
 moves forward. Reading does not remove anything: every consumer group reads
 the same log at its own pace.
 
-The simulator runs one broker and keeps one copy of each partition: Kafka's
-replication (leaders, followers, in-sync replicas) is not modelled.
+By default the simulator runs one broker and keeps one copy of each
+partition. ``Simulation(brokers=3)`` builds a cluster instead, and a topic's
+``replication_factor`` copies of each partition are kept by
+:mod:`eda_sim.replication` (leaders, followers, in-sync replicas, failover).
 
 Example::
 
@@ -77,6 +79,8 @@ class PartitionLog:
         "sparse",
     )
 
+    offline = False  # a single broker's log always has its leader; see eda_sim.replication
+
     def __init__(self, topic: str, index: int, config: dict, now: float = 0.0):
         self.topic = topic
         self.index = index
@@ -118,6 +122,24 @@ class PartitionLog:
         if newest > seg.max_time:
             seg.max_time = newest
         return first
+
+    def truncate(self, offset: int) -> None:
+        """Remove every record from ``offset`` on (a replica following a new leader does this)."""
+        if not self.log_start_offset <= offset <= self.log_end_offset:
+            raise ValueError(
+                f"cannot truncate {self.topic}[{self.index}] to {offset}: outside "
+                f"[{self.log_start_offset}, {self.log_end_offset}]"
+            )
+        del self._records[offset - self._base :]
+        segs = self._segments
+        while len(segs) > 1 and segs[-1].base >= offset:
+            segs.pop()
+        # sizes of what is left: recount the last segment from its records
+        seg = segs[-1]
+        seg.size = sum(
+            (len(k) if k else 0) + (len(v) if v else 0) + sum(len(n) + len(x or b"") for n, x in h or ())
+            for _t, k, v, h in self._records[max(seg.base, self.log_start_offset) - self._base :]
+        )
 
     def read(self, offset: int, max_records: int) -> list:
         """Up to ``max_records`` stored tuples from ``offset`` (which must be retained).
@@ -200,6 +222,8 @@ class PartitionLog:
 class Topic:
     """A named topic with an ordered list of :class:`PartitionLog`."""
 
+    replication_factor = 1
+
     def __init__(self, name: str, partitions: int, config: dict, now: float = 0.0):
         self.name = name
         self.config = config
@@ -242,8 +266,18 @@ class Broker:
         self.expired_total = 0  # records removed by retention
         self.cleaner = compaction.LogCleaner(self, sim)
 
-    def create_topic(self, name: str, partitions: int = 1, config: dict | None = None) -> Topic:
-        """Create a topic; ``ValueError`` for a bad name or count, ``KafkaException`` if it exists."""
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict | None = None,
+        replication_factor: int | None = None,
+    ) -> Topic:
+        """Create a topic; ``ValueError`` for a bad name or count, ``KafkaException`` if it exists.
+
+        ``replication_factor`` and the ``min.insync.replicas`` and
+        ``unclean.leader.election.enable`` settings need ``Simulation(brokers=N)``.
+        """
         if not isinstance(name, str) or not name or any(c not in _TOPIC_CHARS for c in name):
             raise ValueError(
                 f"topic name must be a non-empty string of letters, digits, '.', '_' or '-', got {name!r}"
@@ -252,6 +286,9 @@ class Broker:
             raise ValueError(f"a topic needs a whole number of partitions >= 1, got {partitions!r}")
         if name in self.topics:
             raise fail("TOPIC_ALREADY_EXISTS", f"topic {name!r} already exists")
+        from .replication import replication_options
+
+        config, rf, settings = replication_options(self._sim, config, replication_factor)
         cfg = dict(TOPIC_DEFAULTS)
         for key, value in (config or {}).items():
             if key not in TOPIC_DEFAULTS:
@@ -269,10 +306,17 @@ class Broker:
                     "INVALID_CONFIG", f"topic property {key!r} expects an integer, got {value!r}"
                 ) from None
         topic = Topic(name, partitions, cfg, self._sim.now)
+        note = _cfg_note(cfg)
+        cluster = self._sim.cluster
+        if cluster is not None:
+            cluster.topic_settings[name] = settings
+            topic.partitions = cluster.new_partitions(name, 0, partitions, rf, cfg)
+            topic.replication_factor = rf
+            note = ", ".join(
+                x for x in (f"replication.factor={rf}", note, *(f"{k}={v}" for k, v in settings.items())) if x
+            )
         self.topics[name] = topic
-        self._sim.journal.write(
-            "topic_created", "broker", topic=name, count=partitions, detail=_cfg_note(cfg)
-        )
+        self._sim.journal.write("topic_created", "broker", topic=name, count=partitions, detail=note)
         if (
             cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0
         ) and not self._retention_started:
@@ -291,9 +335,16 @@ class Broker:
                 f"topic {name!r} has {topic.partition_count} partitions; the new total must be a larger integer, got {total!r}",
             )
         now = self._sim.now
-        topic.partitions.extend(
-            PartitionLog(name, i, topic.config, now) for i in range(topic.partition_count, total)
-        )
+        if self._sim.cluster is not None:
+            topic.partitions.extend(
+                self._sim.cluster.new_partitions(
+                    name, topic.partition_count, total - topic.partition_count, topic.replication_factor, topic.config
+                )
+            )
+        else:
+            topic.partitions.extend(
+                PartitionLog(name, i, topic.config, now) for i in range(topic.partition_count, total)
+            )
         self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
         self._sim._on_partitions_changed(name)
         return topic

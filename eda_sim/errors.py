@@ -30,6 +30,13 @@ _CODES = {
     "_MSG_TIMED_OUT": -192,
     "_TRANSPORT": -195,
     "OFFSET_OUT_OF_RANGE": 1,
+    "LEADER_NOT_AVAILABLE": 5,
+    "NOT_LEADER_OR_FOLLOWER": 6,
+    "REQUEST_TIMED_OUT": 7,
+    "NOT_ENOUGH_REPLICAS": 19,
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND": 20,
+    "INVALID_REPLICATION_FACTOR": 38,
+    "OUT_OF_ORDER_SEQUENCE_NUMBER": 45,
     "UNKNOWN_TOPIC_OR_PART": 3,
     "ILLEGAL_GENERATION": 22,
     "UNKNOWN_MEMBER_ID": 25,
@@ -50,7 +57,18 @@ _CODES = {
     "INVALID_RECORD_STATE": 121,
 }
 _NAMES = {code: name for name, code in _CODES.items()}
-_RETRIABLE = {"REBALANCE_IN_PROGRESS", "_TRANSPORT", "_MSG_TIMED_OUT"}
+_RETRIABLE = {
+    "REBALANCE_IN_PROGRESS",
+    "_TRANSPORT",
+    "_MSG_TIMED_OUT",
+    # the broker protocol marks these retriable: a later attempt may find a leader or enough replicas
+    "LEADER_NOT_AVAILABLE",
+    "NOT_LEADER_OR_FOLLOWER",
+    "REQUEST_TIMED_OUT",
+    "NOT_ENOUGH_REPLICAS",
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+}
 
 
 class KafkaError:

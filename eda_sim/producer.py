@@ -48,9 +48,11 @@ class _Batch:
         "attempt",
         "open",
         "epoch",
+        "created",
+        "done",
     )
 
-    def __init__(self, topic, partition):
+    def __init__(self, topic, partition, created=0.0):
         self.topic = topic
         self.partition = partition
         self.records = []
@@ -60,6 +62,8 @@ class _Batch:
         self.attempt = 0
         self.open = True
         self.epoch = -1  # the producer epoch a transactional batch carries
+        self.created = created  # when the first record was produced (message.timeout.ms counts from it)
+        self.done = False
 
 
 def _to_bytes(value, what: str):
@@ -245,7 +249,7 @@ class Producer:
         return st[0]
 
     def _open_batch(self, topic, partition) -> _Batch:
-        batch = self._batches[(topic, partition)] = _Batch(topic, partition)
+        batch = self._batches[(topic, partition)] = _Batch(topic, partition, self._env._now)
         ev = self._sim.env.timeout(self._linger)
         ev.callbacks.append(lambda _ev, b=batch: self._send(b) if b.open else None)
         return batch
@@ -293,6 +297,10 @@ class Producer:
             ):  # a stale epoch: the broker refuses a fenced producer's batch
                 self._delivered(batch, -1, txn)
                 return
+        cluster = self._sim.cluster
+        if cluster is not None:  # several brokers: leaders, followers and acks (eda_sim.replication)
+            cluster.produce(self, batch, txn)
+            return
         first, dup = self._sim.broker.append(
             self, batch.topic, batch.partition, batch.records, batch.nbytes, batch.base_seq
         )
@@ -352,6 +360,7 @@ class Producer:
         self._transmit(batch)
 
     def _delivered(self, batch: _Batch, first: int, error=None) -> None:
+        batch.done = True
         n = len(batch.records)
         self.in_flight -= n
         if error is None:

@@ -68,7 +68,11 @@ class Simulation:
 
     ``seed`` fixes every random choice; ``journal=False`` keeps counts but
     stores no rows (for benchmarks); ``network_latency`` is the one-way delay
-    between a client and the broker, in virtual seconds.
+    between a client and the broker, in virtual seconds. ``brokers`` above 1
+    builds a cluster (:mod:`eda_sim.replication`) whose brokers are numbered
+    from 0, with ``broker_config`` for its settings (``min.insync.replicas``,
+    ``unclean.leader.election.enable``, ``replica.lag.time.max.ms``,
+    ``broker.session.timeout.ms``, ``default.replication.factor``).
     """
 
     def __init__(
@@ -78,6 +82,8 @@ class Simulation:
         name: str = "local",
         journal: bool = True,
         network_latency: float = 0.002,
+        brokers: int = 1,
+        broker_config: dict | None = None,
     ):
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -87,12 +93,23 @@ class Simulation:
             raise ValueError(
                 f"network_latency must be a finite number of virtual seconds >= 0, got {network_latency!r}"
             )
+        if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
+            raise ValueError(f"brokers must be a whole number >= 1, got {brokers!r}")
+        if brokers == 1 and broker_config:
+            raise ValueError(
+                "broker_config sets up replication, which needs brokers >= 2 (e.g. Simulation(brokers=3, ...))"
+            )
         self.seed = seed
         self.name = name
         self.env = simpy.Environment()
         self.random = random.Random(seed)
         self.journal = Journal(self.env, enabled=journal)
         self.network_latency = float(network_latency)
+        self.cluster = None
+        if brokers > 1:
+            from .replication import Cluster
+
+            self.cluster = Cluster(self, brokers, broker_config)
         self.broker = Broker(self)
         self.transactions = TransactionCoordinator(self)
         self.groups: dict[str, Group] = {}
@@ -229,9 +246,20 @@ class Simulation:
 
     # -- building the world -------------------------------------------------------------
 
-    def create_topic(self, name: str, partitions: int = 1, config: dict | None = None):
-        """Create a topic with ``partitions`` partitions (and optional retention config)."""
-        return self.broker.create_topic(name, partitions, config)
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict | None = None,
+        replication_factor: int | None = None,
+    ):
+        """Create a topic with ``partitions`` partitions (and optional retention config).
+
+        With ``Simulation(brokers=N)`` each partition gets ``replication_factor``
+        replicas on different brokers, and ``config`` may also set
+        ``min.insync.replicas`` and ``unclean.leader.election.enable``.
+        """
+        return self.broker.create_topic(name, partitions, config, replication_factor)
 
     def add_partitions(self, name: str, total: int):
         """Grow a topic to ``total`` partitions; subscribed groups rebalance."""
@@ -300,6 +328,83 @@ class Simulation:
             raise TypeError(
                 f"restart() expects a Member or a Consumer, got {type(target).__name__}"
             )
+
+    # -- broker faults (a cluster: Simulation(brokers=N)) ----------------------------------------
+
+    def _cluster(self, what: str):
+        if self.cluster is None:
+            raise RuntimeError(
+                f"{what} needs a cluster of brokers: create the simulation with Simulation(brokers=3)"
+            )
+        return self.cluster
+
+    def _later(self, at, action, *args) -> bool:
+        if at is not None and at > self.now:
+            self.at(at, action, *args)
+            return True
+        return False
+
+    def crash_broker(self, broker: int, at: float | None = None) -> None:
+        """Broker ``broker`` stops abruptly, now or at virtual time ``at``; the controller notices after
+        ``broker.session.timeout.ms`` and elects new leaders for its partitions."""
+        cluster = self._cluster("crash_broker")
+        cluster.node(broker)
+        if not self._later(at, cluster.crash, broker):
+            cluster.crash(broker)
+
+    def restart_broker(self, broker: int, at: float | None = None) -> None:
+        """A crashed broker comes back with its logs, now or at ``at``; its replicas catch up."""
+        cluster = self._cluster("restart_broker")
+        cluster.node(broker)
+        if not self._later(at, cluster.restart, broker):
+            cluster.restart(broker)
+
+    def cut_broker(self, broker: int, at: float | None = None) -> None:
+        """Drop replication traffic to and from ``broker`` (a network partition between brokers)."""
+        cluster = self._cluster("cut_broker")
+        cluster.node(broker)
+        if not self._later(at, cluster.set_cut, broker, True):
+            cluster.set_cut(broker, True)
+
+    def heal_broker(self, broker: int, at: float | None = None) -> None:
+        """Let replication traffic to and from ``broker`` flow again."""
+        cluster = self._cluster("heal_broker")
+        cluster.node(broker)
+        if not self._later(at, cluster.set_cut, broker, False):
+            cluster.set_cut(broker, False)
+
+    def slow_broker(self, broker: int, delay: float, at: float | None = None) -> None:
+        """Make each fetch of ``broker``'s followers take ``delay`` virtual seconds longer (0 = normal)."""
+        cluster = self._cluster("slow_broker")
+        cluster.node(broker)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < _INF:
+            raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
+        if not self._later(at, cluster.set_slow, broker, delay):
+            cluster.set_slow(broker, delay)
+
+    def faults(self, schedule) -> None:
+        """Schedule broker faults: ``(time, action, broker[, delay])`` steps.
+
+        ``action`` is one of ``crash``, ``restart``, ``cut``, ``heal``, ``slow``
+        (``slow`` takes the extra delay in seconds as a fourth item).
+        """
+        actions = {
+            "crash": self.crash_broker,
+            "restart": self.restart_broker,
+            "cut": self.cut_broker,
+            "heal": self.heal_broker,
+            "slow": self.slow_broker,
+        }
+        steps = list(schedule)
+        for step in steps:
+            if not isinstance(step, (tuple, list)) or len(step) not in (3, 4):
+                raise ValueError(f"a fault step is (time, action, broker[, delay]), got {step!r}")
+            if step[1] not in actions:
+                raise ValueError(f"unknown fault {step[1]!r}; faults are: {', '.join(actions)}")
+            if (len(step) == 4) != (step[1] == "slow"):
+                raise ValueError(f"only 'slow' takes a delay: (time, 'slow', broker, delay), got {step!r}")
+        for time, action, broker, *rest in steps:
+            actions[action](broker, *rest, at=time)
 
     # -- looking at it ------------------------------------------------------------------------
 
