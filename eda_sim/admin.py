@@ -20,13 +20,13 @@ from .errors import KafkaException, fail
 
 
 class NewTopic:
-    """A topic to create: name, partition count, and topic config (retention and segments)."""
+    """A topic to create: name, partition count, replication factor (-1: the broker default) and config."""
 
     def __init__(
         self,
         topic: str,
         num_partitions: int = 1,
-        replication_factor: int = 1,
+        replication_factor: int = -1,
         config: dict | None = None,
     ):
         self.topic = topic
@@ -50,7 +50,10 @@ class NewPartitions:
 
 
 class PartitionMetadata(NamedTuple):
-    """One partition's metadata (one broker, so the leader is broker 0)."""
+    """One partition's metadata: leader broker (-1 while offline), replica brokers, in-sync ones.
+
+    With one broker every partition is ``(id, 0, [0], [0])``.
+    """
 
     id: int
     leader: int
@@ -75,15 +78,32 @@ class ClusterMetadata(NamedTuple):
 
 
 def cluster_metadata(sim, topic: str | None = None) -> ClusterMetadata:
-    """Metadata of ``sim``'s single broker and its topics (or just ``topic``)."""
+    """Metadata of ``sim``'s brokers and its topics (or just ``topic``).
+
+    With a cluster (``Simulation(brokers=N)``) each partition names its leader,
+    replicas and in-sync replicas, and ``brokers`` lists only the live brokers,
+    as a real cluster's metadata does.
+    """
     names = [topic] if topic is not None else sorted(sim.broker.topics)
     topics = {}
+    cluster = sim.cluster
     for name in names:
         t = sim.broker.topic(name)
-        topics[name] = TopicMetadata(
-            name, {i: PartitionMetadata(i, 0, [0], [0]) for i in range(t.partition_count)}, None
-        )
-    return ClusterMetadata(sim.bootstrap_servers, {0: sim.bootstrap_servers}, topics)
+        if cluster is None:
+            parts = {i: PartitionMetadata(i, 0, [0], [0]) for i in range(t.partition_count)}
+        else:
+            parts = {
+                p.index: PartitionMetadata(
+                    p.index, -1 if p.offline else p.leader, list(p.assignment), list(p.isr)
+                )
+                for p in t.partitions
+            }
+        topics[name] = TopicMetadata(name, parts, None)
+    if cluster is None:
+        brokers = {0: sim.bootstrap_servers}
+    else:
+        brokers = {n.id: f"{sim.bootstrap_servers}/{n.id}" for n in cluster.nodes if n.alive}
+    return ClusterMetadata(sim.bootstrap_servers, brokers, topics)
 
 
 def _done(result=None, error=None) -> Future:
@@ -134,7 +154,7 @@ class AdminClient:
                     if nt.topic in self._sim.broker.topics:
                         raise fail("TOPIC_ALREADY_EXISTS", f"topic {nt.topic!r} already exists")
                 else:
-                    self._sim.broker.create_topic(nt.topic, count, nt.config)
+                    self._sim.broker.create_topic(nt.topic, count, nt.config, nt.replication_factor)
                 out[nt.topic] = _done()
             except KafkaException as err:
                 out[nt.topic] = _done(error=err)

@@ -137,7 +137,9 @@ class PartitionLog:
         # sizes of what is left: recount the last segment from its records
         seg = segs[-1]
         seg.size = sum(
-            (len(k) if k else 0) + (len(v) if v else 0) + sum(len(n) + len(x or b"") for n, x in h or ())
+            (len(k) if k else 0)
+            + (len(v) if v else 0)
+            + sum(len(n) + len(x or b"") for n, x in h or ())
             for _t, k, v, h in self._records[max(seg.base, self.log_start_offset) - self._base :]
         )
 
@@ -313,10 +315,18 @@ class Broker:
             topic.partitions = cluster.new_partitions(name, 0, partitions, rf, cfg)
             topic.replication_factor = rf
             note = ", ".join(
-                x for x in (f"replication.factor={rf}", note, *(f"{k}={v}" for k, v in settings.items())) if x
+                x
+                for x in (
+                    f"replication.factor={rf}",
+                    note,
+                    *(f"{k}={v}" for k, v in settings.items()),
+                )
+                if x
             )
         self.topics[name] = topic
-        self._sim.journal.write("topic_created", "broker", topic=name, count=partitions, detail=note)
+        self._sim.journal.write(
+            "topic_created", "broker", topic=name, count=partitions, detail=note
+        )
         if (
             cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0
         ) and not self._retention_started:
@@ -338,12 +348,17 @@ class Broker:
         if self._sim.cluster is not None:
             topic.partitions.extend(
                 self._sim.cluster.new_partitions(
-                    name, topic.partition_count, total - topic.partition_count, topic.replication_factor, topic.config
+                    name,
+                    topic.partition_count,
+                    total - topic.partition_count,
+                    topic.replication_factor,
+                    topic.config,
                 )
             )
         else:
             topic.partitions.extend(
-                PartitionLog(name, i, topic.config, now) for i in range(topic.partition_count, total)
+                PartitionLog(name, i, topic.config, now)
+                for i in range(topic.partition_count, total)
             )
         self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
         self._sim._on_partitions_changed(name)

@@ -198,7 +198,8 @@ class Consumer:
             if txp is not None and self._read_committed:
                 end = txp.last_stable_offset(end)  # read_committed reads only below the LSO
             take = end - pos
-            if take <= 0 or log.offline:  # offline: a replicated partition with no leader to read from
+            # offline: a replicated partition with no leader to read from
+            if take <= 0 or log.offline:
                 continue
             if take > max_n - len(out):
                 take = max_n - len(out)

@@ -62,7 +62,8 @@ class _Batch:
         self.attempt = 0
         self.open = True
         self.epoch = -1  # the producer epoch a transactional batch carries
-        self.created = created  # when the first record was produced (message.timeout.ms counts from it)
+        # when the first record was produced: message.timeout.ms counts from it
+        self.created = created
         self.done = False
 
 
@@ -298,7 +299,8 @@ class Producer:
                 self._delivered(batch, -1, txn)
                 return
         cluster = self._sim.cluster
-        if cluster is not None:  # several brokers: leaders, followers and acks (eda_sim.replication)
+        # several brokers: leaders, followers and acks (eda_sim.replication)
+        if cluster is not None:
             cluster.produce(self, batch, txn)
             return
         first, dup = self._sim.broker.append(

@@ -109,6 +109,12 @@ def replication_options(sim, config: dict | None, replication_factor) -> tuple:
         {k: config.pop(k) for k in list(config) if k in TOPIC_KEYS}, TOPIC_KEYS, "topic"
     )
     cluster = sim.cluster
+    if cluster is not None and "compact" in str(config.get("cleanup.policy", "")):
+        raise fail(
+            "INVALID_CONFIG",
+            "the simulator does not model compaction on a cluster of brokers yet; "
+            "use cleanup.policy=delete, or a one-broker Simulation for compaction",
+        )
     brokers = 1 if cluster is None else sum(n.alive for n in cluster.nodes)
     if replication_factor is None or replication_factor == -1:
         replication_factor = 1 if cluster is None else cluster.config["default.replication.factor"]
@@ -217,6 +223,8 @@ def divergence(follower: Replica, leader: Replica) -> int:
 
 
 class ReplicatedPartition:
+    sparse = False  # compaction is not modelled on a cluster: no gaps
+
     """A partition with replicas on several brokers, seen by clients as one log.
 
     It stands where a :class:`~eda_sim.broker.PartitionLog` stands in a topic,
@@ -457,11 +465,15 @@ class Cluster:
                     ),
                 )
                 return
-        first = rep.append(batch.records, batch.nbytes, sim.env.now, pid, batch.base_seq, part.epoch)
+        first = rep.append(
+            batch.records, batch.nbytes, sim.env.now, pid, batch.base_seq, part.epoch
+        )
         sim.broker.appended_total += n
         if txn is not None:
             sim.transactions.appended(txn, batch.topic, batch.partition, first, n)
-        journal.write("appended", "broker", "", batch.topic, batch.partition, first, n, producer.name)
+        journal.write(
+            "appended", "broker", "", batch.topic, batch.partition, first, n, producer.name
+        )
         self._advance_hw(part)
         self._wake_fetchers(part)
         if acks == "0":
@@ -552,7 +564,9 @@ class Cluster:
                 producer,
                 batch,
                 part,
-                KafkaError(KafkaError.REQUEST_TIMED_OUT, "the in-sync replicas did not all confirm in time"),
+                KafkaError(
+                    KafkaError.REQUEST_TIMED_OUT, "the in-sync replicas did not all confirm in time"
+                ),
             )
 
     def _complete(self, part, entry) -> None:
@@ -634,7 +648,11 @@ class Cluster:
         elif offset >= st[2]:
             st[1] = st[3]  # it had caught up with the LEO of its previous fetch
         st[2], st[3] = leo, now
-        if follower not in part.isr and offset >= leader.hw and offset >= part.replicas[part.leader].epochs[-1][1]:
+        if (
+            follower not in part.isr
+            and offset >= leader.hw
+            and offset >= part.replicas[part.leader].epochs[-1][1]
+        ):
             part.isr = sorted(part.isr + [follower], key=part.assignment.index)
             self._sim.journal.write(
                 "isr_expanded",
@@ -715,10 +733,13 @@ class Cluster:
         for part in self.partitions:
             if part.leader < 0 or not self.nodes[part.leader].alive:
                 continue
+            for follower, inc in part.parked:
+                # a held fetch is a follower at the leader's log end (Kafka's would time out and come
+                # again every replica.fetch.wait.max.ms, each time caught up)
+                if not self._stale(part, follower, part.epoch, inc):
+                    part.follower_state[follower][1] = now
             late = [
-                b
-                for b in part.isr
-                if b != part.leader and now - part.follower_state[b][1] > lag
+                b for b in part.isr if b != part.leader and now - part.follower_state[b][1] > lag
             ]
             if late:
                 part.isr = [b for b in part.isr if b not in late]
@@ -738,7 +759,11 @@ class Cluster:
 
     def node(self, broker) -> _Node:
         """The broker with this id, or a clear error naming the valid ids."""
-        if isinstance(broker, bool) or not isinstance(broker, int) or not 0 <= broker < len(self.nodes):
+        if (
+            isinstance(broker, bool)
+            or not isinstance(broker, int)
+            or not 0 <= broker < len(self.nodes)
+        ):
             raise ValueError(f"broker must be one of 0..{len(self.nodes) - 1}, got {broker!r}")
         return self.nodes[broker]
 
@@ -772,7 +797,9 @@ class Cluster:
         if node.alive or node.incarnation != inc:
             return
         self._sim.journal.write(
-            "broker_fenced", "controller", detail=f"broker {broker} missed broker.session.timeout.ms"
+            "broker_fenced",
+            "controller",
+            detail=f"broker {broker} missed broker.session.timeout.ms",
         )
         for part in self.partitions:
             if broker not in part.assignment:
@@ -817,7 +844,11 @@ class Cluster:
                     part.visible,
                     0,
                     f"{why}; no in-sync replica is alive"
-                    + ("" if part.setting("unclean.leader.election.enable") else " and unclean.leader.election.enable=false"),
+                    + (
+                        ""
+                        if part.setting("unclean.leader.election.enable")
+                        else " and unclean.leader.election.enable=false"
+                    ),
                 )
             return
         part.leader = new
@@ -931,7 +962,11 @@ class Cluster:
     def set_slow(self, broker: int, delay: float) -> None:
         """Add ``delay`` virtual seconds to each fetch of ``broker``'s follower replicas."""
         node = self.node(broker)
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay < float("inf"):
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, (int, float))
+            or not 0 <= delay < float("inf")
+        ):
             raise ValueError(f"delay must be a finite number of seconds >= 0, got {delay!r}")
         node.slow = float(delay)
         self._sim.journal.write(
@@ -965,5 +1000,15 @@ class Cluster:
                 )
         return pd.DataFrame(
             rows,
-            columns=["topic", "partition", "broker", "role", "in_isr", "log_end", "high_watermark", "epoch", "alive"],
+            columns=[
+                "topic",
+                "partition",
+                "broker",
+                "role",
+                "in_isr",
+                "log_end",
+                "high_watermark",
+                "epoch",
+                "alive",
+            ],
         )

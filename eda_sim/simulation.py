@@ -402,7 +402,9 @@ class Simulation:
             if step[1] not in actions:
                 raise ValueError(f"unknown fault {step[1]!r}; faults are: {', '.join(actions)}")
             if (len(step) == 4) != (step[1] == "slow"):
-                raise ValueError(f"only 'slow' takes a delay: (time, 'slow', broker, delay), got {step!r}")
+                raise ValueError(
+                    f"only 'slow' takes a delay: (time, 'slow', broker, delay), got {step!r}"
+                )
         for time, action, broker, *rest in steps:
             actions[action](broker, *rest, at=time)
 
