@@ -13,7 +13,9 @@ This is the level the AI flows of the course are built at. A service
 * opts into policies: ``retry`` (:class:`~eda_sim.retries.Retry`) with a
   dead-letter topic, ``idempotent`` (an :class:`~eda_sim.idempotency.Inbox`),
   ``schemas`` (reader schemas per event type: unknown fields dropped, defaults
-  filled, invalid events dead-lettered), ``reorder`` (a
+  filled, invalid events dead-lettered), ``value_deserializer`` (records in
+  Confluent's wire format, read with a schema registry deserializer; a record
+  that does not deserialize is dead-lettered with the reason), ``reorder`` (a
   :class:`~eda_sim.ordering.ReorderBuffer` window) and ``max_in_flight``
   (records taken per poll: backpressure).
 
@@ -67,14 +69,69 @@ def event_headers(event: Event) -> list:
     ]
 
 
-def publish(producer, topic: str, event: Event, partition: int = -1) -> None:
-    """Produce ``event`` to ``topic`` as JSON, keyed by ``event.key``, with tracing headers."""
+def publish(producer, topic: str, event: Event, partition: int = -1, serializer=None) -> None:
+    """Produce ``event`` to ``topic``, keyed by ``event.key``, with tracing headers.
+
+    The value is the event as JSON, or, with a ``serializer`` (a schema registry serializer such
+    as ``JSONSerializer`` or ``AvroSerializer``), the event's payload in Confluent's wire format;
+    the event's id, type and trace then travel only in the headers.
+    """
+    headers = event_headers(event)
+    if serializer is None:
+        value = event.to_json()
+    else:
+        from .schema_registry import MessageField, SerializationContext
+
+        value = serializer(
+            event.payload.thaw(), SerializationContext(topic, MessageField.VALUE, headers)
+        )
     producer.produce(
         topic,
-        value=event.to_json(),
+        value=value,
         key=event.key,
-        headers=event_headers(event),
+        headers=headers,
         partition=partition,
+    )
+
+
+def _header_text(headers, name: str) -> str | None:
+    for k, v in headers or ():
+        if k == name:
+            return v.decode() if isinstance(v, (bytes, bytearray)) else v
+    return None
+
+
+def event_from_record(message, deserializer) -> Event:
+    """The event a record carries when its value is a payload in Confluent's wire format.
+
+    ``deserializer`` (e.g. ``JSONDeserializer`` or ``AvroDeserializer``) reads the payload; the
+    event's id, type and trace come from the headers :func:`publish` writes. Raises the
+    deserializer's ``SerializationError``, or ``ValueError`` when the headers lack the event type.
+    """
+    from .schema_registry import MessageField, SerializationContext
+
+    headers = message.headers()
+    ctx = SerializationContext(message.topic(), MessageField.VALUE, headers)
+    payload = deserializer(message.value(), ctx)
+    etype = _header_text(headers, H_EVENT_TYPE)
+    if not etype:
+        raise ValueError(f"record has no {H_EVENT_TYPE!r} header, so its event type is unknown")
+    if not isinstance(payload, dict):
+        raise ValueError(f"the deserialized value is a {type(payload).__name__}, not an object")
+    key = message.key()
+    eid = (
+        _header_text(headers, H_EVENT_ID)
+        or f"{message.topic()}-{message.partition()}-{message.offset()}"
+    )
+    return Event.create(
+        etype,
+        payload,
+        key=key.decode() if isinstance(key, (bytes, bytearray)) else key,
+        time=message.time(),
+        id=eid,
+        correlation_id=_header_text(headers, H_CORRELATION) or eid,
+        causation_id=_header_text(headers, H_CAUSATION) or None,
+        schema_version=int(_header_text(headers, H_SCHEMA_VERSION) or 1),
     )
 
 
@@ -131,9 +188,11 @@ class Source:
         type: str | None = None,
         produces=None,
         start: float = 0.0,
+        value_serializer=None,
     ):
         sim.topic(topic)
         self.sim = sim
+        self.value_serializer = value_serializer
         self.name = name
         self.topic = topic
         self.key = key
@@ -174,6 +233,7 @@ class Source:
                 self.producer,
                 self.topic,
                 new_event(self.sim, etype, payload, key=None if key is None else str(key)),
+                serializer=self.value_serializer,
             )
         self.published += 1
 
@@ -243,6 +303,7 @@ class Service:
         commit: str = "after",
         config: dict | None = None,
         poll_timeout: float = 0.1,
+        value_deserializer=None,
     ):
         if not isinstance(name, str) or not name:
             raise ValueError(f"a service needs a non-empty name, got {name!r}")
@@ -280,6 +341,11 @@ class Service:
         # them. At-most-once lost them unless someone reads them again; reconcile() counts them.
         self.at_risk: set = set()
         self.schemas = dict(schemas or {})
+        if value_deserializer is not None and not callable(value_deserializer):
+            raise TypeError(
+                f"{name}: value_deserializer must be callable (value, ctx), e.g. a JSONDeserializer"
+            )
+        self.value_deserializer = value_deserializer
         self.reorder = reorder
         self.processing_time = processing_time
         self.max_in_flight = max_in_flight
@@ -434,8 +500,13 @@ class ServiceInstance(Member):
         rec = m._rec
         produced = rec[0]
         try:
-            event = _decode(rec[2])
-        except (ValueError, TypeError, UnicodeDecodeError) as err:
+            if svc.value_deserializer is None:
+                event = _decode(rec[2])
+            else:
+                event = event_from_record(m, svc.value_deserializer)
+        except (ValueError, TypeError, UnicodeDecodeError, KafkaException) as err:
+            # a record that does not deserialize (bad JSON, wrong magic byte, unknown schema id,
+            # payload invalid for its schema) goes to the dead-letter topic with the reason
             self._give_up(m, None, err, 0, started, produced)
             return
         cid = event.correlation_id
