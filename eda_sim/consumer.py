@@ -76,6 +76,9 @@ class Consumer:
             False  # another process took this group.instance.id (fatal, as in librdkafka)
         )
         self._incarnation = 0  # one per join: background loops of an older one stop
+        self._group_poll_hook = (
+            None  # KIP-848: a revocation the next poll carries out (eda_sim.group_consumer)
+        )
         self.crashed = False
         self._last_poll = self._sim.now
         self._rr = 0
@@ -163,6 +166,9 @@ class Consumer:
             self._join()
             if self._pending_errors:
                 return [self._pending_errors.pop(0)]
+        if self._group_poll_hook is not None:
+            hook, self._group_poll_hook = self._group_poll_hook, None
+            hook()
         parts = self._assignment
         n = len(parts)
         if not n:
@@ -427,7 +433,8 @@ class Consumer:
         sim = self._sim
         self.member_id = sim._new_member_id(self.client_id)
         self._incarnation += 1
-        sim._group(self.group_id).join(self)  # a static member may get its old member id back
+        # a static member may get its old member id back
+        sim._group(self.group_id, self._config["group.protocol"]).join(self)
         member = self.member_id
         sim.env.process(self._watchdog(member, self._incarnation))
         if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:
@@ -446,10 +453,10 @@ class Consumer:
 
     def _session_timeout(self) -> float:
         """Seconds without heartbeats before the group removes this member."""
-        return self._config["session.timeout.ms"] / 1000.0
+        return self._sim._group(self.group_id).session_timeout(self)
 
     def _expiry_reason(self) -> str:
-        return f"no heartbeat for {self._session_timeout():g} s (session.timeout.ms)"
+        return self._sim._group(self.group_id).expiry_reason(self)
 
     def _fence(self, instance: str) -> None:
         """Another consumer joined with this one's ``group.instance.id``: this one is fenced for good."""
@@ -602,7 +609,7 @@ class Consumer:
                 yield env.timeout(wait)
                 continue
             group = self._sim._group(self.group_id)
-            group.remove(member, "evicted", f"no poll for {interval:g} s (max.poll.interval.ms)")
+            group.evict(member, f"no poll for {interval:g} s (max.poll.interval.ms)")
             self.member_id = None
             self._pending_errors.append(
                 Message(
@@ -647,6 +654,7 @@ class Consumer:
         if self.crashed or self._closed:
             return
         self.crashed = True
+        self._group_poll_hook = None
         member = self.member_id
         self._sim.journal.write(
             "crashed",

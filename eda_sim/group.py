@@ -122,6 +122,9 @@ class Group:
         self._sessions: dict = {}  # member id -> number of its current session (a static rejoin starts a new one)
         self._session_count = 0
 
+    #: The group's type as ``kafka-consumer-groups --describe`` names it: classic, consumer (KIP-848).
+    protocol_type = "classic"
+
     @property
     def protocol(self) -> str:
         """``eager`` or ``cooperative``, from the assignment strategy."""
@@ -140,6 +143,12 @@ class Group:
         if instance is not None and self.instances.get(instance) in self.members:
             self._static_rejoin(consumer, instance)
             return
+        if consumer._config["group.protocol"] != "classic":
+            raise fail(
+                "INCONSISTENT_GROUP_PROTOCOL",
+                f"group {self.group_id!r} uses the classic protocol; this member asks for "
+                f"group.protocol={consumer._config['group.protocol']}",
+            )
         strategies = consumer._config["partition.assignment.strategy"]
         if self.strategy is None or not self.members:
             self.strategy = strategies[0]
@@ -197,6 +206,18 @@ class Group:
             count=len(parts),
             detail=f"{reason}; keeps {_fmt(parts)}",
         )
+
+    def session_timeout(self, consumer) -> float:
+        """Seconds without heartbeats before ``consumer`` is removed: its ``session.timeout.ms``."""
+        return consumer._config["session.timeout.ms"] / 1000.0
+
+    def expiry_reason(self, consumer) -> str:
+        """Why a member whose heartbeats stopped was removed."""
+        return f"no heartbeat for {self.session_timeout(consumer):g} s (session.timeout.ms)"
+
+    def evict(self, member_id: str, reason: str) -> None:
+        """``max.poll.interval.ms`` passed: the member leaves (librdkafka does, static or not)."""
+        self.remove(member_id, "evicted", reason)
 
     def expire_later(self, member_id: str, seconds: float, reason: str) -> None:
         """Remove ``member_id`` after ``seconds`` without heartbeats, unless a new session started by then."""

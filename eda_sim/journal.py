@@ -75,6 +75,7 @@ KINDS = {
     "crashed": "a member (or producer) stopped abruptly, without committing or leaving",
     "restarted": "a crashed member came back as a new member",
     "rejoined": "a static member (group.instance.id) came back inside its session and kept its partitions",
+    "epoch": "a member of a consumer-protocol group (KIP-848) reached an epoch (count) or its assignment changed",
     "departed": "a static member closed without leaving; the group keeps its partitions until its session expires",
     "expired": "retention removed records from the start of a log (count = records)",
     "compacted": "the log cleaner compacted a partition (offset = log start, count = records removed)",

@@ -32,6 +32,7 @@ import simpy
 from .broker import Broker
 from .errors import fail
 from .group import Group
+from .group_consumer import BROKER_DEFAULTS, ConsumerGroup
 from .journal import Journal
 from .spans import SpanLog
 from .transactions import TransactionCoordinator
@@ -113,6 +114,8 @@ class Simulation:
         self.broker = Broker(self)
         self.transactions = TransactionCoordinator(self)
         self.groups: dict[str, Group] = {}
+        #: Broker settings of the group protocols (``group.consumer.*``, ``group.share.*``), Kafka's defaults.
+        self.broker_config: dict = dict(BROKER_DEFAULTS)
         self.members: dict = {}  # name -> Member, for processes on the clock
         self.producers: dict = {}  # name -> Producer
         self.services: dict = {}  # name -> Service (eda_sim.services)
@@ -232,10 +235,19 @@ class Simulation:
     def _new_producer_id(self) -> int:
         return 1000 + self._next("producer-id")
 
-    def _group(self, group_id: str) -> Group:
+    def _group(self, group_id: str, protocol: str | None = None) -> Group:
+        """The group ``group_id``; a member joining with ``protocol`` sets an empty group's protocol."""
         group = self.groups.get(group_id)
-        if group is None:
-            group = self.groups[group_id] = Group(self, group_id)
+        if group is None or (
+            protocol is not None and group.protocol_type != protocol and not group.members
+        ):
+            kind = ConsumerGroup if protocol == "consumer" else Group
+            new = kind(self, group_id)
+            if group is not None:
+                new.committed = (
+                    group.committed
+                )  # the offsets belong to the group id, whatever its protocol
+            group = self.groups[group_id] = new
         return group
 
     def _on_partitions_changed(self, topic: str) -> None:
