@@ -8,7 +8,9 @@ clock. It runs with the journal on and off; beside it, in the same process,
 the same records are handed through eight bare ``collections.deque`` (routed
 by the same partitioner, appended, popped and counted), which is the floor no
 broker simulation can beat. Memory is the peak traced allocation of a
-journal-on run divided by the records it retains.
+journal-on run divided by the records it retains. A third line runs the same
+workload on three brokers with every partition replicated three times: the
+producer's default ``acks=all`` waits for both followers to fetch each batch.
 
 Two lines measure the service layer on events: records as
 :func:`eda_sim.services.publish` writes them (Event JSON with the five tracing
@@ -178,8 +180,13 @@ def plain_event_consumer(sim) -> Callable[[], int]:
     return lambda: done[0]
 
 
-def simulated(n: int, journal: bool = True, service=None) -> tuple[float, Simulation, int]:
+def simulated(
+    n: int, journal: bool = True, service=None, brokers: int = 1
+) -> tuple[float, Simulation, int]:
     """Run the workload once; return (seconds, simulation, records processed).
+
+    ``brokers`` above 1 runs it on a cluster with every partition replicated
+    to all brokers (followers fetching, acks=all waiting for the ISR).
 
     With ``service`` (a function of the simulation that starts the consumers
     and returns a function counting what they processed), the records are
@@ -187,8 +194,8 @@ def simulated(n: int, journal: bool = True, service=None) -> tuple[float, Simula
     """
     gc.collect()
     start = time.process_time()
-    sim = Simulation(seed=1, name="bench", journal=journal)
-    sim.create_topic("bench", partitions=PARTITIONS)
+    sim = Simulation(seed=1, name="bench", journal=journal, brokers=brokers)
+    sim.create_topic("bench", partitions=PARTITIONS, replication_factor=brokers)
     if service is not None:
         sim.env.process(_event_feed(sim, "bench", n))
         processed = service(sim)
@@ -269,11 +276,17 @@ def main(argv: list[str] | None = None) -> int:
     out.write(f"{'line':38} {'records/s':>12} {'vs deque':>9}\n")
     out.write(f"{'8 bare deques (floor)':38} {base_rate:12,.0f} {1.0:9.2f}\n")
     plain = {}
-    for label, journal in (("simulator, journal on", True), ("simulator, journal off", False)):
-        secs, sim, processed = simulated(n, journal=journal)
+    for label, journal, brokers in (
+        ("simulator, journal on", True, 1),
+        ("simulator, journal off", False, 1),
+        ("3 brokers, replication 3, journal on", True, 3),
+    ):
+        secs, sim, processed = simulated(n, journal=journal, brokers=brokers)
         if processed != n:
             raise SystemExit(f"{label}: processed {processed} of {n} records")
-        rate = plain[journal] = n / secs
+        rate = n / secs
+        if brokers == 1:
+            plain[journal] = rate
         rows = f" ({len(sim.journal):,} journal rows)" if journal else ""
         out.write(f"{label:38} {rate:12,.0f} {rate / base_rate:9.2f}{rows}\n")
         del (

@@ -418,7 +418,7 @@ class Cluster:
         if leader < 0 or not self.nodes[leader].alive:
             # no usable leader in the producer's metadata: the batch waits in its queue for one
             part.waiting.append((producer, batch))
-            self._timeout_later(producer, batch)
+            self._timeout_later(producer, batch, part)
             return
         journal = sim.journal
         acks = producer._config["acks"]
@@ -491,7 +491,7 @@ class Cluster:
 
     def _answer(self, producer, batch, part, first: int) -> None:
         ev = self._sim.env.timeout(producer._latency)
-        ev.callbacks.append(lambda _ev: producer._ack(batch, first))
+        ev.callbacks.append(lambda _ev: None if batch.done else producer._ack(batch, first))
 
     def _refuse(self, producer, batch, part, error: KafkaError) -> None:
         self._sim.journal.write(
@@ -548,12 +548,18 @@ class Cluster:
             return True
         return False
 
-    def _timeout_later(self, producer, batch) -> None:
+    def _timeout_later(self, producer, batch, part) -> None:
+        """While the batch waits for a leader, ``message.timeout.ms`` may run out."""
         limit = producer._config["message.timeout.ms"]
         if not limit:
             return
+
+        def check(_ev):
+            if any(b is batch for _p, b in part.waiting) and self._expired(producer, batch):
+                part.waiting = [w for w in part.waiting if w[1] is not batch]
+
         ev = self._sim.env.timeout(max(0.0, batch.created + limit / 1000.0 - self._sim.now))
-        ev.callbacks.append(lambda _ev: self._expired(producer, batch))
+        ev.callbacks.append(check)
 
     def _request_timeout(self, part, entry) -> None:
         if not entry[6]:

@@ -455,3 +455,26 @@ def test_admin_metadata_names_leader_replicas_and_isr_and_follows_a_failover():
     meta = metadata.topics["payments"].partitions[0]
     assert (meta.leader, meta.replicas, meta.isrs) == (1, [0, 1, 2], [1, 2])
     assert sorted(metadata.brokers) == [1, 2]
+
+
+def test_replica_board_marks_leader_isr_down_and_committed_part():
+    from eda_sim.replica_view import draw_replicas, replica_rows
+
+    sim = cluster()
+    payments(sim)
+    sim.slow_broker(2, 0.5)
+    p = sim.producer(acks="1")
+    for i in range(4):
+        p.produce("payments", f"pay-{i}")
+    p.flush()
+    sim.crash_broker(0)
+    rows = replica_rows(sim, "payments")
+    assert [r["note"] for r in rows] == ["leader, epoch 0, down", "", ""]
+    assert rows[0]["committed"] < rows[0]["log_end"]  # broker 2 has not fetched: not committed yet
+    sim.run(sim.now + 10)
+    rows = replica_rows(sim, "payments")
+    assert rows[1]["leader"] and rows[1]["note"] == "leader, epoch 1"
+    fig = draw_replicas(sim, "payments")
+    assert "replicas at t =" in fig.axes[0].texts[-1].get_text()
+    with pytest.raises(ValueError, match="topics are"):
+        replica_rows(sim, "nope")
