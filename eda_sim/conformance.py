@@ -86,6 +86,7 @@ def simulated_client() -> types.SimpleNamespace:
         NewPartitions=kafka.NewPartitions,
         TopicPartition=kafka.TopicPartition,
         KafkaException=kafka.KafkaException,
+        OFFSET_BEGINNING=kafka.OFFSET_BEGINNING,
     )
 
 
@@ -102,6 +103,7 @@ def confluent_client() -> types.SimpleNamespace:
         NewPartitions=NewPartitions,
         TopicPartition=confluent_kafka.TopicPartition,
         KafkaException=confluent_kafka.KafkaException,
+        OFFSET_BEGINNING=confluent_kafka.OFFSET_BEGINNING,
     )
 
 
@@ -344,6 +346,53 @@ def admin_errors(t: Target) -> dict:
     return out
 
 
+def transactions(t: Target) -> dict:
+    """Read-process-write in transactions (notebook 07's loop), an abort, and a zombie fenced.
+
+    What read_committed and read_uncommitted readers see (offsets, so the
+    markers' gaps show), the group's committed input offset, and the error a
+    fenced instance gets on commit.
+    """
+    from .scenarios.txn_program import transactional_loop
+
+    k = t.k
+    source, sink = t.create("txn-in", 1), t.create("txn-out", 1)
+    _deliveries(t.producer(), [(None, str(i)) for i in range(6)], source)
+    producer = t.producer(transactional_id=t.topic("doubler"))
+    producer.init_transactions(10)
+    consumer = t.consumer("txn-doubler", auto_offset_reset="earliest", enable_auto_commit=False)
+    steps = list(transactional_loop(k, consumer, producer, source=source, sink=sink, idle_polls=3))
+    out = {"steps": steps}
+    out["input_committed"] = [
+        x.offset for x in consumer.committed([k.TopicPartition(source, 0)], timeout=10)
+    ]
+    consumer.close()
+    producer.begin_transaction()
+    producer.produce(sink, value="aborted")
+    producer.flush(10)
+    producer.abort_transaction(10)
+    producer.begin_transaction()
+    producer.produce(sink, value="zombie")
+    producer.flush(10)
+    successor = t.producer(transactional_id=t.topic("doubler"))
+    successor.init_transactions(10)  # fences `producer` and aborts its open transaction
+    try:
+        producer.commit_transaction(3)
+        out["zombie_commit"] = "committed"
+    except k.KafkaException as exc:
+        out["zombie_commit"] = (exc.args[0].name(), exc.args[0].fatal())
+    successor.begin_transaction()
+    successor.produce(sink, value="fresh")
+    successor.commit_transaction(10)
+    for level in ("read_committed", "read_uncommitted"):
+        reader = t.consumer(f"txn-{level}", auto_offset_reset="earliest", isolation_level=level)
+        reader.subscribe([sink])
+        want = 7 if level == "read_committed" else 9
+        out[level] = [(offset, value) for _, offset, _, value in _records(_drain(reader, want))]
+        reader.close()
+    return out
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -362,6 +411,7 @@ PROGRAMS = {
         for strategy in ("range", "roundrobin")
     },
     "admin_errors": (admin_errors, {}),
+    "transactions": (transactions, {}),
 }
 
 
@@ -386,8 +436,29 @@ TANSU_DEVIATIONS = {
     ),
 }
 
+TANSU_DEVIATIONS["transactions"] = (
+    "read_committed, zombie_commit",
+    "hands a read_committed consumer the records of an aborted transaction, and does not fence "
+    "an older instance: its commit_transaction() waits until it times out (_TIMED_OUT)",
+    "read_committed consumers skip aborted records (the fetch response lists aborted "
+    "transactions); after a newer instance's init_transactions() the older one is fenced and "
+    "librdkafka raises the fatal _FENCED",
+)
+
 #: What Kafka documents for the deviating observables (the simulator must match these).
 KAFKA_EXPECTED = {
+    "transactions": {
+        "read_committed": [
+            (0, "0"),
+            (1, "2"),
+            (2, "4"),
+            (3, "6"),
+            (5, "8"),
+            (6, "10"),
+            (12, "fresh"),
+        ],
+        "zombie_commit": ("_FENCED", True),
+    },
     "offset_reset[latest]": {"values": ["new-0", "new-1", "new-2"]},
     "admin_errors": {
         "create_zero_partitions": "INVALID_PARTITIONS",
