@@ -86,6 +86,7 @@ class Consumer:
         self.delivered_total = 0
         self._read_committed = self._config["isolation.level"] == "read_committed"
         self._unstable: set = set()  # assigned partitions whose offsets wait on an open transaction
+        self._generation = -1  # the group generation seen at the last poll
 
     def __repr__(self) -> str:
         return f"<Consumer {self.member_id or self.client_id} group={self.group_id!r}>"
@@ -169,6 +170,8 @@ class Consumer:
         if self._group_poll_hook is not None:
             hook, self._group_poll_hook = self._group_poll_hook, None
             hook()
+        # The generation as this member knows it: librdkafka learns of a rebalance only inside poll.
+        self._generation = self._sim.groups[self.group_id].generation
         parts = self._assignment
         n = len(parts)
         if not n:
@@ -404,10 +407,8 @@ class Consumer:
         self._check_usable()
         from .transactions import ConsumerGroupMetadata
 
-        group = self._sim.groups.get(self.group_id) if self.group_id else None
-        return ConsumerGroupMetadata(
-            self.group_id, group.generation if group is not None else -1, self.member_id
-        )
+        # The generation seen at the last poll: a rebalance since then makes the offsets stale (KIP-447).
+        return ConsumerGroupMetadata(self.group_id, self._generation, self.member_id)
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata, as ``AdminClient.list_topics``."""

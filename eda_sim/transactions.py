@@ -204,6 +204,11 @@ class TransactionCoordinator:
         idem = self._sim.broker._idempotence
         for key in [k for k in idem if k[0] == reg.producer_id]:
             del idem[key]
+        if self._sim.cluster is not None:  # each replica keeps its own producer state
+            for name in sorted(self._sim.broker.topics):
+                for part in self._sim.broker.topics[name].partitions:
+                    for replica in part.replicas.values():
+                        replica.producers.pop(reg.producer_id, None)
         self._sim.journal.write(
             "txn_init",
             txn_id,

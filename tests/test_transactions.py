@@ -263,3 +263,38 @@ def test_a_new_owner_waits_for_offsets_held_by_an_open_transaction():
     p.commit_transaction()
     assert second.consume(4, 0.5) == []  # resumes at the committed 4: nothing repeated
     assert second.position([TopicPartition("in", 0)])[0].offset == 4
+
+
+def test_a_new_instance_writes_through_a_replicated_cluster_after_fencing_the_old_one():
+    """The epoch bump restarts sequence numbers: every replica forgets the old instance's."""
+    sim = Simulation(seed=4, name="txn-replicated", brokers=3)
+    sim.create_topic("out", partitions=1, replication_factor=3)
+    committed = reader(sim, "rc")
+    old = txn_producer(sim)
+    for value in ("a", "b"):
+        old.begin_transaction()
+        old.produce("out", value=value)
+        old.commit_transaction()
+    new = txn_producer(sim)
+    new.begin_transaction()
+    new.produce("out", value="c")
+    new.commit_transaction()
+    assert [v for _, _, v in drain(committed, wait=1.0)] == [b"a", b"b", b"c"]
+
+
+def test_offsets_from_before_a_rebalance_the_member_has_not_polled_since_are_refused():
+    """KIP-447: the metadata carries the generation seen at the last poll; a newer one refuses it."""
+    sim = world("txn-generation")
+    conf = {"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    first = sim.consumer(conf)
+    first.subscribe(["in"])
+    first.consume(1, 0.1)
+    p = txn_producer(sim)
+    p.begin_transaction()
+    second = sim.consumer(conf)
+    second.subscribe(["in"])
+    second.consume(1, 0.1)  # joins: the group moves to a new generation while `first` is busy
+    with pytest.raises(KafkaException) as info:
+        p.send_offsets_to_transaction([TopicPartition("in", 0, 1)], first.consumer_group_metadata())
+    err = info.value.args[0]
+    assert err.code() == KafkaError.ILLEGAL_GENERATION and err.txn_requires_abort()
