@@ -166,8 +166,9 @@ null_key_partitions(n=15, every=0.002).set_index("record").T
 # %% [markdown]
 # ## Adding partitions later moves keys
 #
-# The partition of a key is `murmur2(key) % partitions`. Change the number of partitions and most keys
-# get a new partition. Records already written stay where they are; new ones go to the new place.
+# The simulator's producers place a key at `murmur2(key) % partitions`, as Kafka's Java client does
+# (confluent-kafka's own default hashes with CRC32: see the next section). Change the number of
+# partitions and most keys get a new partition, whichever hash it is. Records already written stay where they are; new ones go to the new place.
 
 # %%
 from eda_sim.scenarios.ordering import key_map, users
@@ -201,9 +202,46 @@ fig
 # %% [markdown]
 # Every red mark is after the dotted line, for a user whose key moved. The simulator tells producers and
 # consumers about new partitions at once; real clients notice at their next metadata refresh
-# (`metadata.max.age.ms`, five minutes by default), and a group using `auto.offset.reset=latest` can
+# (librdkafka's `topic.metadata.refresh.interval.ms`, Java's `metadata.max.age.ms`, five minutes by
+# default in both), and a group using `auto.offset.reset=latest` can
 # skip records written to a new partition before it noticed. If per-key order matters, choose the
 # partition count up front; growing it is a migration (pause producers, drain consumers, then grow).
+
+# %% [markdown]
+# ## Two clients, two hash functions
+#
+# Kafka's Java producer hashes a key with murmur2 (`partitioner=murmur2_random` in librdkafka's names).
+# confluent-kafka, the client whose API this course uses, defaults to `consistent_random`: CRC32. The
+# simulator still defaults to the Java hash, so set `partitioner` explicitly when it matters. When a Java
+# service and a Python service left at their defaults produce to one topic, a key can land in two
+# partitions, and its order is gone. Each of the nine users gets one record from each producer:
+
+
+# %%
+def split_keys(python_partitioner):
+    sim = Simulation(seed=1, name="two-clients")
+    sim.create_topic("checkout", partitions=3)
+    java = sim.producer({"partitioner": "murmur2_random"})  # what the Java client does
+    python = sim.producer({"partitioner": python_partitioner})
+    for user in users(9):
+        java.produce("checkout", key=user, value="from Java")
+        python.produce("checkout", key=user, value="from Python")
+    java.flush(), python.flush()
+    per_user = sim.records("checkout").groupby("key")["partition"].nunique()
+    return sorted(per_user[per_user > 1].index)
+
+
+# %%
+{
+    "split, Python at confluent-kafka's default (consistent_random)": split_keys(
+        "consistent_random"
+    ),
+    "split, Python set to murmur2_random": split_keys("murmur2_random"),
+}
+
+# %% [markdown]
+# Four of the nine users have their records in two partitions. Setting `partitioner=murmur2_random` on every
+# non-Java producer of the topic puts each key where the Java client puts it.
 
 # %% [markdown]
 # ## Late events: reorder by event time

@@ -109,13 +109,15 @@ show(six, ("board", "orders"), "metrics")
 #
 # Whenever the group's membership changes, the coordinator deals the partitions out again: a
 # **rebalance**, and each one starts a new *generation* of the group. Our story, on six partitions,
-# with Kafka's auto-commit (every 5 s):
+# with auto-commit (every 5 s, the default interval of both librdkafka and the Java client):
 #
 # - `worker-1` and `worker-2` start together;
 # - `worker-3` **joins** at 5 s;
 # - `worker-2` **leaves** cleanly at 10 s;
 # - `worker-1` **crashes** at 14 s. Nobody tells the group: it notices when no heartbeat has come for
-#   `session.timeout.ms` (3 s here).
+#   `session.timeout.ms` (3 s here, to keep the story short: a real broker refuses a session timeout
+#   under its `group.min.session.timeout.ms`, 6 s by default, with `INVALID_SESSION_TIMEOUT`; the
+#   simulator does not enforce that limit yet).
 
 # %%
 from eda_sim.scenarios.scaling import rebalance_story, rebalances
@@ -146,14 +148,19 @@ processed_twice(story)
 # Every repeat comes from the crash. `worker-1` last committed at 10 s and kept processing until 14 s.
 # When the group gave its partitions to `worker-3`, the new owner started where the group had
 # **committed**, not where `worker-1` had got to, and processed those four seconds of orders again.
-# The clean join and leave cost nothing here: a member that gives partitions up commits first.
+# The clean join and leave cost nothing here **only because of auto-commit**: librdkafka (and the Java
+# client) commit the offsets already polled when partitions are revoked. With manual commits, as
+# notebook 05 recommends, nothing commits for you: commit in the rebalance callback,
+# `consumer.subscribe(topics, on_revoke=commit_what_you_processed)`, or the new owner processes again
+# everything since your last commit.
 # Notebook 05 shows how to make such repeats harmless.
 
 # %% [markdown]
 # ## Eager or cooperative
 #
-# With the `range` assignor (the default) rebalancing is **eager**: every member gives up *all* its
-# partitions, then receives a new set. With `cooperative-sticky` it is **incremental**: only the
+# With the `range` assignor (librdkafka's default is `range,roundrobin`; the Java client's is `range`
+# plus `cooperative-sticky`) rebalancing is **eager**: every member gives up *all* its partitions, then
+# receives a new set. With `cooperative-sticky` it is **incremental**: only the
 # partitions that move are revoked (in a first round), then handed over in a second. The journal at the
 # moment `worker-3` joins, both ways:
 
@@ -233,8 +240,10 @@ again = slow.consume(200, timeout=1.0)
 # If every batch takes longer than `max.poll.interval.ms`, this repeats forever: evicted, commit
 # refused, rebalance, rejoin, the same batch, evicted again. Three workers come back to 2000 waiting
 # orders (50 more per second) on six partitions, with `max.poll.interval.ms` = 2 s. The sweep crosses the
-# time per order with `max.poll.records` (`batch_s` is their product: a full batch's time), eager against
-# cooperative, over 20 s:
+# time per order with the batch size (`batch_s` is their product: a full batch's time), eager against
+# cooperative, over 20 s. The batch size is called `max.poll.records` below, after the Java consumer's
+# property; confluent-kafka has no such property (librdkafka refuses it) and takes it per call instead,
+# `consumer.consume(num_messages=500)`, which is how the simulator's workers poll.
 
 # %%
 from eda_sim.scenarios.scaling import storm_sweep

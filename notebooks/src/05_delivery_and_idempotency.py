@@ -43,7 +43,12 @@ sim.offsets("workers")[["partition", "log_end", "committed", "lag", "position"]]
 # - **Commit, then process** (at-most-once): a crash after the commit loses the records not yet processed.
 # - **Process, then commit** (at-least-once): a crash before the commit repeats the records processed since
 #   the last commit.
-# - **Auto-commit** (Kafka's default): a timer commits what `poll` *returned*, processed or not.
+# - **Auto-commit** as confluent-kafka (librdkafka) does it, by default: each offset is *stored* as
+#   `poll` returns its record (`enable.auto.offset.store=true`) and a timer commits what is stored,
+#   processed or not. The Java consumer differs: it commits inside `poll()` what the *previous* poll
+#   returned, which is at-least-once when each batch is processed before the next poll. librdkafka's
+#   way to get that: `enable.auto.offset.store=false`, and `consumer.store_offsets(msg)` after
+#   processing each record; the timer then commits only what was processed.
 #
 # One consumer, twelve records in batches of four, 0.1 s each; it crashes and comes back a second later.
 
@@ -84,7 +89,9 @@ sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
 
 # %% [markdown]
 # The journal shows the story: the crash, the member declared dead after `session.timeout.ms`, the
-# rebalance, and the same offsets handled a second time.
+# rebalance, and the same offsets handled a second time. The session timeout is 0.3 s here to keep the
+# story short; a real broker refuses anything under `group.min.session.timeout.ms` (6 s by default) with
+# `INVALID_SESSION_TIMEOUT`, which the simulator does not enforce yet.
 
 # %%
 j = sim.journal.frame()
@@ -136,7 +143,10 @@ len(inbox), inbox.refused, inbox.table().head(3)
 # ## Exactly-once stops at the broker
 #
 # Kafka's idempotent producer removes the duplicates a *producer retry* would add. Below, the
-# acknowledgement of the first batch is lost; the producer waits `request.timeout.ms` and sends it again.
+# acknowledgement of the first batch is lost; the producer gives up waiting and sends it again. The
+# simulator times that wait with `request.timeout.ms`, as the Java producer does; librdkafka's
+# `request.timeout.ms` is only how long the broker waits for replicas, and its client gives up on a
+# silent request after `socket.timeout.ms` (60 s).
 # The broker already had it: without idempotence it is appended twice, with idempotence it is recognised
 # by producer id and sequence number and dropped. Neither helps the ledger above: Kafka's exactly-once
 # covers writes to Kafka, not your database.
