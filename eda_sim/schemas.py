@@ -52,7 +52,9 @@ stick to their declared fields, so under BACKWARD it refuses to add even an
 optional property to an open content model (``PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL``:
 old data may already hold that name with another type) and to remove one from a
 closed model, and it distinguishes open, closed and partially open content
-models keyword by keyword. Our rule is the Avro-style one the course teaches.
+models keyword by keyword. This module keeps the simpler Avro-style rule for a service's
+reader-side ``conform``; the registry as Confluent runs it (its JSON Schema rules, Avro, the wire
+format, the serializers) is :mod:`eda_sim.schema_registry`, which notebook 07 teaches.
 
 Example (a notebook can copy this)::
 

@@ -5,8 +5,6 @@ from collections import Counter
 from eda_sim.exercises import Feedback, checker
 from eda_sim.exercises.nb01 import MESSAGES, check_events_vs_commands
 from eda_sim.exercises.nb05 import check_idempotent_ledger
-from eda_sim.exercises.nb07 import VIEW_V1, check_schema_evolution
-from eda_sim.schemas import object_schema
 
 
 def test_a_check_never_raises_and_names_the_error():
@@ -79,27 +77,7 @@ def test_05_wrong_double_counts():
     assert "posted twice" in text and "deliver 2 payment(s) twice" in text
 
 
-# -- 07 ------------------------------------------------------------------------------------
-
-FIELDS = {"user_id": "string", "product_id": "string", "price": "number"}
-REQ = ["user_id", "product_id", "price"]
-
-
-def test_07_right():
-    fb = check_schema_evolution(object_schema({**FIELDS, "device": ("string", "unknown")}, REQ))
-    assert fb.passed and "an old consumer reads a new event" in str(fb)
-
-
-def test_07_partly_right_required_field_is_refused_with_the_reason():
-    text = str(
-        check_schema_evolution(object_schema({**FIELDS, "device": "string"}, REQ + ["device"]))
-    )
-    assert "refuses v2 under FULL" in text and "'device'" in text and "hint:" in text
-
-
-def test_07_wrong_unchanged_or_invalid():
-    assert "no 'device' field yet" in str(check_schema_evolution(VIEW_V1))
-    assert "not a valid JSON Schema" in str(check_schema_evolution({"type": "objekt"}))
+# 07: tests/test_exercise_07.py
 
 
 def test_every_check_is_importable_from_the_package():
