@@ -30,9 +30,16 @@ import sys
 import tempfile
 import time
 
+from eda_sim.backends.redis.backend import (
+    Consumer,
+    Producer,
+    connect,
+    create_topic,
+    delete_topic,
+    topics,
+)
+from eda_sim.backends.redis.server import RedisServer, installed, start_hint
 from eda_sim.bench import KEYS, PARTITIONS, _records, simulated
-from eda_sim.redis_backend import Consumer, Producer, connect, create_topic, delete_topic, topics
-from eda_sim.redis_server import RedisServer, installed, start_hint
 
 TOPIC = "bench"
 GROUP = "bench-group"

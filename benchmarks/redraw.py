@@ -29,8 +29,8 @@ import time
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from eda_sim import Simulation, views
-from eda_sim.scenarios.ai_flow import ai_flow
-from eda_sim.workload import Feed
+from eda_sim.course.nb00.world import ai_flow
+from eda_sim.services.load import Feed
 
 TARGET_MS = 100.0
 
@@ -49,7 +49,7 @@ def group_world(n: int = 10_000) -> Simulation:
 
 
 def ai_world() -> Simulation:
-    """The course's AI flow (:mod:`eda_sim.scenarios.ai_flow`) at a higher rate: about 11,000 records."""
+    """The course's AI flow (:mod:`eda_sim.course.nb00.world`) at a higher rate: about 11,000 records."""
     return ai_flow(seed=1, until=40, upload_rate=150, request_rate=100, name="redraw-ai")
 
 

@@ -10,11 +10,12 @@ The names most notebooks need:
 ==================  ==========================================================
 """
 
-from . import kafka
-from .events import SIM_EPOCH, Event
-from .journal import KINDS, Journal
-from .members import Member
-from .simulation import Simulation
+from eda_sim import kafka
+from eda_sim.core.clock import SIM_EPOCH
+from eda_sim.core.journal import KINDS, Journal
+from eda_sim.core.simulation import Simulation
+from eda_sim.services.events import Event
+from eda_sim.services.members import Member
 
 __all__ = ["Event", "Journal", "KINDS", "Member", "SIM_EPOCH", "Simulation", "kafka"]
 __version__ = "0.1.0"

@@ -13,9 +13,9 @@ from collections import Counter
 
 def demo(seed: int = 7) -> str:
     """Run the demo scenario and return its report as text."""
-    from .members import Member
-    from .simulation import Simulation
-    from .workload import Feed
+    from eda_sim.core.simulation import Simulation
+    from eda_sim.services.load import Feed
+    from eda_sim.services.members import Member
 
     sim = Simulation(seed=seed, name="demo")
     sim.create_topic("orders", partitions=3)

@@ -13,14 +13,14 @@ workload on three brokers with every partition replicated three times: the
 producer's default ``acks=all`` waits for both followers to fetch each batch.
 
 Two lines measure the service layer on events: records as
-:func:`eda_sim.services.publish` writes them (Event JSON with the five tracing
+:func:`eda_sim.services.service.publish` writes them (Event JSON with the five tracing
 headers), produced by a source at the same rate.
 
 * *plain consumer of the same events*: the 4-member group of the first lines,
-  decoding each record as an :class:`~eda_sim.events.Event` and handing it to a
+  decoding each record as an :class:`~eda_sim.services.events.Event` and handing it to a
   handler that counts; no policies.
 * *service: retry + inbox + spans*: a 4-instance
-  :class:`~eda_sim.services.Service` with the retry, idempotency (inbox) and
+  :class:`~eda_sim.services.service.Service` with the retry, idempotency (inbox) and
   tracing (a span per event) policies on and the same counting handler. Per
   event it also waits on the clock once per try, checks and fills the inbox,
   and keeps a span and a journal row.
@@ -47,11 +47,13 @@ import tracemalloc
 from collections import deque
 from collections.abc import Callable
 
-from .events import Event, to_iso
-from .members import Member
-from .partitioner import murmur2_partition
-from .retries import Retry
-from .services import (
+from eda_sim.core.simulation import Simulation
+from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.services.events import Event, to_iso
+from eda_sim.services.load import Feed
+from eda_sim.services.members import Member
+from eda_sim.services.retries import Retry
+from eda_sim.services.service import (
     H_CAUSATION,
     H_CORRELATION,
     H_EVENT_ID,
@@ -60,8 +62,6 @@ from .services import (
     Service,
     event_headers,
 )
-from .simulation import Simulation
-from .workload import Feed
 
 PARTITIONS = 8
 MEMBERS = 4

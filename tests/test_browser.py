@@ -46,8 +46,8 @@ STEPS = 5
 FIXTURE_CELLS = [
     # A small world: a feed into a 3-partition topic, read by a 2-member group.
     "from eda_sim import Simulation\n"
-    "from eda_sim.widgets import controls\n"
-    "from eda_sim.workload import Feed\n"
+    "from eda_sim.views.widgets import controls\n"
+    "from eda_sim.services.load import Feed\n"
     "\n"
     "def build():\n"
     "    sim = Simulation(seed=3, name='browser-check')\n"

@@ -96,3 +96,47 @@ def test_saved_notebooks_carry_no_wall_clock_or_random_ids(path):
     assert not re.search(r"IPY_MODEL_[0-9a-f]{32}|\"model_id\": \"[0-9a-f]{32}\"", raw), (
         "random widget ids: rebuild with tools/build_notebooks.py"
     )
+
+
+def _built_from_source(src):
+    """What tools/build_notebooks.py makes of a source: (notebook cells, solution cells or None)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT.parent / "tools" / "build_notebooks.py"
+    )
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    parsed = build.parse(src.read_text(encoding="utf-8"))
+    has_solution = any("solution" in c["tags"] for c in parsed)
+    return build.notebook(parsed, False), build.notebook(parsed, True) if has_solution else None
+
+
+def _shape(cells):
+    return [
+        (c["cell_type"], "".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
+        for c in cells
+    ]
+
+
+SOURCES = sorted((ROOT / "src").glob("[0-9][0-9]_*.py"))
+
+
+def test_every_notebook_has_a_source_and_every_source_a_notebook():
+    assert [p.stem for p in SOURCES] == [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_saved_notebook_matches_its_source(src):
+    """Kernel-free: the saved notebook (and its solution) has exactly the cells its source builds.
+
+    A source edited without rebuilding fails here; rebuild with tools/build_notebooks.py NN.
+    """
+    notebook, solution = _built_from_source(src)
+    saved = json.loads((ROOT / f"{src.stem}.ipynb").read_text(encoding="utf-8"))
+    assert _shape(saved["cells"]) == _shape(notebook.cells), "rebuild: tools/build_notebooks.py"
+    solution_path = ROOT / "solutions" / f"{src.stem}.ipynb"
+    assert solution_path.exists() == (solution is not None)
+    if solution is not None:
+        saved = json.loads(solution_path.read_text(encoding="utf-8"))
+        assert _shape(saved["cells"]) == _shape(solution.cells), "rebuild: tools/build_notebooks.py"

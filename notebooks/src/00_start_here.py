@@ -34,18 +34,11 @@
 # menu breaks one service; the checkbox makes requests drift halfway through. Watch the arrow counts.
 
 # %% tags=["nbval-ignore-output"]
-from eda_sim.scenarios.ai_flow import SERVICES, ai_flow
-from eda_sim.widgets import controls
-
+from eda_sim.course.nb00.world import SERVICES, ai_flow
+from eda_sim.views.widgets import controls
 
 def build(broken="none", drift=False):
-    return ai_flow(
-        seed=1,
-        until=0,
-        break_hop=None if broken == "none" else broken,
-        drift_at=15 if drift else None,
-    )
-
+    return ai_flow(seed=1, until=0, break_hop=None if broken == "none" else broken, drift_at=15 if drift else None)
 
 controls(build, ["flow"], knobs={"broken": ["none", *SERVICES], "drift": False}, tick=1.0)
 
@@ -54,7 +47,7 @@ controls(build, ["flow"], knobs={"broken": ["none", *SERVICES], "drift": False},
 # nobody presses anything):
 
 # %%
-from eda_sim.widgets import show
+from eda_sim.views.widgets import show
 
 sim = ai_flow(seed=1, until=30, drift_at=15)
 show(sim, "flow")
@@ -70,7 +63,7 @@ journal = sim.journal.frame()
 journal.kind.value_counts().head(8)
 
 # %%
-from eda_sim.services import events_frame
+from eda_sim.services.service import events_frame
 
 events_frame(sim, "model-alerts")[["time", "type", "mean_score", "threshold"]]
 
@@ -80,32 +73,18 @@ events_frame(sim, "model-alerts")[["time", "type", "mean_score", "threshold"]]
 # Using the flow diagram above, mark each part as `"producer"`, `"consumer"`, `"both"` or `"topic"`.
 
 # %% tags=["exercise"]
-from eda_sim.exercises.nb00 import check_roles
+from eda_sim.course.nb00.check import check_roles
 
-answer = {
-    "uploader": "?",
-    "frontend": "?",
-    "raw-data": "?",
-    "feature-service": "?",
-    "realtime-inference": "?",
-    "model-monitor": "?",
-    "model-alerts": "?",
-}
+answer = {"uploader": "?", "frontend": "?", "raw-data": "?", "feature-service": "?",
+          "realtime-inference": "?", "model-monitor": "?", "model-alerts": "?"}
 check_roles(answer)
 
 # %% tags=["solution"]
-from eda_sim.exercises.nb00 import check_roles
+from eda_sim.course.nb00.check import check_roles
 
 ### BEGIN SOLUTION
-answer = {
-    "uploader": "producer",
-    "frontend": "producer",
-    "raw-data": "topic",
-    "feature-service": "both",
-    "realtime-inference": "both",
-    "model-monitor": "both",
-    "model-alerts": "topic",
-}
+answer = {"uploader": "producer", "frontend": "producer", "raw-data": "topic", "feature-service": "both",
+          "realtime-inference": "both", "model-monitor": "both", "model-alerts": "topic"}
 ### END SOLUTION
 check_roles(answer)
 
@@ -119,14 +98,14 @@ check_roles(answer)
 # | 03 | [partitions and ordering](03_partitions_and_ordering.ipynb) | order per partition, keys, adding partitions, a reorder buffer |
 # | 04 | [consumer groups and scaling](04_consumer_groups_and_scaling.ipynb) | idle extra consumers, rebalances, a rebalance storm |
 # | 05 | [delivery and idempotency](05_delivery_and_idempotency.ipynb) | commit timing, a crash sweep, a ledger that double-counts |
-# | 06 | [retries and dead letters](06_retries_and_dead_letters.ipynb) | backoff, poison events, re-drive, counts that reconcile |
-# | 07 | [schemas and evolution](07_schemas_and_evolution.ipynb) | a registry accepting and refusing changes |
-# | 08 | [storms, backpressure, monitoring](08_storms_backpressure_and_monitoring.ipynb) | lag in a surge, autoscaling, hot keys, alerts |
-# | 09 | [tracing](09_tracing.ipynb) | one request across services, the hop where it stopped |
-# | 10 | [real-time recommendations](10_realtime_recommendations.ipynb) | a model learning from the stream |
-# | 11 | [fraud-detection challenge](11_fraud_detection_challenge.ipynb) | your own design, run and scored |
-# | 12 | [replay, audit, model monitoring](12_replay_audit_monitoring.ipynb) | back-testing on history, drift alerts |
-# | 13 | [to a real broker](13_to_a_real_broker.ipynb) | the same code on Redis Streams |
+# | 08 | [retries and dead letters](08_retries_and_dead_letters.ipynb) | backoff, poison events, re-drive, counts that reconcile |
+# | 09 | [schemas and evolution](09_schemas_and_evolution.ipynb) | a registry accepting and refusing changes |
+# | 10 | [storms, backpressure, monitoring](10_storms_backpressure_and_monitoring.ipynb) | lag in a surge, autoscaling, hot keys, alerts |
+# | 12 | [tracing](12_tracing.ipynb) | one request across services, the hop where it stopped |
+# | 13 | [real-time recommendations](13_realtime_recommendations.ipynb) | a model learning from the stream |
+# | 14 | [fraud-detection challenge](14_fraud_detection_challenge.ipynb) | your own design, run and scored |
+# | 15 | [replay, audit, model monitoring](15_replay_audit_monitoring.ipynb) | back-testing on history, drift alerts |
+# | 16 | [to a real broker](16_to_a_real_broker.ipynb) | the same code on Redis Streams |
 # | 99 | [recap](99_recap.ipynb) | the takeaways and a self-check quiz |
 #
 # **How the notebooks work.** Each starts with what you will be able to do and how long it takes. Cells

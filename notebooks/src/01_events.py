@@ -17,13 +17,8 @@
 # %%
 from eda_sim import Event
 
-viewed = Event.create(
-    "UserViewedProduct",
-    {"user_id": "u7", "product_id": "p42", "category": "books"},
-    key="u7",
-    time=12.5,
-    id="evt-000001",
-)
+viewed = Event.create("UserViewedProduct", {"user_id": "u7", "product_id": "p42", "category": "books"},
+                      key="u7", time=12.5, id="evt-000001")
 viewed
 
 # %% [markdown]
@@ -80,21 +75,12 @@ Event.from_json(text) == viewed
 # Look at how virtual seconds become a UTC timestamp, and that the copy always equals the original.
 
 # %% tags=["nbval-ignore-output"]
-from eda_sim.widgets import explore
-
+from eda_sim.views.widgets import explore
 
 def round_trip(time, user):
-    event = Event.create(
-        "UserViewedProduct",
-        {"user_id": user, "product_id": "p42"},
-        key=user,
-        time=time,
-        id="evt-000002",
-    )
-    print(
-        event.to_json(), "\nequal after the round trip:", Event.from_json(event.to_json()) == event
-    )
-
+    event = Event.create("UserViewedProduct", {"user_id": user, "product_id": "p42"}, key=user, time=time,
+                         id="evt-000002")
+    print(event.to_json(), "\nequal after the round trip:", Event.from_json(event.to_json()) == event)
 
 explore(round_trip, time=(0.0, 120.0, 0.25, 61.5), user=["u7", "u8", "u9"])
 
@@ -127,7 +113,7 @@ except ValueError as err:
 # Replace each `"?"` with `"event"` or `"command"`, run the cell, and read the feedback.
 
 # %% tags=["exercise"]
-from eda_sim.exercises.nb01 import check_events_vs_commands
+from eda_sim.course.nb01.check import check_events_vs_commands
 
 answer = {
     "UserViewedProduct": "?",
@@ -142,7 +128,7 @@ answer = {
 check_events_vs_commands(answer)
 
 # %% tags=["solution"]
-from eda_sim.exercises.nb01 import check_events_vs_commands
+from eda_sim.course.nb01.check import check_events_vs_commands
 
 ### BEGIN SOLUTION
 answer = {

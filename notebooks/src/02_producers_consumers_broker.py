@@ -63,11 +63,8 @@ analytics = sim.consumer({"group.id": "analytics", "auto.offset.reset": "earlies
 analytics.subscribe(["page-views"])
 seen = analytics.consume(10, timeout=1.0)
 analytics.commit(asynchronous=False)
-{
-    "recommender read": len(got),
-    "analytics read": len(seen),
-    "records still in the log": len(sim.records("page-views")),
-}
+{"recommender read": len(got), "analytics read": len(seen),
+ "records still in the log": len(sim.records("page-views"))}
 
 # %% [markdown]
 # ## A new group does not read the whole topic (by default)
@@ -76,34 +73,22 @@ analytics.commit(asynchronous=False)
 # `latest`: the end of the log. A new group with default settings sees only what is produced **after**
 # it joins. Below, `trending` keeps every default; `archive` asks for `earliest`.
 
-
 # %%
 def first_reads(settings):
     consumer = sim.consumer({"group.id": settings["group.id"], **settings})
     consumer.subscribe(["page-views"])
-    before = consumer.consume(10, timeout=1.0)  # joins the group, reads what it may
-    frontend.produce(
-        "page-views", key="user-004", value=f"viewed while {settings['group.id']} waits"
-    )
+    before = consumer.consume(10, timeout=1.0)             # joins the group, reads what it may
+    frontend.produce("page-views", key="user-004", value=f"viewed while {settings['group.id']} waits")
     frontend.flush()
     after = consumer.consume(10, timeout=1.0)
-    return {
-        "group": settings["group.id"],
-        "auto.offset.reset": settings.get("auto.offset.reset", "(default)"),
-        "read at first": len(before),
-        "read after one more record": len(after),
-    }
-
+    return {"group": settings["group.id"], "auto.offset.reset": settings.get("auto.offset.reset", "(default)"),
+            "read at first": len(before), "read after one more record": len(after)}
 
 # %%
 import pandas as pd
 
-pd.DataFrame(
-    [
-        first_reads({"group.id": "trending"}),
-        first_reads({"group.id": "archive", "auto.offset.reset": "earliest"}),
-    ]
-)
+pd.DataFrame([first_reads({"group.id": "trending"}),
+              first_reads({"group.id": "archive", "auto.offset.reset": "earliest"})])
 
 # %% [markdown]
 # `trending` read nothing of the history: it started at the end. `archive` read everything there was.
@@ -119,15 +104,11 @@ pd.DataFrame(
 # member, which gets all three partitions and every event.
 
 # %%
-from eda_sim.scenarios.broker_basics import shop_world
-from eda_sim.widgets import show
+from eda_sim.course.nb02.world import shop_world
+from eda_sim.views.widgets import show
 
 shop = shop_world(until=20.0)
-show(
-    shop,
-    ("board", "page-views", {"group": "recommender"}),
-    ("board", "page-views", {"group": "analytics"}),
-)
+show(shop, ("board", "page-views", {"group": "recommender"}), ("board", "page-views", {"group": "analytics"}))
 
 # %% [markdown]
 # Each strip is a partition from offset 0 to its log end, coloured by the member that owns it; the black
@@ -142,7 +123,7 @@ show(
 # no owner, the committed offsets frozen at t = 4 s, and the lag growing.
 
 # %%
-from eda_sim.scenarios.broker_basics import catch_up_report
+from eda_sim.course.nb02.world import catch_up_report
 from eda_sim.views import draw_board, draw_core_metrics
 
 away = shop_world(offline=(4.0, 10.0), until=20.0)
@@ -175,15 +156,11 @@ pd.DataFrame([catch_up_report(away, "analytics"), catch_up_report(away, "recomme
 # 10 s the lag melts away.
 
 # %% tags=["nbval-ignore-output"]
-from eda_sim.widgets import controls
-
+from eda_sim.views.widgets import controls
 
 def build(recommenders=2, analytics_offline=False):
     offline = (4.0, 10.0) if analytics_offline else None
-    return shop_world(
-        until=0.01, recommenders=recommenders, offline=offline
-    )  # 0.01 s: members have joined
-
+    return shop_world(until=0.01, recommenders=recommenders, offline=offline)  # 0.01 s: members have joined
 
 views = ["flow", ("board", "page-views", {"group": "recommender"})]
 controls(build, views, knobs={"recommenders": (1, 4, 1, 2), "analytics_offline": False}, tick=1.0)
@@ -204,7 +181,7 @@ show(shop_world(until=20.0, recommenders=3, offline=(4.0, 10.0)), *views)
 # retention of one minute and 20-second segments; the broker checks every five minutes.
 
 # %%
-from eda_sim.scenarios.broker_basics import retention_timeline
+from eda_sim.course.nb02.world import retention_timeline
 
 retention_timeline(retention_ms=60_000, segment_ms=20_000)
 
@@ -221,7 +198,7 @@ retention_timeline(retention_ms=60_000, segment_ms=20_000)
 # must not take any work away from the recommender. Fill in its consumer settings.
 
 # %% tags=["exercise"]
-from eda_sim.exercises.nb02 import check_second_group
+from eda_sim.course.nb02.check import check_second_group
 
 trending_config = {
     "group.id": "recommender",
@@ -229,7 +206,7 @@ trending_config = {
 check_second_group(trending_config)
 
 # %% tags=["solution"]
-from eda_sim.exercises.nb02 import check_second_group
+from eda_sim.course.nb02.check import check_second_group
 
 ### BEGIN SOLUTION
 trending_config = {

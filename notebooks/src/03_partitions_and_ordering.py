@@ -18,20 +18,17 @@
 
 # %%
 from eda_sim import Simulation
-
-
 def read_back(key):
     sim = Simulation(seed=1, name="steps")
     sim.create_topic("checkout", partitions=3)
     producer = sim.producer()
     for step in range(1, 7):
         producer.produce("checkout", key=key, value=f"step {step}")
-        sim.run(until=sim.now + 0.02)  # the user takes a moment between steps
+        sim.run(until=sim.now + 0.02)                 # the user takes a moment between steps
     producer.flush()
     consumer = sim.consumer({"group.id": "reader", "auto.offset.reset": "earliest"})
     consumer.subscribe(["checkout"])
     return [(m.partition(), m.value().decode()) for m in consumer.consume(10, timeout=1.0)]
-
 
 # %%
 {"no key": read_back(None), "key user-007": read_back("user-007")}
@@ -54,7 +51,7 @@ def read_back(key):
 # numbers are `n`. A red mark is a click handed over after a later click of the same user.
 
 # %%
-from eda_sim.scenarios.ordering import clicks_world, key_order
+from eda_sim.course.nb03.world import clicks_world, key_order
 from eda_sim.views import draw_timeline
 
 unkeyed = clicks_world(key=None)
@@ -76,13 +73,13 @@ key_order(unkeyed)
 # one per click); `None` means no key.
 
 # %% tags=["exercise"]
-from eda_sim.exercises.nb03 import check_ordering_key
+from eda_sim.course.nb03.check import check_ordering_key
 
 my_key = None
 check_ordering_key(my_key)
 
 # %% tags=["solution"]
-from eda_sim.exercises.nb03 import check_ordering_key
+from eda_sim.course.nb03.check import check_ordering_key
 
 ### BEGIN SOLUTION
 my_key = "user_id"
@@ -105,7 +102,7 @@ draw_timeline(by_user, "clicks", key_field="user_id", order_field="n", group="se
 # clicks together, which is not what the sessionizer needs.
 
 # %%
-from eda_sim.scenarios.ordering import compare_keys
+from eda_sim.course.nb03.world import compare_keys
 
 compare_keys()
 
@@ -118,29 +115,20 @@ compare_keys()
 # idle); with `user_id` order holds at any partition count.
 
 # %% tags=["nbval-ignore-output"]
-from eda_sim.widgets import controls
-
+from eda_sim.views.widgets import controls
 
 def build(partitions=3, key="(no key)"):
     return clicks_world(None if key == "(no key)" else key, partitions=partitions, until=0)
 
-
 views = [("board", "clicks"), ("timeline", "clicks", {"key_field": "user_id", "order_field": "n"})]
-controls(
-    build,
-    views,
-    knobs={
-        "partitions": (1, 6, 1, 3),
-        "key": ["(no key)", "user_id", "region", "product_id", "click_id"],
-    },
-    tick=0.5,
-)
+controls(build, views, knobs={"partitions": (1, 6, 1, 3),
+                              "key": ["(no key)", "user_id", "region", "product_id", "click_id"]}, tick=0.5)
 
 # %% [markdown]
 # The same two views after 12 virtual seconds, with the controls' starting values (3 partitions, no key):
 
 # %%
-from eda_sim.widgets import show
+from eda_sim.views.widgets import show
 
 show(clicks_world(None, partitions=3), *views)
 
@@ -155,7 +143,7 @@ show(clicks_world(None, partitions=3), *views)
 # librdkafka. Here are 15 records without a key, one every 2 ms, and the partition each went to:
 
 # %%
-from eda_sim.scenarios.ordering import null_key_partitions
+from eda_sim.course.nb03.world import null_key_partitions
 
 null_key_partitions(n=15, every=0.002).set_index("record").T
 
@@ -171,7 +159,7 @@ null_key_partitions(n=15, every=0.002).set_index("record").T
 # partitions and most keys get a new partition, whichever hash it is. Records already written stay where they are; new ones go to the new place.
 
 # %%
-from eda_sim.scenarios.ordering import key_map, users
+from eda_sim.course.nb03.world import key_map, users
 
 moves = key_map(users(9), before=3, after=4)
 moves
@@ -184,15 +172,13 @@ moves
 # older ones.
 
 # %%
-from eda_sim.scenarios.ordering import growth_world, order_breaks
+from eda_sim.course.nb03.world import growth_world, order_breaks
 
 grown = growth_world(before=3, after=4, at=5.0)
 breaks = order_breaks(grown)
-{
-    "out-of-order pairs, topic left at 3": len(order_breaks(growth_world(after=None))),
-    "out-of-order pairs, grown to 4 at t = 5 s": len(breaks),
-    "users hit (all of them moved)": sorted(set(breaks["user_id"])),
-}
+{"out-of-order pairs, topic left at 3": len(order_breaks(growth_world(after=None))),
+ "out-of-order pairs, grown to 4 at t = 5 s": len(breaks),
+ "users hit (all of them moved)": sorted(set(breaks["user_id"]))}
 
 # %%
 fig = draw_timeline(grown, "clicks", keys=sorted(set(breaks["user_id"])), order_field="n")
@@ -254,7 +240,7 @@ def split_keys(python_partitioner):
 # `Service(..., reorder=window)` does this. The price: every event waits about `window` seconds.
 
 # %%
-from eda_sim.scenarios.ordering import late_world, window_sweep
+from eda_sim.course.nb03.world import late_world, window_sweep
 
 window_sweep(windows=(None, 0.5, 1.0, 2.0, 4.0))
 
@@ -264,7 +250,7 @@ window_sweep(windows=(None, 0.5, 1.0, 2.0, 4.0))
 # wait grows with the window. The late topic keeps each late tap with the reason:
 
 # %%
-from eda_sim.ordering import late_events
+from eda_sim.services.ordering import late_events
 
 short, _report = late_world(0.5)
 late_events(short, "taps")["reason"].head(3).tolist()
@@ -276,13 +262,10 @@ late_events(short, "taps")["reason"].head(3).tolist()
 
 # %% tags=["nbval-ignore-output"]
 import pandas as pd
-
-from eda_sim.widgets import explore
-
+from eda_sim.views.widgets import explore
 
 def reorder(window):
     return pd.DataFrame([late_world(window)[1]])
-
 
 explore(reorder, window=(0.25, 4.0, 0.25, 1.0))
 
@@ -296,16 +279,16 @@ reorder(1.0)
 # happened, while the mean wait stays within 2 s.
 
 # %% tags=["exercise"]
-from eda_sim.exercises.nb03 import check_reorder_window
+from eda_sim.course.nb03.check import check_reorder_window
 
 my_window = 0.5
 check_reorder_window(my_window)
 
 # %% tags=["solution"]
-from eda_sim.exercises.nb03 import check_reorder_window
+from eda_sim.course.nb03.check import check_reorder_window
 
 ### BEGIN SOLUTION
-my_window = 1.5  # the longest delay the phones have; every extra second is wait for every tap
+my_window = 1.5   # the longest delay the phones have; every extra second is wait for every tap
 ### END SOLUTION
 check_reorder_window(my_window)
 

@@ -25,11 +25,9 @@ for i in range(6):
 producer.flush()
 
 # %%
-consumer = sim.consumer(
-    {"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False}
-)
+consumer = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False})
 consumer.subscribe(["jobs"])
-batch = consumer.consume(4, timeout=1.0)  # position moves to 4
+batch = consumer.consume(4, timeout=1.0)            # position moves to 4
 consumer.commit(message=batch[1], asynchronous=False)  # committed moves to 2: jobs 0 and 1 are done
 tp = TopicPartition("jobs", 0)
 consumer.position([tp])[0].offset, consumer.committed([tp])[0].offset
@@ -53,10 +51,9 @@ sim.offsets("workers")[["partition", "log_end", "committed", "lag", "position"]]
 # One consumer, twelve records in batches of four, 0.1 s each; it crashes and comes back a second later.
 
 # %%
+from eda_sim.course.nb05.world import crash_once, crash_sweep
+
 import pandas as pd
-
-from eda_sim.scenarios.delivery import crash_once, crash_sweep
-
 pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25), crash_once("auto", 0.75)])
 
 # %% [markdown]
@@ -82,7 +79,7 @@ sweep.pivot(index="crash_at", columns="strategy", values=["lost", "duplicated"])
 # posting some payments and before committing them; its partitions are redelivered when it comes back.
 
 # %%
-from eda_sim.scenarios.delivery import duplicates_delivered, expected_totals, payments_world
+from eda_sim.course.nb05.world import duplicates_delivered, expected_totals, payments_world
 
 sim, ledger = payments_world(crash_at=0.43, idempotent=False)
 sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
@@ -95,9 +92,7 @@ sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
 
 # %%
 j = sim.journal.frame()
-j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][
-    ["time", "kind", "actor", "detail"]
-]
+j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time", "kind", "actor", "detail"]]
 
 # %% [markdown]
 # ## Try it: move the crash, switch the inbox on
@@ -106,16 +101,12 @@ j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][
 # event ids with a unique constraint). Watch the ledger total against the true total.
 
 # %% tags=["nbval-ignore-output"]
-from eda_sim.widgets import explore
-
+from eda_sim.views.widgets import explore
 
 def ledger_report(crash_at, idempotent):
     sim, ledger = payments_world(crash_at=crash_at, idempotent=idempotent)
-    print(
-        f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
-        f"duplicates delivered {duplicates_delivered(sim)}"
-    )
-
+    print(f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
+          f"duplicates delivered {duplicates_delivered(sim)}")
 
 explore(ledger_report, crash_at=(0.05, 0.8, 0.02, 0.43), idempotent=False)
 
@@ -151,7 +142,6 @@ len(inbox), inbox.refused, inbox.table().head(3)
 # by producer id and sequence number and dropped. Neither helps the ledger above: Kafka's exactly-once
 # covers writes to Kafka, not your database.
 
-
 # %%
 def retried(idempotent):
     sim = Simulation(seed=1, name=f"retry-{idempotent}")
@@ -162,7 +152,6 @@ def retried(idempotent):
         p.produce("payments", key="acct-1", value=f"payment {i}")
     p.flush()
     return list(sim.records("payments")["value"])
-
 
 retried(False), retried(True)
 
@@ -175,7 +164,7 @@ retried(False), retried(True)
 # never or twice. Six ways to write the service:
 
 # %%
-from eda_sim.scenarios.exactly_once import STRATEGIES, effects_sweep
+from eda_sim.course.nb07.exactly_once import STRATEGIES, effects_sweep
 
 pd.Series(STRATEGIES, name="what it does").to_frame()
 
@@ -196,22 +185,18 @@ effects_sweep()
 
 # %%
 from collections import Counter
-
-from eda_sim.exercises.nb05 import check_idempotent_ledger
+from eda_sim.course.nb05.check import check_idempotent_ledger
 
 # %% tags=["exercise"]
 ledger, seen = Counter(), set()
 
-
 def post_payment(event, ctx):
     ledger[event.payload["account"]] += event.payload["amount"]
-
 
 check_idempotent_ledger(post_payment, ledger, seen)
 
 # %% tags=["solution"]
 ledger, seen = Counter(), set()
-
 
 def post_payment(event, ctx):
     ### BEGIN SOLUTION
@@ -220,7 +205,6 @@ def post_payment(event, ctx):
     seen.add(event.id)
     ### END SOLUTION
     ledger[event.payload["account"]] += event.payload["amount"]
-
 
 check_idempotent_ledger(post_payment, ledger, seen)
 
@@ -234,4 +218,4 @@ check_idempotent_ledger(post_payment, ledger, seen)
 # - [ ] The dedupe record and the side effect are written in one transaction.
 # - [ ] Producers use `enable.idempotence`, and you do not expect it to protect your database.
 #
-# Next: [06 · retries and dead letters](06_retries_and_dead_letters.ipynb).
+# Next: [08 · retries and dead letters](08_retries_and_dead_letters.ipynb).

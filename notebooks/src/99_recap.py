@@ -17,13 +17,13 @@
 # | 4 | Order holds within a partition: give related events one key, and do not change the partition count under them. | [03](03_partitions_and_ordering.ipynb) |
 # | 5 | A group scales up to one member per partition; every change of members is a rebalance. | [04](04_consumer_groups_and_scaling.ipynb) |
 # | 6 | Delivery is at-least-once in practice, so duplicates are normal: consumers deduplicate on a stable event id. | [05](05_delivery_and_idempotency.ipynb) |
-# | 7 | Transient failures get bounded retries with backoff; permanent ones go to a dead-letter topic with their error. | [06](06_retries_and_dead_letters.ipynb) |
-# | 8 | Events are a contract: version their schemas and make only compatible changes. | [07](07_schemas_and_evolution.ipynb) |
-# | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [08](08_storms_backpressure_and_monitoring.ipynb) |
-# | 10 | A correlation id and a causation id on every event turn a pile of logs into a request's story. | [09](09_tracing.ipynb) |
-# | 11 | AI services both consume and produce: views in, recommendations out; transactions in, alerts out; model events for the monitors. | [10](10_realtime_recommendations.ipynb), [11](11_fraud_detection_challenge.ipynb) |
-# | 12 | The log is history: replay it to back-test a model, rebuild state, or audit a decision, for as long as retention keeps it. | [12](12_replay_audit_monitoring.ipynb) |
-# | 13 | The same handlers run on a real broker; the ideas carry over to Kafka, Kinesis, Event Hubs and Pub/Sub, the words change. | [13](13_to_a_real_broker.ipynb) |
+# | 7 | Transient failures get bounded retries with backoff; permanent ones go to a dead-letter topic with their error. | [08](08_retries_and_dead_letters.ipynb) |
+# | 8 | Events are a contract: version their schemas and make only compatible changes. | [09](09_schemas_and_evolution.ipynb) |
+# | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [10](10_storms_backpressure_and_monitoring.ipynb) |
+# | 13 | A correlation id and a causation id on every event turn a pile of logs into a request's story. | [12](12_tracing.ipynb) |
+# | 14 | AI services both consume and produce: views in, recommendations out; transactions in, alerts out; model events for the monitors. | [13](13_realtime_recommendations.ipynb), [14](14_fraud_detection_challenge.ipynb) |
+# | 15 | The log is history: replay it to back-test a model, rebuild state, or audit a decision, for as long as retention keeps it. | [15](15_replay_audit_monitoring.ipynb) |
+# | 16 | The same handlers run on a real broker; the ideas carry over to Kafka, Kinesis, Event Hubs and Pub/Sub, the words change. | [16](16_to_a_real_broker.ipynb) |
 #
 # The benefits in short: **decoupling** (add a consumer without touching a producer), **scaling** (partitions
 # and groups), **real time** (react within milliseconds), **resilience** (the broker buffers while a consumer
@@ -45,21 +45,21 @@
 # - [ ] The partition count is chosen up front; adding partitions moves keys.
 # - [ ] Late events are handled by event time (a reorder window), and each topic's guarantees are written down.
 #
-# **Failures and poison events** ([06](06_retries_and_dead_letters.ipynb))
+# **Failures and poison events** ([08](08_retries_and_dead_letters.ipynb))
 # - [ ] Retries are bounded, with backoff; after the last, a dead-letter topic keeps the event and its error.
 # - [ ] Someone watches the dead letters, and there is a re-drive procedure.
 #
-# **Schema evolution** ([07](07_schemas_and_evolution.ipynb))
+# **Schema evolution** ([09](09_schemas_and_evolution.ipynb))
 # - [ ] Schemas are versioned and checked by a registry in a stated compatibility mode.
 # - [ ] Only compatible changes: new fields get defaults; no renames or type changes in place.
 #
-# **Storms and backpressure** ([04](04_consumer_groups_and_scaling.ipynb), [08](08_storms_backpressure_and_monitoring.ipynb))
+# **Storms and backpressure** ([04](04_consumer_groups_and_scaling.ipynb), [10](10_storms_backpressure_and_monitoring.ipynb))
 # - [ ] Lag, latency, throughput and errors are watched per partition, with alert thresholds.
 # - [ ] Consumers scale out on lag (up to the partition count); producers can be slowed; consumers take only
 #   what they can handle.
 # - [ ] A batch is processed well within `max.poll.interval.ms`.
 #
-# **Debugging and traceability** ([09](09_tracing.ipynb))
+# **Debugging and traceability** ([12](12_tracing.ipynb))
 # - [ ] Every event carries a correlation id and a causation id, set by the platform.
 # - [ ] A request's events and timings can be listed across services, and a failed hop ends somewhere visible.
 
@@ -70,7 +70,7 @@
 # after with the letter you choose.
 
 # %%
-from eda_sim.exercises.nb99 import check_quiz, quiz
+from eda_sim.course.nb99.check import check_quiz, quiz
 
 print(quiz())
 
@@ -91,9 +91,8 @@ check_quiz(answers)
 # Each is a small table or a verdict you met in the notebook the quiz names.
 
 # %% tags=["nbval-ignore-output"]
-from eda_sim.exercises.nb99 import DEMOS, demonstrate
-from eda_sim.widgets import explore
-
+from eda_sim.course.nb99.check import DEMOS, demonstrate
+from eda_sim.views.widgets import explore
 
 def show(belief):
     result = demonstrate(belief)
@@ -101,7 +100,6 @@ def show(belief):
         print(result)
         return None
     return result
-
 
 explore(show, belief=list(DEMOS))
 
@@ -116,7 +114,7 @@ show("exactly-once covers my database write")
 # ## Where to go from here
 #
 # Take a system you know and draw its events: who produces each, who consumes it, what key orders it, what
-# happens to it when a consumer dies or the event is bad. Then go through the checklist above. Notebook 11's
+# happens to it when a consumer dies or the event is bad. Then go through the checklist above. Notebook 14's
 # checker does this for a fraud-detection design; its solution is in `solutions/`.
 #
 # Back to the start: [00 · start here](00_start_here.ipynb).

@@ -1,0 +1,1 @@
+"""Real brokers behind the same client and service code (Redis Streams today)."""

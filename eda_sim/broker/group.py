@@ -1,0 +1,393 @@
+"""Consumer groups: the coordinator, partition assignment and rebalancing.
+
+Within a group each partition of a subscribed topic belongs to at most one
+member at a time; that is how a group shares work, and why a group with more
+members than partitions leaves some idle. The coordinator keeps the group's
+committed offsets, one per partition.
+
+A rebalance happens when a member joins, leaves, is evicted for not polling
+within ``max.poll.interval.ms``, or is declared dead after
+``session.timeout.ms`` without heartbeats (a crash), and when a subscribed
+topic gains partitions. The assignors are Kafka's:
+
+* ``range``: per topic, members in order each take a contiguous run;
+* ``roundrobin``: all partitions dealt to members in turn;
+* ``cooperative-sticky``: balanced, and partitions stay with their owner when
+  they can.
+
+``range`` and ``roundrobin`` rebalance *eagerly*: every member gives up all of
+its partitions, then the new assignment is handed out. ``cooperative-sticky``
+rebalances *incrementally*: only partitions that move are revoked, in a first
+round, and handed to their new owners in a second.
+
+Static membership (KIP-345): a member configured with ``group.instance.id``
+that comes back within ``session.timeout.ms`` takes its old place, member id
+and partitions included, with no rebalance; ``close()`` of a static member
+does not leave the group (librdkafka and the Java client send no LeaveGroup
+for it), so its partitions wait for it, unread, until the session times out.
+
+Simplification: a rebalance completes at the instant it is triggered (real
+groups take a join and a sync round trip, and wait for every member to poll).
+Kafka hands a returning static member a new member id and fences the old one;
+the simulator keeps the id, so the board keeps the member's colour.
+"""
+
+from __future__ import annotations
+
+from eda_sim.core.errors import fail
+
+
+def assign_range(members: list, subscriptions: dict, partitions: dict) -> dict:
+    """Kafka's RangeAssignor. ``partitions`` maps topic -> partition count."""
+    out = {m: [] for m in members}
+    for topic in sorted(partitions):
+        subs = sorted(m for m in members if topic in subscriptions[m])
+        if not subs:
+            continue
+        n = partitions[topic]
+        each, extra = divmod(n, len(subs))
+        start = 0
+        for i, m in enumerate(subs):
+            take = each + (1 if i < extra else 0)
+            out[m].extend((topic, p) for p in range(start, start + take))
+            start += take
+    return out
+
+
+def assign_roundrobin(members: list, subscriptions: dict, partitions: dict) -> dict:
+    """Kafka's RoundRobinAssignor."""
+    out = {m: [] for m in members}
+    ordered = sorted(members)
+    if not ordered:
+        return out
+    i = 0
+    for topic in sorted(partitions):
+        for p in range(partitions[topic]):
+            for _ in range(len(ordered)):
+                m = ordered[i % len(ordered)]
+                i += 1
+                if topic in subscriptions[m]:
+                    out[m].append((topic, p))
+                    break
+    return out
+
+
+def assign_sticky(members: list, subscriptions: dict, partitions: dict, current: dict) -> dict:
+    """A balanced sticky assignment (the idea of Kafka's CooperativeStickyAssignor).
+
+    Each member keeps as many of its current partitions as balance allows
+    (counts may differ by at most one); the rest go to the least loaded
+    eligible member, ties broken by member id.
+    """
+    valid = {(t, p) for t in partitions for p in range(partitions[t])}
+    ordered = sorted(members)
+    total = sum(1 for tp in valid if any(tp[0] in subscriptions[m] for m in ordered))
+    if not ordered:
+        return {}
+    floor, extra = divmod(total, len(ordered))
+    kept = {}
+    for m in sorted(ordered, key=lambda m: (-len(current.get(m, ())), m)):
+        owned = sorted(tp for tp in current.get(m, ()) if tp in valid and tp[0] in subscriptions[m])
+        take = min(len(owned), floor)
+        if extra and len(owned) > floor:
+            take = floor + 1
+            extra -= 1
+        kept[m] = owned[:take]
+    taken = {tp for parts in kept.values() for tp in parts}
+    for tp in sorted(valid - taken):
+        eligible = [m for m in ordered if tp[0] in subscriptions[m]]
+        if eligible:
+            m = min(eligible, key=lambda m: (len(kept[m]), m))
+            kept[m].append(tp)
+    return {m: sorted(kept[m]) for m in ordered}
+
+
+def _fmt(parts) -> str:
+    return "[" + ",".join(f"{t}-{p}" for t, p in sorted(parts)) + "]"
+
+
+class Group:
+    """The coordinator's view of one consumer group."""
+
+    def __init__(self, sim, group_id: str):
+        self._sim = sim
+        self.group_id = group_id
+        self.members: dict = {}  # member id -> consumer, in join order
+        self.assignment: dict = {}  # member id -> sorted list of (topic, partition)
+        self.owner: dict = {}  # (topic, partition) -> member id
+        self.committed: dict = {}  # (topic, partition) -> committed offset
+        self.generation = 0
+        self.strategy: str | None = None
+        self.instances: dict = {}  # group.instance.id -> member id (static members)
+        self._sessions: dict = {}  # member id -> number of its current session (a static rejoin starts a new one)
+        self._session_count = 0
+
+    #: The group's type as ``kafka-consumer-groups --describe`` names it: classic, consumer (KIP-848).
+    protocol_type = "classic"
+
+    @property
+    def protocol(self) -> str:
+        """``eager`` or ``cooperative``, from the assignment strategy."""
+        return "cooperative" if self.strategy == "cooperative-sticky" else "eager"
+
+    def __repr__(self) -> str:
+        return (
+            f"Group({self.group_id!r}, generation={self.generation}, members={list(self.members)})"
+        )
+
+    # -- membership -----------------------------------------------------------------
+
+    def join(self, consumer) -> None:
+        """Add a member and rebalance; a static member returning to its place keeps its partitions."""
+        instance = consumer._config["group.instance.id"]
+        if instance is not None and self.instances.get(instance) in self.members:
+            self._static_rejoin(consumer, instance)
+            return
+        if consumer._config["group.protocol"] != "classic":
+            raise fail(
+                "INCONSISTENT_GROUP_PROTOCOL",
+                f"group {self.group_id!r} uses the classic protocol; this member asks for "
+                f"group.protocol={consumer._config['group.protocol']}",
+            )
+        strategies = consumer._config["partition.assignment.strategy"]
+        if self.strategy is None or not self.members:
+            self.strategy = strategies[0]
+        elif self.strategy not in strategies:
+            raise fail(
+                "INCONSISTENT_GROUP_PROTOCOL",
+                f"group {self.group_id!r} uses {self.strategy!r}; this member offers {', '.join(strategies)}",
+            )
+        self.members[consumer.member_id] = consumer
+        self.assignment[consumer.member_id] = []
+        self._new_session(consumer.member_id)
+        if instance is not None:
+            self.instances[instance] = consumer.member_id
+        self._sim.journal.write(
+            "joined",
+            consumer.member_id,
+            self.group_id,
+            detail=",".join(sorted(consumer._subscription)),
+            data=tuple(sorted(consumer._subscription)),
+        )
+        self.rebalance(f"{consumer.member_id} joined")
+
+    def _new_session(self, member_id: str) -> None:
+        self._session_count += 1
+        self._sessions[member_id] = self._session_count
+
+    def _static_rejoin(self, consumer, instance: str) -> None:
+        """The static member ``instance`` is back inside its session: same id, same partitions, no rebalance."""
+        member_id = self.instances[instance]
+        previous = self.members[member_id]
+        if previous is not consumer and previous.member_id == member_id and not previous.crashed:
+            previous._fence(instance)  # a second live process with the same group.instance.id
+        consumer.member_id = member_id
+        self.members[member_id] = consumer
+        self._new_session(member_id)
+        parts = list(self.assignment[member_id])
+        self._sim.journal.write(
+            "rejoined",
+            member_id,
+            self.group_id,
+            count=len(parts),
+            detail=f"group.instance.id={instance} kept {_fmt(parts)}; no rebalance",
+        )
+        consumer._on_assign(parts)
+
+    def depart(self, member_id: str, reason: str) -> None:
+        """A static member closes without leaving: its partitions stay its own until its session expires."""
+        parts = list(self.assignment.get(member_id, []))
+        self._revoke(
+            member_id, parts, lost=False
+        )  # the client gives them up locally (commit, callback)
+        self._sim.journal.write(
+            "departed",
+            member_id,
+            self.group_id,
+            count=len(parts),
+            detail=f"{reason}; keeps {_fmt(parts)}",
+        )
+
+    def session_timeout(self, consumer) -> float:
+        """Seconds without heartbeats before ``consumer`` is removed: its ``session.timeout.ms``."""
+        return consumer._config["session.timeout.ms"] / 1000.0
+
+    def expiry_reason(self, consumer) -> str:
+        """Why a member whose heartbeats stopped was removed."""
+        return f"no heartbeat for {self.session_timeout(consumer):g} s (session.timeout.ms)"
+
+    def evict(self, member_id: str, reason: str) -> None:
+        """``max.poll.interval.ms`` passed: the member leaves (librdkafka does, static or not)."""
+        self.remove(member_id, "evicted", reason)
+
+    def expire_later(self, member_id: str, seconds: float, reason: str) -> None:
+        """Remove ``member_id`` after ``seconds`` without heartbeats, unless a new session started by then."""
+        self._sim.env.process(
+            self._expiry(member_id, self._sessions.get(member_id), seconds, reason)
+        )
+
+    def _expiry(self, member_id: str, session, seconds: float, reason: str):
+        yield self._sim.env.timeout(seconds)
+        if member_id in self.members and self._sessions.get(member_id) == session:
+            self.remove(member_id, "session_expired", reason)
+
+    def remove(self, member_id: str, kind: str, reason: str) -> None:
+        """Take a member out (left, evicted, session_expired) and rebalance."""
+        consumer = self.members.get(member_id)
+        if consumer is None:
+            return
+        parts = self.assignment.get(member_id, [])
+        # An evicted or dead member loses its partitions without a chance to commit.
+        self._revoke(member_id, parts, lost=kind != "left")
+        self._sim.journal.write(kind, member_id, self.group_id, detail=reason)
+        if parts:
+            self._sim.journal.write(
+                "revoked",
+                member_id,
+                self.group_id,
+                count=len(parts),
+                detail=_fmt(parts),
+                data=tuple(sorted(parts)),
+            )
+        for tp in parts:
+            self.owner.pop(tp, None)
+        del self.members[member_id]
+        del self.assignment[member_id]
+        self._sessions.pop(member_id, None)
+        for instance in [i for i, m in self.instances.items() if m == member_id]:
+            del self.instances[instance]
+        self.rebalance(f"{member_id} {kind}")
+
+    # -- rebalancing --------------------------------------------------------------
+
+    def _target(self) -> dict:
+        broker = self._sim.broker
+        subs = {m: c._subscription for m, c in self.members.items()}
+        topics = sorted({t for s in subs.values() for t in s if t in broker.topics})
+        counts = {t: broker.topics[t].partition_count for t in topics}
+        ids = list(self.members)
+        if self.strategy == "range":
+            return assign_range(ids, subs, counts)
+        if self.strategy == "roundrobin":
+            return assign_roundrobin(ids, subs, counts)
+        return assign_sticky(ids, subs, counts, self.assignment)
+
+    def rebalance(self, reason: str) -> None:
+        """Move to a new generation with a fresh assignment, eagerly or cooperatively."""
+        journal = self._sim.journal
+        target = {m: sorted(parts) for m, parts in self._target().items()}
+        if self.protocol == "eager":
+            for m in sorted(self.members):
+                parts = self.assignment[m]
+                if parts:
+                    self._revoke(m, parts, lost=False)
+                    journal.write(
+                        "revoked",
+                        m,
+                        self.group_id,
+                        count=len(parts),
+                        detail=_fmt(parts),
+                        data=tuple(sorted(parts)),
+                    )
+                for tp in parts:
+                    self.owner.pop(tp, None)
+                self.assignment[m] = []
+            self._hand_out(target, reason)
+            return
+        # Cooperative: first revoke only what moves, then hand it out in a second generation.
+        moving = False
+        for m in sorted(self.members):
+            keep = set(target.get(m, ()))
+            lose = [tp for tp in self.assignment[m] if tp not in keep]
+            if lose:
+                moving = True
+                self._revoke(m, lose, lost=False)
+                journal.write(
+                    "revoked",
+                    m,
+                    self.group_id,
+                    count=len(lose),
+                    detail=_fmt(lose),
+                    data=tuple(sorted(lose)),
+                )
+                for tp in lose:
+                    self.owner.pop(tp, None)
+                self.assignment[m] = [tp for tp in self.assignment[m] if tp in keep]
+        if moving:
+            self.generation += 1
+            journal.write(
+                "rebalanced",
+                "coordinator",
+                self.group_id,
+                count=self.generation,
+                detail=f"{reason}; revoke round: {self._describe(self.assignment)}",
+            )
+        self._hand_out(target, reason)
+
+    def _hand_out(self, target: dict, reason: str) -> None:
+        journal = self._sim.journal
+        self.generation += 1
+        gained = {}
+        for m in sorted(self.members):
+            gained[m] = [tp for tp in target.get(m, []) if tp not in self.assignment[m]]
+            self.assignment[m] = sorted(self.assignment[m] + gained[m])
+            for tp in self.assignment[m]:
+                self.owner[tp] = m
+        journal.write(
+            "rebalanced",
+            "coordinator",
+            self.group_id,
+            count=self.generation,
+            detail=f"{reason}: {self._describe(self.assignment)}",
+        )
+        for m in sorted(self.members):
+            if gained[m]:
+                journal.write(
+                    "assigned",
+                    m,
+                    self.group_id,
+                    count=len(gained[m]),
+                    detail=_fmt(gained[m]),
+                    data=tuple(sorted(gained[m])),
+                )
+            consumer = self.members[m]
+            if consumer.member_id == m:  # a crashed member that restarted is a new member now
+                consumer._on_assign(gained[m])
+
+    def _revoke(self, member_id: str, parts: list, lost: bool) -> None:
+        consumer = self.members[member_id]
+        if consumer.member_id == member_id:
+            consumer._on_revoke(parts, lost=lost)
+
+    def _describe(self, assignment: dict) -> str:
+        return " ".join(f"{m}={_fmt(assignment[m])}" for m in sorted(assignment))
+
+    # -- offsets -------------------------------------------------------------------
+
+    def commit(self, member_id: str, offsets: dict) -> str | None:
+        """Store committed offsets, all or none; return None on success, else the reason.
+
+        The commit is refused whole, changing nothing, when the member is no
+        longer in the group (evicted, expired) or names a partition it does
+        not own in the current generation: the same outcome real Kafka gives
+        a member committing with a stale generation after a rebalance.
+        """
+        journal = self._sim.journal
+        if member_id not in self.members:
+            reason = f"{member_id} is not a member of group {self.group_id!r} (evicted or expired)"
+        else:
+            lost = sorted(tp for tp in offsets if self.owner.get(tp) != member_id)
+            reason = None
+            if lost:
+                reason = f"{member_id} does not own {_fmt(lost)} in generation {self.generation}"
+        if reason is not None:
+            for (topic, part), offset in sorted(offsets.items()):
+                journal.write(
+                    "commit_failed", member_id, self.group_id, topic, part, offset, 0, reason
+                )
+            return reason
+        for (topic, part), offset in sorted(offsets.items()):
+            if self.committed.get((topic, part)) != offset:
+                self.committed[(topic, part)] = offset
+                journal.write("committed", member_id, self.group_id, topic, part, offset, 0)
+        return None

@@ -1,0 +1,450 @@
+"""The broker: topics, partitions as append-only logs, and retention.
+
+A partition is a log. Records are appended at the end and get the next
+offset; nothing is ever changed or reordered. The log-start offset is the
+oldest offset still kept, the log-end offset the next one to be written.
+Retention removes whole segments from the start, so the log-start offset only
+moves forward. Reading does not remove anything: every consumer group reads
+the same log at its own pace.
+
+By default the simulator runs one broker and keeps one copy of each
+partition. ``Simulation(brokers=3)`` builds a cluster instead, and a topic's
+``replication_factor`` copies of each partition are kept by
+:mod:`eda_sim.broker.replication` (leaders, followers, in-sync replicas, failover).
+
+Example::
+
+    sim = Simulation(seed=1)
+    topic = sim.create_topic("clicks", partitions=3, config={"retention.ms": 60_000})
+    topic.partitions[0].log_end_offset      # 0 until something is produced
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from eda_sim.broker import compaction
+from eda_sim.core.errors import fail
+
+#: Topic-level properties the simulator models, with Kafka's defaults.
+TOPIC_DEFAULTS = {
+    "retention.ms": 604800000,  # 7 days; -1 keeps records forever
+    "retention.bytes": -1,  # per partition; -1 means no size limit
+    "segment.bytes": 1073741824,  # a segment rolls at this size...
+    "segment.ms": 604800000,  # ...or at this age
+    **compaction.COMPACTION_DEFAULTS,  # cleanup.policy and the cleaner's settings
+}
+
+#: How often the broker looks for segments to delete (log.retention.check.interval.ms).
+RETENTION_CHECK_MS = 300000
+
+# A stored record is a plain tuple for speed and memory: (timestamp, key, value, headers).
+TIMESTAMP, KEY, VALUE, HEADERS = range(4)
+
+
+class Record(NamedTuple):
+    """A record as stored in a partition's log, with its position."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float
+    key: bytes | None
+    value: bytes | None
+    headers: tuple | None
+
+
+class _Segment:
+    __slots__ = ("base", "size", "max_time", "created")
+
+    def __init__(self, base: int, created: float):
+        self.base = base
+        self.size = 0
+        self.max_time = float("-inf")
+        self.created = created
+
+
+class PartitionLog:
+    """One partition: an append-only log of records with offsets."""
+
+    __slots__ = (
+        "topic",
+        "index",
+        "_records",
+        "_base",
+        "log_start_offset",
+        "_segments",
+        "_config",
+        "_roll",
+        "sparse",
+    )
+
+    offline = False  # a single broker's log always has its leader; see eda_sim.broker.replication
+
+    def __init__(self, topic: str, index: int, config: dict, now: float = 0.0):
+        self.topic = topic
+        self.index = index
+        self._records: list = []
+        self._base = 0  # offset of self._records[0]
+        self.log_start_offset = 0
+        self._segments = [_Segment(0, now)]
+        self._config = config
+        self._roll = compaction.roll_seconds(config)
+        self.sparse = False  # True once compaction removed records: the log has gaps (None slots)
+
+    @property
+    def log_end_offset(self) -> int:
+        """The offset the next record will get (one past the newest)."""
+        return self._base + len(self._records)
+
+    def __len__(self) -> int:
+        """How many records are retained."""
+        return self.log_end_offset - self.log_start_offset
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes retained (key, value and header sizes)."""
+        return sum(s.size for s in self._segments)
+
+    def append(self, batch: list, nbytes: int, now: float) -> int:
+        """Append a batch of stored-record tuples; return the first offset."""
+        first = self.log_end_offset
+        seg = self._segments[-1]
+        cfg = self._config
+        if seg.size and (
+            seg.size + nbytes > cfg["segment.bytes"] or now - seg.created >= self._roll
+        ):
+            seg = _Segment(first, now)
+            self._segments.append(seg)
+        self._records.extend(batch)
+        seg.size += nbytes
+        newest = batch[-1][TIMESTAMP]
+        if newest > seg.max_time:
+            seg.max_time = newest
+        return first
+
+    def truncate(self, offset: int) -> None:
+        """Remove every record from ``offset`` on (a replica following a new leader does this)."""
+        if not self.log_start_offset <= offset <= self.log_end_offset:
+            raise ValueError(
+                f"cannot truncate {self.topic}[{self.index}] to {offset}: outside "
+                f"[{self.log_start_offset}, {self.log_end_offset}]"
+            )
+        del self._records[offset - self._base :]
+        segs = self._segments
+        while len(segs) > 1 and segs[-1].base >= offset:
+            segs.pop()
+        # sizes of what is left: recount the last segment from its records
+        seg = segs[-1]
+        seg.size = sum(
+            (len(k) if k else 0)
+            + (len(v) if v else 0)
+            + sum(len(n) + len(x or b"") for n, x in h or ())
+            for _t, k, v, h in self._records[max(seg.base, self.log_start_offset) - self._base :]
+        )
+
+    def read(self, offset: int, max_records: int) -> list:
+        """Up to ``max_records`` stored tuples from ``offset`` (which must be retained).
+
+        In a compacted log (``sparse``) removed records read as ``None``: the
+        offsets stay where they were, and a reader skips the gaps.
+        """
+        i = offset - self._base
+        return self._records[i : i + max_records]
+
+    def record(self, offset: int) -> Record:
+        """The record at ``offset``; ``ValueError`` if it is outside the retained log."""
+        if not self.log_start_offset <= offset < self.log_end_offset:
+            raise ValueError(
+                f"offset {offset} is outside {self.topic}[{self.index}]'s log "
+                f"[{self.log_start_offset}, {self.log_end_offset})"
+            )
+        t = self._records[offset - self._base]
+        if t is None:
+            raise ValueError(
+                f"offset {offset} of {self.topic}[{self.index}] was removed by compaction"
+            )
+        return Record(self.topic, self.index, offset, *t)
+
+    def records(self, start: int | None = None, end: int | None = None) -> list[Record]:
+        """Retained records with offsets in ``[start, end)`` as :class:`Record` tuples."""
+        lo = self.log_start_offset if start is None else max(start, self.log_start_offset)
+        hi = self.log_end_offset if end is None else min(end, self.log_end_offset)
+        recs, base = self._records, self._base
+        return [
+            Record(self.topic, self.index, o, *recs[o - base])
+            for o in range(lo, hi)
+            if recs[o - base] is not None  # a gap left by compaction
+        ]
+
+    def enforce_retention(self, now: float) -> int:
+        """Delete whole segments that retention allows to go; return how many records went.
+
+        A closed segment goes when its newest record is older than
+        ``retention.ms``, or while the log without it is still at least
+        ``retention.bytes``. The active segment is rolled and deleted only when
+        all of it is past ``retention.ms``, as Kafka does; size never deletes it.
+        """
+        cfg = self._config
+        if not compaction.deletes(cfg):  # cleanup.policy=compact: retention never deletes
+            return 0
+        ms, max_bytes = cfg["retention.ms"], cfg["retention.bytes"]
+        removed_to = self.log_start_offset
+        segs = self._segments
+        total = self.size_bytes
+        while segs:
+            seg = segs[0]
+            active = len(segs) == 1
+            end = self.log_end_offset if active else segs[1].base
+            if end == seg.base:  # empty segment
+                break
+            by_time = ms >= 0 and seg.max_time <= now - ms / 1000.0
+            by_size = not active and max_bytes >= 0 and total - seg.size >= max_bytes
+            if not (by_time or by_size):
+                break
+            total -= seg.size
+            removed_to = end
+            segs.pop(0)
+            if active:
+                segs.append(_Segment(end, now))
+        gone = removed_to - self.log_start_offset
+        if gone:
+            self.log_start_offset = removed_to
+            # Compact the backing list only when enough is dead, so trimming stays O(1) amortised.
+            dead = removed_to - self._base
+            if dead > 1024 and dead * 2 > len(self._records):
+                del self._records[:dead]
+                self._base = removed_to
+            else:
+                for i in range(self.log_start_offset - gone - self._base, dead):
+                    self._records[i] = None
+        return gone
+
+
+class Topic:
+    """A named topic with an ordered list of :class:`PartitionLog`."""
+
+    replication_factor = 1
+
+    def __init__(self, name: str, partitions: int, config: dict, now: float = 0.0):
+        self.name = name
+        self.config = config
+        self.partitions = [PartitionLog(name, i, config, now) for i in range(partitions)]
+
+    def __repr__(self) -> str:
+        return f"Topic({self.name!r}, partitions={len(self.partitions)})"
+
+    @property
+    def partition_count(self) -> int:
+        """How many partitions the topic has."""
+        return len(self.partitions)
+
+    def partition(self, index: int) -> PartitionLog:
+        """The partition with this index, or a clear error naming the valid range."""
+        if not isinstance(index, int) or not 0 <= index < len(self.partitions):
+            raise fail(
+                "_UNKNOWN_PARTITION",
+                f"topic {self.name!r} has partitions 0..{len(self.partitions) - 1}, not {index!r}",
+            )
+        return self.partitions[index]
+
+
+class IdempotenceState(NamedTuple):
+    """What the broker remembers per (producer id, partition) to drop retried batches."""
+
+    last_seq: int
+    batches: dict  # base sequence -> base offset of recent batches
+
+
+class Broker:
+    """The single simulated broker: holds topics and appends batches."""
+
+    def __init__(self, sim):
+        self._sim = sim
+        self.topics: dict[str, Topic] = {}
+        self._idempotence: dict = {}
+        self._retention_started = False
+        self.appended_total = 0  # records appended, duplicates from retries included
+        self.expired_total = 0  # records removed by retention
+        self.cleaner = compaction.LogCleaner(self, sim)
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict | None = None,
+        replication_factor: int | None = None,
+    ) -> Topic:
+        """Create a topic; ``ValueError`` for a bad name or count, ``KafkaException`` if it exists.
+
+        ``replication_factor`` and the ``min.insync.replicas`` and
+        ``unclean.leader.election.enable`` settings need ``Simulation(brokers=N)``.
+        """
+        if not isinstance(name, str) or not name or any(c not in _TOPIC_CHARS for c in name):
+            raise ValueError(
+                f"topic name must be a non-empty string of letters, digits, '.', '_' or '-', got {name!r}"
+            )
+        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+            raise ValueError(f"a topic needs a whole number of partitions >= 1, got {partitions!r}")
+        if name in self.topics:
+            raise fail("TOPIC_ALREADY_EXISTS", f"topic {name!r} already exists")
+        from eda_sim.broker.replication import replication_options
+
+        config, rf, settings = replication_options(self._sim, config, replication_factor)
+        cfg = dict(TOPIC_DEFAULTS)
+        for key, value in (config or {}).items():
+            if key not in TOPIC_DEFAULTS:
+                raise fail(
+                    "INVALID_CONFIG",
+                    f"unknown topic property {key!r}; the simulator models: {', '.join(TOPIC_DEFAULTS)}",
+                )
+            if key in compaction.COMPACTION_DEFAULTS:
+                cfg[key] = compaction.topic_value(key, value)
+                continue
+            try:
+                cfg[key] = int(value)
+            except (TypeError, ValueError):
+                raise fail(
+                    "INVALID_CONFIG", f"topic property {key!r} expects an integer, got {value!r}"
+                ) from None
+        topic = Topic(name, partitions, cfg, self._sim.now)
+        note = _cfg_note(cfg)
+        cluster = self._sim.cluster
+        if cluster is not None:
+            cluster.topic_settings[name] = settings
+            topic.partitions = cluster.new_partitions(name, 0, partitions, rf, cfg)
+            topic.replication_factor = rf
+            note = ", ".join(
+                x
+                for x in (
+                    f"replication.factor={rf}",
+                    note,
+                    *(f"{k}={v}" for k, v in settings.items()),
+                )
+                if x
+            )
+        self.topics[name] = topic
+        self._sim.journal.write(
+            "topic_created", "broker", topic=name, count=partitions, detail=note
+        )
+        if (
+            cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0
+        ) and not self._retention_started:
+            self._retention_started = True
+            self._sim.env.process(self._retention_loop())
+        if compaction.is_compacted(cfg):
+            self.cleaner.start()
+        return topic
+
+    def add_partitions(self, name: str, total: int) -> Topic:
+        """Grow a topic to ``total`` partitions (Kafka can only add, never remove)."""
+        topic = self.topic(name)
+        if isinstance(total, bool) or not isinstance(total, int) or total <= topic.partition_count:
+            raise fail(
+                "INVALID_PARTITIONS",
+                f"topic {name!r} has {topic.partition_count} partitions; the new total must be a larger integer, got {total!r}",
+            )
+        now = self._sim.now
+        if self._sim.cluster is not None:
+            topic.partitions.extend(
+                self._sim.cluster.new_partitions(
+                    name,
+                    topic.partition_count,
+                    total - topic.partition_count,
+                    topic.replication_factor,
+                    topic.config,
+                )
+            )
+        else:
+            topic.partitions.extend(
+                PartitionLog(name, i, topic.config, now)
+                for i in range(topic.partition_count, total)
+            )
+        self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
+        self._sim._on_partitions_changed(name)
+        return topic
+
+    def topic(self, name: str) -> Topic:
+        """The topic called ``name``, or a ``KafkaException`` listing the topics that exist."""
+        try:
+            return self.topics[name]
+        except (KeyError, TypeError):
+            known = ", ".join(sorted(self.topics)) or "none yet"
+            raise fail(
+                "UNKNOWN_TOPIC_OR_PART", f"unknown topic {name!r}; topics are: {known}"
+            ) from None
+
+    def refusal(self, topic: str, batch: list) -> str:
+        """Why the broker refuses a batch for ``topic`` (Kafka's INVALID_RECORD), or ""."""
+        if compaction.is_compacted(self.topics[topic].config) and any(
+            r[KEY] is None for r in batch
+        ):
+            return f"compacted topic {topic!r} cannot accept a record without a key"
+        return ""
+
+    def append(
+        self, producer, topic: str, partition: int, batch: list, nbytes: int, base_seq: int | None
+    ):
+        """Append a producer's batch; return ``(first_offset, duplicate)``.
+
+        With an idempotent producer (``base_seq`` given) a batch whose sequence
+        the broker has already appended is not written again: the original
+        offset comes back and ``duplicate`` is True.
+        """
+        log = self.topics[topic].partitions[partition]
+        journal = self._sim.journal
+        if base_seq is not None:
+            key = (producer.producer_id, topic, partition)
+            state = self._idempotence.get(key)
+            if state is not None and base_seq <= state.last_seq:
+                first = state.batches.get(base_seq, -1)
+                journal.write(
+                    "duplicate_dropped",
+                    "broker",
+                    "",
+                    topic,
+                    partition,
+                    first,
+                    len(batch),
+                    f"{producer.name} sequence {base_seq} already appended",
+                )
+                return first, True
+            batches = state.batches if state is not None else {}
+        first = log.append(batch, nbytes, self._sim.env.now)
+        self.appended_total += len(batch)
+        if base_seq is not None:
+            batches[base_seq] = first
+            if len(batches) > 5:  # Kafka remembers the last five batches per producer and partition
+                del batches[min(batches)]
+            self._idempotence[key] = IdempotenceState(base_seq + len(batch) - 1, batches)
+        journal.write("appended", "broker", "", topic, partition, first, len(batch), producer.name)
+        return first, False
+
+    def enforce_retention(self) -> int:
+        """Run retention on every partition now; return how many records were removed."""
+        now = self._sim.now
+        total = 0
+        for name in sorted(self.topics):
+            for log in self.topics[name].partitions:
+                start = log.log_start_offset
+                gone = log.enforce_retention(now)
+                if gone:
+                    total += gone
+                    self._sim.journal.write(
+                        "expired", "broker", "", name, log.index, start, gone, "retention"
+                    )
+        self.expired_total += total
+        return total
+
+    def _retention_loop(self):
+        while True:
+            yield self._sim.env.timeout(RETENTION_CHECK_MS / 1000.0)
+            self.enforce_retention()
+
+
+_TOPIC_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def _cfg_note(cfg: dict) -> str:
+    changed = [f"{k}={v}" for k, v in cfg.items() if v != TOPIC_DEFAULTS[k]]
+    return ", ".join(changed)

@@ -1,0 +1,59 @@
+"""The one definition of each number the course shows: lag above all.
+
+Every table, chart, picture, alert and autoscaler that shows or acts on one of
+these numbers calls the function here, so a learner never watches one figure
+while the system acts on another.
+"""
+
+from __future__ import annotations
+
+__all__ = ["group_lag", "lag", "replayed_group_lag"]
+
+
+def lag(log_start: int, log_end: int, committed: int | None) -> int:
+    """Consumer lag of one partition for one group: records it has not committed yet.
+
+    Kafka's meaning, as ``kafka-consumer-groups --describe`` and lag exporters
+    compute it: ``log_end - committed``. Two cases need a rule:
+
+    * **Nothing committed yet.** ``kafka-consumer-groups`` prints "-". Here lag
+      counts from the log start (``log_end - log_start``): the whole retained
+      backlog is ahead of the group, which is what it will read under
+      ``auto.offset.reset=earliest`` (under ``latest`` it will skip it).
+    * **The committed offset has fallen below the log start** (retention
+      deleted records the group never read). Kafka still reports
+      ``log_end - committed``, and so does this function: the records between
+      the committed offset and the log start are counted although they are
+      gone. When the group next fetches, its offset is out of range and
+      ``auto.offset.reset`` decides: ``earliest`` reads ``log_end - log_start``
+      records, ``latest`` reads none. The difference was lost to retention.
+
+    Never negative: a committed offset past the log end counts as 0.
+    """
+    base = log_start if committed is None else committed
+    return max(0, log_end - base)
+
+
+def group_lag(sim, group_id: str, topics) -> int:
+    """A group's total :func:`lag` over every partition of ``topics``, from the broker's state now."""
+    group = sim.groups.get(group_id)
+    committed = group.committed if group is not None else {}
+    total = 0
+    for name in topics:
+        for log in sim.topic(name).partitions:
+            total += lag(log.log_start_offset, log.log_end_offset, committed.get((name, log.index)))
+    return total
+
+
+def replayed_group_lag(state, group: str, topics) -> int:
+    """A group's total :func:`lag` over ``topics``, from a replayed journal state (:mod:`eda_sim.core.replay`)."""
+    total = 0
+    for topic in topics:
+        for p in range(state.partitions.get(topic, 0)):
+            tp = (topic, p)
+            total += lag(
+                state.log_start.get(tp, 0),
+                state.log_end.get(tp, 0),
+                state.committed.get((group, topic, p)),
+            )
+    return total

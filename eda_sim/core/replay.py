@@ -1,0 +1,133 @@
+"""The one replay of the journal: what the world looked like at a past instant.
+
+Every picture and table that can show the past (the flow diagram, the board,
+the metric charts, the property tests' checker) reads the journal through
+:func:`replay`: it folds rows into a :class:`State` (log ends and starts,
+committed offsets, owners, members, positions, counts), and
+:func:`state_at` does it up to a virtual time.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+
+class State:
+    """What the journal says about the world up to some row: offsets, owners, members, counts."""
+
+    def __init__(self):
+        self.partitions: dict = {}  # topic -> partition count
+        self.log_end: dict = defaultdict(int)  # (topic, partition) -> log-end offset
+        self.log_start: dict = defaultdict(int)  # (topic, partition) -> log-start offset
+        self.appended: dict = defaultdict(int)  # topic -> records appended
+        self.produced: dict = defaultdict(int)  # (producer, topic) -> records produced
+        self.delivered: dict = defaultdict(int)  # (group, topic) -> records delivered
+        self.committed: dict = {}  # (group, topic, partition) -> committed offset
+        self.owner: dict = defaultdict(dict)  # group -> {(topic, partition): member}
+        self.members: dict = defaultdict(
+            dict
+        )  # group -> {member: "alive" | "crashed"} (in the group)
+        self.crashed: dict = {}  # member -> group, crashed and not restarted
+        self.subscriptions: dict = defaultdict(set)  # group -> topics it subscribed to
+        self.positions: dict = {}  # (group, member, topic, partition) -> position
+
+    def read_topics(self, group: str) -> list:
+        """The topics ``group`` reads (subscribed to, or committed on)."""
+        return read_topics(self.subscriptions, self.committed, group)
+
+
+def read_topics(subscriptions: dict, committed: dict, group: str) -> list:
+    """The topics a group reads: those it subscribed to ('joined' rows) and those it committed on."""
+    return sorted(set(subscriptions.get(group, ())) | {t for (g, t, _p) in committed if g == group})
+
+
+def replay(rows) -> State:
+    s = State()
+    for r in rows:
+        k = r.kind
+        if k == "appended":
+            tp = (r.topic, r.partition)
+            end = r.offset + r.count
+            if end > s.log_end[tp]:
+                s.log_end[tp] = end
+            s.appended[r.topic] += r.count
+        elif k == "delivered":
+            s.delivered[(r.group, r.topic)] += r.count
+            s.positions[(r.group, r.actor, r.topic, r.partition)] = r.offset + r.count
+        elif k == "committed":
+            s.committed[(r.group, r.topic, r.partition)] = r.offset
+        elif k == "produced":
+            s.produced[(r.actor, r.topic)] += r.count
+        elif k == "assigned":
+            # Ownership follows 'assigned' and 'revoked' rows (the member is the row's actor, exactly);
+            # together they say what each 'rebalanced' row's assignment says.
+            owners = s.owner[r.group]
+            for tp in r.data:
+                owners[tp] = r.actor
+                c = s.committed.get((r.group,) + tp)
+                key = (r.group, r.actor) + tp
+                if c is None:
+                    s.positions.pop(key, None)
+                else:
+                    s.positions[key] = c
+        elif k == "revoked":
+            owners = s.owner[r.group]
+            for tp in r.data:
+                s.positions.pop((r.group, r.actor) + tp, None)
+                if owners.get(tp) == r.actor:
+                    del owners[tp]
+        elif k == "offset_reset" or k == "seeked":
+            key = (r.group, r.actor, r.topic, r.partition)
+            if r.offset >= 0:
+                s.positions[key] = r.offset
+            else:
+                s.positions.pop(key, None)
+        elif k == "joined":
+            s.members[r.group][r.actor] = "alive"
+            s.subscriptions[r.group].update(r.data)
+        elif k in ("left", "evicted", "session_expired"):
+            s.members[r.group].pop(r.actor, None)
+        elif k == "crashed" or k == "departed":
+            # a static member that closed keeps its partitions unread, as a crashed one does
+            s.crashed[r.actor] = r.group
+            if r.actor in s.members[r.group]:
+                s.members[r.group][r.actor] = "crashed"
+        elif k == "rejoined":
+            s.crashed.pop(r.actor, None)
+            s.members[r.group][r.actor] = "alive"
+        elif k == "restarted":
+            s.crashed.pop(r.actor, None)
+            for key in [key for key in s.positions if key[1] == r.actor]:
+                del s.positions[key]
+        elif k == "expired":
+            s.log_start[(r.topic, r.partition)] = r.offset + r.count
+        elif k == "topic_created" or k == "partitions_added":
+            s.partitions[r.topic] = r.count
+    return s
+
+
+def check_time(sim, time) -> float:
+    if time is None:
+        return sim.now
+    if isinstance(time, bool) or not isinstance(time, (int, float)) or time != time:
+        raise TypeError(f"time must be a virtual time in seconds or None (now), got {time!r}")
+    if not 0 <= time <= sim.now:
+        raise ValueError(
+            f"time={time!r} is outside the simulation's past: pick a time from 0 to now ({sim.now:g} s)"
+        )
+    return float(time)
+
+
+def rows_until(sim, time: float | None) -> list:
+    """The journal rows written at or before ``time`` (all rows when None)."""
+    journal = sim.journal
+    if time is None:
+        return journal.rows()
+    end = bisect.bisect_right(journal, time, key=lambda r: r.time)
+    return [journal[i] for i in range(end)]
+
+
+def state_at(sim, time=None) -> State:
+    """The world as the journal says it was at ``time`` (virtual seconds; None for now)."""
+    return replay(rows_until(sim, None if time is None else check_time(sim, time)))

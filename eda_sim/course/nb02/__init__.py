@@ -1,0 +1,1 @@
+"""Notebook 02: its world (``world.py``) and its exercise check (``check.py``)."""

@@ -1,0 +1,49 @@
+"""The confluent-kafka-shaped client of the simulator.
+
+Write producer and consumer code against this module exactly as you would
+against ``confluent_kafka``; to run it on a real cluster, change the import
+and ``bootstrap.servers``::
+
+    from eda_sim.kafka import Producer, Consumer      # from confluent_kafka import ...
+    conf = {"bootstrap.servers": sim.bootstrap_servers}  # "broker1:9092"
+
+One difference to know: the simulator's default ``partitioner`` is
+``murmur2_random`` (Kafka's Java client); confluent-kafka's is
+``consistent_random``. Set it explicitly when partition numbers must match a
+Java service.
+"""
+
+from eda_sim.core.errors import KafkaError, KafkaException
+from eda_sim.kafka.admin import AdminClient, ClusterMetadata, NewPartitions, NewTopic, TopicMetadata
+from eda_sim.kafka.consumer import Consumer
+from eda_sim.kafka.message import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    OFFSET_STORED,
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_NOT_AVAILABLE,
+    Message,
+    TopicPartition,
+)
+from eda_sim.kafka.producer import Producer
+
+__all__ = [
+    "AdminClient",
+    "ClusterMetadata",
+    "Consumer",
+    "KafkaError",
+    "KafkaException",
+    "Message",
+    "NewPartitions",
+    "NewTopic",
+    "OFFSET_BEGINNING",
+    "OFFSET_END",
+    "OFFSET_INVALID",
+    "OFFSET_STORED",
+    "Producer",
+    "TIMESTAMP_CREATE_TIME",
+    "TIMESTAMP_NOT_AVAILABLE",
+    "TopicMetadata",
+    "TopicPartition",
+]

@@ -1,0 +1,241 @@
+"""Client configuration: librdkafka's property names, defaults and checks.
+
+The simulated clients accept the same dict keys as confluent-kafka (which are
+librdkafka's), with the same defaults, so a learner's config moves to a real
+cluster unchanged. A key the simulator does not know is an error that names it,
+as librdkafka's ``No such configuration property`` does; a value of the wrong
+shape is an error that says what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from eda_sim.core.errors import fail
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _bool(key, value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    raise fail(
+        "_INVALID_ARG",
+        f'Invalid value for configuration property "{key}": expected true or false, got {value!r}',
+    )
+
+
+def _int(low=None):
+    def check(key, value):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(value)
+            if isinstance(value, float) and number != value:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise fail(
+                "_INVALID_ARG",
+                f'Invalid value for configuration property "{key}": expected an integer, got {value!r}',
+            ) from None
+        if low is not None and number < low:
+            raise fail(
+                "_INVALID_ARG", f'Configuration property "{key}" must be >= {low}, got {number}'
+            )
+        return number
+
+    return check
+
+
+def _choice(*choices):
+    def check(key, value):
+        if value not in choices:
+            raise fail(
+                "_INVALID_ARG",
+                f'Invalid value {value!r} for configuration property "{key}"; valid values: {", ".join(choices)}',
+            )
+        return value
+
+    return check
+
+
+def _str(key, value):
+    if not isinstance(value, str):
+        raise fail(
+            "_INVALID_ARG",
+            f'Configuration property "{key}" expects a string, got {type(value).__name__}',
+        )
+    return value
+
+
+def _callable(key, value):
+    if value is not None and not callable(value):
+        raise fail(
+            "_INVALID_ARG",
+            f'Configuration property "{key}" expects a callable, got {type(value).__name__}',
+        )
+    return value
+
+
+def _acks(key, value):
+    text = str(value)
+    if text not in {"all", "-1", "0", "1"}:
+        raise fail(
+            "_INVALID_ARG", f'Invalid value {value!r} for "{key}"; valid values: all, -1, 0, 1'
+        )
+    return "all" if text == "-1" else text
+
+
+def _strategy(key, value):
+    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    valid = ("range", "roundrobin", "cooperative-sticky")
+    for name in names:
+        if name not in valid:
+            raise fail(
+                "_INVALID_ARG",
+                f'Invalid value {name!r} for "{key}"; valid values: {", ".join(valid)}',
+            )
+    if not names:
+        raise fail("_INVALID_ARG", f'"{key}" needs at least one of: {", ".join(valid)}')
+    return names
+
+
+_RESET = {
+    "smallest": "earliest",
+    "earliest": "earliest",
+    "beginning": "earliest",
+    "largest": "latest",
+    "latest": "latest",
+    "end": "latest",
+    "error": "none",
+    "none": "none",
+}
+
+
+def _reset(key, value):
+    if value not in _RESET:
+        raise fail(
+            "_INVALID_ARG",
+            f'Invalid value {value!r} for "{key}"; valid values: {", ".join(_RESET)}',
+        )
+    return _RESET[value]
+
+
+_COMMON = {
+    "bootstrap.servers": (None, _str),
+    "client.id": ("rdkafka", _str),
+    "error_cb": (None, _callable),
+    "debug": ("", _str),
+}
+
+#: Consumer properties: key -> (default, checker). Defaults are librdkafka's.
+CONSUMER = {
+    **_COMMON,
+    "group.id": (None, _str),
+    "enable.auto.commit": (True, _bool),
+    "auto.commit.interval.ms": (5000, _int(0)),
+    "enable.auto.offset.store": (True, _bool),
+    "auto.offset.reset": ("latest", _reset),
+    "session.timeout.ms": (45000, _int(1)),
+    "heartbeat.interval.ms": (3000, _int(1)),
+    "max.poll.interval.ms": (300000, _int(1)),
+    "partition.assignment.strategy": ("range,roundrobin", _strategy),
+    "on_commit": (None, _callable),
+    "isolation.level": ("read_committed", _choice("read_committed", "read_uncommitted")),
+    # KIP-345 static membership and the KIP-848 protocol: see eda_sim.broker.group_consumer
+    "group.instance.id": (None, _str),
+    "group.protocol": ("classic", _choice("classic", "consumer")),
+    # librdkafka takes any name and the broker refuses one it does not offer; the simulator says so at once
+    "group.remote.assignor": (None, _choice("uniform", "range")),
+}
+
+#: Keys librdkafka refuses when ``group.protocol=consumer``: the broker owns them under KIP-848.
+#: The messages are librdkafka 2.16's, word for word.
+BROKER_SIDE_UNDER_CONSUMER = {
+    "session.timeout.ms": "`session.timeout.ms` is not supported for `group.protocol=consumer` "
+    "or share consumer. It is defined broker side",
+    "heartbeat.interval.ms": "`heartbeat.interval.ms` is not supported for `group.protocol=consumer` "
+    "or share consumer. It is defined broker side",
+    "partition.assignment.strategy": "`partition.assignment.strategy` is not supported for "
+    "`group.protocol=consumer`. Use `group.remote.assignor` instead",
+}
+
+
+def check_group_protocol(config: dict | None) -> None:
+    """Refuse, as librdkafka does, client-side group settings a ``group.protocol=consumer`` member set."""
+    if not config or config.get("group.protocol") != "consumer":
+        return
+    for key, message in BROKER_SIDE_UNDER_CONSUMER.items():
+        if key in config:
+            raise fail("_INVALID_ARG", f"Failed to create consumer: {message}")
+
+
+#: Producer properties: key -> (default, checker). Defaults are librdkafka's,
+#: except ``partitioner``: see :mod:`eda_sim.kafka.producer`.
+PRODUCER = {
+    **_COMMON,
+    "acks": ("all", _acks),
+    "enable.idempotence": (False, _bool),
+    "linger.ms": (5, _int(0)),
+    "batch.num.messages": (10000, _int(1)),
+    "batch.size": (1000000, _int(1)),
+    "partitioner": (
+        "murmur2_random",
+        _choice("murmur2_random", "murmur2", "consistent_random", "consistent", "random"),
+    ),
+    "sticky.partitioning.linger.ms": (10, _int(0)),
+    "retries": (2147483647, _int(0)),
+    "retry.backoff.ms": (100, _int(0)),
+    "request.timeout.ms": (30000, _int(1)),
+    "message.timeout.ms": (300000, _int(0)),
+    "max.in.flight.requests.per.connection": (1000000, _int(1)),
+    "compression.type": ("none", _choice("none", "gzip", "snappy", "lz4", "zstd")),
+    "on_delivery": (None, _callable),
+    "transactional.id": (None, _str),
+    "transaction.timeout.ms": (60000, _int(1000)),
+}
+
+#: AdminClient properties.
+ADMIN = dict(_COMMON)
+
+#: librdkafka aliases the simulator understands, mapped to the canonical key.
+ALIASES = {
+    "queue.buffering.max.ms": "linger.ms",
+    "message.send.max.retries": "retries",
+    "delivery.timeout.ms": "message.timeout.ms",
+    "request.required.acks": "acks",
+    "delivery.report.cb": "on_delivery",
+}
+
+
+def resolve(config: dict | None, schema: dict, kind: str) -> dict:
+    """Check ``config`` against ``schema`` and return it complete with defaults.
+
+    Raises :class:`~eda_sim.core.errors.KafkaException` naming an unknown key (with
+    the closest valid one) or a bad value.
+    """
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"{kind} config must be a dict of librdkafka properties, got {type(config).__name__}"
+        )
+    out = {
+        key: (check(key, default) if default is not None else None)
+        for key, (default, check) in schema.items()
+    }
+    for key, value in config.items():
+        canonical = ALIASES.get(key, key)
+        if canonical not in schema:
+            near = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f' (did you mean "{near[0]}"?)' if near else ""
+            raise fail(
+                "_INVALID_ARG",
+                f'No such configuration property: "{key}"{hint}; the simulated {kind} knows: '
+                + ", ".join(sorted(schema)),
+            )
+        out[canonical] = schema[canonical][1](key, value)
+    return out

@@ -1,0 +1,706 @@
+"""The consumer: one implementation, driven from a notebook cell or by a process.
+
+``Consumer`` has confluent-kafka's shape: configure it with ``group.id``,
+``enable.auto.commit``, ``auto.offset.reset`` and friends, ``subscribe``, then
+``poll``/``consume`` and ``commit``. Called from a notebook cell, ``poll(1.0)``
+advances the virtual clock by at most its timeout while it waits for records.
+A :class:`~eda_sim.services.members.Member` drives the very same object from a process
+on the clock.
+
+Positions and commits follow Kafka:
+
+* the *position* is the offset of the next record ``poll`` will hand out;
+* the *committed* offset, kept per partition by the group, is where a new
+  owner starts: the last processed offset + 1;
+* with ``enable.auto.commit`` (the default) the consumer commits the offsets of
+  what ``poll`` returned, every ``auto.commit.interval.ms``, whether or not the
+  application has processed it yet; also when partitions are revoked in a
+  rebalance and on ``close``;
+* a partition with no committed offset starts where ``auto.offset.reset``
+  says: ``latest`` (the default: only new records), ``earliest``, or ``none``
+  (an error).
+
+Example::
+
+    sim = Simulation(seed=1)
+    sim.create_topic("orders", partitions=2)
+    c = Consumer({"bootstrap.servers": sim.bootstrap_servers, "group.id": "billing",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe(["orders"])
+    msg = c.poll(1.0)          # None if nothing arrives within 1 virtual second
+    if msg is not None and msg.error() is None:
+        ...                    # process it, then
+        c.commit(message=msg, asynchronous=False)
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+from eda_sim.core.errors import KafkaError, KafkaException, fail
+from eda_sim.kafka import config as _config
+from eda_sim.kafka.message import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    Message,
+    TopicPartition,
+)
+
+
+def check_subscription(topics, group_id) -> None:
+    """The argument checks ``subscribe()`` makes on every backend: a list of names and a ``group.id``."""
+    if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
+        raise TypeError(f"subscribe() expects a list of topic names, got {topics!r}")
+    if not group_id:
+        raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
+
+
+class Consumer:
+    """A consumer group member, shaped like ``confluent_kafka.Consumer``."""
+
+    def __init__(self, config: dict | None = None, *, sim=None):
+        from eda_sim.core.simulation import resolve_simulation
+
+        _config.check_group_protocol(config)
+        self._config = _config.resolve(config, _config.CONSUMER, "consumer")
+        self._sim = (
+            sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
+        )
+        self.group_id = self._config["group.id"]
+        self.client_id = self._config["client.id"]
+        self.member_id: str | None = None
+        self._subscription: frozenset = frozenset()
+        self._assignment: list = []  # sorted (topic, partition) pairs
+        self._positions: dict = {}
+        self._stored: dict = {}
+        self._lost: dict = {}  # offsets stored for partitions lost in an eviction, kept until the next poll
+        self._pending_errors: list = []
+        self._callbacks = (None, None, None)
+        self._closed = False
+        self._fenced = (
+            False  # another process took this group.instance.id (fatal, as in librdkafka)
+        )
+        self._incarnation = 0  # one per join: background loops of an older one stop
+        self._group_poll_hook = (
+            None  # KIP-848: a revocation the next poll carries out (eda_sim.broker.group_consumer)
+        )
+        self.crashed = False
+        self._last_poll = self._sim.now
+        self._rr = 0
+        self._last_runs: list = []  # (topic, partition, first offset, count) of the last fetch
+        self.delivered_total = 0
+        self._read_committed = self._config["isolation.level"] == "read_committed"
+        self._unstable: set = set()  # assigned partitions whose offsets wait on an open transaction
+        self._generation = -1  # the group generation seen at the last poll
+
+    def __repr__(self) -> str:
+        return f"<Consumer {self.member_id or self.client_id} group={self.group_id!r}>"
+
+    # -- subscription --------------------------------------------------------------
+
+    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
+        """Subscribe to topics; the group is joined on the next ``poll``, as with Kafka."""
+        self._check_usable()
+        check_subscription(topics, self.group_id)
+        for t in topics:
+            self._sim.broker.topic(t)  # unknown topic: clear error now rather than silence later
+        self._subscription = frozenset(topics)
+        self._callbacks = (on_assign, on_revoke, on_lost)
+        if self.member_id is not None:
+            self._sim._group(self.group_id).rebalance(f"{self.member_id} changed subscription")
+
+    def unsubscribe(self) -> None:
+        """Leave the group and drop the subscription."""
+        self._check_usable()
+        self._leave()
+        self._subscription = frozenset()
+
+    def assignment(self) -> list[TopicPartition]:
+        """The partitions this member owns now."""
+        self._check_usable()
+        return [TopicPartition(t, p) for t, p in self._assignment]
+
+    def memberid(self) -> str | None:
+        """The member id the group gave this consumer, or None outside a group."""
+        return self.member_id
+
+    # -- polling ---------------------------------------------------------------------
+
+    def poll(self, timeout: float | None = None) -> Message | None:
+        """Return one message (or an error event), or None if none arrives within ``timeout`` virtual seconds."""
+        out = self.consume(1, -1 if timeout is None else timeout)
+        return out[0] if out else None
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        """Return up to ``num_messages`` messages, waiting at most ``timeout`` virtual seconds (-1: until any)."""
+        if (
+            isinstance(num_messages, bool)
+            or not isinstance(num_messages, int)
+            or not 1 <= num_messages <= 1000000
+        ):
+            raise ValueError(
+                f"num_messages must be an integer from 1 to 1000000, got {num_messages!r}"
+            )
+        if timeout is None or timeout < 0:
+            timeout = float("inf")
+        self._sim._require_outside_run("Consumer.consume/poll")
+        out = self._fetch(num_messages)
+        deadline = self._sim.now + timeout
+        while not out and self._sim._advance(deadline):
+            out = self._fetch(num_messages)
+        return out
+
+    def _poll_in_process(self, num_messages: int, timeout: float):
+        """Process-side poll: a generator a SimPy process ``yield from``s."""
+        out = self._fetch(num_messages)
+        if out or timeout <= 0:
+            return out
+        env = self._sim.env
+        yield env.any_of([self._sim._data_signal, env.timeout(timeout)])
+        return self._fetch(num_messages)
+
+    def _fetch(self, max_n: int) -> list:
+        self._check_usable()
+        self._last_poll = self._sim.now
+        if self._lost:
+            self._lost = {}  # this poll hands the loss to the application (librdkafka's rebalance callback)
+        if self._pending_errors:
+            return [self._pending_errors.pop(0)]
+        if self.member_id is None:
+            if not self._subscription or self._fenced:
+                return []
+            self._join()
+            if self._pending_errors:
+                return [self._pending_errors.pop(0)]
+        if self._group_poll_hook is not None:
+            hook, self._group_poll_hook = self._group_poll_hook, None
+            hook()
+        # The generation as this member knows it: librdkafka learns of a rebalance only inside poll.
+        self._generation = self._sim.groups[self.group_id].generation
+        parts = self._assignment
+        n = len(parts)
+        if not n:
+            return []
+        if self._unstable:
+            self._resolve_unstable()
+        txns = self._sim.transactions.partitions  # empty until a transactional producer writes
+        out: list = []
+        runs = self._last_runs = []
+        topics = self._sim.broker.topics
+        journal = self._sim.journal
+        store = self._config["enable.auto.offset.store"]
+        start = self._rr % n
+        self._rr += 1
+        for i in range(n):
+            tp = parts[(start + i) % n]
+            pos = self._positions.get(tp)
+            if pos is None:
+                continue
+            log = topics[tp[0]].partitions[tp[1]]
+            if pos < log.log_start_offset or pos > log.log_end_offset:
+                pos = self._reset(
+                    tp,
+                    log,
+                    f"offset {pos} out of range [{log.log_start_offset}, {log.log_end_offset}]",
+                )
+                if pos is None:
+                    if self._pending_errors:
+                        return out or [self._pending_errors.pop(0)]
+                    continue
+            txp = txns.get(tp) if txns else None
+            end = log.log_end_offset
+            if txp is not None and self._read_committed:
+                end = txp.last_stable_offset(end)  # read_committed reads only below the LSO
+            take = end - pos
+            # offline: a replicated partition with no leader to read from
+            if take <= 0 or log.offline:
+                continue
+            if take > max_n - len(out):
+                take = max_n - len(out)
+            recs = log.read(pos, take)
+            topic, part = tp
+            offs = range(pos, pos + take)
+            if log.sparse:  # compaction left gaps: hand out what is there, with its own offsets
+                offs = [o for o, r in zip(offs, recs) if r is not None]
+                recs = [r for r in recs if r is not None]
+            if txp is None:
+                out.extend(map(Message, repeat(topic, take), repeat(part, take), offs, recs))
+            else:
+                # Markers are never handed out, nor (read_committed) aborted records: the position
+                # still moves past them, so the application sees gaps in the offsets.
+                rc = self._read_committed
+                out.extend(
+                    Message(topic, part, o, r) for o, r in zip(offs, recs) if txp.visible(o, rc)
+                )
+            runs.append((topic, part, pos, take))
+            self._positions[tp] = pos + take
+            if store:
+                self._stored[tp] = pos + take
+            journal.write("delivered", self.member_id, self.group_id, topic, part, pos, take)
+            if len(out) >= max_n:
+                break
+        self.delivered_total += len(out)
+        return out
+
+    # -- offsets ---------------------------------------------------------------------
+
+    def commit(
+        self, message: Message | None = None, offsets: list | None = None, asynchronous: bool = True
+    ):
+        """Commit offsets: a message's (its offset + 1), explicit ones, or all stored positions.
+
+        Synchronous commits return the committed ``TopicPartition`` list and
+        raise :class:`KafkaException` when the group refuses them (this member
+        was evicted, or lost the partitions in a rebalance); asynchronous ones
+        report failures to the ``on_commit`` callback and the journal.
+        """
+        self._check_usable()
+        if message is not None and offsets is not None:
+            raise ValueError("commit() takes message or offsets, not both")
+        if message is not None:
+            if message.error() is not None:
+                raise ValueError(
+                    "cannot commit an error event; commit a message that carries a record"
+                )
+            offs = {(message.topic(), message.partition()): message.offset() + 1}
+        elif offsets is not None:
+            offs = {}
+            for tp in offsets:
+                if not isinstance(tp, TopicPartition) or tp.offset < 0:
+                    raise ValueError(
+                        f"commit(offsets=...) expects TopicPartitions with offsets >= 0, got {tp!r}"
+                    )
+                offs[(tp.topic, tp.partition)] = tp.offset
+        else:
+            offs = {tp: self._stored[tp] for tp in self._assignment if tp in self._stored}
+            if not offs and self._lost:
+                # Evicted since the last poll: librdkafka learns of the loss only at the next poll, so
+                # the commit still goes to the coordinator, which refuses it (not a member any more).
+                offs = dict(self._lost)
+            if not offs:
+                raise fail(
+                    "_NO_OFFSET", "nothing to commit: no offsets stored for the assigned partitions"
+                )
+        reason = self._commit(offs)
+        parts = [TopicPartition(t, p, o) for (t, p), o in sorted(offs.items())]
+        if reason is not None:
+            err = KafkaError(
+                KafkaError.UNKNOWN_MEMBER_ID
+                if self.member_id is None
+                else KafkaError.ILLEGAL_GENERATION,
+                f"commit refused: {reason}",
+            )
+            if not asynchronous:
+                raise KafkaException(err)
+            if self._config["on_commit"]:
+                self._config["on_commit"](err, parts)
+            return None
+        if self._config["on_commit"]:
+            self._config["on_commit"](None, parts)
+        return None if asynchronous else parts
+
+    def _commit(self, offsets: dict) -> str | None:
+        group = self._sim._group(self.group_id) if self.group_id else None
+        member = self.member_id or f"{self.client_id}(not in group)"
+        if group is None:
+            return "the consumer has no group.id"
+        return group.commit(member, offsets)
+
+    def store_offsets(self, message: Message | None = None, offsets: list | None = None) -> None:
+        """Store offsets for the next commit (use with ``enable.auto.offset.store=false``).
+
+        As librdkafka does, only partitions assigned to this consumer are
+        stored: after a rebalance took a partition away, storing its offset
+        would let a later commit move the group backwards. If none of the
+        given partitions is assigned, ``KafkaException`` (``_STATE``) says so.
+        """
+        self._check_usable()
+        items = []
+        if message is not None:
+            items.append(((message.topic(), message.partition()), message.offset() + 1))
+        for tp in offsets or ():
+            items.append(((tp.topic, tp.partition), tp.offset))
+        assigned = set(self._assignment)
+        stored = 0
+        for tp, offset in items:
+            if tp in assigned:
+                self._stored[tp] = offset
+                stored += 1
+        if items and not stored:
+            names = ", ".join(f"{t}-{p}" for (t, p), _ in items)
+            raise fail(
+                "_STATE",
+                f"store_offsets: {names} is not assigned to this consumer (revoked in a rebalance?)",
+            )
+
+    def committed(self, partitions: list, timeout: float | None = None) -> list[TopicPartition]:
+        """The group's committed offset for each partition (``OFFSET_INVALID`` when none)."""
+        self._check_usable()
+        group = self._sim._group(self.group_id)
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                group.committed.get((tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in partitions
+        ]
+
+    def position(self, partitions: list) -> list[TopicPartition]:
+        """This member's position (next offset to hand out) for each partition."""
+        self._check_usable()
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                self._positions.get((tp.topic, tp.partition), OFFSET_INVALID),
+            )
+            for tp in partitions
+        ]
+
+    def seek(self, partition: TopicPartition) -> None:
+        """Move the position of an assigned partition to an offset inside its log."""
+        self._check_usable()
+        tp = (partition.topic, partition.partition)
+        if tp not in self._positions and tp not in self._assignment:
+            raise fail(
+                "_STATE",
+                f"seek: {partition.topic}-{partition.partition} is not assigned to this consumer; "
+                f"assigned: {[f'{t}-{p}' for t, p in self._assignment]}",
+            )
+        log = self._sim.broker.topic(partition.topic).partition(partition.partition)
+        offset = partition.offset
+        if offset == OFFSET_BEGINNING:
+            offset = log.log_start_offset
+        elif offset == OFFSET_END:
+            offset = log.log_end_offset
+        if not log.log_start_offset <= offset <= log.log_end_offset:
+            raise fail(
+                "OFFSET_OUT_OF_RANGE",
+                f"seek to {offset} is outside {partition.topic}-{partition.partition}'s log "
+                f"[{log.log_start_offset}, {log.log_end_offset}]",
+            )
+        self._positions[tp] = offset
+        self._sim.journal.write(
+            "seeked",
+            self.member_id or self.client_id,
+            self.group_id or "",
+            partition.topic,
+            partition.partition,
+            offset,
+            0,
+        )
+
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
+    ):
+        """``(low, high)``: the log-start offset and the end this consumer can read to.
+
+        The end is the log-end offset under ``read_uncommitted`` and the last
+        stable offset under ``read_committed``, as librdkafka asks the broker
+        with the consumer's isolation level.
+        """
+        self._check_usable()
+        log = self._sim.broker.topic(partition.topic).partition(partition.partition)
+        high = log.log_end_offset
+        if self._read_committed:
+            high = self._sim.transactions.last_stable_offset(partition.topic, partition.partition)
+        return log.log_start_offset, high
+
+    def consumer_group_metadata(self):
+        """The group's id, generation and this member's id, for ``send_offsets_to_transaction()``."""
+        self._check_usable()
+        from eda_sim.broker.transactions import ConsumerGroupMetadata
+
+        # The generation seen at the last poll: a rebalance since then makes the offsets stale (KIP-447).
+        return ConsumerGroupMetadata(self.group_id, self._generation, self.member_id)
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1):
+        """Cluster metadata, as ``AdminClient.list_topics``."""
+        from eda_sim.kafka.admin import cluster_metadata
+
+        return cluster_metadata(self._sim, topic)
+
+    def close(self) -> None:
+        """Commit (with auto-commit on), leave the group and release the consumer.
+
+        A static member (``group.instance.id``) does not leave: the group keeps
+        its partitions for it until ``session.timeout.ms`` passes (KIP-345).
+        """
+        if self._closed:
+            return
+        self._check_usable()
+        self._leave(terminating=True)
+        self._closed = True
+
+    # -- group callbacks (called by the coordinator) ------------------------------
+
+    def _join(self) -> None:
+        sim = self._sim
+        self.member_id = sim._new_member_id(self.client_id)
+        self._incarnation += 1
+        # a static member may get its old member id back
+        sim._group(self.group_id, self._config["group.protocol"]).join(self)
+        member = self.member_id
+        sim.env.process(self._watchdog(member, self._incarnation))
+        if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:
+            sim.env.process(self._auto_commit_loop(member, self._incarnation))
+
+    def _leave(self, terminating: bool = False) -> None:
+        if self.member_id is None:
+            return
+        group = self._sim._group(self.group_id)
+        if terminating and self._config["group.instance.id"] is not None:
+            group.depart(self.member_id, "static member closed without leaving")
+            group.expire_later(self.member_id, self._session_timeout(), self._expiry_reason())
+        else:
+            group.remove(self.member_id, "left", "left the group")
+        self.member_id = None
+
+    def _session_timeout(self) -> float:
+        """Seconds without heartbeats before the group removes this member."""
+        return self._sim._group(self.group_id).session_timeout(self)
+
+    def _expiry_reason(self) -> str:
+        return self._sim._group(self.group_id).expiry_reason(self)
+
+    def _fence(self, instance: str) -> None:
+        """Another consumer joined with this one's ``group.instance.id``: this one is fenced for good."""
+        self._assignment = []
+        self._positions = {}
+        self._stored = {}
+        self.member_id = None
+        self._fenced = True
+        self._pending_errors.append(
+            Message(
+                None,
+                None,
+                None,
+                None,
+                KafkaError(
+                    KafkaError.FENCED_INSTANCE_ID,
+                    f"another consumer joined with group.instance.id={instance}; this one is fenced",
+                    fatal=True,
+                ),
+            )
+        )
+
+    def _on_assign(self, parts: list) -> None:
+        group = self._sim._group(self.group_id)
+        pending = self._sim.transactions.pending_offsets
+        for tp in parts:
+            if pending(self.group_id, tp) is not None:
+                # KIP-447: offsets held by an open transaction are not stable yet; wait for its end.
+                self._positions.pop(tp, None)
+                self._unstable.add(tp)
+                continue
+            committed = group.committed.get(tp)
+            log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
+            if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
+                self._positions[tp] = committed
+            else:
+                why = (
+                    "no committed offset"
+                    if committed is None
+                    else f"committed offset {committed} out of range"
+                )
+                self._reset(tp, log, why)
+        self._assignment = sorted(set(self._assignment) | set(parts))
+        if self._callbacks[0] is not None:
+            self._callbacks[0](
+                self,
+                [
+                    TopicPartition(t, p, self._positions.get((t, p), OFFSET_INVALID))
+                    for t, p in parts
+                ],
+            )
+
+    def _resolve_unstable(self) -> None:
+        pending = self._sim.transactions.pending_offsets
+        ready = sorted(tp for tp in self._unstable if pending(self.group_id, tp) is None)
+        if ready:
+            self._unstable.difference_update(ready)
+            group = self._sim._group(self.group_id)
+            for tp in ready:
+                committed = group.committed.get(tp)
+                log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
+                if (
+                    committed is not None
+                    and log.log_start_offset <= committed <= log.log_end_offset
+                ):
+                    self._positions[tp] = committed
+                else:
+                    self._reset(tp, log, "no committed offset")
+
+    def _on_revoke(self, parts: list, lost: bool) -> None:
+        if parts and not lost and not self.crashed and self._config["enable.auto.commit"]:
+            # Kafka's clients commit what was polled before giving partitions up.
+            group = self._sim._group(self.group_id)
+            offs = {
+                tp: self._stored[tp]
+                for tp in parts
+                if tp in self._stored and group.committed.get(tp) != self._stored[tp]
+            }
+            if offs:
+                group.commit(self.member_id, offs)
+        callback = self._callbacks[2 if lost else 1]
+        if callback is None and lost:
+            callback = self._callbacks[1]
+        if callback is not None and parts and not self.crashed:
+            callback(self, [TopicPartition(t, p) for t, p in parts])
+        gone = set(parts)
+        self._unstable.difference_update(gone)
+        self._assignment = [tp for tp in self._assignment if tp not in gone]
+        for tp in parts:
+            self._positions.pop(tp, None)
+            stored = self._stored.pop(tp, None)
+            if lost and stored is not None:
+                self._lost[tp] = stored
+
+    def _reset(self, tp, log, why: str):
+        policy = self._config["auto.offset.reset"]
+        if policy == "none":
+            self._positions.pop(tp, None)
+            self._pending_errors.append(
+                Message(
+                    tp[0],
+                    tp[1],
+                    OFFSET_INVALID,
+                    None,
+                    KafkaError(
+                        KafkaError._AUTO_OFFSET_RESET,
+                        f"{tp[0]}-{tp[1]}: {why} and auto.offset.reset is none; seek or commit an offset first",
+                    ),
+                )
+            )
+            self._sim.journal.write(
+                "offset_reset",
+                self.member_id,
+                self.group_id,
+                tp[0],
+                tp[1],
+                -1,
+                0,
+                f"{why}; auto.offset.reset=none: error",
+            )
+            return None
+        pos = log.log_start_offset if policy == "earliest" else log.log_end_offset
+        self._positions[tp] = pos
+        self._sim.journal.write(
+            "offset_reset",
+            self.member_id,
+            self.group_id,
+            tp[0],
+            tp[1],
+            pos,
+            0,
+            f"{why}; auto.offset.reset={policy}",
+        )
+        return pos
+
+    # -- background work on the clock -----------------------------------------------
+
+    def _watchdog(self, member: str, incarnation: int):
+        """Evict this member if it does not poll within max.poll.interval.ms."""
+        interval = self._config["max.poll.interval.ms"] / 1000.0
+        env = self._sim.env
+        while (
+            self.member_id == member
+            and self._incarnation == incarnation
+            and not self.crashed
+            and not self._closed
+        ):
+            wait = self._last_poll + interval - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+                continue
+            group = self._sim._group(self.group_id)
+            group.evict(member, f"no poll for {interval:g} s (max.poll.interval.ms)")
+            self.member_id = None
+            self._pending_errors.append(
+                Message(
+                    None,
+                    None,
+                    None,
+                    None,
+                    KafkaError(
+                        KafkaError._MAX_POLL_EXCEEDED,
+                        f"{member} did not poll within max.poll.interval.ms={self._config['max.poll.interval.ms']}; "
+                        "it left the group and will rejoin on the next poll",
+                    ),
+                )
+            )
+            return
+
+    def _auto_commit_loop(self, member: str, incarnation: int):
+        interval = self._config["auto.commit.interval.ms"] / 1000.0
+        env = self._sim.env
+        while True:
+            yield env.timeout(interval)
+            if (
+                self.member_id != member
+                or self._incarnation != incarnation
+                or self.crashed
+                or self._closed
+            ):
+                return
+            group = self._sim._group(self.group_id)
+            offs = {
+                tp: self._stored[tp]
+                for tp in self._assignment
+                if tp in self._stored and group.committed.get(tp) != self._stored[tp]
+            }
+            if offs:
+                group.commit(member, offs)
+
+    # -- simulator controls --------------------------------------------------------------
+
+    def _crash(self) -> None:
+        """Stop dead: no commit, no leave. The group notices after session.timeout.ms."""
+        if self.crashed or self._closed:
+            return
+        self.crashed = True
+        self._group_poll_hook = None
+        member = self.member_id
+        self._sim.journal.write(
+            "crashed",
+            member or self.client_id,
+            self.group_id or "",
+            detail="no commit, no leave; the group waits for session.timeout.ms",
+        )
+        if member is not None:
+            group = self._sim._group(self.group_id)
+            group.expire_later(member, self._session_timeout(), self._expiry_reason())
+
+    def _restart(self) -> None:
+        """Come back after a crash as a new member with empty local state."""
+        if not self.crashed:
+            raise ValueError(f"{self!r} has not crashed; only a crashed consumer can be restarted")
+        old = self.member_id
+        self.crashed = False
+        self.member_id = None
+        self._assignment = []
+        self._positions = {}
+        self._stored = {}
+        self._lost = {}
+        self._unstable = set()
+        self._pending_errors = []
+        self._last_poll = self._sim.now
+        self._sim.journal.write(
+            "restarted",
+            old or self.client_id,
+            self.group_id or "",
+            detail="rejoins on its next poll as a new member"
+            if self._config["group.instance.id"] is None
+            else "rejoins on its next poll; inside session.timeout.ms as the same static member",
+        )
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise RuntimeError("Consumer closed")
+        if self.crashed:
+            raise fail(
+                "_STATE",
+                f"{self.member_id or self.client_id} has crashed; restart it with sim.restart(...)",
+            )

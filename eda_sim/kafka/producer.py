@@ -1,0 +1,436 @@
+"""The producer: batches records per partition and sends them over a simulated network.
+
+``Producer`` has confluent-kafka's shape: ``produce(topic, value, key,
+headers=..., on_delivery=...)`` queues a record and returns at once; the record
+travels in a batch after ``linger.ms``, the broker appends it, and the
+acknowledgement comes back after the network latency. Delivery callbacks run
+inside ``poll()`` or ``flush()``, as with the real client. ``flush()`` in a
+notebook cell advances the virtual clock until every record is acknowledged.
+
+The partition of a keyed record is ``murmur2(key) % partitions`` (Kafka's Java
+client, chosen here as the default so that a learner can check it against a
+Java client); ``partitioner="consistent_random"`` picks librdkafka's real default
+(CRC32) instead. A record without a key sticks to a randomly chosen partition
+for ``sticky.partitioning.linger.ms``, then another is drawn from the
+simulation's seeded generator.
+
+Lost acknowledgements can be injected (``sim.lose_acks(producer, n)``): the
+producer waits ``request.timeout.ms`` and sends the batch again. The broker
+already has it, so without ``enable.idempotence`` the retry appends a duplicate;
+with it, the broker recognises the producer id and sequence number and drops
+the copy.
+
+Example::
+
+    p = Producer({"bootstrap.servers": sim.bootstrap_servers, "enable.idempotence": True})
+    p.produce("orders", key="user-7", value='{"total": 12.5}')
+    p.flush()
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from eda_sim.core.errors import KafkaError, fail
+from eda_sim.kafka import config as _config
+from eda_sim.kafka.message import _EPOCH_MS, Message
+from eda_sim.kafka.partitioner import choose_partition, crc32_partition, murmur2_partition
+
+
+class _Batch:
+    __slots__ = (
+        "topic",
+        "partition",
+        "records",
+        "nbytes",
+        "callbacks",
+        "base_seq",
+        "attempt",
+        "open",
+        "epoch",
+        "created",
+        "done",
+    )
+
+    def __init__(self, topic, partition, created=0.0):
+        self.topic = topic
+        self.partition = partition
+        self.records = []
+        self.nbytes = 0
+        self.callbacks = None
+        self.base_seq = None
+        self.attempt = 0
+        self.open = True
+        self.epoch = -1  # the producer epoch a transactional batch carries
+        # when the first record was produced: message.timeout.ms counts from it
+        self.created = created
+        self.done = False
+
+
+def _to_bytes(value, what: str):
+    if value is None or type(value) is bytes:
+        return value
+    if type(value) is str:
+        return value.encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(
+        f"{what} must be str, bytes or None, got {type(value).__name__}; serialise it first (e.g. json.dumps)"
+    )
+
+
+def _headers(headers):
+    """Headers as a tuple of ``(str, bytes | None)`` pairs and their size in bytes.
+
+    ``headers`` is a dict or a list of ``(name, value)`` pairs, values ``str``,
+    ``bytes`` or ``None``, as confluent-kafka takes them.
+    """
+    if headers is None:
+        return None, 0
+    items = headers.items() if isinstance(headers, dict) else headers
+    out = []
+    size = 0
+    try:
+        for name, value in items:
+            # The common shapes first: publish() hands over str names and str or bytes values.
+            cls = value.__class__
+            if name.__class__ is str and (cls is bytes or cls is str):
+                if cls is str:
+                    value = value.encode()
+                out.append((name, value))
+                size += len(name) + len(value)
+                continue
+            if not isinstance(name, str):
+                raise TypeError(f"header name {name!r} is a {type(name).__name__}")
+            value = _to_bytes(value, f"header {name!r}")
+            out.append((name, value))
+            size += len(name) + (len(value) if value else 0)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"headers must be a dict or a list of (str, str|bytes|None) pairs: {err}"
+        ) from None
+    return tuple(out), size
+
+
+class Producer:
+    """A producer, shaped like ``confluent_kafka.Producer``."""
+
+    def __init__(self, config: dict | None = None, *, sim=None):
+        from eda_sim.core.simulation import resolve_simulation
+
+        self._config = cfg = _config.resolve(config, _config.PRODUCER, "producer")
+        self._sim = sim if sim is not None else resolve_simulation(cfg["bootstrap.servers"])
+        self.name = self._sim._new_producer_name(cfg["client.id"], (config or {}).get("client.id"))
+        # transactional.id implies the idempotent producer, as librdkafka sets it.
+        self.idempotent = cfg["enable.idempotence"] or cfg["transactional.id"] is not None
+        if self.idempotent:
+            # Idempotence needs acks=all and retries, as librdkafka enforces.
+            if (config or {}).get("acks") not in (None, "all", "-1", -1):
+                raise fail("_INVALID_ARG", "enable.idempotence=true requires acks=all")
+            cfg["acks"] = "all"
+        self._txn = None
+        if cfg["transactional.id"] is not None:
+            from eda_sim.broker.transactions import ProducerTransactions
+
+            self._txn = ProducerTransactions(
+                self, cfg["transactional.id"], cfg["transaction.timeout.ms"]
+            )
+        # A transactional producer gets its id from the coordinator in init_transactions().
+        self.producer_id = (
+            self._sim._new_producer_id() if self.idempotent and self._txn is None else None
+        )
+        self._linger = cfg["linger.ms"] / 1000.0
+        self._sticky_linger = cfg["sticky.partitioning.linger.ms"] / 1000.0
+        self._latency = self._sim.network_latency
+        name = cfg["partitioner"]
+        self._partitioner = name
+        self._keyed = (
+            murmur2_partition
+            if name.startswith("murmur2")
+            else crc32_partition
+            if name.startswith("consistent")
+            else None
+        )
+        self._batches: dict = {}
+        self._seq: dict = {}
+        self._sticky: dict = {}
+        self._topics: dict = {}
+        self._reports: deque = deque()
+        self._lose_acks = 0
+        self._env = self._sim.env
+        self._default_cb = cfg["on_delivery"]
+        self._max_records = cfg["batch.num.messages"]
+        self._max_bytes = cfg["batch.size"]
+        self.in_flight = 0
+        self.sent_total = 0
+        self.acked_total = 0
+
+    def __repr__(self) -> str:
+        return f"<Producer {self.name}{' idempotent' if self.idempotent else ''}>"
+
+    def __len__(self) -> int:
+        """Records not yet acknowledged plus delivery reports not yet served."""
+        return self.in_flight + len(self._reports)
+
+    def produce(
+        self,
+        topic,
+        value=None,
+        key=None,
+        partition=-1,
+        on_delivery=None,
+        timestamp=0,
+        headers=None,
+        callback=None,
+    ):
+        """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``."""
+        # This is the hot path of every benchmark: keep it flat and cheap.
+        if self._txn is not None:
+            self._txn.on_produce()
+        t = self._topics.get(topic)
+        if t is None:
+            t = self._topics[topic] = self._sim.broker.topic(topic)
+        if key is not None and key.__class__ is not bytes:
+            key = _to_bytes(key, "key")
+        if value is not None and value.__class__ is not bytes:
+            value = _to_bytes(value, "value")
+        n = len(t.partitions)
+        if partition < 0:
+            if (
+                key
+                and self._keyed is not None
+                or key is not None
+                and self._partitioner == "murmur2_random"
+            ):
+                partition = self._keyed(
+                    key, n
+                )  # librdkafka: an empty key counts as no key, except for murmur2
+            elif (
+                key is None and self._partitioner != "murmur2" and self._partitioner != "consistent"
+            ):
+                partition = self._sticky_partition(topic, n)
+            else:
+                partition = choose_partition(self._partitioner, key, n, self._sim.random)
+        elif partition >= n:
+            raise fail(
+                "_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}"
+            )
+        now = (timestamp - _EPOCH_MS) / 1000.0 if timestamp else self._env._now
+        size = (len(key) if key else 0) + (len(value) if value else 0)
+        hdrs = None
+        if headers is not None:
+            hdrs, hsize = _headers(headers)
+            size += hsize
+        batch = self._batches.get((topic, partition))
+        if batch is None:
+            batch = self._open_batch(topic, partition)
+        cb = on_delivery or callback or self._default_cb
+        if cb is not None or batch.callbacks is not None:
+            if batch.callbacks is None:
+                batch.callbacks = [None] * len(batch.records)
+            batch.callbacks.append(cb)
+        records = batch.records
+        records.append((now, key, value, hdrs))
+        batch.nbytes += size
+        self.in_flight += 1
+        if len(records) >= self._max_records or batch.nbytes >= self._max_bytes:
+            self._send(batch)
+
+    def _sticky_partition(self, topic: str, n: int) -> int:
+        now = self._sim.env.now
+        st = self._sticky.get(topic)
+        if (
+            st is None
+            or st[0] >= n
+            or now - st[1] >= self._sticky_linger
+            or self._sticky_linger == 0
+        ):
+            st = (self._sim.random.randrange(n), now)
+            self._sticky[topic] = st
+        return st[0]
+
+    def _open_batch(self, topic, partition) -> _Batch:
+        batch = self._batches[(topic, partition)] = _Batch(topic, partition, self._env._now)
+        ev = self._sim.env.timeout(self._linger)
+        ev.callbacks.append(lambda _ev, b=batch: self._send(b) if b.open else None)
+        return batch
+
+    def _send(self, batch: _Batch) -> None:
+        batch.open = False
+        del self._batches[(batch.topic, batch.partition)]
+        if self.idempotent:
+            key = (batch.topic, batch.partition)
+            batch.base_seq = self._seq.get(key, 0)
+            self._seq[key] = batch.base_seq + len(batch.records)
+        if self._txn is not None:
+            batch.epoch = self._txn.on_send(batch.topic, batch.partition)
+        self.sent_total += len(batch.records)
+        self._sim.journal.write(
+            "produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records)
+        )
+        self._transmit(batch)
+
+    def _transmit(self, batch: _Batch) -> None:
+        env = self._sim.env
+        ev = env.timeout(self._latency)
+        ev.callbacks.append(lambda _ev: self._arrive(batch))
+
+    def _arrive(self, batch: _Batch) -> None:
+        refused = self._sim.broker.refusal(batch.topic, batch.records)
+        if refused:  # the broker's answer, reported like any failed delivery
+            self._sim.journal.write(
+                "refused",
+                "broker",
+                "",
+                batch.topic,
+                batch.partition,
+                -1,
+                len(batch.records),
+                refused,
+            )
+            self._delivered(batch, -1, KafkaError(KafkaError.INVALID_RECORD, refused))
+            return
+        txn = None
+        if self._txn is not None:
+            txn = self._txn.on_arrive(batch.epoch)
+            if isinstance(
+                txn, KafkaError
+            ):  # a stale epoch: the broker refuses a fenced producer's batch
+                self._delivered(batch, -1, txn)
+                return
+        cluster = self._sim.cluster
+        # several brokers: leaders, followers and acks (eda_sim.broker.replication)
+        if cluster is not None:
+            cluster.produce(self, batch, txn)
+            return
+        first, dup = self._sim.broker.append(
+            self, batch.topic, batch.partition, batch.records, batch.nbytes, batch.base_seq
+        )
+        if txn is not None and not dup:
+            self._sim.transactions.appended(
+                txn, batch.topic, batch.partition, first, len(batch.records)
+            )
+        self._sim._signal_data()
+        if self._config["acks"] == "0":
+            self._delivered(batch, -1)
+            return
+        ev = self._sim.env.timeout(self._latency)
+        ev.callbacks.append(lambda _ev: self._ack(batch, first))
+
+    def _ack(self, batch: _Batch, first: int) -> None:
+        journal = self._sim.journal
+        if self._lose_acks > 0:
+            self._lose_acks -= 1
+            journal.write(
+                "ack_lost",
+                self.name,
+                "",
+                batch.topic,
+                batch.partition,
+                first,
+                len(batch.records),
+                f"no reply; retry after request.timeout.ms={self._config['request.timeout.ms']}",
+            )
+            if batch.attempt >= self._config["retries"]:
+                self._delivered(
+                    batch,
+                    -1,
+                    KafkaError(KafkaError._MSG_TIMED_OUT, "no acknowledgement and no retries left"),
+                )
+                return
+            ev = self._sim.env.timeout(self._config["request.timeout.ms"] / 1000.0)
+            ev.callbacks.append(lambda _ev: self._retry(batch))
+            return
+        journal.write(
+            "acked", self.name, "", batch.topic, batch.partition, first, len(batch.records)
+        )
+        self._delivered(batch, first)
+
+    def _retry(self, batch: _Batch) -> None:
+        batch.attempt += 1
+        self._sim.journal.write(
+            "retried",
+            self.name,
+            "",
+            batch.topic,
+            batch.partition,
+            -1,
+            len(batch.records),
+            f"attempt {batch.attempt + 1}"
+            + (f", sequence {batch.base_seq}" if self.idempotent else ""),
+        )
+        self._transmit(batch)
+
+    def _delivered(self, batch: _Batch, first: int, error=None) -> None:
+        batch.done = True
+        n = len(batch.records)
+        self.in_flight -= n
+        if error is None:
+            self.acked_total += n
+        if batch.callbacks is not None:
+            for i, cb in enumerate(batch.callbacks):
+                if cb is not None:
+                    offset = first + i if first >= 0 else -1
+                    msg = Message(batch.topic, batch.partition, offset, batch.records[i])
+                    self._reports.append((cb, error, msg))
+
+    def poll(self, timeout: float = 0) -> int:
+        """Serve delivery callbacks; wait up to ``timeout`` virtual seconds for one. Returns how many ran."""
+        if timeout and not self._reports:
+            self._sim._require_outside_run("Producer.poll with a timeout")
+            deadline = self._sim.now + (float("inf") if timeout < 0 else timeout)
+            while not self._reports and self.in_flight and self._sim._advance(deadline):
+                pass
+        served = 0
+        while self._reports:
+            cb, err, msg = self._reports.popleft()
+            cb(err, msg)
+            served += 1
+        return served
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Send everything now and advance the clock until all is acknowledged; return what is left."""
+        self._sim._require_outside_run("Producer.flush")
+        for batch in sorted(self._batches.values(), key=lambda b: (b.topic, b.partition)):
+            self._send(batch)
+        deadline = self._sim.now + (float("inf") if timeout is None or timeout < 0 else timeout)
+        while self.in_flight and self._sim._advance(deadline):
+            pass
+        self.poll(0)
+        return len(self)
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1):
+        """Cluster metadata, as ``AdminClient.list_topics``."""
+        from eda_sim.kafka.admin import cluster_metadata
+
+        return cluster_metadata(self._sim, topic)
+
+    # -- transactions (eda_sim.broker.transactions has the rules) ------------------------------------
+
+    def _transactions(self):
+        if self._txn is None:
+            raise fail(
+                "_NOT_CONFIGURED",
+                "The Transactional API requires transactional.id to be configured",
+            )
+        return self._txn
+
+    def init_transactions(self, timeout: float | None = None) -> None:
+        """Register ``transactional.id``: bump the epoch, fence and abort an older instance's transaction."""
+        self._transactions().init(timeout)
+
+    def begin_transaction(self) -> None:
+        """Start a transaction; ``produce()`` is allowed only inside one."""
+        self._transactions().begin()
+
+    def send_offsets_to_transaction(self, positions, group_metadata, timeout: float | None = None):
+        """Put a consumer group's next offsets in the transaction: committed only if it commits."""
+        self._transactions().send_offsets(positions, group_metadata, timeout)
+
+    def commit_transaction(self, timeout: float | None = None) -> None:
+        """Flush, then commit: the records and offsets become visible to read_committed readers together."""
+        self._transactions().commit(timeout)
+
+    def abort_transaction(self, timeout: float | None = None) -> None:
+        """Purge what is queued, then abort: read_committed readers never see the transaction's records."""
+        self._transactions().abort(timeout)

@@ -1,0 +1,291 @@
+"""Load on the clock: every load generator of the course, in one place.
+
+* :class:`Feed` produces ``(key, value)`` records at a steady rate;
+* :class:`LimitedFeed` offers records at one rate and sends them through a
+  :class:`~eda_sim.services.ratelimit.TokenBucket`; the surplus waits at the
+  producer (``backlog``);
+* :class:`Storm` adds a burst on top of the normal traffic and marks its window
+  in the journal (``storm_started``, ``storm_ended``).
+
+Events with types and times (rather than raw records) come from
+:class:`~eda_sim.services.service.Source`.
+
+Example::
+
+    sim = Simulation(seed=1)
+    sim.create_topic("clicks", partitions=3)
+    feed = Feed(sim, "clicks", ((f"user-{i % 10}", f"click {i}") for i in range(1000)), rate=100)
+    sim.run(until=12)
+    feed.produced        # 1000
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from eda_sim.core.checks import at_least as _at_least
+from eda_sim.core.checks import positive as _positive
+from eda_sim.services.ratelimit import TokenBucket
+
+
+class Feed:
+    """Produce ``(key, value)`` pairs to ``topic`` at ``rate`` records per virtual second.
+
+    Records go out in ticks of ``tick`` seconds (all records due in a tick are
+    produced at its start), through ``producer`` or a new producer made from
+    ``config``. ``start`` delays the first record.
+    """
+
+    def __init__(
+        self,
+        sim,
+        topic: str,
+        records,
+        rate: float,
+        *,
+        producer=None,
+        config: dict | None = None,
+        tick: float = 0.01,
+        start: float = 0.0,
+        headers=None,
+    ):
+        if not isinstance(rate, (int, float)) or rate <= 0:
+            raise ValueError(f"rate must be a positive number of records per second, got {rate!r}")
+        if not isinstance(tick, (int, float)) or tick <= 0:
+            raise ValueError(f"tick must be a positive number of seconds, got {tick!r}")
+        sim.topic(topic)
+        self.sim = sim
+        self.topic = topic
+        self.rate = float(rate)
+        self.tick = float(tick)
+        self.producer = producer if producer is not None else sim.producer(config)
+        self.headers = headers
+        self.produced = 0
+        self.done = False
+        self._records = iter(records)
+        self.process = sim.env.process(self._run(start))
+
+    def _run(self, start: float):
+        env = self.sim.env
+        if start > 0:
+            yield env.timeout(start)
+        produce = self.producer.produce
+        topic, headers = self.topic, self.headers
+        owed = 0.0
+        while True:
+            owed += self.rate * self.tick
+            n = int(owed)
+            owed -= n
+            for _ in range(n):
+                item = next(self._records, None)
+                if item is None:
+                    self.done = True
+                    return
+                produce(topic, key=item[0], value=item[1], headers=headers)
+                self.produced += 1
+            self.producer.poll(0)
+            yield env.timeout(self.tick)
+
+
+class LimitedFeed:
+    """Offer ``(key, value)`` records at ``rate`` per second, and send them no faster than ``limit`` allows.
+
+    Record ``i`` is offered at ``start + i / rate`` and queues at the
+    producer; the sender takes it from the queue once the
+    :class:`TokenBucket` ``limit`` grants a token (without ``limit``, at once).
+    ``offered``, ``produced`` and ``backlog`` (offered, not sent yet) count
+    records; ``waited`` sums the seconds records spent queued.
+    """
+
+    def __init__(
+        self,
+        sim,
+        topic: str,
+        records,
+        rate: float,
+        *,
+        limit: TokenBucket | None = None,
+        producer=None,
+        config: dict | None = None,
+        start: float = 0.0,
+        headers=None,
+    ):
+        self.rate = _positive(rate, "rate", "a number of records per second")
+        if limit is not None and not isinstance(limit, TokenBucket):
+            raise TypeError(
+                f"limit must be a TokenBucket(rate=..., burst=...) or None, got {type(limit).__name__}"
+            )
+        start = _at_least(start, "start", 0.0, "a virtual time in seconds")
+        if start < sim.now:
+            raise ValueError(f"start={start:g} is in the past: the clock is at {sim.now:g} s")
+        sim.topic(topic)
+        self.sim = sim
+        self.topic = topic
+        self.limit = limit
+        self.start = start
+        self.producer = producer if producer is not None else sim.producer(config)
+        self.headers = headers
+        self.offered = 0
+        self.produced = 0
+        self.waited = 0.0
+        self.done = False
+        self._records = iter(records)
+        self._queue: deque = deque()  # (offered at, key, value): the records the limit holds back
+        self._all_offered = False
+        self._wake = None
+        self.process = sim.env.process(self._offer())
+        self._sender = sim.env.process(self._send())
+
+    @property
+    def backlog(self) -> int:
+        """Records offered but not sent yet: what the rate limit holds back at the producer."""
+        return self.offered - self.produced
+
+    def _notify(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.triggered:
+            wake.succeed()
+
+    def _offer(self):
+        env = self.sim.env
+        i = 0
+        for key, value in self._records:
+            due = self.start + i / self.rate
+            if due > env.now:
+                yield env.timeout(due - env.now)
+            self._queue.append((env.now, key, value))
+            self.offered += 1
+            i += 1
+            self._notify()
+        self._all_offered = True
+        self._notify()
+
+    def _send(self):
+        env = self.sim.env
+        produce, topic, headers, limit = self.producer.produce, self.topic, self.headers, self.limit
+        queue = self._queue
+        while True:
+            if not queue:
+                if self._all_offered:
+                    break
+                self._wake = env.event()
+                yield self._wake
+                continue
+            offered_at, key, value = queue.popleft()
+            if limit is not None:
+                wait = limit.take(env.now)
+                if wait:
+                    yield env.timeout(wait)
+            produce(topic, key=key, value=value, headers=headers)
+            self.produced += 1
+            self.waited += env.now - offered_at
+            if self.produced % 100 == 0:
+                self.producer.poll(0)
+        self.done = True
+        self.producer.poll(0)
+
+
+class Storm:
+    """A burst of ``rate * duration`` records on ``topic``, ``rate`` per second from ``start`` for ``duration`` s.
+
+    ``make(i)`` gives record ``i``: a dict with a ``type`` (an event, published
+    by a :class:`~eda_sim.services.service.Source` with tracing headers; ``key`` names
+    the payload field to key by) or a ``(key, value)`` pair (a raw record, sent
+    by a :class:`~eda_sim.services.load.Feed`). Event ``i`` is published at
+    ``start + i / rate``. The window is marked in the journal by a
+    ``storm_started`` row at ``start`` and a ``storm_ended`` row at
+    ``start + duration``.
+    """
+
+    def __init__(
+        self,
+        sim,
+        topic: str,
+        rate: float,
+        duration: float,
+        start: float,
+        make,
+        *,
+        key: str | None = None,
+        name: str | None = None,
+    ):
+        self.rate = _positive(rate, "rate", "a number of records per second")
+        self.duration = _positive(duration, "duration", "a number of virtual seconds")
+        self.start = _at_least(start, "start", 0.0, "a virtual time in seconds")
+        if self.start < sim.now:
+            raise ValueError(f"start={start:g} is in the past: the clock is at {sim.now:g} s")
+        if not callable(make):
+            raise TypeError(
+                f"make must be a function of the record number i, got {type(make).__name__}"
+            )
+        sim.topic(topic)
+        self.sim = sim
+        self.topic = topic
+        self.name = name or f"storm-{sim._next('storm')}"
+        self.records = int(round(self.rate * self.duration))
+        if self.records < 1:
+            raise ValueError(
+                f"rate * duration = {self.rate * self.duration:g} records: a storm needs at least one"
+            )
+        made = [make(i) for i in range(self.records)]
+        if all(isinstance(m, dict) for m in made):
+            untyped = next((m for m in made if not m.get("type")), None)
+            if untyped is not None:
+                raise ValueError(f"make(i) returned an event dict without a 'type': {untyped!r}")
+            from eda_sim.services.service import Source
+
+            items = [{**m, "time": self.start + i / self.rate} for i, m in enumerate(made)]
+            self._source = Source(sim, self.name, topic, items, key=key, start=self.start)
+            self._feed = None
+        elif all(isinstance(m, tuple) and len(m) == 2 for m in made):
+            from eda_sim.services.load import Feed
+
+            self._source = None
+            self._feed = Feed(
+                sim,
+                topic,
+                made,
+                self.rate,
+                start=self.start - sim.now,
+                config={"client.id": self.name},
+            )
+        else:
+            bad = next(
+                m for m in made if not (isinstance(m, dict) or isinstance(m, tuple) and len(m) == 2)
+            )
+            raise TypeError(
+                f"make(i) must return an event dict with a 'type' or a (key, value) pair for every i, "
+                f"got {bad!r}"
+            )
+        sim.at(
+            self.start,
+            self._mark,
+            "storm_started",
+            f"{self.rate:g} records/s for {self.duration:g} s ({self.records} records)",
+            self.records,
+        )
+        sim.at(self.start + self.duration, self._ended)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Storm {self.name} on {self.topic}: {self.rate:g}/s for {self.duration:g} s from "
+            f"{self.start:g} s, {self.produced}/{self.records} produced>"
+        )
+
+    @property
+    def window(self) -> tuple:
+        """``(start, end)`` of the storm, in virtual seconds."""
+        return (self.start, self.start + self.duration)
+
+    @property
+    def produced(self) -> int:
+        """Records produced so far."""
+        return self._source.published if self._source is not None else self._feed.produced
+
+    def _mark(self, kind: str, detail: str, count: int) -> None:
+        self.sim.journal.write(kind, self.name, "", self.topic, -1, -1, count, detail)
+
+    def _ended(self) -> None:
+        self._mark(
+            "storm_ended", f"{self.produced} of {self.records} records produced", self.produced
+        )

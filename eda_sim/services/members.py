@@ -1,0 +1,224 @@
+"""Group members as processes on the virtual clock: poll, process, commit.
+
+A :class:`Member` wraps a :class:`~eda_sim.kafka.consumer.Consumer` (the same one a
+notebook cell would use) in a loop that runs on the clock:
+
+1. poll up to ``max_poll_records`` records;
+2. with ``commit="before"``, commit what was polled (at-most-once);
+3. spend ``processing_time`` per record;
+4. with ``commit="after"``, commit what was processed (at-least-once).
+
+With ``commit="auto"`` the consumer's auto-commit timer commits what was
+polled every ``auto.commit.interval.ms``, processed or not.
+
+A member can be crashed (it stops dead: no commit, no leave; records it had
+finished processing stay processed), restarted (it rejoins as a new member and
+starts from the group's committed offsets) and stopped (it finishes its batch,
+commits by its policy and leaves cleanly).
+
+Example::
+
+    sim = Simulation(seed=3)
+    sim.create_topic("orders", partitions=3)
+    a = sim.member("billing", ["orders"], processing_time=0.01, commit="after")
+    b = sim.member("billing", ["orders"], processing_time=0.01, commit="after")
+    sim.crash(a, at=5.0)
+    sim.restart(a, at=60.0)
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import simpy
+
+from eda_sim.core.errors import KafkaException
+
+COMMIT_POLICIES = ("after", "before", "auto")
+
+
+class Member:
+    """A consumer group member running as a process on the simulation's clock."""
+
+    def __init__(
+        self,
+        sim,
+        group_id: str,
+        topics,
+        *,
+        name: str | None = None,
+        processing_time=0.01,
+        commit: str = "after",
+        max_poll_records: int = 500,
+        poll_timeout: float = 0.1,
+        on_record=None,
+        config: dict | None = None,
+        start: float | None = None,
+    ):
+        if commit not in COMMIT_POLICIES:
+            raise ValueError(f"commit must be one of {', '.join(COMMIT_POLICIES)}, got {commit!r}")
+        if (
+            isinstance(max_poll_records, bool)
+            or not isinstance(max_poll_records, int)
+            or max_poll_records < 1
+        ):
+            raise ValueError(f"max_poll_records must be an integer >= 1, got {max_poll_records!r}")
+        if not callable(processing_time) and (
+            not isinstance(processing_time, (int, float)) or processing_time < 0
+        ):
+            raise ValueError(
+                f"processing_time must be seconds >= 0 or a function of a random.Random, got {processing_time!r}"
+            )
+        if not isinstance(poll_timeout, (int, float)) or poll_timeout <= 0:
+            raise ValueError(
+                f"poll_timeout must be a positive number of virtual seconds, got {poll_timeout!r}"
+            )
+        if isinstance(topics, str):
+            topics = [topics]
+        self.sim = sim
+        self.name = name or f"{group_id}-member-{sim._next('member-name:' + group_id)}"
+        if self.name in sim.members:
+            raise ValueError(
+                f"a member called {self.name!r} already exists; names: {', '.join(sorted(sim.members))}"
+            )
+        cfg = {"group.id": group_id, "client.id": self.name, "enable.auto.commit": commit == "auto"}
+        cfg.update(config or {})
+        self._consumer_config = cfg
+        self._topics = list(topics)
+        self.consumer = sim.consumer(cfg)
+        self.consumer.subscribe(self._topics)
+        self.group_id = group_id
+        self.commit = commit
+        self.processing_time = processing_time
+        self.max_poll_records = max_poll_records
+        self.poll_timeout = float(poll_timeout)
+        self.on_record = on_record
+        self.processed_total = 0
+        self._stopping = False
+        self._busy = None  # (messages, start time, cumulative finish offsets) while processing
+        self._process = None
+        sim.members[self.name] = self
+        if start is None or start <= sim.now:
+            self._process = sim.env.process(self._run())
+        else:
+            sim.at(start, self._launch)
+
+    def __repr__(self) -> str:
+        state = (
+            "crashed"
+            if self.consumer.crashed
+            else "stopped"
+            if self._process is None
+            else "running"
+        )
+        return f"<Member {self.name} group={self.group_id!r} {state}>"
+
+    @property
+    def member_id(self) -> str | None:
+        """The id the group knows this member by now (changes after a restart)."""
+        return self.consumer.member_id
+
+    @property
+    def alive(self) -> bool:
+        """True while the member's process runs."""
+        return self._process is not None and self._process.is_alive
+
+    def _launch(self) -> None:
+        self._process = self.sim.env.process(self._run())
+
+    def _run(self):
+        consumer = self.consumer
+        env = self.sim.env
+        try:
+            while not self._stopping:
+                msgs = yield from consumer._poll_in_process(
+                    self.max_poll_records, self.poll_timeout
+                )
+                if not msgs or msgs[0]._error is not None:
+                    continue  # error events come alone and are already in the journal
+                runs = consumer._last_runs
+                if self.commit == "before":
+                    self._commit()
+                finish = self._finish_times(len(msgs))
+                self._busy = (msgs, runs, env.now, finish)
+                yield env.timeout(finish[-1])
+                self._busy = None
+                self._processed(msgs, runs)
+                if self.commit == "after":
+                    self._commit()
+            consumer.close()
+            self._process = None
+        except simpy.Interrupt:
+            if self._busy is not None:
+                msgs, runs, started, finish = self._busy
+                done = bisect.bisect_right(finish, env.now - started + 1e-12)
+                self._processed(msgs[:done], runs)
+                self._busy = None
+            consumer._crash()
+            self._process = None
+
+    def _finish_times(self, n: int) -> list:
+        pt = self.processing_time
+        if callable(pt):
+            rng = self.sim.random
+            out, total = [], 0.0
+            for _ in range(n):
+                total += float(pt(rng))
+                out.append(total)
+            return out
+        return [pt * (i + 1) for i in range(n)]
+
+    def _processed(self, msgs: list, runs: list) -> None:
+        if not msgs:
+            return
+        if self.on_record is not None:
+            for m in msgs:
+                self.on_record(m)
+        self.processed_total += len(msgs)
+        journal = self.sim.journal
+        member = self.consumer.member_id or self.name
+        left = len(msgs)
+        for topic, part, first, count in runs:  # one row per partition run, as fetched
+            if left <= 0:
+                break
+            journal.write(
+                "processed", member, self.group_id, topic, part, first, min(count, left), self.name
+            )
+            left -= count
+
+    def _commit(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException:
+            pass  # refused (evicted, or the partitions moved): the journal has a commit_failed row
+
+    # -- controls -------------------------------------------------------------------------
+
+    def crash(self) -> None:
+        """Stop dead now: records already processed stay processed; nothing is committed."""
+        if self.alive:
+            self._process.interrupt("crash")
+            if not self.sim._running:
+                # Called from a cell: deliver the interrupt now (it is urgent, so nothing else moves first).
+                while self.alive and self.sim._advance(self.sim.now):
+                    pass
+        elif not self.consumer.crashed:
+            self.consumer._crash()
+
+    def restart(self) -> None:
+        """Start again after a crash or a stop, as a new member of the group."""
+        if self.alive:
+            raise ValueError(f"{self.name} is running; crash or stop it before restarting")
+        if self.consumer.crashed:
+            self.consumer._restart()
+        elif self.consumer._closed:
+            # A clean stop closed the consumer, and a closed consumer cannot be used again (as with
+            # confluent-kafka): start a new one with the same settings, as an operator would.
+            self.consumer = self.sim.consumer(self._consumer_config)
+            self.consumer.subscribe(self._topics)
+        self._stopping = False
+        self._launch()
+
+    def stop(self) -> None:
+        """Finish the current batch, commit by policy, and leave the group cleanly."""
+        self._stopping = True

@@ -1,0 +1,820 @@
+"""Services: named consumers of events that react with handlers and publish new events.
+
+This is the level the AI flows of the course are built at. A service
+
+* consumes event types from topics as a consumer group named after it, with
+  ``instances`` members (each a :class:`~eda_sim.services.members.Member` on the clock);
+* has one handler per event type, ``handler(event, ctx)``, that may publish new
+  events with ``ctx.emit(topic, type, payload, key=...)``; those carry the
+  handled event's correlation id and its id as their causation id, without the
+  handler doing anything;
+* spends ``processing_time`` per event (seconds, or a function of the
+  simulation's random generator);
+* opts into policies: ``retry`` (:class:`~eda_sim.services.retries.Retry`) with a
+  dead-letter topic, ``idempotent`` (an :class:`~eda_sim.services.idempotency.Inbox`),
+  ``schemas`` (reader schemas per event type: unknown fields dropped, defaults
+  filled, invalid events dead-lettered), ``value_deserializer`` (records in
+  Confluent's wire format, read with a schema registry deserializer; a record
+  that does not deserialize is dead-lettered with the reason), ``reorder`` (a
+  :class:`~eda_sim.services.ordering.ReorderBuffer` window) and ``max_in_flight``
+  (records taken per poll: backpressure).
+
+Each event handled leaves a span in ``sim.spans`` (who, when it started and
+finished, how it ended), from which traces and latency metrics are drawn.
+
+Example::
+
+    sim = Simulation(seed=1)
+    sim.create_topic("views", partitions=3)
+    sim.create_topic("recommendations", partitions=3)
+    source = Source(sim, "frontend", "views", [
+        {"time": 0.5, "type": "UserViewedProduct", "user_id": "u1", "product_id": "p9"}], key="user_id")
+
+    def recommend(event, ctx):
+        ctx.emit("recommendations", "RecommendationGenerated",
+                 {"user_id": event.payload["user_id"], "items": ["p3", "p4"]}, key=event.key)
+
+    svc = Service(sim, "recommender", consumes=["views"], handlers={"UserViewedProduct": recommend},
+                  produces={"recommendations": ["RecommendationGenerated"]}, retry=Retry(attempts=3))
+    sim.run(until=5)
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from eda_sim.core.errors import KafkaException
+from eda_sim.core.spans import OUTCOMES, Span  # noqa: F401 - Span and OUTCOMES are part of this module's vocabulary
+from eda_sim.services.events import Event
+from eda_sim.services.idempotency import Inbox
+from eda_sim.services.members import Member
+from eda_sim.services.retries import NO_RETRY, Retry, dead_letter
+
+#: Headers every published event carries, so tracing works without parsing values.
+H_EVENT_ID = "event-id"
+H_EVENT_TYPE = "event-type"
+H_CORRELATION = "correlation-id"
+H_CAUSATION = "causation-id"
+H_SCHEMA_VERSION = "schema-version"
+
+
+def event_headers(event: Event) -> list:
+    """The headers a published event carries: id, type, correlation, causation, schema version."""
+    return [
+        (H_EVENT_ID, event.id),
+        (H_EVENT_TYPE, event.type),
+        (H_CORRELATION, event.correlation_id),
+        (H_CAUSATION, event.causation_id or ""),
+        (H_SCHEMA_VERSION, str(event.schema_version)),
+    ]
+
+
+def publish(producer, topic: str, event: Event, partition: int = -1, serializer=None) -> None:
+    """Produce ``event`` to ``topic``, keyed by ``event.key``, with tracing headers.
+
+    The value is the event as JSON, or, with a ``serializer`` (a schema registry serializer such
+    as ``JSONSerializer`` or ``AvroSerializer``), the event's payload in Confluent's wire format;
+    the event's id, type and trace then travel only in the headers.
+    """
+    headers = event_headers(event)
+    if serializer is None:
+        value = event.to_json()
+    else:
+        from eda_sim.kafka.schema_registry import MessageField, SerializationContext
+
+        value = serializer(
+            event.payload.thaw(), SerializationContext(topic, MessageField.VALUE, headers)
+        )
+    producer.produce(
+        topic,
+        value=value,
+        key=event.key,
+        headers=headers,
+        partition=partition,
+    )
+
+
+def _header_text(headers, name: str) -> str | None:
+    for k, v in headers or ():
+        if k == name:
+            return v.decode() if isinstance(v, (bytes, bytearray)) else v
+    return None
+
+
+def event_from_record(message, deserializer) -> Event:
+    """The event a record carries when its value is a payload in Confluent's wire format.
+
+    ``deserializer`` (e.g. ``JSONDeserializer`` or ``AvroDeserializer``) reads the payload; the
+    event's id, type and trace come from the headers :func:`publish` writes. Raises the
+    deserializer's ``SerializationError``, or ``ValueError`` when the headers lack the event type.
+    """
+    from eda_sim.kafka.schema_registry import MessageField, SerializationContext
+
+    headers = message.headers()
+    ctx = SerializationContext(message.topic(), MessageField.VALUE, headers)
+    payload = deserializer(message.value(), ctx)
+    etype = _header_text(headers, H_EVENT_TYPE)
+    if not etype:
+        raise ValueError(f"record has no {H_EVENT_TYPE!r} header, so its event type is unknown")
+    if not isinstance(payload, dict):
+        raise ValueError(f"the deserialized value is a {type(payload).__name__}, not an object")
+    key = message.key()
+    eid = (
+        _header_text(headers, H_EVENT_ID)
+        or f"{message.topic()}-{message.partition()}-{message.offset()}"
+    )
+    return Event.create(
+        etype,
+        payload,
+        key=key.decode() if isinstance(key, (bytes, bytearray)) else key,
+        time=message.time(),
+        id=eid,
+        correlation_id=_header_text(headers, H_CORRELATION) or eid,
+        causation_id=_header_text(headers, H_CAUSATION) or None,
+        schema_version=int(_header_text(headers, H_SCHEMA_VERSION) or 1),
+    )
+
+
+def new_event(
+    sim,
+    type: str,
+    payload: dict,
+    *,
+    key: str | None = None,
+    parent: Event | None = None,
+    schema_version: int = 1,
+    id: str | None = None,
+) -> Event:
+    """An event stamped now with a deterministic id; with ``parent``, it continues the parent's trace."""
+    eid = id or f"evt-{sim._next('event'):06d}"
+    correlation = parent.correlation_id if parent is not None else eid
+    return Event.create(
+        type,
+        payload,
+        key=key,
+        time=sim.now,
+        id=eid,
+        correlation_id=correlation,
+        causation_id=parent.id if parent is not None else None,
+        schema_version=schema_version,
+    )
+
+
+def _declare(sim, topic: str, types, who: str) -> None:
+    catalog = sim.event_catalog
+    for t in types:
+        if not isinstance(t, str) or not t:
+            raise ValueError(f"{who}: event types must be non-empty strings, got {t!r}")
+        catalog.setdefault(t, set()).add((who, topic))
+
+
+class Source:
+    """A producer of events at given virtual times (an app front end, a sensor, a batch upload).
+
+    ``items`` are dicts with a ``time`` (virtual seconds) and a ``type`` (or
+    pass ``type=``); the other fields form the payload, and ``key`` names the
+    field to key by. An item that is ``str`` or ``bytes`` is produced as a raw,
+    possibly malformed, value: the way to inject a broken event.
+    """
+
+    def __init__(
+        self,
+        sim,
+        name: str,
+        topic: str,
+        items,
+        *,
+        key: str | None = None,
+        type: str | None = None,
+        produces=None,
+        start: float = 0.0,
+        value_serializer=None,
+    ):
+        sim.topic(topic)
+        self.sim = sim
+        self.value_serializer = value_serializer
+        self.name = name
+        self.topic = topic
+        self.key = key
+        self.type = type
+        self.producer = sim.producer({"client.id": name})
+        self.published = 0
+        items = list(items)
+        types = produces or sorted(
+            {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
+        )
+        _declare(sim, topic, types, name)
+        self.process = sim.env.process(self._run(items, start))
+
+    def _run(self, items, start: float):
+        env = self.sim.env
+        last = start
+        for item in items:
+            at = item.get("time", last) if isinstance(item, dict) else last
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            last = at
+            self.emit(item)
+        self.producer.poll(0)
+
+    def emit(self, item) -> None:
+        """Publish one item now (a dict becomes an event; str/bytes go out raw)."""
+        if isinstance(item, (str, bytes)):
+            self.producer.produce(self.topic, value=item)
+        else:
+            payload = {k: v for k, v in item.items() if k not in ("time", "type")}
+            etype = self.type or item.get("type")
+            if not etype:
+                raise ValueError(
+                    f"{self.name}: item has no 'type' and the Source has no type=: {item!r}"
+                )
+            key = payload.get(self.key) if self.key else None
+            publish(
+                self.producer,
+                self.topic,
+                new_event(self.sim, etype, payload, key=None if key is None else str(key)),
+                serializer=self.value_serializer,
+            )
+        self.published += 1
+
+
+class Context:
+    """What a handler gets besides the event: the clock, the service, and ``emit``."""
+
+    __slots__ = ("sim", "service", "instance", "event", "attempt", "_out")
+
+    def __init__(self, sim, service, instance, event, attempt):
+        self.sim = sim
+        self.service = service
+        self.instance = instance
+        self.event = event
+        self.attempt = attempt
+        self._out = []
+
+    @property
+    def now(self) -> float:
+        """The virtual time."""
+        return self.sim.now
+
+    def emit(
+        self, topic: str, type: str, payload: dict, key: str | None = None, schema_version: int = 1
+    ) -> Event:
+        """Publish a new event caused by the one being handled (sent when the handler succeeds).
+
+        Its id is derived from the handled event's id, this service and the
+        emit's position (``<parent id>/<service>/<n>``), so when the handled
+        event is delivered again after a crash, the same ids go out again and
+        an idempotent consumer downstream can drop the copies.
+        """
+        if topic not in self.sim.broker.topics:
+            self.sim.topic(topic)  # raises, naming the topics that exist
+        ev = new_event(
+            self.sim,
+            type,
+            payload,
+            key=key if key is not None else self.event.key,
+            parent=self.event,
+            schema_version=schema_version,
+            id=f"{self.event.id}/{self.service.name}/{len(self._out) + 1}",
+        )
+        self._out.append((topic, ev))
+        return ev
+
+
+class Service:
+    """A named service: a consumer group with handlers per event type and opt-in policies."""
+
+    def __init__(
+        self,
+        sim,
+        name: str,
+        *,
+        consumes,
+        handlers: dict,
+        produces: dict | None = None,
+        instances: int = 1,
+        processing_time=0.01,
+        retry: Retry | None = None,
+        dead_letter: bool | str = True,
+        idempotent: bool = False,
+        schemas: dict | None = None,
+        reorder=None,
+        max_in_flight: int = 100,
+        commit: str = "after",
+        config: dict | None = None,
+        poll_timeout: float = 0.1,
+        value_deserializer=None,
+    ):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a service needs a non-empty name, got {name!r}")
+        topics = [consumes] if isinstance(consumes, str) else list(consumes)
+        for t in topics:
+            sim.topic(t)
+        if not isinstance(handlers, dict) or not handlers:
+            raise ValueError(
+                f"{name}: handlers must be a dict of event type -> function(event, ctx)"
+            )
+        catalog = sim.event_catalog
+        for etype, fn in handlers.items():
+            if not callable(fn):
+                raise TypeError(f"{name}: the handler for {etype!r} is not callable")
+            if catalog and etype not in catalog:
+                raise ValueError(
+                    f"{name} handles {etype!r}, but no source or service produces it; "
+                    f"produced types: {', '.join(sorted(catalog))}"
+                )
+        if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+            raise ValueError(f"{name}: instances must be a whole number >= 1, got {instances!r}")
+        if retry is not None and not isinstance(retry, Retry):
+            raise TypeError(
+                f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}"
+            )
+        self.sim = sim
+        self.name = name
+        self.topics = topics
+        self.handlers = dict(handlers)
+        self.retry = retry or NO_RETRY
+        self.dead_letter = dead_letter
+        self.inbox = Inbox(name) if idempotent else None
+        # (topic, partition, offset) of records an instance committed before handling (commit="before")
+        # and dropped unfinished: it crashed, left, or lost the partition while its reorder buffer held
+        # them. At-most-once lost them unless someone reads them again; reconcile() counts them.
+        self.at_risk: set = set()
+        self.schemas = dict(schemas or {})
+        if value_deserializer is not None and not callable(value_deserializer):
+            raise TypeError(
+                f"{name}: value_deserializer must be callable (value, ctx), e.g. a JSONDeserializer"
+            )
+        self.value_deserializer = value_deserializer
+        self.reorder = reorder
+        self.processing_time = processing_time
+        self.max_in_flight = max_in_flight
+        self.commit = commit
+        self.poll_timeout = poll_timeout
+        self._config = {"auto.offset.reset": "earliest", **(config or {})}
+        self.producer = sim.producer({"client.id": name})
+        for topic, types in (produces or {}).items():
+            sim.topic(topic)
+            _declare(sim, topic, types, name)
+        self.instances: list = []
+        for _ in range(instances):
+            self.add_instance()
+        if name in sim.services:
+            raise ValueError(
+                f"a service called {name!r} exists already; services: {', '.join(sorted(sim.services))}"
+            )
+        sim.services[name] = self
+
+    def __repr__(self) -> str:
+        alive = sum(1 for i in self.instances if i.alive)
+        return f"<Service {self.name}: {alive}/{len(self.instances)} instances running>"
+
+    def add_instance(self) -> ServiceInstance:
+        """Start one more instance (group member)."""
+        inst = ServiceInstance(self, f"{self.name}-{len(self.instances) + 1}")
+        self.instances.append(inst)
+        return inst
+
+    def remove_instance(self) -> ServiceInstance | None:
+        """Stop the newest running instance cleanly; it leaves the group after its current batch."""
+        for inst in reversed(self.instances):
+            if inst.alive and not inst._stopping:
+                inst.stop()
+                return inst
+        return None
+
+    @property
+    def running(self) -> int:
+        """How many instances are running and not stopping."""
+        return sum(1 for i in self.instances if i.alive and not i._stopping)
+
+    def dropped(self, topic: str, partition: int) -> set:
+        """Offsets of ``topic``-``partition`` this service dropped under at-most-once, finished or not.
+
+        Committed before handling (``commit="before"``), dropped unfinished by an
+        instance that crashed, left or lost the partition, and still behind the
+        group's committed offset, so nobody will read them again. Those no span
+        finished are what :func:`reconcile` counts as ``lost``.
+        """
+        group = self.sim.groups.get(self.name)
+        behind = group.committed.get((topic, partition), 0) if group is not None else 0
+        return {o for (t, p, o) in self.at_risk if t == topic and p == partition and o < behind}
+
+
+_decode = Event.from_json
+
+
+class ServiceInstance(Member):
+    """One member of a service's group: polls, handles each event with the policies, commits."""
+
+    def __init__(self, service: Service, name: str):
+        self.service = service
+        self._reorder = None
+        self._committed_batch = (
+            None  # with commit="before": the batch committed and not yet handled
+        )
+        if (
+            service.reorder is not None
+        ):  # checked before the member exists: a bad window leaves no member behind
+            from eda_sim.services.ordering import InstanceReorder
+
+            self._reorder = InstanceReorder(self, service.reorder)
+        super().__init__(
+            service.sim,
+            service.name,
+            service.topics,
+            name=name,
+            processing_time=service.processing_time,
+            commit=service.commit,
+            max_poll_records=service.max_in_flight,
+            poll_timeout=service.poll_timeout,
+            config={**service._config, "enable.auto.offset.store": False},
+        )
+
+    # Each record waits on the clock once per try (its processing time) and between tries (the
+    # backoff), with a timeout each: instances handle records concurrently and whatever their
+    # handlers do (emit, write the journal, draw processing times from the shared generator,
+    # fill the shared inbox) must interleave in time order with the other instances and the
+    # broker. One timeout per run of records would move those effects to the end of the run.
+    def _run(self):
+        consumer = self.consumer
+        try:
+            while not self._stopping:
+                msgs = yield from consumer._poll_in_process(
+                    self.max_poll_records, self.poll_timeout
+                )
+                if (
+                    self._reorder is not None
+                ):  # holds events back by event time and stores offsets itself
+                    yield from self._reorder.step(msgs)
+                    continue
+                if not msgs or msgs[0]._error is not None:
+                    continue
+                if self.commit == "before":
+                    for m in msgs:
+                        consumer.store_offsets(m)
+                    self._commit()
+                    self._committed_batch = msgs
+                for m in msgs:
+                    yield from self._handle(m)
+                    tp = (m._topic, m._partition)
+                    if tp in consumer._assignment and not (consumer.crashed or consumer._closed):
+                        consumer._stored[tp] = (
+                            m._offset + 1
+                        )  # what store_offsets(m) does, without its checks
+                    else:
+                        try:
+                            consumer.store_offsets(m)
+                        except KafkaException:
+                            pass  # revoked while we handled it: the new owner starts from the committed offset
+                self._committed_batch = None
+                if self.commit == "after":
+                    self._commit()
+            if self._reorder is not None and self.commit == "before":
+                self.service.at_risk.update(
+                    self._reorder.held()
+                )  # committed, still held, dropped on leaving
+            consumer.close()
+            self._process = None
+        except simpy.Interrupt:
+            if (
+                self.commit == "before"
+            ):  # everything polled was committed: what is not finished is at risk
+                at_risk = self.service.at_risk
+                if self._committed_batch is not None:
+                    at_risk.update(
+                        (m._topic, m._partition, m._offset) for m in self._committed_batch
+                    )
+                if self._reorder is not None:
+                    at_risk.update(self._reorder.held())
+            self._committed_batch = None
+            consumer._crash()
+            self._process = None
+
+    def _handle(self, m):
+        """Handle one record, a generator that yields a timeout per wait (the reorder policy uses it too)."""
+        svc = self.service
+        sim = self.sim
+        env = sim.env
+        started = env._now
+        rec = m._rec
+        produced = rec[0]
+        try:
+            if svc.value_deserializer is None:
+                event = _decode(rec[2])
+            else:
+                event = event_from_record(m, svc.value_deserializer)
+        except (ValueError, TypeError, UnicodeDecodeError, KafkaException) as err:
+            # a record that does not deserialize (bad JSON, wrong magic byte, unknown schema id,
+            # payload invalid for its schema) goes to the dead-letter topic with the reason
+            self._give_up(m, None, err, 0, started, produced)
+            return
+        cid = event.correlation_id
+        cause = event.causation_id or ""
+        handler = svc.handlers.get(event.type)
+        if handler is None:
+            self._span(event, cid, cause, m, produced, started, "skipped", 0, "")
+            return
+        inbox = svc.inbox
+        if inbox is not None and event.id in inbox._index:
+            self._duplicate(m, event, cid, cause, produced, started, 0)
+            return
+        if svc.schemas:
+            schema = svc.schemas.get(event.type)
+            if schema is not None:
+                from eda_sim.services.schemas import conform
+
+                try:
+                    event = Event.create(
+                        event.type,
+                        conform(event.payload.thaw(), schema),
+                        key=event.key,
+                        time=event.time,
+                        id=event.id,
+                        correlation_id=cid,
+                        causation_id=cause or None,
+                        schema_version=event.schema_version,
+                        headers=event.headers,
+                    )
+                except ValueError as err:
+                    self._give_up(m, event, err, 1, started, produced)
+                    return
+        attempt = 0
+        pt = self.processing_time
+        while True:
+            attempt += 1
+            wait = float(pt(sim.random)) if callable(pt) else pt
+            if wait:
+                yield env.timeout(wait)
+            if inbox is not None and event.id in inbox._index:
+                # Another instance finished the same event while this one worked on it (a rebalance
+                # handed the partition over mid-batch). The inbox's insert and the side effect are
+                # one transaction, so the unique constraint refuses it and nothing happens twice.
+                self._duplicate(m, event, cid, cause, produced, started, attempt - 1)
+                return
+            ctx = Context(sim, svc, self, event, attempt)
+            try:
+                handler(event, ctx)
+            except Exception as err:  # noqa: BLE001 - a handler's failure is data here, not a crash
+                retry = svc.retry
+                if retry.is_permanent(err) or attempt >= retry.attempts:
+                    self._give_up(m, event, err, attempt, started, produced)
+                    return
+                delay = retry.delay(attempt)
+                sim.journal.write(
+                    "retry_scheduled",
+                    self.consumer.member_id or self.name,
+                    svc.name,
+                    m._topic,
+                    m._partition,
+                    m._offset,
+                    1,
+                    f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s",
+                )
+                if delay:
+                    yield env.timeout(delay)
+                continue
+            break
+        now = env._now
+        if inbox is not None:
+            inbox.add(
+                event.id, now, self.name
+            )  # same instant as the handler's side effect: one transaction
+        if ctx._out:
+            for topic, ev in ctx._out:
+                publish(svc.producer, topic, ev)
+        sim.journal.write(
+            "handled",
+            self.consumer.member_id or self.name,
+            svc.name,
+            m._topic,
+            m._partition,
+            m._offset,
+            1,
+            f"{event.type} {event.id} after {attempt} tries"
+            if attempt > 1
+            else f"{event.type} {event.id}",
+        )
+        sim.spans.append(
+            (
+                svc.name,
+                self.name,
+                event.id,
+                event.type,
+                cid,
+                cause,
+                m._topic,
+                m._partition,
+                m._offset,
+                produced,
+                started,
+                now,
+                "handled",
+                attempt,
+                "",
+            )
+        )
+
+    def _give_up(self, m, event, err, attempts, started, produced) -> None:
+        svc = self.service
+        text = f"{type(err).__name__}: {err}"
+        if svc.dead_letter:
+            name = svc.dead_letter if isinstance(svc.dead_letter, str) else None
+            dead_letter(self.sim, svc.producer, m, err, attempts, svc.name, name)
+            outcome = "dead_lettered"
+        else:
+            self.sim.journal.write(
+                "failed",
+                self.consumer.member_id or self.name,
+                svc.name,
+                m._topic,
+                m._partition,
+                m._offset,
+                1,
+                f"{text}; no dead-letter topic: skipped",
+            )
+            outcome = "failed"
+        if event is None:
+            eid, etype, cid, cause = f"{m._topic}-{m._partition}@{m._offset}", "(malformed)", "", ""
+            self.sim.spans.append(
+                Span(
+                    svc.name,
+                    self.name,
+                    eid,
+                    etype,
+                    cid,
+                    cause,
+                    m._topic,
+                    m._partition,
+                    m._offset,
+                    produced,
+                    started,
+                    self.sim.now,
+                    outcome,
+                    attempts,
+                    text,
+                )
+            )
+        else:
+            self._span(
+                event,
+                event.correlation_id,
+                event.causation_id or "",
+                m,
+                produced,
+                started,
+                outcome,
+                attempts,
+                text,
+            )
+
+    def _duplicate(self, m, event, cid, cause, produced, started, attempts) -> None:
+        svc = self.service
+        svc.inbox.refused += 1
+        self.sim.journal.write(
+            "duplicate_skipped",
+            self.consumer.member_id or self.name,
+            svc.name,
+            m._topic,
+            m._partition,
+            m._offset,
+            1,
+            f"{event.type} {event.id} already in the inbox",
+        )
+        self._span(event, cid, cause, m, produced, started, "duplicate", attempts, "")
+
+    def _span(self, event, cid, cause, m, produced, started, outcome, attempts, error):
+        self.sim.spans.append(
+            Span(
+                self.service.name,
+                self.name,
+                event.id,
+                event.type,
+                cid,
+                cause,
+                m._topic,
+                m._partition,
+                m._offset,
+                produced,
+                started,
+                self.sim.now,
+                outcome,
+                attempts,
+                error,
+            )
+        )
+
+    def _commit(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException:
+            pass  # refused or nothing stored: the journal has the reason
+
+
+def spans_frame(sim, service: str | None = None):
+    """``sim.spans`` as a DataFrame (optionally one service's)."""
+    import pandas as pd
+
+    rows = [s for s in sim.spans if service is None or s.service == service]
+    return pd.DataFrame(rows, columns=Span._fields)
+
+
+def reconcile(sim, service: str | Service):
+    """Account for every record in the topics a service consumes, at this instant.
+
+    One row per topic: ``produced`` (records appended, retries' duplicates
+    included), ``processed`` (offsets whose handling finished: handled,
+    skipped as a duplicate or as not for this service), ``dead_lettered``,
+    ``in_flight`` (retained offsets not finished yet: being handled or waiting
+    in the log), ``expired`` (removed by retention before they were finished),
+    ``lost`` (committed before they were handled, by a service with
+    ``commit="before"``, and never finished because the instance crashed:
+    at-most-once delivery; Kafka will not hand them out again), and
+    ``balanced``: produced = processed + dead_lettered + in_flight + expired + lost.
+    """
+    import pandas as pd
+
+    svc = service if isinstance(service, Service) else sim.services.get(service)
+    if svc is None:
+        known = ", ".join(sorted(sim.services)) or "none"
+        raise ValueError(f"unknown service {service!r}; services are: {known}")
+    finished: dict = {}  # (topic, partition, offset) -> how its first finished handling ended
+    for s in sim.spans:
+        if s.service == svc.name:
+            finished.setdefault(
+                (s.topic, s.partition, s.offset),
+                "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed",
+            )
+    rows = []
+    for name in svc.topics:
+        counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0, "lost": 0}
+        produced = 0
+        for log in sim.topic(name).partitions:
+            produced += log.log_end_offset
+            done_here = {k[2]: v for k, v in finished.items() if k[0] == name and k[1] == log.index}
+            for _offset, outcome in done_here.items():
+                counts[outcome] += 1
+            lost = svc.dropped(name, log.index) - done_here.keys()
+            counts["lost"] += len(lost)
+            counts["expired"] += sum(
+                1 for o in range(0, log.log_start_offset) if o not in done_here and o not in lost
+            )
+            counts["in_flight"] += sum(
+                1
+                for o in range(log.log_start_offset, log.log_end_offset)
+                if o not in done_here and o not in lost
+            )
+        total = sum(counts.values())
+        rows.append({"topic": name, "produced": produced, **counts, "balanced": produced == total})
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "topic",
+            "produced",
+            "processed",
+            "dead_lettered",
+            "in_flight",
+            "expired",
+            "lost",
+            "balanced",
+        ],
+    )
+
+
+def events_frame(sim, topic: str):
+    """The events in ``topic`` as a DataFrame: time, type, key, id, then one column per payload field.
+
+    Records that are not valid events (malformed input) are left out; see the
+    dead-letter topic for those.
+    """
+    import pandas as pd
+
+    rows = []
+    for log in sim.topic(topic).partitions:
+        for r in log.records():
+            try:
+                e = Event.from_json(r.value)
+            except (ValueError, TypeError):
+                continue
+            rows.append(
+                {
+                    "time": r.timestamp,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "type": e.type,
+                    "key": e.key,
+                    "id": e.id,
+                    **e.payload.thaw(),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    return (
+        frame.sort_values(["time", "partition", "offset"], kind="stable").reset_index(drop=True)
+        if rows
+        else frame
+    )
+
+
+def decode(message) -> Event:
+    """Parse a consumed message's value as an :class:`Event` (``ValueError`` says what is wrong)."""
+    return Event.from_json(message.value())

@@ -1,0 +1,439 @@
+"""A stream-processing application: named steps, a windowed aggregation with state, restore.
+
+Shaped like the libraries a learner meets next (Kafka Streams' words; the
+step-by-step shape of quix-streams' ``StreamingDataFrame`` and bytewax's
+dataflows, where every step has a name)::
+
+    app = StreamApp(sim, "velocity", source="transactions", instances=2, standby_replicas=0)
+    app.join("profile", profiles, on="card")                  # stream-table join (a Table)
+    app.apply("amount", lambda v: v if v["amount"] > 0 else None)   # None filters a record out
+    app.window("per_card", HoppingWindows(60, 10), lateness=5, grace=10, emit="final",
+               by="card", output="card-velocity")
+
+Each record of ``source`` is decoded (an event written by a Source or a
+service), passed through the steps in order as a dict (the event's payload),
+and counted (or summed) in its windows on *event time* (the event's ``time``).
+Results go to ``output`` as JSON ``{"key", "start", "end", "value", "final"}``;
+records whose windows closed go to the side topic ``<app>.late`` with the reason
+in the header ``late-reason`` and a journal row of kind ``late`` (never dropped
+in silence).
+
+State: the windows of each input partition live in a
+:class:`~eda_sim.services.state.ChangelogStore` whose changelog is the compacted topic
+``<app>-<step>-changelog``. An instance that gets a partition (at start, after
+another crashed, or when a rebalance moves it) restores the store from the
+changelog before processing, ``restore_time`` virtual seconds per record read;
+a ``restored`` journal row shows how many records and how long. With
+``standby_replicas=1`` another instance keeps a copy warm, and a takeover
+restores almost nothing.
+
+Delivery: at-least-once, as Kafka Streams' default. Offsets are committed
+every ``commit_interval`` seconds (Kafka Streams: ``commit.interval.ms``,
+30 s); after a crash the records since the last commit are processed again.
+Their changes are already in the changelog, so they count twice: the app counts
+each such record in ``duplicates`` (the changelog records the input offset it
+reached). ``dedupe=True`` skips them instead, which is what exactly-once
+processing gives (Kafka Streams does it with transactions: the changelog
+writes, the output and the offsets commit together).
+"""
+
+from __future__ import annotations
+
+import json
+
+import simpy
+
+from eda_sim.core.errors import KafkaException
+from eda_sim.services.events import Event
+from eda_sim.services.members import Member
+from eda_sim.services.state import ChangelogStore, changelog_topic, restore
+from eda_sim.services.windows import WindowedAggregate
+
+H_LATE_REASON = "late-reason"
+_CLOCK_KEY = "\x00max-event-time"  # the store key that keeps the partition's largest event time
+
+
+class StreamApp:
+    """A stream-processing application: a consumer group of instances running named steps."""
+
+    def __init__(
+        self,
+        sim,
+        name: str,
+        *,
+        source: str,
+        instances: int = 1,
+        standby_replicas: int = 0,
+        processing_time: float = 0.001,
+        restore_time: float = 0.001,
+        commit_interval: float = 30.0,
+        dedupe: bool = False,
+    ):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a stream app needs a non-empty name, got {name!r}")
+        src = sim.topic(source)
+        for what, value in (("instances", instances), ("standby_replicas", standby_replicas)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < (what == "instances")
+            ):
+                raise ValueError(
+                    f"{what} must be a whole number >= {int(what == 'instances')}, got {value!r}"
+                )
+        for what, value in (
+            ("processing_time", processing_time),
+            ("restore_time", restore_time),
+            ("commit_interval", commit_interval),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{what} must be virtual seconds >= 0, got {value!r}")
+        self.sim = sim
+        self.name = name
+        self.source = source
+        self.partitions = src.partition_count
+        self.standby_replicas = standby_replicas
+        self.processing_time = float(processing_time)
+        self.restore_time = float(restore_time)
+        self.commit_interval = float(commit_interval)
+        self.dedupe = bool(dedupe)
+        self.steps: list = []  # (name, kind, function or table, option)
+        self.window_step = None
+        self.producer = sim.producer({"client.id": name, "linger.ms": 0})
+        self.late_topic = f"{name}.late"
+        self.duplicates = 0
+        self.joins: list = []  # (event id, key, joined value, event time, table)
+        self.restores: list = []  # (time, instance, partition, records read, seconds)
+        self._n_instances = instances
+        self.instances: list = []
+        self._standby: dict = {}  # (instance name, partition) -> changelog offset its copy reached
+
+    def __repr__(self) -> str:
+        return f"<StreamApp {self.name}: steps {[s[0] for s in self.steps]}>"
+
+    # -- the topology ------------------------------------------------------------------
+
+    def _step_name(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a step needs a non-empty name, got {name!r}")
+        if any(s[0] == name for s in self.steps) or (
+            self.window_step and self.window_step[0] == name
+        ):
+            raise ValueError(f"{self.name} already has a step called {name!r}")
+        if self.window_step is not None:
+            raise ValueError(
+                f"{self.name}: the window step is the last one; add {name!r} before it"
+            )
+
+    def apply(self, name: str, fn) -> StreamApp:
+        """A step that maps a record's value (a dict) to a new one; ``None`` filters it out."""
+        self._step_name(name)
+        if not callable(fn):
+            raise TypeError(f"step {name!r} needs a function of the record's value")
+        self.steps.append((name, "apply", fn, None))
+        return self
+
+    def join(self, name: str, table, on: str) -> StreamApp:
+        """A stream-table join: put ``table.get(value[on])`` into ``value[name]`` (None if missing)."""
+        self._step_name(name)
+        if not hasattr(table, "get") or not hasattr(table, "value_at"):
+            raise TypeError(f"step {name!r} joins a Table (eda_sim.services.tables.Table)")
+        self.steps.append((name, "join", table, on))
+        return self
+
+    def window(
+        self,
+        name: str,
+        windows,
+        *,
+        lateness: float = 0.0,
+        grace: float = 0.0,
+        emit: str = "final",
+        by: str | None = None,
+        aggregate: str = "count",
+        field: str | None = None,
+        output: str | None = None,
+    ) -> StreamApp:
+        """The stateful last step: aggregate per key (``by`` names a field; default the record key)
+        in ``windows`` on event time; results to ``output``; start the instances."""
+        self._step_name(name)
+        WindowedAggregate(windows, lateness=lateness, grace=grace, emit=emit, aggregate=aggregate)
+        if aggregate == "sum" and not field:
+            raise ValueError("aggregate='sum' needs field= naming the number to add up")
+        if output is not None:
+            self.sim.topic(output)
+        settings = dict(lateness=lateness, grace=grace, emit=emit, aggregate=aggregate)
+        self.window_step = (name, windows, settings, by, field, output)
+        self.changelog = changelog_topic(self.name, name)
+        if self.changelog not in self.sim.broker.topics:
+            self.sim.create_topic(
+                self.changelog,
+                self.partitions,
+                config={"cleanup.policy": "compact", "segment.ms": 60000},
+            )
+        if self.late_topic not in self.sim.broker.topics:
+            self.sim.create_topic(self.late_topic, self.partitions)
+        for _ in range(self._n_instances):
+            self.add_instance()
+        return self
+
+    def add_instance(self) -> StreamInstance:
+        """Start one more instance (a rebalance moves partitions to it, which restore there)."""
+        if self.window_step is None:
+            raise ValueError(f"{self.name}: add the window step first")
+        inst = StreamInstance(self, f"{self.name}-{len(self.instances) + 1}")
+        self.instances.append(inst)
+        return inst
+
+    # -- reading the results -----------------------------------------------------------
+
+    def state(self) -> dict:
+        """The windows held by every running instance now: ``{(key, start): [end, aggregate]}``."""
+        out = {}
+        for inst in self.instances:
+            if inst.alive:
+                for task in inst.tasks.values():
+                    out.update(task.agg.windows)
+        return dict(sorted(out.items()))
+
+    def results(self, final_only: bool = True) -> dict:
+        """What reached ``output``: ``{(key, start, end): value}``, the last one per window."""
+        out_topic = self.window_step[5]
+        got = {}
+        for log in self.sim.topic(out_topic).partitions:
+            for r in log.records():
+                v = json.loads(r.value)
+                if v["final"] or not final_only:
+                    got[(v["key"], v["start"], v["end"])] = v["value"]
+        return dict(sorted(got.items()))
+
+    def late_records(self) -> list:
+        """The records sent to the late topic: ``(key, event time, reason)`` in log order."""
+        out = []
+        for log in self.sim.topic(self.late_topic).partitions:
+            for r in log.records():
+                reason = dict(r.headers or ()).get(H_LATE_REASON, b"").decode()
+                out.append(
+                    (r.key.decode() if r.key else None, Event.from_json(r.value).time, reason)
+                )
+        return out
+
+    def stale_joins(self) -> list:
+        """Joins that saw another value than the table's topic held at the record's event time:
+        ``(event id, key, value joined, value at event time)``."""
+        out = []
+        for eid, key, got, time, table in self.joins:
+            table.catch_up()
+            want = table.value_at(key, time)
+            if got != want:
+                out.append((eid, key, got, want))
+        return out
+
+    # -- standby replicas --------------------------------------------------------------
+
+    def _standby_follow(self) -> None:
+        """Live instances that do not own a partition keep a standby copy of up to
+        ``standby_replicas`` partitions' stores warm (applied up to the changelog's end)."""
+        if not self.standby_replicas:
+            return
+        live = sorted((i for i in self.instances if i.alive), key=lambda i: i.name)
+        owners = {p: i.name for i in live for p in i.tasks}
+        logs = self.sim.topic(self.changelog).partitions
+        for p in range(self.partitions):
+            hosts = [i for i in live if i.name != owners.get(p)][: self.standby_replicas]
+            for inst in hosts:
+                self._standby[(inst.name, p)] = logs[p].log_end_offset
+
+
+class _Task:
+    __slots__ = ("store", "agg")
+
+    def __init__(self, store, agg):
+        self.store = store
+        self.agg = agg
+
+
+class StreamInstance(Member):
+    """One instance of a :class:`StreamApp`: a group member with one task per assigned partition."""
+
+    def __init__(self, app: StreamApp, name: str):
+        self.app = app
+        self.tasks: dict = {}
+        super().__init__(
+            app.sim,
+            app.name,
+            [app.source],
+            name=name,
+            processing_time=app.processing_time,
+            commit="after",
+            max_poll_records=100,
+            config={"auto.offset.reset": "earliest", "enable.auto.offset.store": False},
+        )
+        # Kafka Streams commits its tasks before giving partitions up in a rebalance.
+        self.consumer.subscribe(self._topics, on_revoke=self._commit_revoked)
+
+    def _commit_revoked(self, consumer, parts) -> None:
+        offs = {
+            (tp.topic, tp.partition): consumer._stored[(tp.topic, tp.partition)]
+            for tp in parts
+            if (tp.topic, tp.partition) in consumer._stored
+        }
+        if offs and consumer.member_id is not None:
+            self.sim._group(consumer.group_id).commit(consumer.member_id, offs)
+
+    def _run(self):
+        app = self.app
+        sim = self.sim
+        env = sim.env
+        consumer = self.consumer
+        self.tasks = {}  # in-memory state: a (re)started process begins with none
+        for key in [k for k in app._standby if k[0] == self.name]:
+            del app._standby[key]  # a standby copy in this process's memory is gone too
+        last_commit = env.now
+        try:
+            while not self._stopping:
+                msgs = yield from consumer._poll_in_process(
+                    self.max_poll_records, self.poll_timeout
+                )
+                yield from self._sync_tasks()
+                app._standby_follow()
+                for m in msgs:
+                    if m._error is not None:
+                        continue
+                    tp = (m._topic, m._partition)
+                    task = self.tasks.get(m._partition)
+                    if task is None or tp not in consumer._assignment:
+                        continue  # revoked since the poll: the new owner reads it again
+                    if app.processing_time:
+                        yield env.timeout(app.processing_time)
+                    self._process_record(task, m)
+                    consumer._stored[tp] = m._offset + 1
+                    self.processed_total += 1
+                if env.now - last_commit >= app.commit_interval:
+                    self._commit_stored()
+                    last_commit = env.now
+            self._commit_stored()
+            consumer.close()
+            self._process = None
+        except simpy.Interrupt:
+            consumer._crash()
+            self.tasks = {}
+            self._process = None
+
+    def _commit_stored(self) -> None:
+        if any(tp in self.consumer._stored for tp in self.consumer._assignment):
+            try:
+                self.consumer.commit(asynchronous=False)
+            except KafkaException:
+                pass  # refused (evicted or partitions moved): the journal has a commit_failed row
+
+    def _sync_tasks(self):
+        """Create (restoring) tasks for newly assigned partitions; drop revoked ones."""
+        app = self.app
+        owned = {p for (t, p) in self.consumer._assignment if t == app.source}
+        for p in [p for p in self.tasks if p not in owned]:
+            del self.tasks[p]
+        for p in sorted(owned - set(self.tasks)):
+            log = self.sim.topic(app.changelog).partitions[p]
+            start = app._standby.get((self.name, p), 0)
+            restored = restore(log, start)
+            seconds = restored.records * app.restore_time
+            if seconds:
+                yield self.sim.env.timeout(seconds)
+            name, windows, settings, *_ = app.window_step
+            agg = WindowedAggregate(windows, **settings)
+            store = ChangelogStore(app.producer, app.changelog, p)
+            store.applied = restored.applied
+            for key, value in restored.data.items():
+                if key == _CLOCK_KEY:
+                    agg.max_time = value
+                else:
+                    k, start_s = key.rsplit("@", 1)
+                    agg.windows[(k, float(start_s))] = list(value)
+            store.data = restored.data
+            self.tasks[p] = _Task(store, agg)
+            app.restores.append((self.sim.now, self.name, p, restored.records, seconds))
+            self.sim.journal.write(
+                "restored",
+                self.name,
+                app.name,
+                app.changelog,
+                p,
+                0,
+                restored.records,
+                f"{seconds:g} s" + (" from a standby replica" if start else ""),
+            )
+
+    def _process_record(self, task: _Task, m) -> None:
+        app = self.app
+        store = task.store
+        if m._offset <= store.applied:
+            app.duplicates += 1  # its effect is already in the restored state
+            if app.dedupe:
+                return
+        try:
+            event = Event.from_json(m._rec[2])
+        except (ValueError, TypeError, UnicodeDecodeError):
+            self._late(m, None, f"undecodable record at offset {m._offset}")
+            return
+        value = event.payload.thaw()
+        for name, kind, fn, opt in app.steps:
+            if kind == "apply":
+                value = fn(value)
+                if value is None:
+                    store.applied = max(store.applied, m._offset)
+                    return
+            else:
+                k = str(value.get(opt))
+                got = fn.get(k)
+                value[name] = got
+                app.joins.append((event.id, k, got, event.time, fn))
+        _, _, _, by, field, output = app.window_step
+        key = str(value.get(by)) if by else (event.key or "")
+        agg = task.agg
+        why = agg.is_late(event.time)
+        if why:
+            agg.push(key, event.time)  # refused: it lands in agg.late, with the reason
+            self._late(m, key, why)
+            store.applied = max(store.applied, m._offset)
+            return
+        before = agg.max_time
+        emitted = agg.push(key, event.time, value.get(field, 0.0) if field else 1.0)
+        # the changelog records every change: windows touched, windows closed or merged, stream time
+        for k, start in agg.changed:
+            slot = agg.windows.get((k, start))
+            if slot is not None:
+                store.put(f"{k}@{start!r}", slot, m._offset)
+        for k, start in agg.removed:
+            store.put(f"{k}@{start!r}", None, m._offset)
+        if agg.max_time != before:
+            store.put(_CLOCK_KEY, agg.max_time, m._offset)
+        for e in emitted:
+            if output is not None:
+                app.producer.produce(
+                    output,
+                    json.dumps(
+                        {
+                            "key": e.key,
+                            "start": e.window.start,
+                            "end": e.window.end,
+                            "value": e.value,
+                            "final": e.final,
+                        },
+                        sort_keys=True,
+                    ).encode(),
+                    e.key.encode(),
+                )
+
+    def _late(self, m, key, why: str) -> None:
+        app = self.app
+        app.producer.produce(
+            app.late_topic,
+            m._rec[2],
+            m._rec[1],
+            partition=m._partition,
+            headers=[(H_LATE_REASON, why.encode())],
+        )
+        self.sim.journal.write(
+            "late", self.name, app.name, m._topic, m._partition, m._offset, 1, why
+        )

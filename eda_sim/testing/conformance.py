@@ -1,0 +1,503 @@
+"""Conformance programs: small confluent-kafka programs run on the simulator and on a real broker.
+
+Each program is written once against confluent-kafka's API and receives the
+client module it runs on (``eda_sim.kafka`` or ``confluent_kafka``) inside a
+:class:`Target`. It returns what a program can observe (partitions chosen,
+offsets, values received, committed offsets, positions, assignments, error
+names) as plain data, so the two runs compare with ``==``.
+
+Waiting is written as polling with a timeout, which both clients have: on the
+simulator ``poll(t)`` advances the virtual clock by at most ``t``; on a real
+broker it waits up to ``t`` seconds.
+
+:data:`PROGRAMS` names every program with its parameters; :func:`run_simulated`
+runs one on a fresh simulation and :func:`run_real` runs them all at once
+(in threads, each on its own topics and groups) against a real broker, such as
+the Tansu broker that :mod:`eda_sim.backends.tansu` starts.
+
+Where Tansu itself departs from Apache Kafka, :data:`TANSU_DEVIATIONS` says how
+and gives what Kafka's documentation promises instead; the tests compare the
+simulator with that.
+
+Example::
+
+    from eda_sim.testing.conformance import PROGRAMS, run_simulated
+
+    run_simulated("commit_and_resume")["first_offset_after_resume"]   # 6
+"""
+
+from __future__ import annotations
+
+import types
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+#: Keys used for placement checks: the first nine are notebook 03's users.
+KEYS = [f"user-{i}" for i in range(20)]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a program runs: a client module, its bootstrap servers, and a name prefix.
+
+    ``group_conf`` holds consumer settings this broker allows that make a
+    program faster (a short session timeout on Tansu, whose group joins wait on
+    it), and nothing that changes what the program observes.
+    """
+
+    k: types.SimpleNamespace
+    bootstrap: str
+    prefix: str
+    group_conf: dict = field(default_factory=dict)
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def consumer(self, group: str, **conf):
+        settings = {
+            "bootstrap.servers": self.bootstrap,
+            "group.id": f"{self.prefix}-{group}",
+            **self.group_conf,
+        }
+        settings.update({key.replace("_", "."): value for key, value in conf.items()})
+        return self.k.Consumer(settings)
+
+    def producer(self, **conf):
+        settings = {"bootstrap.servers": self.bootstrap}
+        settings.update({key.replace("_", "."): value for key, value in conf.items()})
+        return self.k.Producer(settings)
+
+    def create(self, name: str, partitions: int) -> str:
+        admin = self.k.AdminClient({"bootstrap.servers": self.bootstrap})
+        topic = self.topic(name)
+        admin.create_topics([self.k.NewTopic(topic, num_partitions=partitions)])[topic].result()
+        return topic
+
+
+def simulated_client() -> types.SimpleNamespace:
+    """The simulator's client module, with the names the programs use."""
+    from eda_sim import kafka
+
+    return types.SimpleNamespace(
+        Producer=kafka.Producer,
+        Consumer=kafka.Consumer,
+        AdminClient=kafka.AdminClient,
+        NewTopic=kafka.NewTopic,
+        NewPartitions=kafka.NewPartitions,
+        TopicPartition=kafka.TopicPartition,
+        KafkaException=kafka.KafkaException,
+        OFFSET_BEGINNING=kafka.OFFSET_BEGINNING,
+    )
+
+
+def confluent_client() -> types.SimpleNamespace:
+    """confluent-kafka's client module, with the names the programs use."""
+    import confluent_kafka
+    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+    return types.SimpleNamespace(
+        Producer=confluent_kafka.Producer,
+        Consumer=confluent_kafka.Consumer,
+        AdminClient=AdminClient,
+        NewTopic=NewTopic,
+        NewPartitions=NewPartitions,
+        TopicPartition=confluent_kafka.TopicPartition,
+        KafkaException=confluent_kafka.KafkaException,
+        OFFSET_BEGINNING=confluent_kafka.OFFSET_BEGINNING,
+    )
+
+
+# -- helpers the programs share --------------------------------------------------------------------
+
+
+def _deliveries(producer, records, topic):
+    """Produce ``records`` ((key, value) pairs), flush, and return (key, value, partition, offset) in produce order."""
+    seen: dict = {}
+    for i, (key, value) in enumerate(records):
+
+        def report(err, msg, i=i):
+            seen[i] = err.name() if err is not None else (msg.partition(), msg.offset())
+
+        producer.produce(topic, key=key, value=value, on_delivery=report)
+    producer.flush(10)
+    return [(key, value, *seen[i]) for i, (key, value) in enumerate(records)]
+
+
+def _drain(consumer, want: int, polls: int = 60, timeout: float = 0.25):
+    """Poll until ``want`` messages (records or error events) arrived or ``polls`` polls passed."""
+    out = []
+    for _ in range(polls):
+        msg = consumer.poll(timeout)
+        if msg is not None:
+            out.append(msg)
+            if len(out) >= want:
+                break
+    return out
+
+
+def _settle(
+    k,
+    consumers,
+    topic: str,
+    partitions: int,
+    polls: int = 80,
+    timeout: float = 0.1,
+    positions=False,
+):
+    """Poll every consumer in turn until their assignments split ``topic`` between them all.
+
+    With ``positions``, also until each has a position for its partitions (a real client
+    looks it up after the assignment; on an empty partition it stays unknown until a record
+    arrives). Returns the messages polled meanwhile, per consumer.
+    """
+    seen = [[] for _ in consumers]
+    for _ in range(polls):
+        for i, c in enumerate(consumers):
+            msg = c.poll(timeout)
+            if msg is not None:
+                seen[i].append(msg)
+        owned = [sorted(tp.partition for tp in c.assignment()) for c in consumers]
+        flat = sorted(p for parts in owned for p in parts)
+        if all(owned) and flat == list(range(partitions)):
+            if not positions:
+                break
+            found = [
+                tp.offset
+                for c in consumers
+                for tp in c.position([k.TopicPartition(topic, p) for p in range(partitions)])
+                if any(t.partition == tp.partition for t in c.assignment())
+            ]
+            if all(offset >= 0 for offset in found):
+                break
+    return seen
+
+
+def _records(msgs):
+    return [
+        (m.partition(), m.offset(), m.key() and m.key().decode(), m.value().decode())
+        for m in msgs
+        if m.error() is None
+    ]
+
+
+def _errors(msgs):
+    return [m.error().name() for m in msgs if m.error() is not None]
+
+
+# -- the programs ----------------------------------------------------------------------------------
+
+
+def keyed_placement(t: Target, partitioner: str | None) -> dict:
+    """Keyed, empty-key and null-key records under one ``partitioner`` (None: the client's default).
+
+    What is deterministic is compared: each key's partition, and where the
+    partitioner hashes them, where empty and null keys go. Random choices are
+    reported only as "all inside the topic".
+    """
+    topic = t.create(f"place-{partitioner or 'default'}", 6)
+    conf = {} if partitioner is None else {"partitioner": partitioner}
+    p = t.producer(**conf)
+    keyed = _deliveries(p, [(key, key) for key in KEYS], topic)
+    empty = _deliveries(p, [(b"", f"e{i}") for i in range(3)], topic)
+    null = _deliveries(p, [(None, f"n{i}") for i in range(3)], topic)
+    out = {"keyed": {key: part for key, _, part, _ in keyed}}
+    hashes_empty = partitioner in ("consistent", "murmur2", "murmur2_random")
+    hashes_null = partitioner in ("consistent", "murmur2")
+    out["empty"] = (
+        sorted({part for *_, part, _ in empty})
+        if hashes_empty
+        else all(0 <= part < 6 for *_, part, _ in empty)
+    )
+    out["null"] = (
+        sorted({part for *_, part, _ in null})
+        if hashes_null
+        else all(0 <= part < 6 for *_, part, _ in null)
+    )
+    return out
+
+
+def order_and_offsets(t: Target) -> dict:
+    """Per-partition order and offsets: what the producer was told, and what a consumer reads back."""
+    topic = t.create("order", 3)
+    p = t.producer(enable_idempotence=True, partitioner="murmur2_random")
+    records = [(f"k{i % 5}", f"k{i % 5}-{i // 5}") for i in range(15)]
+    acked = _deliveries(p, records, topic)
+    c = t.consumer("order", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe([topic])
+    got = _records(_drain(c, 15))
+    c.close()
+    by_partition: dict = {}
+    for part, offset, key, value in got:
+        by_partition.setdefault(part, []).append((offset, key, value))
+    return {
+        "acked": sorted((part, offset, key, value) for key, value, part, offset in acked),
+        "read": {part: rows for part, rows in sorted(by_partition.items())},
+    }
+
+
+def commit_and_resume(t: Target) -> dict:
+    """Commit part way, leave, and resume in the same group: committed(), position() and where reading restarts."""
+    k = t.k
+    topic = t.create("resume", 1)
+    _deliveries(t.producer(), [(None, f"v{i}") for i in range(10)], topic)
+    tp = [k.TopicPartition(topic, 0)]
+    a = t.consumer("resume", auto_offset_reset="earliest", enable_auto_commit=False)
+    a.subscribe([topic])
+    msgs = _records(_drain(a, 10))
+    seen = _drain_nothing(a)  # nothing more arrives
+    done = a.commit(offsets=[k.TopicPartition(topic, 0, 6)], asynchronous=False)
+    out = {
+        "read_first": [offset for _, offset, _, _ in msgs],
+        "nothing_more": len(seen),
+        "commit_returned": [(x.partition, x.offset) for x in done],
+        "committed_after_commit": [x.offset for x in a.committed(tp, timeout=10)],
+        "position_after_reading": [x.offset for x in a.position(tp)],
+    }
+    a.close()
+    b = t.consumer("resume", auto_offset_reset="earliest", enable_auto_commit=False)
+    b.subscribe([topic])
+    again = _records(_drain(b, 4))
+    out["first_offset_after_resume"] = again[0][1] if again else None
+    out["read_after_resume"] = [offset for _, offset, _, _ in again]
+    out["committed_seen_by_newcomer"] = [x.offset for x in b.committed(tp, timeout=10)]
+    b.commit(asynchronous=False)  # the stored offsets: the position, with enable.auto.offset.store
+    out["committed_after_commit_of_stored"] = [x.offset for x in b.committed(tp, timeout=10)]
+    b.close()
+    return out
+
+
+def _drain_nothing(consumer, polls: int = 4, timeout: float = 0.1):
+    return [m for m in (consumer.poll(timeout) for _ in range(polls)) if m is not None]
+
+
+def offset_reset(t: Target, policy: str) -> dict:
+    """A new group under ``auto.offset.reset=policy``: which old and new records it reads, and which errors."""
+    k = t.k
+    topic = t.create(f"reset-{policy}", 1)
+    p = t.producer()
+    _deliveries(p, [(None, f"old-{i}") for i in range(5)], topic)
+    c = t.consumer(f"reset-{policy}", auto_offset_reset=policy, enable_auto_commit=False)
+    c.subscribe([topic])
+    if policy == "error":
+        early = _drain(c, 1, polls=40)
+    else:
+        early = _settle(k, [c], topic, 1, polls=40, positions=True)[0]
+    _deliveries(p, [(None, f"new-{i}") for i in range(3)], topic)
+    msgs = early
+    for _ in range(40):  # until the last new record arrives (or, for error, a while longer)
+        if policy != "error" and "new-2" in [value for *_, value in _records(msgs)]:
+            break
+        msgs += _drain_nothing(c, polls=1, timeout=0.1 if policy == "error" else 0.25)
+        if policy == "error" and len(msgs) > 1:
+            break
+    msgs += _drain_nothing(c)
+    c.close()
+    return {"values": [value for *_, value in _records(msgs)], "errors": _errors(msgs)}
+
+
+def two_members(t: Target, strategy: str) -> dict:
+    """Two members split three partitions under ``strategy``; then one leaves and the other takes all."""
+    k = t.k
+    topic = t.create(f"pair-{strategy}", 3)
+    conf = {"partition.assignment.strategy": strategy, "auto.offset.reset": "earliest"}
+    a = t.consumer(f"pair-{strategy}", **{key.replace(".", "_"): v for key, v in conf.items()})
+    a.subscribe([topic])
+    _settle(k, [a], topic, 3)
+    b = t.consumer(f"pair-{strategy}", **{key.replace(".", "_"): v for key, v in conf.items()})
+    b.subscribe([topic])
+    _settle(k, [a, b], topic, 3)
+    split = sorted(sorted(tp.partition for tp in c.assignment()) for c in (a, b))
+    b.close()
+    _settle(k, [a], topic, 3)
+    after = sorted(tp.partition for tp in a.assignment())
+    a.close()
+    return {"split": split, "after_leave": after}
+
+
+def admin_errors(t: Target) -> dict:
+    """What the admin client and a consumer report for an existing topic, a bad count and an unknown topic."""
+    k = t.k
+    admin = k.AdminClient({"bootstrap.servers": t.bootstrap})
+    topic = t.create("admin", 2)
+
+    def outcome(futures, name):
+        try:
+            futures[name].result()
+            return "ok"
+        except k.KafkaException as exc:
+            return exc.args[0].name()
+        except ValueError as exc:  # a local check refusing it before the broker sees it
+            return f"ValueError: {exc}"
+
+    out = {
+        "create_existing": outcome(admin.create_topics([k.NewTopic(topic, 2)]), topic),
+    }
+    zero = t.topic("zero")
+    out["create_zero_partitions"] = outcome(admin.create_topics([k.NewTopic(zero, 0)]), zero)
+    out["shrink_partitions"] = outcome(admin.create_partitions([k.NewPartitions(topic, 1)]), topic)
+    c = t.consumer("admin", auto_offset_reset="earliest")
+    unknown = t.topic("never-created")
+    try:
+        c.subscribe([unknown])
+        out["subscribe_unknown"] = _errors(_drain(c, 1, polls=20))[:1]
+    except k.KafkaException as exc:
+        out["subscribe_unknown"] = [f"raised at subscribe(): {exc.args[0].name()}"]
+    c.close()
+    return out
+
+
+def transactions(t: Target) -> dict:
+    """Read-process-write in transactions (notebook 07's loop), an abort, and a zombie fenced.
+
+    What read_committed and read_uncommitted readers see (offsets, so the
+    markers' gaps show), the group's committed input offset, and the error a
+    fenced instance gets on commit.
+    """
+    from eda_sim.course.nb07.program import transactional_loop
+
+    k = t.k
+    source, sink = t.create("txn-in", 1), t.create("txn-out", 1)
+    _deliveries(t.producer(), [(None, str(i)) for i in range(6)], source)
+    producer = t.producer(transactional_id=t.topic("doubler"))
+    producer.init_transactions(10)
+    consumer = t.consumer("txn-doubler", auto_offset_reset="earliest", enable_auto_commit=False)
+    steps = list(transactional_loop(k, consumer, producer, source=source, sink=sink, idle_polls=3))
+    out = {"steps": steps}
+    out["input_committed"] = [
+        x.offset for x in consumer.committed([k.TopicPartition(source, 0)], timeout=10)
+    ]
+    consumer.close()
+    producer.begin_transaction()
+    producer.produce(sink, value="aborted")
+    producer.flush(10)
+    producer.abort_transaction(10)
+    producer.begin_transaction()
+    producer.produce(sink, value="zombie")
+    producer.flush(10)
+    successor = t.producer(transactional_id=t.topic("doubler"))
+    successor.init_transactions(10)  # fences `producer` and aborts its open transaction
+    try:
+        producer.commit_transaction(3)
+        out["zombie_commit"] = "committed"
+    except k.KafkaException as exc:
+        out["zombie_commit"] = (exc.args[0].name(), exc.args[0].fatal())
+    successor.begin_transaction()
+    successor.produce(sink, value="fresh")
+    successor.commit_transaction(10)
+    for level in ("read_committed", "read_uncommitted"):
+        reader = t.consumer(f"txn-{level}", auto_offset_reset="earliest", isolation_level=level)
+        reader.subscribe([sink])
+        want = 7 if level == "read_committed" else 9
+        out[level] = [(offset, value) for _, offset, _, value in _records(_drain(reader, want))]
+        reader.close()
+    return out
+
+
+#: Every program with its parameters: id -> (function, keyword arguments).
+PROGRAMS = {
+    **{
+        f"keyed_placement[{name}]": (keyed_placement, {"partitioner": name})
+        for name in ("consistent_random", "consistent", "murmur2_random", "murmur2")
+    },
+    "keyed_placement[default]": (keyed_placement, {"partitioner": None}),
+    "order_and_offsets": (order_and_offsets, {}),
+    "commit_and_resume": (commit_and_resume, {}),
+    **{
+        f"offset_reset[{policy}]": (offset_reset, {"policy": policy})
+        for policy in ("earliest", "latest", "error")
+    },
+    **{
+        f"two_members[{strategy}]": (two_members, {"strategy": strategy})
+        for strategy in ("range", "roundrobin")
+    },
+    "admin_errors": (admin_errors, {}),
+    "transactions": (transactions, {}),
+}
+
+
+#: Where Tansu (0.6.0, memory storage) departs from Apache Kafka: program id -> (observable, what Tansu
+#: does, what Kafka documents). The tests check that Tansu still does this (so a fixed Tansu is noticed)
+#: and compare the simulator with Kafka's documented value instead.
+TANSU_DEVIATIONS = {
+    "offset_reset[latest]": (
+        "values",
+        "answers ListOffsets(latest) with offset 1 instead of the log end offset "
+        "(get_watermark_offsets says high=1 for any non-empty partition), so a new group under "
+        "auto.offset.reset=latest starts at offset 1 and reads the records already there",
+        "latest resets to the log end offset: a new group reads only records produced after it "
+        "was assigned the partition",
+    ),
+    "admin_errors": (
+        "create_zero_partitions, shrink_partitions",
+        "creates a topic with 0 partitions, and does not implement CreatePartitions "
+        "(confluent-kafka reports _UNSUPPORTED_FEATURE)",
+        "CreateTopics with num_partitions=0 fails with INVALID_PARTITIONS; CreatePartitions with "
+        "a total below the current count fails with INVALID_PARTITIONS",
+    ),
+}
+
+TANSU_DEVIATIONS["transactions"] = (
+    "read_committed, zombie_commit",
+    "hands a read_committed consumer the records of an aborted transaction, and does not fence "
+    "an older instance: its commit_transaction() waits until it times out (_TIMED_OUT)",
+    "read_committed consumers skip aborted records (the fetch response lists aborted "
+    "transactions); after a newer instance's init_transactions() the older one is fenced and "
+    "librdkafka raises the fatal _FENCED",
+)
+
+#: What Kafka documents for the deviating observables (the simulator must match these).
+KAFKA_EXPECTED = {
+    "transactions": {
+        "read_committed": [
+            (0, "0"),
+            (1, "2"),
+            (2, "4"),
+            (3, "6"),
+            (5, "8"),
+            (6, "10"),
+            (12, "fresh"),
+        ],
+        "zombie_commit": ("_FENCED", True),
+    },
+    "offset_reset[latest]": {"values": ["new-0", "new-1", "new-2"]},
+    "admin_errors": {
+        "create_zero_partitions": "INVALID_PARTITIONS",
+        "shrink_partitions": "INVALID_PARTITIONS",
+    },
+}
+
+
+def run_simulated(program: str, seed: int = 0) -> dict:
+    """Run one program on a fresh simulation (named after it) and return what it observed."""
+    from eda_sim.core.simulation import Simulation
+
+    fn, kwargs = PROGRAMS[program]
+    name = "conformance-" + "".join(c if c.isalnum() else "-" for c in program)
+    sim = Simulation(seed=seed, name=name)
+    return fn(Target(simulated_client(), sim.bootstrap_servers, "c"), **kwargs)
+
+
+#: Consumer settings for Tansu: its group joins wait for the session timeout to pass half-way
+#: (about 3 s at Kafka's smallest allowed 6000 ms), and it accepts shorter ones than Kafka would.
+TANSU_GROUP_CONF = {"session.timeout.ms": 1000, "heartbeat.interval.ms": 100}
+
+
+def run_real(bootstrap: str, programs=None, group_conf: dict | None = None) -> dict:
+    """Run ``programs`` (default: all) against a real broker at once, each on its own topics and groups.
+
+    Returns ``{program: observed}``, or the exception a program raised in its place.
+    """
+    client = confluent_client()
+    names = list(PROGRAMS if programs is None else programs)
+    conf = TANSU_GROUP_CONF if group_conf is None else group_conf
+
+    def one(index_name):
+        index, name = index_name
+        fn, kwargs = PROGRAMS[name]
+        try:
+            return fn(Target(client, bootstrap, f"p{index}", dict(conf)), **kwargs)
+        except Exception as exc:  # reported per program, so one failure does not hide the rest
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        return dict(zip(names, pool.map(one, enumerate(names))))

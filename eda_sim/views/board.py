@@ -1,0 +1,274 @@
+"""The partition board: per partition, the log, the committed offset, the position, the lag and the owner.
+
+Model: :func:`board` (a DataFrame); picture: :func:`draw_board`. The model loads without matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from eda_sim.core.replay import State as _State
+from eda_sim.core.replay import check_time as _check_time
+from eda_sim.core.replay import state_at as _state
+from eda_sim.views import figure as _mpl
+from eda_sim.views.style import (
+    ALERT as _ALERT,
+)
+from eda_sim.views.style import (
+    HATCHES as _HATCHES,
+)
+from eda_sim.views.style import (
+    LIGHT as _LIGHT,
+)
+from eda_sim.views.style import (
+    SERIES,
+)
+from eda_sim.views.style import (
+    STYLE as _STYLE,
+)
+from eda_sim.views.style import (
+    check_topic as _check_topic,
+)
+from eda_sim.views.style import (
+    count_text as _count,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Partition board
+
+BOARD_COLUMNS = [
+    "partition",
+    "group",
+    "log_start",
+    "log_end",
+    "committed",
+    "lag",
+    "owner",
+    "position",
+    "crashed",
+]
+
+
+def _groups_of(s: _State, topic: str) -> list:
+    found = {g for g, topics in s.subscriptions.items() if topic in topics}
+    found |= {g for (g, t, _p) in s.committed if t == topic}
+    found |= {g for (g, t) in s.delivered if t == topic}
+    found.discard("")
+    return sorted(found)
+
+
+def board(sim, topic: str, time: float | None = None, group: str | None = None) -> pd.DataFrame:
+    """One row per (partition, group) of ``topic``: the log, the group's committed offset, lag, owner, position.
+
+    ``log_start``/``log_end`` are the oldest retained offset and the next
+    offset to be written; ``committed`` is the group's committed offset and
+    ``lag`` = ``log_end - committed`` (missing where nothing was committed, as
+    ``kafka-consumer-groups`` shows "-"); ``owner`` the member that owns the
+    partition ("" for none), ``position`` that member's next offset to fetch,
+    and ``crashed`` whether the owner has crashed (it keeps the partition until
+    ``session.timeout.ms`` passes). Groups are those that subscribed to,
+    fetched from or committed on the topic; with none, one row per partition
+    with group "". With ``time`` the journal is replayed up to that instant.
+    """
+    _check_topic(sim, topic)
+    s = _state(sim, time)
+    groups = _groups_of(s, topic)
+    if group is not None:
+        if group not in groups:
+            raise ValueError(
+                f"group {group!r} does not read topic {topic!r}"
+                f"{' at that time' if time is not None else ''}; groups reading it: "
+                f"{', '.join(groups) or 'none'}"
+            )
+        groups = [group]
+    rows = []
+    for p in range(s.partitions.get(topic, 0)):
+        tp = (topic, p)
+        base = {"partition": p, "log_start": s.log_start[tp], "log_end": s.log_end[tp]}
+        for g in groups or [""]:
+            committed = s.committed.get((g, topic, p))
+            owner = s.owner[g].get(tp, "") if g else ""
+            rows.append(
+                {
+                    **base,
+                    "group": g,
+                    "committed": committed,
+                    "lag": None if committed is None else s.log_end[tp] - committed,
+                    "owner": owner,
+                    "position": s.positions.get((g, owner, topic, p)) if owner else None,
+                    "crashed": bool(owner) and s.members[g].get(owner) == "crashed",
+                }
+            )
+    frame = pd.DataFrame(rows, columns=BOARD_COLUMNS)
+    for col in ("partition", "log_start", "log_end"):
+        frame[col] = frame[col].astype("int64")
+    for col in ("committed", "lag", "position"):
+        frame[col] = frame[col].astype("Int64")
+    frame["crashed"] = frame["crashed"].astype(bool)
+    return frame
+
+
+def _member_colours(sim, group: str) -> dict:
+    """Member id -> colour (and hatch), by order of first join in the whole journal: stable across times."""
+    out: dict = {}
+    for r in sim.journal.rows("joined"):
+        if r.group == group and r.actor not in out:
+            i = len(out)
+            out[r.actor] = (SERIES[i % len(SERIES)], _HATCHES[(i // len(SERIES)) % len(_HATCHES)])
+    return out
+
+
+def _board_size(n: int) -> tuple:
+    return (10.0, min(7.0, max(2.8, 1.6 + 0.5 * n)))
+
+
+def draw_board(
+    sim, topic: str, time: float | None = None, group: str | None = None, ax=None
+) -> Figure:
+    """Draw :func:`board`: one strip per partition from log start to log end, coloured by owner.
+
+    Offsets run along the x axis; a black bar marks the committed offset, a
+    triangle the owner's position, and the lag is written at the right. Offsets
+    removed by retention are hatched grey. Each member keeps its colour across
+    times (order of first join), so a rebalance shows as strips changing colour.
+    With several groups reading ``topic``, pass ``group``.
+    """
+    _check_topic(sim, topic)
+    t = _check_time(sim, time)
+    frame = board(sim, topic, time, group)
+    groups = sorted(set(frame["group"]))
+    if len(groups) > 1:
+        raise ValueError(
+            f"several groups read {topic!r}: {', '.join(groups)}; pass group= one of them"
+        )
+    g = groups[0] if groups else ""
+    colours = _member_colours(sim, g) if g else {}
+    n = len(frame)
+    with _mpl.matplotlib.rc_context(_STYLE):
+        fig, ax = _mpl.figure_and_ax(ax, _board_size(n))
+        _mpl.title(
+            ax, f"{topic} · {'group ' + g if g else 'no consumer group'} · t = {t:.3f} s (virtual)"
+        )
+        hi = max([1] + list(frame["log_end"]))
+        seen = []
+        ticks_x, ticks_y, pos_x, pos_y = [], [], [], []
+        for row in frame.itertuples(index=False):
+            y = row.partition
+            if row.log_start:
+                ax.add_patch(
+                    _mpl.Rectangle(
+                        (0, y - 0.3),
+                        row.log_start,
+                        0.6,
+                        facecolor=_LIGHT,
+                        hatch="///",
+                        edgecolor="#BBBBBB",
+                        linewidth=0,
+                    )
+                )
+            colour, hatch = colours.get(row.owner, (_LIGHT, "")) if row.owner else (_LIGHT, "")
+            if row.crashed:
+                hatch = "xx"
+            ax.add_patch(
+                _mpl.Rectangle(
+                    (row.log_start, y - 0.3),
+                    max(row.log_end - row.log_start, 0),
+                    0.6,
+                    facecolor=colour,
+                    hatch=hatch,
+                    edgecolor="white" if hatch else colour,
+                    linewidth=0,
+                    alpha=0.85,
+                )
+            )
+            ax.add_patch(
+                _mpl.Rectangle(
+                    (0, y - 0.3),
+                    hi,
+                    0.6,
+                    fill=False,
+                    edgecolor=colour if row.owner else "#BBBBBB",
+                    linewidth=1.4 if row.owner else 0.6,
+                )
+            )
+            if row.owner and row.owner not in seen:
+                seen.append(row.owner)
+            if row.committed is not pd.NA:
+                ticks_x += [row.committed, row.committed, math.nan]
+                ticks_y += [y - 0.38, y + 0.38, math.nan]
+            if row.position is not pd.NA:
+                pos_x.append(row.position)
+                pos_y.append(y - 0.42)
+            lag = "lag –" if row.lag is pd.NA else f"lag {_count(row.lag)}"
+            if row.owner:
+                lag += f" · {row.owner}" + (" (crashed)" if row.crashed else "")
+            ax.annotate(
+                lag,
+                (1.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+                color=_ALERT if row.lag is not pd.NA and row.lag > 0 else "black",
+            )
+        ax.plot(ticks_x, ticks_y, color="black", lw=2.2, solid_capstyle="butt", zorder=4)
+        ax.plot(pos_x, pos_y, marker="v", color="black", markersize=7, zorder=5, linestyle="none")
+        ax.set_ylim(n - 0.4 if n else 0.6, -0.7)
+        # partition names as plain labels: a _mpl.matplotlib tick costs four artists on every draw
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        for p in frame["partition"].drop_duplicates():
+            ax.annotate(
+                f"p{p}",
+                (0.0, p),
+                xycoords=("axes fraction", "data"),
+                xytext=(-6, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize=9,
+            )
+        ax.set_ylabel("partition", labelpad=22)
+        ax.set_xlim(-hi * 0.012, hi * 1.012)
+        ax.set_xlabel("offset")
+        ax.xaxis.set_major_locator(_mpl.MaxNLocator(nbins=8, integer=True))
+        handles = []
+        for m in seen:
+            colour, hatch = colours.get(m, (_LIGHT, ""))
+            crashed = any(frame.loc[frame["owner"] == m, "crashed"])
+            handles.append(
+                _mpl.Patch(
+                    facecolor=colour,
+                    hatch="xx" if crashed else hatch,
+                    edgecolor="white",
+                    label=f"{m} (crashed)" if crashed else m,
+                )
+            )
+        handles.append(_mpl.Patch(facecolor=_LIGHT, edgecolor="#BBBBBB", label="no owner"))
+        handles.append(_mpl.Line2D([], [], color="black", lw=2.2, label="committed"))
+        handles.append(
+            _mpl.Line2D([], [], color="black", marker="v", linestyle="none", label="position")
+        )
+        if any(frame["log_start"] > 0):
+            handles.append(
+                _mpl.Patch(facecolor=_LIGHT, hatch="///", edgecolor="#BBBBBB", label="expired")
+            )
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0, -0.22 if n < 4 else -0.12),
+            ncol=min(len(handles), 6),
+            frameon=False,
+        )
+        fig.subplots_adjust(
+            left=0.08, right=0.82, bottom=0.3 if n < 4 else 0.2, top=0.85 if n < 4 else 0.9
+        )
+        return fig

@@ -1,0 +1,239 @@
+# %% [markdown]
+# # 10 · Storms, backpressure and monitoring
+#
+# **After this notebook you can** watch a surge of events outrun a consumer group and read it on a
+# dashboard of throughput, latency, lag and errors; raise and resolve alerts as events; compare three
+# answers to a storm (scale out on lag, rate-limit the producer, backpressure); spot a hot partition that
+# the group's total lag hides; and tell when a slowdown turns into a rebalance storm.
+#
+# **Time:** about 35 minutes.
+
+# %% [markdown]
+# ## A surge outruns the consumers
+#
+# The `scorer` service scores `InferenceRequested` events from `requests` (6 partitions). An instance
+# scores 10 requests per second and two instances run: 20 per second. The app sends 15 per second, all
+# the time. From 10 s to 25 s a **storm** adds 40 more per second (a campaign, a retry loop somewhere, a
+# bot). Run it for 45 virtual seconds:
+
+# %%
+from eda_sim.course.nb10.world import storm_summary, storm_world
+
+storm = storm_world(storm_rate=40)
+storm_summary(storm)
+
+# %% [markdown]
+# The lag peaks at 560 requests, the slowest 5 % of requests wait over 20 s, and 20 s after the storm
+# ended the backlog is still there (`drained_at` is empty): two instances have only 5 requests per second
+# to spare for it. Nobody was evicted and nothing was handled twice; it is simply too much work.
+
+# %% [markdown]
+# ## What to watch: throughput, latency, lag, errors
+#
+# Four signals tell the story, per 2 s of virtual time. **Throughput** in (appended to the topic) and
+# handled: the gap between them is the backlog growing. **Latency** from produce to handled, p50 and
+# p95. **Lag**: records written but not yet committed by the group. **Errors** per second: here
+# feature-store timeouts, retried. The dashed red lines are the alert levels.
+
+# %%
+from eda_sim.course.nb10.world import THRESHOLDS, dashboard
+from eda_sim.views import draw_metrics
+
+draw_metrics(dashboard(storm.sim), thresholds=THRESHOLDS, title="scorer under a storm · 2 s buckets")
+
+# %% [markdown]
+# Throughput handled stays flat at 20 while 55 arrive: that flat line is the first sign. Lag says how
+# much work waits; latency says how long a request waits, which is what users feel. Watch both: a lag of
+# 500 is nothing for a service that handles 10 000 a second and a disaster for ours.
+
+# %% [markdown]
+# ## Alerts are events too
+#
+# An `AlertMonitor` runs on the clock like any service: every second it checks the latest complete bucket
+# against each threshold and publishes `AlertRaised` when a metric crosses it and `AlertResolved` when it
+# comes back, to the `alerts` topic, where a pager, a dashboard or an autoscaler can consume them.
+
+# %%
+from eda_sim.services.metrics import alerts
+
+alerts(storm.sim)[["time", "type", "rule", "value", "threshold"]]
+
+# %% [markdown]
+# Both alerts fire four seconds into the storm and never resolve in this run. Set thresholds above
+# normal noise (before the storm p95 is under 0.2 s, so 2 s is far from it) and below the point where
+# users notice, and alert on the edge (raised, resolved), not on every bucket.
+
+# %% [markdown]
+# ## Try it: the storm knob and the autoscaler
+#
+# Change the storm's rate, switch autoscaling on, press **Play** and watch the four panels.
+
+# %% tags=["nbval-ignore-output"]
+from eda_sim.views.widgets import controls, show
+
+def scorer_dashboard(sim):
+    return draw_metrics(dashboard(sim), thresholds=THRESHOLDS)
+
+def build(storm_rate, autoscale):
+    return storm_world(storm_rate, autoscale=autoscale, until=0).sim
+
+controls(build, [scorer_dashboard], knobs={"storm_rate": (0, 80, 10, 40), "autoscale": True}, tick=1.0)
+
+# %% [markdown]
+# The same storm with autoscaling on, after 45 virtual seconds:
+
+# %%
+scaled = storm_world(storm_rate=40, autoscale=True)
+show(scaled.sim, scorer_dashboard)
+
+# %% [markdown]
+# ## Fix 1: scale out on lag
+#
+# The autoscaler reads the group's lag every second. Above 100 it adds an instance, below 10 it removes
+# one, and after each decision it waits 3 s (the cool-down) so the rebalance settles and the lag shows
+# the effect. It never goes past one instance per partition: more would sit idle (notebook 04).
+
+# %%
+from eda_sim.course.nb10.world import ALERT_LAG, compare_lag
+
+lag = compare_lag({"autoscaler off": storm, "autoscaler on": scaled})
+draw_metrics(lag, thresholds={"lag": ALERT_LAG}, title="lag of the scorer · 2 s buckets")
+
+# %%
+scaled.scaler.decisions[["time", "lag", "action", "before", "after"]]
+
+# %% [markdown]
+# Scaling out drains the storm by 33 s instead of never, and then gives the instances back. It cuts the
+# peak less than the tail: it reacts to lag that is already there, and each new instance takes a
+# rebalance to join (here instantly; a real one also needs time to start and load its model). Our scorer
+# uses cooperative rebalancing, so a newcomer takes partitions without stopping the others.
+
+# %% [markdown]
+# ## Fix 2: rate-limit the producer
+#
+# If the storm comes from a producer you control (a bulk job, a backfill), make it send through a
+# **token bucket**: at most `limit` records per second, the rest queue at the producer. Compare no limit,
+# 10 per second and 4 per second on the storm's producer:
+
+# %%
+from eda_sim.course.nb10.world import rate_limit_table
+
+rate_limit_table(runs={None: storm})      # the storm above had no limit
+
+# %% [markdown]
+# With a limit of 4 per second the scorer keeps up (peak lag 18) and the app's requests stay fast (p95
+# about 1 s instead of 20 s), while the storm takes longer: 460 of its 600 requests are still waiting
+# at the producer at 45 s. A rate limit decides **who waits**; it does not make the work smaller. Put it
+# on producers whose work can wait, not on the users'.
+
+# %% [markdown]
+# ## Fix 3: backpressure
+#
+# Each instance takes at most `max_in_flight` records per poll and asks for more only when it has handled
+# them. What it has not taken stays in the log: durable, visible as lag, and ready for whichever instance
+# owns the partition. Compare how much the two instances hold in memory at worst:
+
+# %%
+from eda_sim.course.nb10.world import backpressure_table
+
+backpressure_table(runs={20: storm})      # the storm above took 20 per poll
+
+# %% [markdown]
+# With 1000 per poll the instances pull the backlog into memory (469 records held at once), which grows
+# with every storm, is lost on a crash and redone by the next owner, and makes the lag look worse (the
+# commit waits for the whole batch). With 5 or 20 per poll the backlog waits **in the log, not in
+# memory**, and the instance's footprint stays flat whatever the storm does.
+
+# %% [markdown]
+# ## When the storm slows the consumer: evictions
+#
+# During the storm the feature store the scorer calls is overloaded too, and each request takes twice as
+# long (0.2 s). With 20 records per poll a batch now takes 4 s, and `max.poll.interval.ms` is 3 s here
+# (300 s by default). The instances keep heartbeating, and are evicted anyway:
+
+# %%
+from eda_sim.course.nb10.world import slow_storm_table
+
+slow_storm_table()
+
+# %% [markdown]
+# "A slow consumer stays in its group while it heartbeats" fails again, this time because of load: the
+# batch that fitted at 0.1 s per request no longer fits at 0.2 s. Each eviction refuses a commit and
+# triggers a rebalance, the next owner repeats the work, and the storm of events becomes a storm of
+# rebalances on top. Size the batch for the slowest processing you expect, not the usual one.
+
+# %% [markdown]
+# ## The hot key hidden in the total
+#
+# Different world: clicks keyed by user, 100 per second on 6 partitions, read by 6 rankers that handle
+# 25 per second each: 150 per second of capacity, plenty. But users are not equal: their activity
+# follows a Zipf law, and `user_0` alone sends a fifth of all clicks. A key always lands on the same
+# partition, so one partition gets far more than 25 per second.
+
+# %%
+from eda_sim.services.metrics import lag_by_partition
+from eda_sim.course.nb10.world import hot_key_world, hot_partition
+
+hot = hot_key_world(instances=6)
+per_partition = lag_by_partition(hot, "rankers", bucket=2.0).add_prefix("lag_")
+draw_metrics(per_partition, title="rankers: lag per partition · 2 s buckets")
+
+# %%
+hot_partition(hot)
+
+# %% [markdown]
+# "Group lag is fine, so every partition is fine": a dashboard with one lag number reads 272, under 3 s
+# of traffic at 100 clicks per second. But all of it sits on `views-3`, which drains at 25 per second:
+# its newest click waits 11 s, and growing. Watch the **largest partition lag**, not only the sum.
+#
+# More rankers do not help, and salting does. **Salting** appends a suffix to the hot key
+# (`user_0#0` ... `user_0#3`), spreading it over several partitions, at a price: that user's clicks are
+# no longer in one partition, so they are no longer processed in order.
+
+# %%
+from eda_sim.course.nb10.world import hot_key_table
+
+hot_key_table(((6, 0), (8, 0), (6, 4)), runs={(6, 0): hot})
+
+# %% [markdown]
+# 8 rankers leave `views-3` exactly where 6 left it: a partition has one consumer in a group. Four salts
+# empty the backlog, and 145 of `user_0`'s clicks are now processed after a later click of theirs. Salt
+# only keys whose order you can give up, or put the order back downstream (the reorder buffer of
+# notebook 03). Change the salts in the cell (2, 3, 6) and see both columns move.
+
+# %% [markdown]
+# ## Exercise: an autoscaler that rides out the storm
+#
+# Configure the scorer's autoscaler so that during the storm above the lag peaks under 320, it never runs
+# more instances than partitions, it does not **flap** (scale in, then have to scale out again within
+# 20 s), and after the storm it gives the extra instances back (at most 3 running at the end).
+
+# %% tags=["exercise"]
+from eda_sim.course.nb10.check import check_autoscaler_plan
+
+plan = {"min_instances": 1, "max_instances": 12, "scale_out_lag": 400, "scale_in_lag": 20, "cooldown": 5}
+check_autoscaler_plan(plan)
+
+# %% tags=["solution"]
+from eda_sim.course.nb10.check import check_autoscaler_plan
+
+### BEGIN SOLUTION
+# the app alone needs 2 instances; one per partition at most; react early and often, scale in only near 0
+plan = {"min_instances": 2, "max_instances": 6, "scale_out_lag": 40, "scale_in_lag": 5, "cooldown": 1}
+### END SOLUTION
+check_autoscaler_plan(plan)
+
+# %% [markdown]
+# ## Pitfall checklist: storms and backpressure
+#
+# - [ ] Each consumer group has a dashboard of throughput in and out, latency percentiles, lag and errors.
+# - [ ] Alerts on lag and on latency, set above normal noise, are published as events someone consumes.
+# - [ ] Lag is watched per partition (the largest), not only as the group's total.
+# - [ ] Autoscaling on lag is capped at the partition count, has a cool-down, and never scales in below
+#   what normal traffic needs.
+# - [ ] Producers whose work can wait are rate-limited, so interactive traffic keeps its latency.
+# - [ ] Consumers take bounded batches (backpressure), small enough to fit in `max.poll.interval.ms` even
+#   when processing slows down under load.
+# - [ ] You know your hot keys, and salt only those whose order you can give up.
+#
+# Next: [12 · tracing](12_tracing.ipynb).

@@ -1,0 +1,28 @@
+"""Fixtures shared across the test packages: a throwaway Redis server for the real-broker tests."""
+
+import pytest
+
+from eda_sim.backends.redis.server import RedisServer, installed
+from eda_sim.testing import need
+
+try:
+    import redis
+except ImportError:  # pragma: no cover - requirements.txt installs it
+    redis = None
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A ``redis-server`` on a free loopback port with persistence off, for one test module.
+
+    Skips with the reason outside CI when the client package or the server is missing; fails on CI.
+    """
+    if redis is None:
+        need("the redis client package is missing", "pip install -r requirements.txt")
+    if not installed():
+        need(
+            "redis-server is not installed",
+            "apt-get install redis-server (Debian's 7.0 is what CI uses)",
+        )
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server

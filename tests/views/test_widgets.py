@@ -1,0 +1,148 @@
+"""Widget controls, headless: buttons and Play drive the simulation, Reset and knobs rebuild it, views redraw."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as W  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from eda_sim import Simulation  # noqa: E402
+from eda_sim.services.load import Feed  # noqa: E402
+from eda_sim.views.widgets import Controls, Figures, controls, knob, show  # noqa: E402
+
+BUILDS: list = []
+
+
+def build(partitions: int = 3, fast: bool = False, seed: int = 7) -> Simulation:
+    BUILDS.append({"partitions": partitions, "fast": fast, "seed": seed})
+    sim = Simulation(seed=seed, name="widgets")
+    sim.create_topic("orders", partitions=partitions)
+    Feed(sim, "orders", ((f"user-{i % 9}", f"order {i}") for i in range(400)), rate=100)
+    sim.member(
+        "billing",
+        ["orders"],
+        processing_time=0.001 if fast else 0.02,
+        config={"auto.offset.reset": "earliest"},
+    )
+    return sim
+
+
+def make(**kw) -> Controls:
+    BUILDS.clear()
+    return controls(
+        build,
+        ["flow", ("board", "orders")],
+        knobs={"partitions": (1, 8, 1, 3), "fast": False},
+        **kw,
+    )
+
+
+def test_controls_show_the_parts_and_draw_the_views_at_once():
+    ui = make()
+    assert isinstance(ui, W.VBox) and isinstance(ui.out, W.Output)
+    assert ui.time_label.value == "t = 0.000 s · 1 journal rows"
+    assert [type(f) for f in ui.figures] == [Figure, Figure] and ui.errors == []
+    assert BUILDS == [{"partitions": 3, "fast": False, "seed": 7}]
+    assert ui.sim.topic("orders").partition_count == 3
+
+
+def test_step_button_steps_the_simulation_and_redraws():
+    ui = make()
+    sim, before = ui.sim, ui.figures
+    ui.step_button.click()
+    assert ui.sim is sim and sim.journal.written > 1
+    assert ui.time_label.value == f"t = {sim.now:.3f} s · {sim.journal.written:,} journal rows"
+    assert ui.figures is not before
+    for _ in range(8):
+        ui.step_button.click()
+    assert sim.now > 0 and ui.time_label.value.startswith(f"t = {sim.now:.3f} s")
+
+
+def test_play_ticks_advance_virtual_time_by_the_tick():
+    ui = make(tick=0.25)
+    ui.play.value += 1
+    assert ui.sim.now == pytest.approx(0.25)
+    ui.play.value += 3  # a jump of several ticks at once is still one tick's work per change
+    assert ui.sim.now == pytest.approx(0.5)
+    assert "t = 0.500 s" in ui.time_label.value
+
+
+def test_speed_slider_sets_the_play_interval():
+    ui = make(interval=400)
+    assert ui.play.interval == 400
+    ui.speed.value = 100
+    assert ui.play.interval == 100
+
+
+def test_reset_rebuilds_the_same_world_from_the_same_seed():
+    ui = make()
+    first = ui.sim
+    for _ in range(5):
+        ui.play.value += 1
+    ui.reset_button.click()
+    assert ui.sim is not first and ui.sim.now == 0 and ui.play.value == 0 and not ui.play.playing
+    assert ui.time_label.value == "t = 0.000 s · 1 journal rows"
+    ui.advance(2.5)
+    twin = build()
+    twin.run(until=2.5)
+    assert ui.sim.journal.digest() == twin.journal.digest()
+
+
+def test_knobs_rebuild_with_their_new_values():
+    ui = make()
+    ui.knobs["partitions"].value = 5
+    assert ui.sim.topic("orders").partition_count == 5
+    ui.knobs["fast"].value = True
+    assert BUILDS[-1] == {"partitions": 5, "fast": True, "seed": 7}
+    ui.reset_button.click()
+    assert BUILDS[-1] == {"partitions": 5, "fast": True, "seed": 7}
+    assert ui.knob_values() == {"partitions": 5, "fast": True}
+
+
+def test_knob_specs():
+    assert isinstance(knob("n", (1, 8, 1, 3)), W.IntSlider) and knob("n", (1, 8, 1, 3)).value == 3
+    assert knob("n", (0, 10)).value == 5  # no default: the middle, as ipywidgets.interact does
+    assert isinstance(knob("x", (0.0, 1.0, 0.1)), W.FloatSlider)
+    assert isinstance(knob("on", True), W.Checkbox) and knob("on", True).value is True
+    assert knob("mode", ["eager", "cooperative"]).value == "eager"
+    ready = W.IntText(value=4)
+    assert knob("n", ready) is ready and ready.description == "n"
+    with pytest.raises(TypeError, match=r"expected \(min, max\[, step\[, default\]\]\)"):
+        knob("bad", {"a": 1})
+    with pytest.raises(ValueError, match="outside"):
+        knob("n", (1, 8, 1, 9))
+
+
+def test_views_given_as_functions_and_failing_views_are_reported_not_raised():
+    def count(sim):
+        fig = Figure()
+        fig.add_subplot().set_title(f"{sim.journal.written} rows")
+        return fig
+
+    ui = controls(build, [count, ("board", "no-such-topic")])
+    assert len(ui.figures) == 1
+    assert ui.errors == [
+        "board('no-such-topic'): ValueError: unknown topic 'no-such-topic'; topics are: orders"
+    ]
+
+
+def test_bad_arguments_say_what_is_expected():
+    with pytest.raises(ValueError, match="unknown view 'flows'.*board, flow, metrics, timeline"):
+        controls(build, ["flows"])
+    with pytest.raises(TypeError, match="build must be a function"):
+        controls("build", ["flow"])
+    with pytest.raises(TypeError, match="must return a Simulation"):
+        controls(lambda: 42, ["flow"])
+    with pytest.raises(ValueError, match="tick must be a positive number"):
+        controls(build, ["flow"], tick=0)
+
+
+def test_show_draws_the_same_views_as_plain_figures():
+    ui = make()
+    ui.advance(1.0)
+    figs = show(ui.sim, "flow", ("board", "orders"))
+    assert isinstance(figs, Figures) and [repr(f) for f in figs] == [repr(f) for f in ui.figures]
+    assert repr(figs[0]) == "<Figure size 1000x500 with 1 Axes>"
+    assert len(show(ui.sim)) == 1  # the flow diagram by default
