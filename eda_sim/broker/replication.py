@@ -59,6 +59,9 @@ BROKER_DEFAULTS = {
     "default.replication.factor": 1,
 }
 
+#: librdkafka's retry.backoff.max.ms default: the ceiling of its exponential retry backoff.
+RETRY_BACKOFF_MAX_MS = 1000
+
 #: Topic-level settings that override the broker's.
 TOPIC_KEYS = ("min.insync.replicas", "unclean.leader.election.enable")
 
@@ -513,7 +516,9 @@ class Cluster:
             return
         cfg = producer._config
         if error.retriable() and batch.attempt < cfg["retries"]:
-            ev = self._sim.env.timeout(cfg["retry.backoff.ms"] / 1000.0)
+            # librdkafka backs off exponentially from retry.backoff.ms up to retry.backoff.max.ms
+            backoff = min(cfg["retry.backoff.ms"] * 2**batch.attempt, RETRY_BACKOFF_MAX_MS)
+            ev = self._sim.env.timeout(backoff / 1000.0)
             ev.callbacks.append(lambda _ev: producer._retry(batch) if not batch.done else None)
             return
         self._give_up(producer, batch, error)

@@ -56,9 +56,10 @@ class Outcome:
     acked: list = field(default_factory=list)  # ids the producer reported delivered
     refused: dict = field(default_factory=dict)  # id -> error name the producer reported
     held: list = field(default_factory=list)  # ids in the log after everything settled
-    single_copy: list = field(
-        default_factory=list
-    )  # ids acknowledged while one replica was in sync
+    # ids acknowledged while one replica alone was in sync
+    single_copy: list = field(default_factory=list)
+    # id -> virtual time its delivery report arrived
+    reported: dict = field(default_factory=dict)
     sim: Simulation | None = None
     producer: object = None
 
@@ -121,6 +122,7 @@ def _pay(
 
     def report(err, msg):
         pid = msg.value().decode()
+        out.reported[pid] = sim.now
         if err is None:
             out.acked.append(pid)
             if len(part.isr) < 2:
@@ -220,11 +222,15 @@ def sweep(seed: int = 6):
 def too_few_in_sync(min_insync_replicas: int = 2, *, seed: int = 6):
     """Brokers 1 and 2 crash at 5 s and stay down; broker 0 leads alone.
 
-    Returns ``(outcome, reads)``: with ``acks=all`` and ``min.insync.replicas=2``
-    the payment API's writes after the crash are refused, while the ledger
-    group (``reads``: records it processed per 5-second window) goes on
-    reading what was committed before.
+    Returns ``(outcome, windows)``: with ``acks=all`` and
+    ``min.insync.replicas=2`` the payment API's writes after the crash are
+    refused, while the ledger group, slower than the payments and so with a
+    backlog, goes on reading what was committed. ``windows`` is a DataFrame:
+    per 5-second window, payments acknowledged, payments refused, and records
+    the ledger read.
     """
+    import pandas as pd
+
     out = Outcome({"acks": "all", "min.insync.replicas": min_insync_replicas})
     sim = _world("too-few", "payments", min_insync_replicas, False, seed)
     out.sim = sim
@@ -234,15 +240,26 @@ def too_few_in_sync(min_insync_replicas: int = 2, *, seed: int = 6):
         "ledger",
         ["payments"],
         name="ledger-1",
-        processing_time=0.05,
+        processing_time=0.1,
+        max_poll_records=10,
         config={"auto.offset.reset": "earliest"},
     )
-    _pay(sim, "payments", "all", 600, 0.05, "pay", out)
-    reads = {}
-    for end in range(5, 65, 5):
+    _pay(sim, "payments", "all", 800, 0.05, "pay", out)
+    rows = []
+    for end in range(5, 40, 5):
         before = ledger.processed_total
         sim.run(float(end))
-        reads[f"{end - 5}-{end} s"] = ledger.processed_total - before
+        rows.append(
+            {"window": f"{end - 5}-{end} s", "ledger_read": ledger.processed_total - before}
+        )
     out.producer.flush(30)
     out.held = [r.value.decode() for r in sim.topic("payments").partitions[0].records()]
-    return out, reads
+    windows = pd.DataFrame(rows)
+    for col, ids in (("acknowledged", out.acked), ("refused", list(out.refused))):
+        times = [out.reported[p] for p in ids]
+        windows.insert(
+            len(windows.columns) - 1,
+            col,
+            [sum(end - 5 <= t < end for t in times) for end in range(5, 40, 5)],
+        )
+    return out, windows
