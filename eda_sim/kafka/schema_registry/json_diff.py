@@ -224,7 +224,8 @@ class _Loader:
         if not isinstance(s, dict):
             raise TypeError(f"a (sub)schema must be an object or a boolean, got {s!r}")
         ann = {k: s[k] for k in ("title", "description", "default") if k in s}
-        if "$id" in s or "id" in s:
+        if not self.modern and ("$id" in s or "id" in s):
+            # before 2019-09 an id is compared (ID_CHANGED); later drafts treat $id as a base URI
             ann["id"] = s.get("$id", s.get("id"))
         if "$ref" in s:
             ref = self.ref(s["$ref"])
@@ -321,6 +322,8 @@ class _Loader:
         items = s.get("items")
         if "prefixItems" in s:  # 2020-12: prefixItems is the tuple, items the rest
             tuple_items, all_items, extra = s["prefixItems"], None, items
+        elif self.modern and isinstance(items, bool):  # 2020-12 "items": false closes the array
+            tuple_items, all_items, extra = None, None, items
         elif isinstance(items, list):  # draft 4-7 array form
             tuple_items, all_items, extra = items, None, s.get("additionalItems", True)
         else:
