@@ -103,11 +103,12 @@ class Transaction:
 class PartitionTransactions:
     """What one partition knows of transactions: whose records it holds, where its markers are."""
 
-    __slots__ = ("records", "markers", "open")
+    __slots__ = ("records", "markers", "marker_of", "open")
 
     def __init__(self):
         self.records: dict = {}  # offset -> Transaction, for records written inside a transaction
         self.markers: dict = {}  # offset -> "commit" or "abort"
+        self.marker_of: dict = {}  # offset of a marker -> the Transaction it ends
         self.open: dict = {}  # Transaction -> its first offset here, while it is ongoing
 
     def last_stable_offset(self, log_end: int) -> int:
@@ -317,6 +318,7 @@ class TransactionCoordinator:
             offset = log.append([(now, _MARKER_KEYS[kind], None, None)], 4, now)
             parts = self.partitions[tp]
             parts.markers[offset] = kind
+            parts.marker_of[offset] = txn
             parts.open.pop(txn, None)
             sim.journal.write(
                 "txn_marker", "broker", "", tp[0], tp[1], offset, 1, f"{kind} {txn.name}"
@@ -507,3 +509,69 @@ class ProducerTransactions:
         self.state = READY
         self._error = None
         self._txn = None
+
+
+# -- what a learner looks at ---------------------------------------------------------------------
+
+
+def partition_table(sim, topic: str):
+    """Every offset of ``topic``: what sits there and what each isolation level hands out.
+
+    Columns: partition, offset, what (record or commit/abort marker),
+    transaction (its name, or "" outside one), state (committed, aborted, open
+    or "" outside one), value, and for ``read_committed`` and
+    ``read_uncommitted`` readers: ``yes``, ``no`` (never handed out), or
+    ``not yet`` (at or above the last stable offset, waiting for a commit or
+    an abort).
+    """
+    import pandas as pd
+
+    coordinator = sim.transactions
+    rows = []
+    for log in sim.topic(topic).partitions:
+        txns = coordinator.partitions.get((topic, log.index))
+        lso = coordinator.last_stable_offset(topic, log.index)
+        for r in log.records():
+            marker = txns.markers.get(r.offset) if txns is not None else None
+            txn = None
+            if txns is not None:
+                txn = txns.marker_of.get(r.offset) if marker else txns.records.get(r.offset)
+            state = "" if txn is None else "open" if txn.state == "ongoing" else txn.state
+            if marker is not None:
+                committed = uncommitted = "no"
+            else:
+                uncommitted = "yes"
+                committed = "not yet" if r.offset >= lso else "no" if state == "aborted" else "yes"
+            rows.append(
+                {
+                    "partition": log.index,
+                    "offset": r.offset,
+                    "what": f"{marker} marker" if marker else "record",
+                    "transaction": txn.name if txn is not None else "",
+                    "state": state,
+                    "value": None
+                    if marker or r.value is None
+                    else r.value.decode(errors="replace"),
+                    "read_committed": committed,
+                    "read_uncommitted": uncommitted,
+                }
+            )
+    columns = ["partition", "offset", "what", "transaction", "state", "value"]
+    return pd.DataFrame(rows, columns=columns + ["read_committed", "read_uncommitted"])
+
+
+def stable_offsets(sim, topic: str):
+    """Per partition of ``topic``: the log end offset (where read_uncommitted stops) and the last stable offset (read_committed)."""
+    import pandas as pd
+
+    rows = []
+    for log in sim.topic(topic).partitions:
+        lso = sim.transactions.last_stable_offset(topic, log.index)
+        rows.append(
+            {
+                "partition": log.index,
+                "log_end": log.log_end_offset,
+                "last_stable": lso,
+            }
+        )
+    return pd.DataFrame(rows)

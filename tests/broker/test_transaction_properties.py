@@ -99,3 +99,13 @@ def test_read_uncommitted_readers_see_what_was_aborted():
     aborted = [t for t in run.sim.transactions.transactions if t.state == "aborted"]
     assert aborted and aborted[0].partitions
     assert len(run.uncommitted_values) > len(run.committed_values)
+
+
+def test_named_steps_crash_the_same_point_of_either_loop():
+    from eda_sim.scenarios.transactions import compare_loops
+
+    table = compare_loops({"crash after producing": ([("produced", "crash")], 5.0)})
+    assert list(table["duplicated"]) == [4, 0] and list(table["lost"]) == [0, 0]
+    run = run_pipeline(True, [("produced@2", "zombie")], name="named")
+    assert run.instances[0]["fate"] == "failed: _FENCED"
+    assert run.instances[0]["done"].count("produced") == 2

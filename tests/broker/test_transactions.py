@@ -298,3 +298,31 @@ def test_offsets_from_before_a_rebalance_the_member_has_not_polled_since_are_ref
         p.send_offsets_to_transaction([TopicPartition("in", 0, 1)], first.consumer_group_metadata())
     err = info.value.args[0]
     assert err.code() == KafkaError.ILLEGAL_GENERATION and err.txn_requires_abort()
+
+
+def test_the_partition_table_says_what_each_reader_gets_at_each_offset():
+    from eda_sim.transactions import partition_table, stable_offsets
+
+    sim = world("txn-table")
+    p = txn_producer(sim)
+    p.begin_transaction()
+    p.produce("out", value="ok", partition=0)
+    p.commit_transaction()
+    p.begin_transaction()
+    p.produce("out", value="oops", partition=0)
+    p.flush()
+    p.abort_transaction()
+    p.begin_transaction()
+    p.produce("out", value="pending", partition=0)
+    p.flush()
+    table = partition_table(sim, "out")
+    rows = table[table.partition == 0][["what", "state", "read_committed", "read_uncommitted"]]
+    assert [tuple(r) for r in rows.itertuples(index=False)] == [
+        ("record", "committed", "yes", "yes"),
+        ("commit marker", "committed", "no", "no"),
+        ("record", "aborted", "no", "yes"),
+        ("abort marker", "aborted", "no", "no"),
+        ("record", "open", "not yet", "yes"),
+    ]
+    offsets = stable_offsets(sim, "out")
+    assert offsets.loc[0, "last_stable"] == 4 and offsets.loc[0, "log_end"] == 5

@@ -217,3 +217,127 @@ def effects_sweep(strategies=tuple(STRATEGIES), n: int = 8, steps: int = 14):
             }
         )
     return pd.DataFrame(rows).set_index("strategy")
+
+
+# -- the exercise: a learner's batch handler under a crash at every point --------------------------
+
+
+class _Crash(BaseException):
+    """Raised inside the learner's handler to stop the instance dead (a BaseException: no except catches it)."""
+
+
+#: The calls a crash can come before, on each object the handler is given.
+WATCHED = {
+    "store": ("handle",),
+    "producer": ("produce", "send_offsets_to_transaction", "commit_transaction"),
+    "consumer": ("commit",),
+}
+
+
+class _Watched:
+    """Forwards everything to ``target``; before each watched call, asks ``tick`` whether to crash."""
+
+    def __init__(self, target, names, tick, role):
+        self._target, self._names, self._tick, self._role = target, names, tick, role
+
+    def __getattr__(self, name):
+        value = getattr(self._target, name)
+        if name not in self._names:
+            return value
+
+        def call(*args, **kwargs):
+            self._tick(f"{self._role}.{name}")
+            return value(*args, **kwargs)
+
+        return call
+
+
+def exercise_run(process_batch, crash_before: int | None, *, n: int = 6, seed: int = 13) -> dict:
+    """Run ``process_batch(messages, consumer, producer, store)`` as a payments service.
+
+    The producer is transactional (``init_transactions()`` done) and the
+    consumer reads ``payments`` with auto-commit off. The instance is crashed
+    just before its ``crash_before``-th watched call (a charge, a produce,
+    ``send_offsets_to_transaction``, ``commit_transaction`` or a consumer
+    ``commit``) and replaced. Returns the crash point and, per payment id, how
+    many charges the database holds and how many events a read_committed reader
+    of ``posted`` got.
+    """
+    sim = Simulation(seed=seed, name="payments-exercise")
+    sim.create_topic("payments", partitions=2)
+    sim.create_topic("posted", partitions=2)
+    feeder = sim.producer({"enable.idempotence": True})
+    for pay in payment_inputs(n):
+        feeder.produce("payments", key=pay["account"], value=json.dumps(pay))
+    feeder.flush()
+    store = SideEffectStore()
+    calls: list = []
+
+    def tick(name: str) -> None:
+        calls.append(name)
+        if crash_before is not None and len(calls) == crash_before + 1:
+            raise _Crash(name)
+
+    def start():
+        producer = kafka.Producer(
+            {"bootstrap.servers": sim.bootstrap_servers, "transactional.id": "payments-0"}
+        )
+        producer.init_transactions(10.0)
+        consumer = kafka.Consumer(
+            {
+                "bootstrap.servers": sim.bootstrap_servers,
+                "group.id": "payments-service",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 1000,
+            }
+        )
+        consumer.subscribe(["payments"])
+        return consumer, producer
+
+    consumer, producer = start()
+    crashed_at = ""
+    idle = 0
+    while idle < 8:
+        messages = [m for m in consumer.consume(3, 1.0) if m.error() is None]
+        if not messages:
+            idle += 1
+            continue
+        idle = 0
+        try:
+            process_batch(
+                messages,
+                _Watched(consumer, WATCHED["consumer"], tick, "consumer"),
+                _Watched(producer, WATCHED["producer"], tick, "producer"),
+                _Watched(store, WATCHED["store"], tick, "store"),
+            )
+        except _Crash as crash:
+            crashed_at = f"before {crash.args[0]}"
+            sim.crash(consumer)
+            consumer, producer = start()
+    reader = sim.consumer({"group.id": "audit", "auto.offset.reset": "earliest"})
+    reader.subscribe(["posted"])
+    events: Counter = Counter()
+    while True:
+        got = reader.consume(100, 0.5)
+        if not got:
+            break
+        for m in got:
+            if m.error() is None:
+                events[json.loads(m.value()).get("id")] += 1
+    charges = Counter(pid for pid, _, _ in store.charges())
+    ids = [p["id"] for p in payment_inputs(n)]
+    return {
+        "crash": crashed_at or "no crash",
+        "calls": len(calls),
+        "charged_twice": [i for i in ids if charges[i] > 1],
+        "never_charged": [i for i in ids if charges[i] == 0],
+        "posted_twice": [i for i in ids if events[i] > 1],
+        "never_posted": [i for i in ids if events[i] == 0],
+    }
+
+
+def exercise_sweep(process_batch, n: int = 6) -> list[dict]:
+    """:func:`exercise_run` without a crash, then crashed before each watched call it made."""
+    first = exercise_run(process_batch, None, n=n)
+    return [first] + [exercise_run(process_batch, k, n=n) for k in range(first["calls"])]

@@ -15,7 +15,9 @@ after the instance's k-th step (counted across instances):
   long enough to be evicted from its group (``max.poll.interval.ms``) or for
   its transaction to time out (``transaction.timeout.ms``).
 
-An observer in its own group drains the output topic after every step, as a
+A step is a number (the k-th step of the run, from 0) or a name from
+:data:`~eda_sim.scenarios.txn_program.STEPS`, ``"produced@2"`` for its second
+time. An observer in its own group drains the output topic after every step, as a
 ``read_committed`` (or ``read_uncommitted``) reader would see it.
 
 Example::
@@ -101,8 +103,18 @@ def run_pipeline(
         step, action = entry
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; actions are: {', '.join(ACTIONS)}")
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(f"a schedule step must be a whole number >= 0, got {step!r}")
+        if isinstance(step, str):
+            name, _, nth = step.partition("@")
+            if name not in txn_program.STEPS or (nth and not nth.isdigit()):
+                raise ValueError(
+                    f"a named step is one of {', '.join(txn_program.STEPS)}, optionally @N "
+                    f"for its N-th time, got {step!r}"
+                )
+            step = (name, int(nth or 1))
+        elif isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(
+                f"a schedule step must be a whole number >= 0 or a step name, got {step!r}"
+            )
         plan.setdefault(step, action)
     sim = Simulation(seed=seed, name=name)
     sim.create_topic("numbers", partitions=partitions)
@@ -167,6 +179,7 @@ def run_pipeline(
 
     zombies = []
     counter = 0
+    times: Counter = Counter()  # how often each named step has happened, across instances
     current = start(1)
     while True:
         if not advance(current):
@@ -176,7 +189,9 @@ def run_pipeline(
                 )  # a fatal error: an operator starts a new one
                 continue
             break
-        action = plan.get(counter)
+        step = current["done"][-1]
+        times[step] += 1
+        action = plan.get(counter) or plan.get((step, times[step]))
         counter += 1
         if action == "crash":
             current["fate"] = f"crashed after {current['done'][-1]}"
@@ -196,3 +211,40 @@ def run_pipeline(
     _observe(watch_all, all_seen, uncommitted_values)
     run.observed.append(frozenset(seen))
     return run
+
+
+#: Named fault schedules for the lesson: name -> (schedule, stall seconds).
+LESSON_SCHEDULES = {
+    "no fault": ([], 5.0),
+    "crash after producing": ([("produced", "crash")], 5.0),
+    "crash after committing": ([("committed", "crash")], 5.0),
+    "frozen, wakes up after its replacement": ([("produced@2", "zombie")], 5.0),
+    "stalled 5 s: evicted from the group": ([("produced@2", "stall")], 5.0),
+    "stalled 7 s: past transaction.timeout.ms": ([("produced@2", "stall")], 7.0),
+}
+
+
+def compare_loops(schedules=None):
+    """Both loops under each named schedule: inputs duplicated and lost, and instances fenced.
+
+    ``schedules`` maps a name to ``(schedule, stall)`` (default
+    :data:`LESSON_SCHEDULES`). Returns a DataFrame with one row per schedule
+    and loop.
+    """
+    import pandas as pd
+
+    schedules = LESSON_SCHEDULES if schedules is None else schedules
+    rows = []
+    for name, (schedule, stall) in schedules.items():
+        for transactional in (False, True):
+            run = run_pipeline(transactional, schedule, stall=stall, name="compare")
+            rows.append(
+                {
+                    "faults": name,
+                    "loop": "transactions" if transactional else "idempotent producer",
+                    "duplicated": len(run.duplicated),
+                    "lost": len(run.lost),
+                    "fenced": len(run.fenced),
+                }
+            )
+    return pd.DataFrame(rows)
