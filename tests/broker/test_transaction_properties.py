@@ -102,7 +102,7 @@ def test_read_uncommitted_readers_see_what_was_aborted():
 
 
 def test_named_steps_crash_the_same_point_of_either_loop():
-    from eda_sim.scenarios.transactions import compare_loops
+    from eda_sim.course.nb07.world import compare_loops
 
     table = compare_loops({"crash after producing": ([("produced", "crash")], 5.0)})
     assert list(table["duplicated"]) == [4, 0] and list(table["lost"]) == [0, 0]

@@ -301,7 +301,7 @@ def test_offsets_from_before_a_rebalance_the_member_has_not_polled_since_are_ref
 
 
 def test_the_partition_table_says_what_each_reader_gets_at_each_offset():
-    from eda_sim.transactions import partition_table, stable_offsets
+    from eda_sim.broker.transactions import partition_table, stable_offsets
 
     sim = world("txn-table")
     p = txn_producer(sim)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from eda_sim.course.nb07.exactly_once import exercise_sweep
 from eda_sim.course.feedback import checker
+from eda_sim.course.nb07.exactly_once import exercise_sweep
 
 #: What can go wrong with a payment: result key -> (what went wrong, what is right when nothing did).
 _PROBLEMS = {

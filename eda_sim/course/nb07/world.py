@@ -16,7 +16,7 @@ after the instance's k-th step (counted across instances):
   its transaction to time out (``transaction.timeout.ms``).
 
 A step is a number (the k-th step of the run, from 0) or a name from
-:data:`~eda_sim.scenarios.txn_program.STEPS`, ``"produced@2"`` for its second
+:data:`~eda_sim.course.nb07.program.STEPS`, ``"produced@2"`` for its second
 time. An observer in its own group drains the output topic after every step, as a
 ``read_committed`` (or ``read_uncommitted``) reader would see it.
 
