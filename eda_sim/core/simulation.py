@@ -115,6 +115,7 @@ class Simulation:
         self.broker = Broker(self)
         self.transactions = TransactionCoordinator(self)
         self.groups: dict[str, Group] = {}
+        self.share_groups: dict = {}  # group id -> eda_sim.broker.share_group.ShareGroup
         #: Broker settings of the group protocols (``group.consumer.*``, ``group.share.*``), Kafka's defaults.
         self.broker_config: dict = dict(BROKER_DEFAULTS)
         self.members: dict = {}  # name -> Member, for processes on the clock

@@ -73,6 +73,10 @@ class Message:
         """Simulator extra: the create time in virtual seconds."""
         return self._rec[0] if self._rec else float("nan")
 
+    def delivery_count(self) -> int | None:
+        """How many times a share group has handed this record out (None outside a share group)."""
+        return None
+
     def error(self):
         """A :class:`~eda_sim.core.errors.KafkaError` for an error event, else None."""
         return self._error
