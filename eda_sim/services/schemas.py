@@ -54,7 +54,7 @@ old data may already hold that name with another type) and to remove one from a
 closed model, and it distinguishes open, closed and partially open content
 models keyword by keyword. This module keeps the simpler Avro-style rule for a service's
 reader-side ``conform``; the registry as Confluent runs it (its JSON Schema rules, Avro, the wire
-format, the serializers) is :mod:`eda_sim.kafka.schema_registry`, which notebook 07 teaches.
+format, the serializers) is :mod:`eda_sim.kafka.schema_registry`, which notebook 09 teaches.
 
 Example (a notebook can copy this)::
 

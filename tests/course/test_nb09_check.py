@@ -1,4 +1,4 @@
-"""The notebook-07 check: right, partly right, wrong, garbage and raising answers."""
+"""The notebook-09 check: right, partly right, wrong, garbage and raising answers."""
 
 import copy
 import json

@@ -1,4 +1,4 @@
-"""Checks for notebook 07 (schemas): a version 2 that a registry in FULL mode really accepts.
+"""Checks for notebook 09 (schemas): a version 2 that a registry in FULL mode really accepts.
 
 Under Confluent's JSON Schema rules an open schema cannot gain a typed property under FULL
 (``PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL``) and a closed one cannot either (the forward half:
@@ -52,7 +52,7 @@ def _as_schema(v2) -> Schema | None:
 
 
 @checker(
-    "Exercise 07 · add 'device' so that a FULL registry accepts it",
+    "Exercise 09 · add 'device' so that a FULL registry accepts it",
     hint="version 1 lets extra properties in when they are strings (its additionalProperties): "
     "keep that as it is, add 'device' as an optional string property (not in required), and "
     "keep every field of version 1 unchanged",

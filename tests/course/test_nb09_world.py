@@ -1,4 +1,4 @@
-"""Tests for eda_sim.course.nb09.world: the notebook-07 tables and the replay."""
+"""Tests for eda_sim.course.nb09.world: the notebook-09 tables and the replay."""
 
 import pytest
 
