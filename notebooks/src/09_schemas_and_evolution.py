@@ -124,7 +124,7 @@ print(verdict(CHANGES[0], "JSON closed", "FORWARD"))
 # %%
 import pandas as pd
 
-pd.set_option("display.max_colwidth", 60)
+pd.set_option("display.max_colwidth", 70)
 readers(CHANGES[0])
 
 # %% [markdown]

@@ -223,7 +223,9 @@ class JSONSerializer(_Serializer):
                 f"value is not valid for its JSON schema at {where}: {error.message}",
                 KafkaError._VALUE_SERIALIZATION,
             )
-        return pack(schema_id, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+        # as confluent-kafka's encoder: compact, keys in the object's order, UTF-8 kept as is
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return pack(schema_id, text.encode())
 
 
 class AvroSerializer(_Serializer):
