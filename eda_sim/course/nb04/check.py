@@ -82,3 +82,113 @@ def check_group_sizing(fb, instances, max_poll_records) -> None:
         f"the group keeps up: {lag} orders waiting after {RUN:g} s",
         f"the group falls behind: {lag} orders waiting after {RUN:g} s ({why})",
     )
+
+
+# -- static membership through a rolling deploy -------------------------------------------------
+
+DEPLOY_WORKERS = 3
+DEPLOY_PARTITIONS = 6
+RESTART_S = 50.0  # how long one worker's restart takes in the exercise's deploy
+DEPLOY_EVERY_S = 60.0
+MAX_WAIT_MS = 90000  # a crashed worker's partitions should not wait longer than this unread
+
+
+def deploy_exercise_world(worker_config):
+    """Three workers on six partitions; each in turn stops and is back ``RESTART_S`` seconds later.
+
+    ``worker_config(name)`` gives the consumer settings of the worker called
+    ``name`` (``worker-1``, ...), merged over ``auto.offset.reset=earliest``.
+    """
+    from eda_sim.core.simulation import Simulation
+    from eda_sim.course.nb04.protocols import _restart_when_stopped
+    from eda_sim.course.nb04.world import GROUP, TOPIC, _orders
+    from eda_sim.services.load import Feed
+    from eda_sim.services.members import Member
+
+    sim = Simulation(seed=4, name="exercise-04-deploy")
+    sim.create_topic(TOPIC, partitions=DEPLOY_PARTITIONS)
+    configs = {}
+    for k in range(DEPLOY_WORKERS):
+        name = f"worker-{k + 1}"
+        extra = worker_config(name)
+        if not isinstance(extra, dict):
+            raise TypeError(
+                f"worker_config({name!r}) should return a dict of consumer settings, got {extra!r}"
+            )
+        configs[name] = extra
+        Member(
+            sim,
+            GROUP,
+            [TOPIC],
+            name=name,
+            processing_time=0.01,
+            max_poll_records=50,
+            config={"auto.offset.reset": "earliest", **extra},
+        )
+    Feed(sim, TOPIC, _orders(), rate=30.0, config={"client.id": "shop"}, start=0.0)
+    for k in range(DEPLOY_WORKERS):
+        member = sim.members[f"worker-{k + 1}"]
+        stop = 5.0 + k * DEPLOY_EVERY_S
+        sim.at(stop, member.stop)
+        sim.at(stop + RESTART_S, _restart_when_stopped, sim, member)
+    sim.run(until=5.0 + DEPLOY_WORKERS * DEPLOY_EVERY_S)
+    return sim, configs
+
+
+@checker(
+    "Exercise 04 (b) · a rolling deploy with no rebalance",
+    hint=f"a static member (group.instance.id) that is back within session.timeout.ms keeps its place and "
+    f"its partitions; a restart here takes {RESTART_S:g} s, so the session must outlast it, while a worker "
+    f"that really crashed should lose its partitions within {MAX_WAIT_MS // 1000} s; each worker needs an id "
+    "of its own (a second process with the same id fences the first)",
+)
+def check_static_deploy(fb, worker_config) -> None:
+    """Run the deploy with ``worker_config(name)``'s settings for each worker, and judge it."""
+    if not callable(worker_config):
+        fb.miss(
+            "worker_config should be a function that takes a worker's name and returns a dict of consumer "
+            f"settings, got {type(worker_config).__name__}"
+        )
+        return
+    from eda_sim.course.nb04.protocols import group_counts
+
+    sim, configs = deploy_exercise_world(worker_config)
+    ids = [c.get("group.instance.id") for c in configs.values()]
+    named = [i for i in ids if i is not None]
+    fb.expect(
+        len(named) == DEPLOY_WORKERS and len(set(named)) == DEPLOY_WORKERS,
+        f"each worker is a static member with an id of its own: {', '.join(map(str, named))}",
+        "every worker needs its own group.instance.id"
+        + (
+            f": {', '.join(map(repr, sorted(set(named), key=str)))} is used more than once, so a worker that "
+            "comes back fences another"
+            if len(set(named)) < len(named)
+            else f"; {DEPLOY_WORKERS - len(named)} of {DEPLOY_WORKERS} have none, so they leave and join as "
+            "new members"
+        ),
+    )
+    group = sim.groups.get("workers")
+    timeouts = (
+        [group.session_timeout(sim.members[n].consumer) for n in sorted(sim.members)]
+        if group
+        else []
+    )
+    longest = max(timeouts, default=0.0)
+    counts = group_counts(sim, after=4.9)
+    fb.expect(
+        counts["rebalances"] == 0,
+        "the deploy caused no rebalance: every worker was back within its session and kept its partitions",
+        f"the deploy caused {counts['rebalances']} rebalances and revoked {counts['revoked']} partitions"
+        + (
+            f"; a restart takes {RESTART_S:g} s, longer than the session ({longest:g} s), so the group "
+            "gave the partitions away before the worker was back"
+            if len(named) == DEPLOY_WORKERS
+            else ""
+        ),
+    )
+    fb.expect(
+        0 < longest * 1000 <= MAX_WAIT_MS,
+        f"a worker that really crashes loses its partitions after {longest:g} s",
+        f"a worker that really crashes would keep its partitions, unread, for {longest:g} s: keep the session "
+        f"timeout at {MAX_WAIT_MS // 1000} s or less",
+    )
