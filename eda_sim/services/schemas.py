@@ -1,6 +1,7 @@
 """Event schemas as JSON Schema, and a schema registry modelled on Confluent's.
 
-An event's *schema* is a JSON Schema (validated with ``jsonschema``'s Draft 2020-12
+An event's *schema* is a JSON Schema (validated with ``jsonschema``'s validator for the draft its
+``$schema`` names, Draft 2020-12 when it names none;
 validator). A :class:`SchemaRegistry` keeps, per *subject*, a list of schema
 versions 1, 2, 3, ... and gives every distinct schema a global id (1, 2, 3, ...;
 the same schema registered under two subjects keeps one id, as in Confluent).
@@ -95,7 +96,7 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 
 __all__ = [
@@ -203,22 +204,29 @@ def _join(path: Sequence[Any]) -> str:
     return out
 
 
+def _draft(cls) -> str:
+    """``Draft 2020-12`` for ``Draft202012Validator``, ``Draft 7`` for ``Draft7Validator``."""
+    digits = cls.__name__.removeprefix("Draft").removesuffix("Validator")
+    return f"Draft {digits[:4]}-{digits[4:]}" if len(digits) == 6 else f"Draft {digits}"
+
+
 @lru_cache(maxsize=512)
-def _validator(canonical: str) -> Draft202012Validator:
+def _validator(canonical: str):
     """A checked validator for a schema (by its canonical text)."""
     schema = json.loads(canonical)
+    cls = validators.validator_for(schema, default=Draft202012Validator)
     try:
-        Draft202012Validator.check_schema(schema)
+        cls.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "(top level)"
         hint = ""
         if exc.path and list(exc.path)[-1] == "type":
             hint = f" (valid types: {', '.join(JSON_TYPES)})"
         raise ValueError(
-            f"not a valid JSON Schema (Draft 2020-12) at {where!r}: {exc.message}{hint}"
+            f"not a valid JSON Schema ({_draft(cls)}) at {where!r}: {exc.message}{hint}"
         ) from None
     _check_defaults(schema, [])
-    return Draft202012Validator(schema)
+    return cls(schema)
 
 
 def _check_defaults(schema: Any, path: list) -> None:

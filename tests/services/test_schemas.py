@@ -638,3 +638,12 @@ def test_verdict_and_problem_read_well():
         "NOT compatible under FULL (checked against version 3):\n"
         "  - field 'qty' [incompatible_type]: Bad."
     )
+
+
+def test_the_draft_is_read_from_dollar_schema():
+    tuple_items = {"type": "array", "items": [{"type": "string"}, {"type": "number"}]}
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", **tuple_items}
+    schemas.check_schema(draft7)  # array-form items are draft-07
+    schemas.validate(["a", 1], draft7)
+    with pytest.raises(ValueError, match=r"Draft 2020-12"):
+        schemas.check_schema(tuple_items)  # no $schema: Draft 2020-12, where items is one schema
