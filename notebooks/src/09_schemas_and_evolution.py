@@ -51,7 +51,8 @@ list(data[:5]), data[5:]
 # %% [markdown]
 # The same record in Avro: the payload is binary with no field names in it (a string is its
 # length and bytes, a double eight bytes), so a reader *must* have the writer's schema, which the
-# id finds. It goes to a topic of its own: a subject keeps one schema type. Compare the sizes.
+# id finds. It goes to a topic of its own: the registry refuses a second schema type in one
+# subject (unless its mode is NONE). Compare the sizes.
 
 # %%
 from eda_sim.kafka.schema_registry import AvroSerializer
