@@ -16,7 +16,10 @@ and counted (or summed) in its windows on *event time* (the event's ``time``).
 Results go to ``output`` as JSON ``{"key", "start", "end", "value", "final"}``;
 records whose windows closed go to the side topic ``<app>.late`` with the reason
 in the header ``late-reason`` and a journal row of kind ``late`` (never dropped
-in silence).
+in silence). A record that missed only some of its hopping windows (the
+earliest closed, later ones still open) is counted in the open ones and also
+reported there, naming the windows it missed (Kafka Streams drops it from
+those windows and counts it in a metric).
 
 State: the windows of each input partition live in a
 :class:`~eda_sim.services.state.ChangelogStore` whose changelog is the compacted topic
@@ -104,6 +107,7 @@ class StreamApp:
         self.duplicates = 0
         self.joins: list = []  # (event id, key, joined value, event time, table)
         self.restores: list = []  # (time, instance, partition, records read, seconds)
+        self.trace: list = []  # (processing time, partition, key, event time, watermark, late)
         self._n_instances = instances
         self.instances: list = []
         self._standby: dict = {}  # (instance name, partition) -> changelog offset its copy reached
@@ -217,6 +221,14 @@ class StreamApp:
                     (r.key.decode() if r.key else None, Event.from_json(r.value).time, reason)
                 )
         return out
+
+    def timeline(self):
+        """Each record as the app handled it: processing time, partition, key, event time, the
+        partition's watermark when it came, and whether it was late (a pandas DataFrame)."""
+        import pandas as pd
+
+        cols = ["processed_at", "partition", "key", "event_time", "watermark", "late"]
+        return pd.DataFrame.from_records(self.trace, columns=cols)
 
     def stale_joins(self) -> list:
         """Joins that saw another value than the table's topic held at the record's event time:
@@ -392,13 +404,26 @@ class StreamInstance(Member):
         key = str(value.get(by)) if by else (event.key or "")
         agg = task.agg
         why = agg.is_late(event.time)
+        wm = agg.watermark
+        trace = [self.sim.now, m._partition, key, event.time, wm, bool(why)]
+        app.trace.append(trace)
         if why:
             agg.push(key, event.time)  # refused: it lands in agg.late, with the reason
             self._late(m, key, why)
             store.applied = max(store.applied, m._offset)
             return
-        before = agg.max_time
+        before, missed = agg.max_time, len(agg.missed)
         emitted = agg.push(key, event.time, value.get(field, 0.0) if field else 1.0)
+        if len(agg.missed) > missed:  # some of its (hopping) windows had closed: say so, per record
+            gone = agg.missed[missed:]
+            trace[5] = True
+            self._late(
+                m,
+                key,
+                f"event time {event.time:g} s missed {len(gone)} closed window(s) starting "
+                f"{', '.join(f'{w.start:g}' for _, _, w in gone)} s (watermark {wm:g} s); "
+                f"counted in {len(agg.changed)} still open",
+            )
         # the changelog records every change: windows touched, windows closed or merged, stream time
         for k, start in agg.changed:
             slot = agg.windows.get((k, start))

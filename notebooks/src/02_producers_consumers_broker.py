@@ -175,9 +175,11 @@ show(shop_world(until=20.0, recommenders=3, offline=(4.0, 10.0)), *views)
 # ## Reading deletes nothing; age does
 #
 # Many people believe a broker deletes a record once it has been consumed. It does not: every group reads
-# independently, and records leave only by **retention**, per topic: by age (`retention.ms`) or by size
-# (`retention.bytes`), and always a whole **segment** at a time (a segment is a chunk of the log, rolled
-# every `segment.ms` or `segment.bytes`). Below, a topic nobody reads, with one record per second, a
+# independently, and on an ordinary topic (`cleanup.policy=delete`, the default) records leave only by
+# **retention**: by age (`retention.ms`) or by size (`retention.bytes`), and always a whole **segment** at a
+# time (a segment is a chunk of the log, rolled every `segment.ms` or `segment.bytes`). A *compacted* topic
+# (`cleanup.policy=compact`) also loses every record that a newer one with the same key replaced, long
+# before any retention: notebook 11 shows it. Below, a topic nobody reads, with one record per second, a
 # retention of one minute and 20-second segments; the broker checks every five minutes.
 
 # %%

@@ -134,8 +134,13 @@ alerts["model_version"].value_counts()
 # ## Rebuild state from the log
 #
 # The scorer keeps a running count and total per card. If that state were lost, replaying the log from
-# the start into an empty state gives it back, exactly. This is the idea of **event sourcing**: the events
-# are the source of truth, and state is a view you can always recompute.
+# the start into an empty state gives it back, exactly. This is **rebuilding a projection** from a topic:
+# it works while the topic still holds every record the state was built from. It is not yet **event
+# sourcing**, which makes the events the system of record: one stream per entity (this card), appends
+# that succeed only if the stream is still at the version the writer read (an *expected version*), and a
+# store that never expires or compacts anything. A Kafka topic mixes many keys in a partition, lets any
+# producer append at any time, and deletes history by retention or, if compacted, by key (notebook 11):
+# use it to carry events, and keep the system of record elsewhere.
 
 # %%
 from eda_sim.course.nb15.world import card_totals, rebuild_card_totals

@@ -20,6 +20,7 @@
 # | 7 | Transient failures get bounded retries with backoff; permanent ones go to a dead-letter topic with their error. | [08](08_retries_and_dead_letters.ipynb) |
 # | 8 | Events are a contract: version their schemas and make only compatible changes. | [09](09_schemas_and_evolution.ipynb) |
 # | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [10](10_storms_backpressure_and_monitoring.ipynb) |
+# | 11 | State lives beside the stream: a compacted topic keeps the latest value per key, windows count on event time and send what is too late aside, and state stores come back from their changelog after a crash. | [11](11_state_tables_windows_joins.ipynb) |
 # | 13 | A correlation id and a causation id on every event turn a pile of logs into a request's story. | [12](12_tracing.ipynb) |
 # | 14 | AI services both consume and produce: views in, recommendations out; transactions in, alerts out; model events for the monitors. | [13](13_realtime_recommendations.ipynb), [14](14_fraud_detection_challenge.ipynb) |
 # | 15 | The log is history: replay it to back-test a model, rebuild state, or audit a decision, for as long as retention keeps it. | [15](15_replay_audit_monitoring.ipynb) |

@@ -1,0 +1,1 @@
+"""Notebook 11: its world (``world.py``) and its exercise check (``check.py``)."""
