@@ -198,6 +198,17 @@ class Replica:
                     del state[1][min(state[1])]
         return gone
 
+    def restart_at(self, offset: int, now: float) -> None:
+        """Drop the whole log and continue empty from ``offset`` (the leader no longer has older records)."""
+        log = self.log
+        fresh = PartitionLog(log.topic, log.index, log._config, now)
+        fresh._base = fresh.log_start_offset = fresh._segments[0].base = offset
+        self.log = fresh
+        self.batches = []
+        self.producers = {}
+        self.epochs = [e for e in self.epochs if e[1] < offset][-1:]
+        self.hw = offset
+
     def epoch_end(self, epoch: int) -> int:
         """Where ``epoch`` ends in this replica's history: the start of the next epoch, or the LEO."""
         for i, (e, _start) in enumerate(self.epochs):
@@ -651,6 +662,11 @@ class Cluster:
             return
         now = self._sim.now
         leader = part.replicas[part.leader]
+        start = leader.log.log_start_offset
+        if offset < start:
+            # retention removed what the follower asks for: it starts over at the leader's log start
+            part.replicas[follower].restart_at(start, now)
+            offset = start
         st = part.follower_state[follower]
         st[0] = offset
         leo = leader.leo

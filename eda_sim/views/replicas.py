@@ -119,3 +119,37 @@ def draw_replicas(sim, topic: str, ax=None, title: str | None = None):
         ax.spines[side].set_visible(False)
     _mpl.title(ax, title or f"{topic}: replicas at t = {sim.now:g} s")
     return fig
+
+
+def draw_lost_and_refused(table, ax=None):
+    """Bars of lost and refused writes per setting, from a sweep table (``acks``,
+    ``min.insync.replicas``, ``unclean``, ``lost``, ``refused`` columns); returns the figure."""
+    fig, ax = _mpl.figure_and_ax(ax, (9.0, 3.6))
+    rows = table.to_dict("records")
+    labels = [
+        f"acks={r['acks']}\nmin.isr={r['min.insync.replicas']}\n{'unclean' if r['unclean'] else 'clean'}"
+        for r in rows
+    ]
+    xs = range(len(rows))
+    lost = ax.bar(
+        [x - 0.2 for x in xs],
+        [r["lost"] for r in rows],
+        width=0.4,
+        color="#c0392b",
+        label="lost (acknowledged, then gone)",
+    )
+    refused = ax.bar(
+        [x + 0.2 for x in xs],
+        [r["refused"] for r in rows],
+        width=0.4,
+        color="#7f8c8d",
+        label="refused (the caller was told)",
+    )
+    ax.bar_label(lost, fontsize=7)
+    ax.bar_label(refused, fontsize=7)
+    ax.set_xticks(list(xs), labels, fontsize=7)
+    ax.set_ylabel("writes")
+    ax.legend(fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig

@@ -478,3 +478,26 @@ def test_replica_board_marks_leader_isr_down_and_committed_part():
     assert "replicas at t =" in fig.axes[0].texts[-1].get_text()
     with pytest.raises(ValueError, match="topics are"):
         replica_rows(sim, "nope")
+
+
+def test_a_follower_behind_the_leaders_retention_starts_over_at_the_log_start():
+    sim = cluster()
+    sim.create_topic(
+        "clicks",
+        replication_factor=3,
+        config={"retention.ms": 60_000, "segment.ms": 10_000},
+    )
+    part = sim.topic("clicks").partitions[0]
+    sim.cut_broker(2)
+    p = sim.producer(acks="1")
+    for second in range(0, 200, 5):
+        sim.at(float(second), p.produce, "clicks", f"c-{second}")
+    sim.run(400)
+    assert part.log_start_offset > 0  # retention deleted the oldest segments on the leader
+    assert part.replicas[2].leo == 0
+    sim.heal_broker(2)
+    sim.run(sim.now + 1)
+    follower, leader = part.replicas[2], part.replicas[0]
+    assert follower.log.log_start_offset == leader.log.log_start_offset
+    assert follower.leo == leader.leo
+    assert [r.value for r in follower.log.records()] == [r.value for r in leader.log.records()]
