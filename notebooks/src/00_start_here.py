@@ -113,8 +113,8 @@ check_roles(answer)
 # from yours; a plain cell after them shows the same picture. Exercises end with a check that says what
 # is right, what is missing, and gives a hint; worked solutions are in `notebooks/solutions/`.
 #
-# **What the simulator simplifies.** One broker, no replication, rebalances that complete instantly, and a
-# network with a fixed small delay. Everything else (partitioning, offsets, commits, groups, retention)
+# **What the simulator simplifies.** One broker unless a notebook asks for more (06 runs three, with
+# replication), rebalances that complete instantly, and a network with a fixed small delay. Everything else (partitioning, offsets, commits, groups, retention)
 # follows Kafka's rules, and the notebooks point out where real clusters behave differently.
 #
 # Next: [01 · events](01_events.ipynb).

@@ -24,8 +24,8 @@ sim = monitoring_world(seed=12, until=6000.0)
 show(sim, "flow")
 
 # %% [markdown]
-# The simulator runs one broker and keeps one copy of each partition (no replication); retention, offsets
-# and consumer groups behave as in Kafka.
+# This notebook runs one broker, so each partition has one copy (notebook 06 shows replicas); retention,
+# offsets and consumer groups behave as in Kafka.
 
 # %% [markdown]
 # ## The model's life, as events

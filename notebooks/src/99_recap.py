@@ -17,6 +17,7 @@
 # | 4 | Order holds within a partition: give related events one key, and do not change the partition count under them. | [03](03_partitions_and_ordering.ipynb) |
 # | 5 | A group scales up to one member per partition; every change of members is a rebalance. | [04](04_consumer_groups_and_scaling.ipynb) |
 # | 6 | Delivery is at-least-once in practice, so duplicates are normal: consumers deduplicate on a stable event id. | [05](05_delivery_and_idempotency.ipynb) |
+# | 6b | An acknowledgement is as strong as its `acks`: with `acks=1` a failover can erase it while lag reads 0; `acks=all` with `min.insync.replicas=2` and clean elections keeps it. | [06](06_durability_and_replication.ipynb) |
 # | 7 | Transient failures get bounded retries with backoff; permanent ones go to a dead-letter topic with their error. | [08](08_retries_and_dead_letters.ipynb) |
 # | 8 | Events are a contract: version their schemas and make only compatible changes. | [09](09_schemas_and_evolution.ipynb) |
 # | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [10](10_storms_backpressure_and_monitoring.ipynb) |
@@ -40,6 +41,11 @@
 # - [ ] Every consumer with a side effect skips ids it has seen (inbox, unique constraint, upsert), in the same
 #   transaction as the effect.
 # - [ ] Nobody reads "lag 0" as "processed exactly once".
+#
+# **Durability** ([06](06_durability_and_replication.ipynb))
+# - [ ] Events that must not be lost go to topics with replication factor 3 and `min.insync.replicas=2`, written
+#   with `acks=all`; unclean leader election stays off for them.
+# - [ ] Delivery-report errors (`NOT_ENOUGH_REPLICAS`, `_MSG_TIMED_OUT`) reach someone who can act on them.
 #
 # **Ordering** ([03](03_partitions_and_ordering.ipynb))
 # - [ ] Events that must stay in order share a key, and the key spreads the load.
