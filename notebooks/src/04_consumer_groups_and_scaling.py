@@ -4,9 +4,11 @@
 # **After this notebook you can** predict how far adding consumers to a group speeds it up; read a
 # rebalance on the partition board when a member joins, leaves or dies; count the records a rebalance
 # makes a group process twice; explain why a busy consumer gets thrown out of its group, and how that
-# turns into a rebalance storm; and choose between eager and cooperative rebalancing.
+# turns into a rebalance storm; choose between eager, cooperative and Kafka 4's consumer protocol
+# (KIP-848); keep partitions through a deploy with static membership; and say when a share group, with
+# more consumers than partitions, is the right tool.
 #
-# **Time:** about 35 minutes.
+# **Time:** about 50 minutes.
 
 # %% [markdown]
 # ## A group shares the partitions
@@ -249,6 +251,175 @@ explore(storm_report, processing_ms=(1, 40, 1, 20), max_poll_records=(10, 500, 1
 storm_report(20, 120, 2000, "range")
 
 # %% [markdown]
+# ## Kafka 4's protocol: the broker assigns, one partition at a time
+#
+# Everything above is the **classic** protocol: the members stop at a barrier, one of them computes the
+# assignment, and every member waits for the slowest. Kafka 4.0 made a second protocol generally
+# available (KIP-848), chosen per consumer with `group.protocol=consumer`:
+#
+# - the **broker** computes a *target assignment* whenever the group changes, and numbers it with the
+#   **group epoch**;
+# - each member heartbeats every 5 s (`group.consumer.heartbeat.interval.ms`, a broker setting) and
+#   carries its own **member epoch**; the answer tells it what to give up and what to take;
+# - a partition moves in two steps: its owner revokes it in its next `poll`, then the new owner takes it
+#   on its own next heartbeat. Nobody else stops.
+#
+# The session timeout becomes the broker's too (`group.consumer.session.timeout.ms`, 45 s), and
+# librdkafka refuses the old client-side settings outright:
+
+# %%
+from eda_sim.kafka import KafkaException
+
+try:
+    Simulation(seed=4, name="kip848").consumer(
+        {"group.id": "new", "group.protocol": "consumer", "session.timeout.ms": 10000})
+except KafkaException as err:
+    print(err)
+
+# %% [markdown]
+# Choosing an assignor moves to `group.remote.assignor` (`uniform`, the default, or `range`). The
+# journal writes the group epoch with each target and, for every member, its epoch, what it owns and
+# what it is still waiting for. Three workers start together on the new protocol:
+
+# %%
+from eda_sim.broker.group_consumer import epochs
+from eda_sim.course.nb04.protocols import start_world
+
+kip848 = start_world("consumer", until=12.0)
+for row in epochs(kip848, "workers").itertuples():
+    print(f"{row.time:5.2f} s  {row.who:<12} epoch {row.epoch}  {row.what.replace('orders-', 'p')}")
+
+# %% [markdown]
+# `worker-1` joined first and was given all six partitions. Each later join moved the target at once,
+# but the partitions followed at heartbeat pace: `worker-1` heard at its 5 s heartbeat that four of them
+# were no longer its own and gave them up in its next poll (5.32 s, after the batch in hand); the other
+# two took them at their own next heartbeats, at 10 s. Four partitions had no owner for almost five
+# seconds, while `worker-1` read p0 and p1 throughout: slower than a classic rebalance, and paid only by
+# the partitions that move.
+
+# %% [markdown]
+# ## Static membership: a restart is not a departure
+#
+# A deploy restarts every instance of a service, one after another. In a classic group each stop is a
+# rebalance and each start another. With **static membership** (KIP-345) each instance sets its own
+# `group.instance.id`; when it stops, it does not leave (librdkafka sends no LeaveGroup for it), and
+# if the same id is back within the session timeout it gets its place and its partitions back, with no
+# rebalance. The price: its partitions wait, unread, while it is away.
+#
+# A rolling deploy of three workers (each stops, and is back 2 s later), six ways from one seed:
+
+# %%
+from eda_sim.course.nb04.protocols import deploy_sweep
+
+deploy = deploy_sweep()
+deploy
+
+# %%
+def six_ways(table, title):
+    labels = [f"{p}\n{'static' if s else 'dynamic'}" for p, s in zip(table.protocol, table.static)]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+    for ax, column in zip(axes, ["rebalances", "paused_s", "duplicates"]):
+        ax.bar(labels, table[column], color=["#0072B2", "#E69F00"] * 3)
+        ax.set_title(column)
+        ax.tick_params(axis="x", labelsize=7)
+    fig.suptitle(title)
+    plt.show()
+
+six_ways(deploy, "a rolling deploy of three workers")
+
+# %% [markdown]
+# - **Static** members cause no rebalance and no duplicate, under every protocol. Their cost is
+#   `paused_s`: partition-seconds that nobody read, here two partitions for about two seconds per
+#   restart.
+# - **Eager** revokes all six partitions twice per restart; **cooperative** and **KIP-848** revoke only
+#   what moves. In the classic rows some records are processed twice: the simulator takes partitions away
+#   in the middle of a worker's batch. KIP-848 waits for the worker's next poll, as librdkafka does.
+# - KIP-848's dynamic row pauses longest: a freed partition waits for its new owner's next heartbeat
+#   (up to 5 s). The simulator completes a classic rebalance the instant it starts, so its classic rows
+#   leave out the time a real classic group spends noticing the rebalance (a heartbeat, 3 s) and at the
+#   barrier waiting for every member's next poll, during which an eager group reads nothing at all.
+
+# %% [markdown]
+# ## The storm, six ways
+#
+# Does static membership or the new protocol stop the rebalance storm? Three workers, a backlog, and
+# batches of 3 s against a `max.poll.interval.ms` of 2 s:
+
+# %%
+from eda_sim.course.nb04.protocols import storm_protocols
+
+storm = storm_protocols()
+six_ways(storm, "batches of 3 s, max.poll.interval.ms = 2 s")
+storm
+
+# %% [markdown]
+# None of the six commits anything. In the classic protocol librdkafka leaves the group when
+# `max.poll.interval.ms` passes, static or not, so static membership changes nothing. Under KIP-848 a
+# static member that misses its poll leaves with epoch -2, which keeps its place: no rebalance at all,
+# and still no progress, because its commits are refused and its batch comes back. A quiet storm is
+# still a storm; only a batch that fits in `max.poll.interval.ms` ends it.
+
+# %% [markdown]
+# ## More consumers than partitions: share groups
+#
+# In a consumer group, six workers on a two-partition topic leave four idle. Kafka 4 adds **share groups**
+# (KIP-932, "queues for Kafka"): the members share the records of each partition, and each record is
+# acknowledged on its own. The same shop, keyed by 20 customers, 600 orders waiting, six workers:
+
+# %%
+from eda_sim.course.nb04.share import share_vs_group
+
+share_vs_group(6)
+
+# %% [markdown]
+# The share group works through the backlog about three times as fast: all six workers are busy. But
+# look at `keys_out_of_order`: for every customer, some order finished before an earlier one of the same
+# customer, because two workers held that customer's orders at the same time. A share group gives up
+# per-key order; use it for work items that do not depend on each other.
+#
+# Each record a share consumer receives is **acquired** under a lock (30 s,
+# `group.share.record.lock.duration.ms`). The consumer then settles it: `ACCEPT` (done), `RELEASE`
+# (give it back, for anyone) or `REJECT` (never again). Each delivery adds one to its delivery count;
+# at `group.share.delivery.count.limit` (5) a record that comes back is **archived**. confluent-kafka
+# has a `ShareConsumer` since 2.16 (a preview), and these are its names:
+
+# %%
+from eda_sim.broker.share_group import share_group
+from eda_sim.kafka.share_consumer import AcknowledgeType, ShareConsumer
+
+sim = Simulation(seed=4, name="share")
+sim.create_topic("jobs", partitions=1)
+share_group(sim, "workers", {"share.auto.offset.reset": "earliest"})  # Kafka's default is latest
+producer = sim.producer()
+for i in range(2):
+    producer.produce("jobs", value=f"job {i}")
+producer.flush()
+worker = ShareConsumer(
+    {"group.id": "workers", "client.id": "worker", "share.acknowledgement.mode": "explicit"}, sim=sim)
+worker.subscribe(["jobs"])
+
+# %%
+history = []
+for _ in range(6):
+    for msg in worker.poll(0.5):
+        history.append((msg.value().decode(), msg.delivery_count()))
+        ack = AcknowledgeType.ACCEPT if msg.offset() == 0 else AcknowledgeType.RELEASE
+        worker.acknowledge(msg, ack)
+worker.commit_sync()
+history
+
+# %%
+j = sim.journal.frame()
+j[j.kind == "archived"][["time", "offset", "count", "detail"]]
+
+# %% [markdown]
+# `job 0` was accepted on its first delivery. `job 1` was released five times and then archived, so a
+# record that fails again and again cannot circle for ever: the share group's answer to the poison record
+# (notebook 08). Kafka is adding a dead-letter topic for archived records (KIP-1191); the simulator takes
+# its group setting `errors.deadletterqueue.topic.name` and writes dead letters the way notebook 08 shows.
+# Tansu, the broker notebook 16 runs against, has no share groups and no KIP-848 protocol yet.
+
+# %% [markdown]
 # ## Exercise: size the group
 #
 # A topic with 6 partitions gets 240 orders per second, with 600 already waiting. A worker needs 0.02 s
@@ -273,6 +444,33 @@ max_poll_records = 50    # 50 x 0.02 s = 1 s per batch, well inside 2 s
 check_group_sizing(instances, max_poll_records)
 
 # %% [markdown]
+# ## Exercise (b): deploy without a rebalance
+#
+# Three workers read a topic of six partitions. Every deploy restarts them one at a time, and a restart
+# takes **50 s**. Write `worker_config(name)`: the consumer settings for the worker called `name`, so that
+# a deploy causes no rebalance, while a worker that really crashes loses its partitions to the others
+# within **90 s**.
+
+# %% tags=["exercise"]
+from eda_sim.course.nb04.check import check_static_deploy
+
+def worker_config(name):
+    return {"session.timeout.ms": 45000}
+
+check_static_deploy(worker_config)
+
+# %% tags=["solution"]
+from eda_sim.course.nb04.check import check_static_deploy
+
+### BEGIN SOLUTION
+def worker_config(name):
+    # an id per instance (a shared one fences the other instances); a session longer than the restart
+    return {"group.instance.id": name, "session.timeout.ms": 75000}
+### END SOLUTION
+
+check_static_deploy(worker_config)
+
+# %% [markdown]
 # ## Pitfall checklist: consumer groups and rebalances
 #
 # - [ ] The topic has at least as many partitions as the most consumers the group will ever run.
@@ -282,5 +480,11 @@ check_group_sizing(instances, max_poll_records)
 #   your consumer is ready for it (notebook 05).
 # - [ ] Groups that scale up and down often use cooperative rebalancing (`cooperative-sticky`).
 # - [ ] You watch evictions and rebalances: a steady stream of them is a storm, not noise.
+# - [ ] Services that are redeployed often give each instance its own `group.instance.id`, with a
+#   session timeout longer than a restart and as short as you can afford to leave partitions unread.
+# - [ ] On Kafka 4, new groups can use `group.protocol=consumer`; then the session timeout, heartbeat
+#   and assignor are broker settings, and setting them on the client is an error.
+# - [ ] A share group is for independent work items: it scales past the partitions and gives up
+#   per-key order; every record ends accepted, rejected or archived after the delivery limit.
 #
 # Next: [05 · delivery and idempotency](05_delivery_and_idempotency.ipynb).

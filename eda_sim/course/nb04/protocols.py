@@ -91,6 +91,26 @@ def _world(
     return sim
 
 
+def start_world(
+    protocol: str = "consumer", static: bool = False, *, until: float = 12.0, seed: int = 4
+):
+    """Three workers on six partitions start together, and nothing else happens: how the group settles."""
+    sim = _world(
+        protocol,
+        static,
+        3,
+        6,
+        150.0,
+        seed,
+        f"start-{protocol}",
+        processing_time=0.01,
+        max_poll_records=100,
+        commit="after",
+    )
+    sim.run(until=until)
+    return sim
+
+
 def deploy_world(
     protocol: str = "eager",
     static: bool = False,
