@@ -377,6 +377,7 @@ class Cluster:
         self.topic_settings: dict = {}
         self._topics_made = 0
         self._checking = False
+        self.acked_seq: dict = {}  # (producer id, topic, partition) -> last sequence acknowledged
 
     def __repr__(self) -> str:
         alive = [n.id for n in self.nodes if n.alive]
@@ -468,6 +469,25 @@ class Cluster:
                 )
                 self._answer(producer, batch, part, first)
                 return
+            acked = self.acked_seq.get((pid, batch.topic, batch.partition), -1)
+            if batch.base_seq == acked + 1 and last < acked:
+                # Sequences the producer had acknowledged are gone from this leader (an unclean
+                # election): waiting cannot fill the gap. librdkafka bumps the producer epoch and
+                # starts the partition's sequence afresh (KIP-360); the effect here is the same.
+                journal.write(
+                    "sequence_reset",
+                    producer.name,
+                    "",
+                    batch.topic,
+                    batch.partition,
+                    -1,
+                    acked - last,
+                    f"broker {leader} lacks acknowledged sequences {last + 1}..{acked}: "
+                    "epoch bumped, sequence restarted",
+                )
+                if state is None:
+                    state = rep.producers[pid] = [-1, {}]
+                state[0] = last = batch.base_seq - 1
             if batch.base_seq != last + 1:
                 self._refuse(
                     producer,
@@ -504,8 +524,18 @@ class Cluster:
                 ev.callbacks.append(lambda _ev: self._request_timeout(part, entry))
 
     def _answer(self, producer, batch, part, first: int) -> None:
+        def answered(_ev):
+            if batch.done:
+                return
+            if batch.base_seq is not None:  # what the idempotent producer knows was written
+                key = (producer.producer_id, batch.topic, batch.partition)
+                end = batch.base_seq + len(batch.records) - 1
+                if end > self.acked_seq.get(key, -1):
+                    self.acked_seq[key] = end
+            producer._ack(batch, first)
+
         ev = self._sim.env.timeout(producer._latency)
-        ev.callbacks.append(lambda _ev: None if batch.done else producer._ack(batch, first))
+        ev.callbacks.append(answered)
 
     def _refuse(self, producer, batch, part, error: KafkaError) -> None:
         self._sim.journal.write(

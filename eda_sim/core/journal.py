@@ -105,6 +105,7 @@ KINDS = {
     "broker_restarted": "a crashed broker came back with the logs it had",
     "broker_cut": "replication traffic to and from a broker is dropped (a network partition)",
     "broker_healed": "replication traffic to and from a broker flows again",
+    "sequence_reset": "an idempotent producer found acknowledged sequences gone from a new leader and restarted its sequence (KIP-360 epoch bump)",
     "broker_slowed": "a broker's follower fetches got slower (or fast again)",
     # the service layer (eda_sim.services.service, eda_sim.services.retries)
     "handled": "a service's handler finished an event (detail = type and id)",

@@ -501,3 +501,28 @@ def test_a_follower_behind_the_leaders_retention_starts_over_at_the_log_start():
     assert follower.log.log_start_offset == leader.log.log_start_offset
     assert follower.leo == leader.leo
     assert [r.value for r in follower.log.records()] == [r.value for r in leader.log.records()]
+
+
+def test_idempotent_producer_goes_on_after_an_unclean_election_lost_its_acknowledged_sequences():
+    sim = cluster(unclean=True)
+    part = payments(sim, min_isr=1)
+    p = sim.producer({"enable.idempotence": True, "message.timeout.ms": 20000})
+    ledger = Ledger()
+    p.produce("payments", "a", on_delivery=ledger)
+    p.flush()
+    sim.run(sim.now + 1)
+    sim.cut_broker(1)
+    sim.cut_broker(2)
+    sim.run(sim.now + 46)
+    p.produce("payments", "only-on-0", on_delivery=ledger)
+    p.flush()
+    sim.crash_broker(0)
+    sim.heal_broker(1)
+    sim.heal_broker(2)
+    sim.run(sim.now + 10)
+    p.produce("payments", "after", on_delivery=ledger)
+    p.flush()
+    assert ledger.acked == ["a", "only-on-0", "after"] and not ledger.failed
+    assert held(part) == ["a", "after"]  # 'only-on-0' went with the unclean election
+    reset = sim.journal.frame(kind="sequence_reset")
+    assert len(reset) == 1 and "lacks acknowledged sequences 1..1" in reset.detail.iloc[0]
