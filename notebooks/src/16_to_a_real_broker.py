@@ -155,7 +155,8 @@ broker_terms()
 # %% [markdown]
 # Two differences matter most when you move a design. **Pub/Sub has no partitions to see**: per-key order
 # comes from ordering keys, and a subscription plays the part of a consumer group. **Kinesis and Event Hubs
-# leave dead letters to you**, as Kafka does; Pub/Sub and Redis count deliveries for you.
+# leave dead letters to you**, as Kafka's consumer groups do; Pub/Sub and Redis count deliveries for you,
+# and so do Kafka 4's share groups (notebook 04), which archive a record after its last allowed delivery.
 
 # %% [markdown]
 # ## Exercise: translate the words

@@ -2387,7 +2387,9 @@ DIFFERENCES = [
     },
     {
         "aspect": "poison events",
-        "kafka": "no delivery count: the application counts attempts itself (headers, retry topics)",
+        "kafka": "consumer groups keep no delivery count: the application counts attempts itself (headers, "
+        "retry topics); share groups (KIP-932, Kafka 4) count deliveries per record and archive a record at "
+        "group.share.delivery.count.limit",
         "redis_streams": "XPENDING reports each entry's delivery count",
         "this_backend": "run_service dead-letters after max_deliveries deliveries, with dlt-deliveries in the headers",
     },

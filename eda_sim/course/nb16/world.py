@@ -31,7 +31,7 @@ SIGKILL and the hand-over is Redis's pending-entries list and ``XCLAIM``.
 Without a server, the **simulator** runs the same handler with the same
 policies: the crash is :meth:`~eda_sim.core.simulation.Simulation.crash`, the
 hand-over a rebalance after ``session.timeout.ms``, and the count of tries is
-the retry policy's (the simulator has no delivery counter).
+the retry policy's (a consumer group keeps no delivery counter; share groups do).
 
 Which backend ran, and its timing, can differ from run to run and machine to
 machine; what the guarantees fix cannot. :meth:`Run.summary` (the repr of a
@@ -849,7 +849,7 @@ TERMS = {
         "Redis Streams": "MAXLEN / MINID trimming",
     },
     "poison events": {
-        "Kafka": "dead-letter topic (yours)",
+        "Kafka": "dead-letter topic (yours); share groups: delivery count, limit",
         "Kinesis": "none built in",
         "Event Hubs": "none built in",
         "Pub/Sub": "dead-letter topic, max attempts",
