@@ -7,7 +7,7 @@ while the system acts on another.
 
 from __future__ import annotations
 
-__all__ = ["group_lag", "lag", "replayed_group_lag"]
+__all__ = ["group_lag", "lag", "readable_end", "replayed_group_lag"]
 
 
 def lag(log_start: int, log_end: int, committed: int | None) -> int:
@@ -29,19 +29,54 @@ def lag(log_start: int, log_end: int, committed: int | None) -> int:
       records, ``latest`` reads none. The difference was lost to retention.
 
     Never negative: a committed offset past the log end counts as 0.
+
+    **Which end.** ``log_end`` is the end the reporter measures against, and
+    on a topic with transactions two tools disagree (see :func:`readable_end`):
+    ``kafka-consumer-groups`` lists offsets with ``read_uncommitted`` and
+    counts to the high watermark, commit and abort markers and records of
+    open or aborted transactions included, so a group that has read all it
+    can read may still show lag; librdkafka's ``consumer_lag`` statistic
+    counts to the last stable offset when the consumer is ``read_committed``
+    (its default) and to the high watermark when it is ``read_uncommitted``.
     """
     base = log_start if committed is None else committed
     return max(0, log_end - base)
 
 
-def group_lag(sim, group_id: str, topics) -> int:
-    """A group's total :func:`lag` over every partition of ``topics``, from the broker's state now."""
+def readable_end(sim, topic: str, partition: int, isolation_level: str = "read_uncommitted") -> int:
+    """The end a reader at ``isolation_level`` reads up to: the high watermark, or the last stable offset.
+
+    ``read_uncommitted`` (what ``kafka-consumer-groups`` uses for lag) stops
+    at the high watermark; ``read_committed`` at the last stable offset, the
+    first offset of the oldest transaction still open there.
+    """
+    if isolation_level == "read_committed":
+        return sim.transactions.last_stable_offset(topic, partition)
+    if isolation_level != "read_uncommitted":
+        raise ValueError(
+            f"isolation_level must be read_committed or read_uncommitted, got {isolation_level!r}"
+        )
+    return sim.topic(topic).partitions[partition].log_end_offset
+
+
+def group_lag(sim, group_id: str, topics, isolation_level: str = "read_uncommitted") -> int:
+    """A group's total :func:`lag` over every partition of ``topics``, from the broker's state now.
+
+    ``read_uncommitted`` (the default) is ``kafka-consumer-groups``' figure;
+    ``read_committed`` is librdkafka's ``consumer_lag`` for a read_committed
+    consumer (see :func:`lag`).
+    """
     group = sim.groups.get(group_id)
     committed = group.committed if group is not None else {}
     total = 0
     for name in topics:
         for log in sim.topic(name).partitions:
-            total += lag(log.log_start_offset, log.log_end_offset, committed.get((name, log.index)))
+            end = (
+                log.log_end_offset
+                if isolation_level == "read_uncommitted"
+                else readable_end(sim, name, log.index, isolation_level)
+            )
+            total += lag(log.log_start_offset, end, committed.get((name, log.index)))
     return total
 
 

@@ -176,6 +176,7 @@ effects_sweep()
 # and **not** the database: a retried batch charges again, because the charge is outside the
 # transaction. Only the last two rows are exact on both sides. The outbox relay may send an event twice,
 # but both copies carry the payment's id, so a downstream reader that deduplicates by id counts it once.
+# [07 · transactions and exactly-once](07_transactions_and_exactly_once.ipynb) takes these rows apart.
 
 # %% [markdown]
 # ## Exercise: make the ledger exact

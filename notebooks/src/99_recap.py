@@ -18,6 +18,7 @@
 # | 5 | A group scales up to one member per partition; every change of members is a rebalance. | [04](04_consumer_groups_and_scaling.ipynb) |
 # | 6 | Delivery is at-least-once in practice, so duplicates are normal: consumers deduplicate on a stable event id. | [05](05_delivery_and_idempotency.ipynb) |
 # | 6b | An acknowledgement is as strong as its `acks`: with `acks=1` a failover can erase it while lag reads 0; `acks=all` with `min.insync.replicas=2` and clean elections keeps it. | [06](06_durability_and_replication.ipynb) |
+# | 6c | Kafka's transactions make read-process-write exact inside Kafka; a database write or an external call still needs an inbox or an outbox. | [07](07_transactions_and_exactly_once.ipynb) |
 # | 7 | Transient failures get bounded retries with backoff; permanent ones go to a dead-letter topic with their error. | [08](08_retries_and_dead_letters.ipynb) |
 # | 8 | Events are a contract: version their schemas and make only compatible changes. | [09](09_schemas_and_evolution.ipynb) |
 # | 9 | Surges are normal: watch lag, latency and errors per partition, and answer with scaling, rate limits and backpressure. | [10](10_storms_backpressure_and_monitoring.ipynb) |
@@ -46,6 +47,10 @@
 # - [ ] Events that must not be lost go to topics with replication factor 3 and `min.insync.replicas=2`, written
 #   with `acks=all`; unclean leader election stays off for them.
 # - [ ] Delivery-report errors (`NOT_ENOUGH_REPLICAS`, `_MSG_TIMED_OUT`) reach someone who can act on them.
+#
+# **Exactly-once** ([07](07_transactions_and_exactly_once.ipynb))
+# - [ ] A read-process-write loop puts its input offsets in the transaction; its readers are `read_committed`.
+# - [ ] Nobody expects `enable.idempotence`, or a Kafka transaction, to cover a database write.
 #
 # **Ordering** ([03](03_partitions_and_ordering.ipynb))
 # - [ ] Events that must stay in order share a key, and the key spreads the load.
@@ -111,8 +116,8 @@ def show(belief):
 explore(show, belief=list(DEMOS))
 
 # %% [markdown]
-# The ledger of notebook 05, once more: a crash before the commit makes a plain consumer post payments twice;
-# the consumer with an inbox of event ids gets the true total.
+# Notebook 07's payments service, once more: crashed after each step, with Kafka's transactions it never
+# posts an event twice, yet it charges the database twice; with an inbox next to the charge, it does neither.
 
 # %%
 show("exactly-once covers my database write")

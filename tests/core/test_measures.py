@@ -83,3 +83,28 @@ def test_every_view_agrees_on_lag_in_random_worlds(
     sim.broker.enforce_retention()
     seen = _everywhere(sim, "g", "t")
     assert len(set(seen.values())) == 1, seen
+
+
+def test_lag_on_a_transactional_topic_as_each_tool_reports_it():
+    """kafka-consumer-groups counts to the high watermark; librdkafka's read_committed consumer_lag to the LSO."""
+    from eda_sim import Simulation
+    from eda_sim.core.measures import group_lag, readable_end
+
+    sim = Simulation(seed=1, name="lag-txn")
+    sim.create_topic("out", partitions=1)
+    p = sim.producer({"transactional.id": "t"})
+    p.init_transactions()
+    p.begin_transaction()
+    p.produce("out", value="done")
+    p.commit_transaction()  # offset 0 the record, 1 the commit marker
+    p.begin_transaction()
+    p.produce("out", value="open")
+    p.flush()  # offset 2, in an open transaction
+    reader = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest"})
+    reader.subscribe(["out"])
+    assert [m.value() for m in reader.consume(10, 0.5)] == [b"done"]
+    reader.commit(asynchronous=False)  # the position: 2, past the marker, at the LSO
+    assert readable_end(sim, "out", 0, "read_committed") == 2
+    assert readable_end(sim, "out", 0) == 3
+    assert group_lag(sim, "g", ["out"]) == 1  # the open record counts for kafka-consumer-groups
+    assert group_lag(sim, "g", ["out"], isolation_level="read_committed") == 0
