@@ -83,6 +83,21 @@ draw_replicas(after.sim, "payments", title="acks=1, after broker 0 came back and
 after.sim.journal.frame(kind="truncated")[["time", "actor", "offset", "count"]]
 
 # %% [markdown]
+# Step through it yourself: the slider moves the clock (the world is re-run up to that time), the menu
+# switches `acks`. Watch the light cells at 2 s, the leader move at 11 s, and broker 0's log shrink at 15 s.
+
+# %% tags=["nbval-ignore-output"]
+from eda_sim.views.widgets import explore
+
+def replicas_at(t, acks):
+    return draw_replicas(failover(acks=acks, until=t).sim, "payments", title=f"acks={acks}, t = {t:g} s")
+
+explore(replicas_at, t=(0.5, 20.0, 0.5, 11.5), acks=["1", "all"])
+
+# %%
+replicas_at(11.5, "all")
+
+# %% [markdown]
 # ## Lost while every number looks fine
 #
 # The payment API was told each of these payments was delivered. None of them is in the topic.
@@ -198,7 +213,6 @@ draw_lost_and_refused(table)
 
 # %% tags=["nbval-ignore-output"]
 from eda_sim.course.nb06.world import bad_afternoon
-from eda_sim.views.widgets import explore
 
 def afternoon(acks, min_insync_replicas, unclean):
     return bad_afternoon(acks, min_insync_replicas, unclean).summary()
