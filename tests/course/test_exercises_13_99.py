@@ -70,18 +70,18 @@ def test_13_wrong_or_unanswered_and_bad_input_is_feedback():
 # -- 99: the quiz ---------------------------------------------------------------------------------------
 
 
-RIGHT = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b"}
+RIGHT = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b", 9: "b"}
 
 
-def test_99_the_quiz_has_eight_questions_from_the_misconceptions_each_naming_its_notebook():
-    assert len(QUESTIONS) == 8 and {q["answer"] for q in QUESTIONS} <= {"a", "b", "c"}
+def test_99_the_quiz_has_nine_questions_from_the_misconceptions_each_naming_its_notebook():
+    assert len(QUESTIONS) == 9 and {q["answer"] for q in QUESTIONS} <= {"a", "b", "c"}
     for q in QUESTIONS:
         assert set(q["options"]) == {"a", "b", "c"}
         assert set(q["why"]) == set(q["options"]) - {q["answer"]}, q["belief"]
     assert {q["notebook"] for q in QUESTIONS} == {"02", "03", "04", "05", "06", "07", "08"}
     text = quiz()
     assert (
-        text.startswith("1. A topic has 4 partitions") and "\n\n8. " in text and "   (c) " in text
+        text.startswith("1. A topic has 4 partitions") and "\n\n9. " in text and "   (c) " in text
     )
 
 
@@ -97,7 +97,7 @@ def test_99_partly_right_each_wrong_option_is_explained_with_its_notebook():
     answers = {**RIGHT, 3: "b", 5: "a", 8: "?"}
     fb = check_quiz(answers)
     text = str(fb)
-    assert not fb.passed and "5 of 8 checks pass" in text
+    assert not fb.passed and "6 of 9 checks pass" in text
     assert (
         "3. not (b): the new owner starts at the committed offset, which is past the batch" in text
     )
@@ -110,16 +110,17 @@ def test_99_partly_right_each_wrong_option_is_explained_with_its_notebook():
 
 
 def test_99_wrong_answers_and_odd_input_are_feedback_not_exceptions():
-    fb = check_quiz({1: "a", 2: "a", 3: "c", 4: "a", 5: "c", 6: "a", 7: "a", 8: "a"})
+    fb = check_quiz({1: "a", 2: "a", 3: "c", 4: "a", 5: "c", 6: "a", 7: "a", 8: "a", 9: "c"})
     text = str(fb)
-    assert not fb.right and "0 of 8 checks pass" in text
+    assert not fb.right and "0 of 9 checks pass" in text
+    assert "9. not (c): cooperative rebalancing revokes fewer partitions" in text
     assert "6. not (a): it never succeeds: every event behind it on the partition waits" in text
     assert "7. not (a): to a schema a rename is one field removed and another added" in text
     assert check_quiz(
         {str(k): f"({v.upper()})" for k, v in RIGHT.items()}
     ).passed  # "1": "(B)" is fine
-    odd = str(check_quiz({**RIGHT, 2: "d", 9: "a"}))
-    assert "2. 'd' is not one of a, b, c" in odd and "there is no question 9" in odd
+    odd = str(check_quiz({**RIGHT, 2: "d", 10: "a"}))
+    assert "2. 'd' is not one of a, b, c" in odd and "there is no question 10" in odd
     assert "should be a dict" in str(check_quiz(["b"] * 8))
     assert isinstance(check_quiz({}), Feedback)
 

@@ -158,6 +158,24 @@ QUESTIONS = [
             "one key's records",
         },
     },
+    {
+        "belief": "a deploy always means a rebalance storm",
+        "notebook": "04",
+        "question": "A service of 3 consumers is redeployed one instance at a time; each restart takes 20 s. "
+        "What keeps its consumer group from rebalancing on every restart?",
+        "options": {
+            "a": "nothing: every stop is a leave and every start a join, so each restart costs two rebalances",
+            "b": "give each instance its own group.instance.id, with a session timeout longer than a restart",
+            "c": "switch to cooperative-sticky: incremental rebalances are not rebalances",
+        },
+        "answer": "b",
+        "why": {
+            "a": "a static member (group.instance.id) does not leave when it closes, and one back within the "
+            "session timeout takes its partitions again with no rebalance",
+            "c": "cooperative rebalancing revokes fewer partitions, but each stop and start is still a "
+            "rebalance; only static membership removes them",
+        },
+    },
 ]
 
 
@@ -293,6 +311,12 @@ def _rename():
     return str(compare(old, new, "FULL"))
 
 
+def _deploy():
+    from eda_sim.course.nb04.protocols import deploy_sweep
+
+    return deploy_sweep()[["protocol", "static", "rebalances", "revoked", "duplicates", "paused_s"]]
+
+
 def _hot_key():
     from eda_sim.course.nb10.world import hot_key_table
 
@@ -309,6 +333,7 @@ DEMOS = {
     QUESTIONS[5]["belief"]: _retrying,
     QUESTIONS[6]["belief"]: _rename,
     QUESTIONS[7]["belief"]: _hot_key,
+    QUESTIONS[8]["belief"]: _deploy,
 }
 
 
