@@ -14,7 +14,17 @@ Java service.
 """
 
 from eda_sim.core.errors import KafkaError, KafkaException
-from eda_sim.kafka.admin import AdminClient, ClusterMetadata, NewPartitions, NewTopic, TopicMetadata
+from eda_sim.kafka.admin import (
+    AdminClient,
+    ClusterMetadata,
+    NewPartitions,
+    NewTopic,
+    Node,
+    TopicCollection,
+    TopicDescription,
+    TopicMetadata,
+    TopicPartitionInfo,
+)
 from eda_sim.kafka.consumer import Consumer
 from eda_sim.kafka.message import (
     OFFSET_BEGINNING,
@@ -37,6 +47,7 @@ __all__ = [
     "Message",
     "NewPartitions",
     "NewTopic",
+    "Node",
     "OFFSET_BEGINNING",
     "OFFSET_END",
     "OFFSET_INVALID",
@@ -44,6 +55,9 @@ __all__ = [
     "Producer",
     "TIMESTAMP_CREATE_TIME",
     "TIMESTAMP_NOT_AVAILABLE",
+    "TopicCollection",
+    "TopicDescription",
     "TopicMetadata",
     "TopicPartition",
+    "TopicPartitionInfo",
 ]

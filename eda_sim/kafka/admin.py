@@ -106,6 +106,77 @@ def cluster_metadata(sim, topic: str | None = None) -> ClusterMetadata:
     return ClusterMetadata(sim.bootstrap_servers, brokers, topics)
 
 
+class Node:
+    """A broker, as confluent-kafka's ``Node``: id, host and port (the simulator names hosts broker-N)."""
+
+    def __init__(self, id: int, host: str, port: int, rack: str | None = None):
+        self.id = id
+        self.id_string = str(id)
+        self.host = host
+        self.port = port
+        self.rack = rack
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.host}:{self.port})"
+
+
+class TopicCollection:
+    """Topics named for :meth:`AdminClient.describe_topics`, as confluent-kafka's ``TopicCollection``."""
+
+    def __init__(self, topic_names: list):
+        self.topic_names = topic_names
+
+
+class TopicPartitionInfo:
+    """One partition in a :class:`TopicDescription`: its leader ``Node`` (None while offline), replicas, ISR."""
+
+    def __init__(self, id: int, leader, replicas: list, isr: list):
+        self.id = id
+        self.leader = leader
+        self.replicas = replicas
+        self.isr = isr
+
+    def __repr__(self) -> str:
+        lead = self.leader.id if self.leader is not None else None
+        return (
+            f"TopicPartitionInfo(id={self.id}, leader={lead}, replicas={[n.id for n in self.replicas]}, "
+            f"isr={[n.id for n in self.isr]})"
+        )
+
+
+class TopicDescription:
+    """What :meth:`AdminClient.describe_topics` returns per topic (``topic_id`` is not modelled: None)."""
+
+    def __init__(self, name: str, topic_id, is_internal: bool, partitions: list):
+        self.name = name
+        self.topic_id = topic_id
+        self.is_internal = is_internal
+        self.partitions = partitions
+        self.authorized_operations = None
+
+    def __repr__(self) -> str:
+        return f"TopicDescription({self.name!r}, partitions={self.partitions})"
+
+
+def _node(broker: int) -> Node:
+    return Node(broker, f"broker-{broker}", 9092)
+
+
+def describe_topic(sim, name: str) -> TopicDescription:
+    """The :class:`TopicDescription` of ``name`` on ``sim`` (a clear error if it does not exist)."""
+    meta = cluster_metadata(sim, name).topics[name]
+    parts = [
+        TopicPartitionInfo(
+            p.id,
+            _node(p.leader) if p.leader >= 0 else None,
+            [_node(b) for b in p.replicas],
+            [_node(b) for b in p.isrs],
+        )
+        for p in (meta.partitions[i] for i in sorted(meta.partitions))
+    ]
+    return TopicDescription(name, None, False, parts)
+
+
 def _done(result=None, error=None) -> Future:
     f: Future = Future()
     if error is None:
@@ -176,6 +247,21 @@ class AdminClient:
                 out[np_.topic] = _done()
             except KafkaException as err:
                 out[np_.topic] = _done(error=err)
+        return out
+
+    def describe_topics(self, topics: TopicCollection, **kwargs) -> dict:
+        """Describe each named topic: ``{name: Future}`` resolving to a :class:`TopicDescription`
+        with each partition's leader, replicas and in-sync replicas."""
+        if not isinstance(topics, TopicCollection):
+            raise TypeError(
+                f"describe_topics() expects a TopicCollection(['topic', ...]), got {type(topics).__name__}"
+            )
+        out = {}
+        for name in topics.topic_names:
+            try:
+                out[name] = _done(describe_topic(self._sim, name))
+            except KafkaException as err:
+                out[name] = _done(error=err)
         return out
 
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:

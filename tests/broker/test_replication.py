@@ -526,3 +526,24 @@ def test_idempotent_producer_goes_on_after_an_unclean_election_lost_its_acknowle
     assert held(part) == ["a", "after"]  # 'only-on-0' went with the unclean election
     reset = sim.journal.frame(kind="sequence_reset")
     assert len(reset) == 1 and "lacks acknowledged sequences 1..1" in reset.detail.iloc[0]
+
+
+def test_describe_topics_gives_leader_replicas_and_isr_as_nodes():
+    from eda_sim.kafka import AdminClient, KafkaException, TopicCollection
+
+    sim = cluster()
+    payments(sim)
+    admin = AdminClient({"bootstrap.servers": sim.bootstrap_servers})
+    sim.crash_broker(1)
+    sim.run(10)
+    futures = admin.describe_topics(TopicCollection(["payments", "nope"]))
+    info = futures["payments"].result().partitions[0]
+    assert (info.leader.id, [n.id for n in info.replicas], [n.id for n in info.isr]) == (
+        0,
+        [0, 1, 2],
+        [0, 2],
+    )
+    with pytest.raises(KafkaException, match="UNKNOWN_TOPIC_OR_PART"):
+        futures["nope"].result()
+    with pytest.raises(TypeError, match="TopicCollection"):
+        admin.describe_topics(["payments"])
