@@ -71,6 +71,8 @@ class StreamApp:
         restore_time: float = 0.001,
         commit_interval: float = 30.0,
         dedupe: bool = False,
+        max_poll_records: int = 100,
+        keep_timeline: bool = True,
     ):
         if not isinstance(name, str) or not name:
             raise ValueError(f"a stream app needs a non-empty name, got {name!r}")
@@ -102,12 +104,14 @@ class StreamApp:
         self.dedupe = bool(dedupe)
         self.steps: list = []  # (name, kind, function or table, option)
         self.window_step = None
-        self.producer = sim.producer({"client.id": name, "linger.ms": 0})
+        self.producer = sim.producer({"client.id": name})
         self.late_topic = f"{name}.late"
         self.duplicates = 0
         self.joins: list = []  # (event id, key, joined value, event time, table)
         self.restores: list = []  # (time, instance, partition, records read, seconds)
         self.trace: list = []  # (processing time, partition, key, event time, watermark, late)
+        self.keep_timeline = bool(keep_timeline)  # off for long runs: a row per record adds up
+        self.max_poll_records = max_poll_records
         self._n_instances = instances
         self.instances: list = []
         self._standby: dict = {}  # (instance name, partition) -> changelog offset its copy reached
@@ -258,11 +262,18 @@ class StreamApp:
 
 
 class _Task:
-    __slots__ = ("store", "agg")
+    __slots__ = ("store", "agg", "clock")
 
     def __init__(self, store, agg):
         self.store = store
         self.agg = agg
+        self.clock = agg.max_time  # the stream time last written to the changelog
+
+    def flush_clock(self) -> None:
+        """Write the partition's stream time to the changelog (at each commit, not per record)."""
+        if self.agg.max_time != self.clock:
+            self.clock = self.agg.max_time
+            self.store.put(_CLOCK_KEY, self.clock, self.store.applied)
 
 
 class StreamInstance(Member):
@@ -278,13 +289,16 @@ class StreamInstance(Member):
             name=name,
             processing_time=app.processing_time,
             commit="after",
-            max_poll_records=100,
+            max_poll_records=app.max_poll_records,
             config={"auto.offset.reset": "earliest", "enable.auto.offset.store": False},
         )
         # Kafka Streams commits its tasks before giving partitions up in a rebalance.
         self.consumer.subscribe(self._topics, on_revoke=self._commit_revoked)
 
     def _commit_revoked(self, consumer, parts) -> None:
+        for tp in parts:
+            if tp.partition in self.tasks:
+                self.tasks[tp.partition].flush_clock()
         offs = {
             (tp.topic, tp.partition): consumer._stored[(tp.topic, tp.partition)]
             for tp in parts
@@ -333,6 +347,8 @@ class StreamInstance(Member):
             self._process = None
 
     def _commit_stored(self) -> None:
+        for task in self.tasks.values():
+            task.flush_clock()
         if any(tp in self.consumer._stored for tp in self.consumer._assignment):
             try:
                 self.consumer.commit(asynchronous=False)
@@ -358,7 +374,7 @@ class StreamInstance(Member):
             store.applied = restored.applied
             for key, value in restored.data.items():
                 if key == _CLOCK_KEY:
-                    agg.max_time = value
+                    agg.max_time = value  # as of the last commit
                 else:
                     k, start_s = key.rsplit("@", 1)
                     agg.windows[(k, float(start_s))] = list(value)
@@ -379,15 +395,19 @@ class StreamInstance(Member):
     def _process_record(self, task: _Task, m) -> None:
         app = self.app
         store = task.store
-        if m._offset <= store.applied:
-            app.duplicates += 1  # its effect is already in the restored state
-            if app.dedupe:
-                return
         try:
             event = Event.from_json(m._rec[2])
         except (ValueError, TypeError, UnicodeDecodeError):
             self._late(m, None, f"undecodable record at offset {m._offset}")
             return
+        if m._offset <= store.applied:
+            app.duplicates += 1  # its effect is already in the restored state
+            if app.dedupe:
+                # Skip it, but let it move the stream time as it did the first time: the windows it
+                # closed then are closed (tombstoned) in the restored store already.
+                if event.time > task.agg.max_time:
+                    task.agg.max_time = event.time
+                return
         value = event.payload.thaw()
         for name, kind, fn, opt in app.steps:
             if kind == "apply":
@@ -406,13 +426,14 @@ class StreamInstance(Member):
         why = agg.is_late(event.time)
         wm = agg.watermark
         trace = [self.sim.now, m._partition, key, event.time, wm, bool(why)]
-        app.trace.append(trace)
+        if app.keep_timeline:
+            app.trace.append(trace)
         if why:
             agg.push(key, event.time)  # refused: it lands in agg.late, with the reason
             self._late(m, key, why)
             store.applied = max(store.applied, m._offset)
             return
-        before, missed = agg.max_time, len(agg.missed)
+        missed = len(agg.missed)
         emitted = agg.push(key, event.time, value.get(field, 0.0) if field else 1.0)
         if len(agg.missed) > missed:  # some of its (hopping) windows had closed: say so, per record
             gone = agg.missed[missed:]
@@ -424,15 +445,17 @@ class StreamInstance(Member):
                 f"{', '.join(f'{w.start:g}' for _, _, w in gone)} s (watermark {wm:g} s); "
                 f"counted in {len(agg.changed)} still open",
             )
-        # the changelog records every change: windows touched, windows closed or merged, stream time
+        # The changelog records every change: windows touched, windows closed or merged. The stream
+        # time goes with each commit (records after it are read again and move it again) and with
+        # every window it closes, so that a restore never reopens a window whose result went out.
         for k, start in agg.changed:
             slot = agg.windows.get((k, start))
             if slot is not None:
                 store.put(f"{k}@{start!r}", slot, m._offset)
         for k, start in agg.removed:
             store.put(f"{k}@{start!r}", None, m._offset)
-        if agg.max_time != before:
-            store.put(_CLOCK_KEY, agg.max_time, m._offset)
+        if agg.removed:
+            task.flush_clock()
         for e in emitted:
             if output is not None:
                 app.producer.produce(
