@@ -26,7 +26,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 
@@ -109,6 +108,35 @@ def dlt_topic(sim, topic: str, name: str | None = None) -> str:
     return name
 
 
+def dead_letter_headers(
+    topic: str,
+    partition: int,
+    offset,
+    timestamp_ms: int,
+    group: str,
+    error_type: type,
+    message: str,
+    attempts: int,
+) -> list[tuple[str, str]]:
+    """The headers every dead letter carries: where it came from and why it failed.
+
+    The one place that builds them, for the simulator and the Redis backend alike
+    (Spring's ``kafka_dlt-*`` names, plus ``dlt-attempts``). ``offset`` is the
+    record's offset (a Redis entry id on Redis); the message is cut at 500
+    characters.
+    """
+    return [
+        (H_TOPIC, topic),
+        (H_PARTITION, str(partition)),
+        (H_OFFSET, str(offset)),
+        (H_TIMESTAMP, str(timestamp_ms)),
+        (H_GROUP, group),
+        (H_EXCEPTION, f"{error_type.__module__}.{error_type.__qualname__}"),
+        (H_MESSAGE, message[:500]),
+        (H_ATTEMPTS, str(attempts)),
+    ]
+
+
 def dead_letter(
     sim,
     producer,
@@ -122,16 +150,16 @@ def dead_letter(
     target = dlt_topic(sim, message.topic(), topic_name)
     exc = type(error)
     headers = list(message.headers() or [])
-    headers += [
-        (H_TOPIC, message.topic()),
-        (H_PARTITION, str(message.partition())),
-        (H_OFFSET, str(message.offset())),
-        (H_TIMESTAMP, str(message.timestamp()[1])),
-        (H_GROUP, group),
-        (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}"),
-        (H_MESSAGE, str(error)[:500]),
-        (H_ATTEMPTS, str(attempts)),
-    ]
+    headers += dead_letter_headers(
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        message.timestamp()[1],
+        group,
+        exc,
+        str(error),
+        attempts,
+    )
     partition = (
         message.partition() if message.partition() < sim.topic(target).partition_count else -1
     )
@@ -254,8 +282,3 @@ def redrive(sim, topic: str, *, fix=None, group: str | None = None) -> int:
             "redriven", group, "", topic, -1, -1, sent, "dead letters sent back to their topics"
         )
     return sent
-
-
-def decode_json(value: bytes | None):
-    """Parse a record value as JSON (a helper for ``fix`` functions)."""
-    return json.loads(value) if value is not None else None

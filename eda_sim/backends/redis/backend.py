@@ -111,7 +111,7 @@ from eda_sim.kafka.message import (
     Message,
     TopicPartition,
 )
-from eda_sim.kafka.partitioner import choose_partition, crc32_partition, murmur2_partition
+from eda_sim.kafka.partitioner import Partitioner, murmur2_partition
 from eda_sim.kafka.producer import _headers as _normalise_headers
 from eda_sim.kafka.producer import _to_bytes
 from eda_sim.services.events import Event
@@ -123,10 +123,10 @@ from eda_sim.services.retries import (
     H_MESSAGE,
     H_OFFSET,
     H_PARTITION,
-    H_TIMESTAMP,
     H_TOPIC,
     NO_RETRY,
     Retry,
+    dead_letter_headers,
 )
 from eda_sim.services.service import OUTCOMES, Span, event_headers
 
@@ -691,15 +691,10 @@ class Producer:
         self._r = connect(self._url, cfg["socket.timeout.ms"])
         self._topics = _TopicCache(self._r, self._url)
         self.name = cfg["client.id"]
-        name = self._partitioner = cfg["partitioner"]
-        self._keyed = (
-            murmur2_partition
-            if name.startswith("murmur2")
-            else crc32_partition
-            if name.startswith("consistent")
-            else None
-        )
         self._random = random.Random(0)
+        self._partitioner = Partitioner(
+            cfg["partitioner"], self._random, cfg["sticky.partitioning.linger.ms"] / 1000.0
+        )
         self._linger = cfg["linger.ms"] / 1000.0
         self._max_records = cfg["batch.num.messages"]
         self._default_cb = cfg["on_delivery"]
@@ -734,10 +729,7 @@ class Producer:
         if value is not None and value.__class__ is not bytes:
             value = _to_bytes(value, "value")
         if partition < 0:
-            if key and self._keyed is not None:
-                partition = self._keyed(key, partitions)
-            else:
-                partition = choose_partition(self._partitioner, key, partitions, self._random)
+            partition = self._partitioner.partition(topic, key, partitions, time.monotonic())
         elif partition >= partitions:
             raise fail(
                 "_UNKNOWN_PARTITION",
@@ -1305,14 +1297,9 @@ class Consumer:
             except (TypeError, ValueError):
                 ts = _now_ms()
             headers = [
-                (H_TOPIC, s.topic),
-                (H_PARTITION, str(s.partition)),
-                (H_OFFSET, entry_id),
-                (H_TIMESTAMP, str(ts)),
-                (H_GROUP, self.group_id),
-                (H_EXCEPTION, f"{MalformedEntry.__module__}.{MalformedEntry.__qualname__}"),
-                (H_MESSAGE, reason[:500]),
-                (H_ATTEMPTS, "0"),
+                *dead_letter_headers(
+                    s.topic, s.partition, entry_id, ts, self.group_id, MalformedEntry, reason, 0
+                ),
                 (H_DELIVERIES, str(count)),
                 (H_RAW, _raw_fields_json(fields)[:4000]),
             ]
@@ -2073,17 +2060,18 @@ class RedisService:
             )
             n = create_topic(self._r, target, self._topics.get(m.topic())[0], exist_ok=True)
             exc = type(err)
-            headers = list(m.headers() or []) + [
-                (H_TOPIC, m.topic().encode()),
-                (H_PARTITION, str(m.partition()).encode()),
-                (H_OFFSET, m.entry_id().encode()),
-                (H_TIMESTAMP, str(m.timestamp()[1]).encode()),
-                (H_GROUP, self.consumer.group_id.encode()),
-                (H_EXCEPTION, f"{exc.__module__}.{exc.__qualname__}".encode()),
-                (H_MESSAGE, str(err)[:500].encode()),
-                (H_ATTEMPTS, str(attempts).encode()),
-                (H_DELIVERIES, str(m.delivery_count()).encode()),
-            ]
+            built = dead_letter_headers(
+                m.topic(),
+                m.partition(),
+                m.entry_id(),
+                m.timestamp()[1],
+                self.consumer.group_id,
+                exc,
+                str(err),
+                attempts,
+            )
+            built.append((H_DELIVERIES, str(m.delivery_count())))
+            headers = list(m.headers() or []) + [(k, v.encode()) for k, v in built]
             p = m.partition() if m.partition() < n else 0
             pipe.execute_command(
                 *_xadd_args(
