@@ -224,3 +224,48 @@ def choose_partition(name: str, key: bytes | None, num_partitions: int, rng: ran
             f"got {type(key).__name__}"
         )
     return chooser(key, num_partitions, rng)
+
+
+class Partitioner:
+    """One producer's choice of partition, as librdkafka makes it: the one place both producers call.
+
+    A keyed record goes where the configured partitioner hashes it. A record
+    with no key (and, under ``consistent_random``, an empty key, which
+    librdkafka treats as no key) sticks to one randomly drawn partition per
+    topic for ``sticky.partitioning.linger.ms`` (``sticky_linger`` seconds), so
+    that records without keys fill batches; 0 draws anew for every record.
+    ``murmur2`` and ``consistent`` send a null key to one fixed partition, and
+    ``random`` draws for every record. ``rng`` is the only source of chance.
+    """
+
+    __slots__ = ("name", "_keyed", "_rng", "_sticky", "_linger")
+
+    def __init__(self, name: str, rng: random.Random, sticky_linger: float = 0.01):
+        if name not in _CHOOSERS:
+            raise ValueError(
+                f"unknown partitioner {name!r}; valid names: {', '.join(PARTITIONERS)}"
+            )
+        self.name = name
+        self._keyed = (
+            murmur2_partition
+            if name.startswith("murmur2")
+            else crc32_partition
+            if name.startswith("consistent")
+            else None
+        )
+        self._rng = rng
+        self._linger = sticky_linger
+        self._sticky: dict = {}
+
+    def partition(self, topic: str, key: bytes | None, num_partitions: int, now: float) -> int:
+        """The partition for one record of ``topic`` with ``key``, at time ``now`` (seconds)."""
+        # murmur2_random hashes an empty key too; the others treat it as no key
+        if key and self._keyed is not None or key is not None and self.name == "murmur2_random":
+            return self._keyed(key, num_partitions)
+        if key is not None or self.name in ("murmur2", "consistent"):
+            return choose_partition(self.name, key, num_partitions, self._rng)
+        st = self._sticky.get(topic)
+        if st is None or st[0] >= num_partitions or now - st[1] >= self._linger or not self._linger:
+            st = (self._rng.randrange(num_partitions), now)
+            self._sticky[topic] = st
+        return st[0]

@@ -34,7 +34,7 @@ from collections import deque
 from eda_sim.core.errors import KafkaError, fail
 from eda_sim.kafka import config as _config
 from eda_sim.kafka.message import _EPOCH_MS, Message
-from eda_sim.kafka.partitioner import choose_partition, crc32_partition, murmur2_partition
+from eda_sim.kafka.partitioner import Partitioner
 
 
 class _Batch:
@@ -142,18 +142,11 @@ class Producer:
         self._linger = cfg["linger.ms"] / 1000.0
         self._sticky_linger = cfg["sticky.partitioning.linger.ms"] / 1000.0
         self._latency = self._sim.network_latency
-        name = cfg["partitioner"]
-        self._partitioner = name
-        self._keyed = (
-            murmur2_partition
-            if name.startswith("murmur2")
-            else crc32_partition
-            if name.startswith("consistent")
-            else None
+        self._partitioner = Partitioner(
+            cfg["partitioner"], self._sim.random, cfg["sticky.partitioning.linger.ms"] / 1000.0
         )
         self._batches: dict = {}
         self._seq: dict = {}
-        self._sticky: dict = {}
         self._topics: dict = {}
         self._reports: deque = deque()
         self._lose_acks = 0
@@ -196,21 +189,7 @@ class Producer:
             value = _to_bytes(value, "value")
         n = len(t.partitions)
         if partition < 0:
-            if (
-                key
-                and self._keyed is not None
-                or key is not None
-                and self._partitioner == "murmur2_random"
-            ):
-                partition = self._keyed(
-                    key, n
-                )  # librdkafka: an empty key counts as no key, except for murmur2
-            elif (
-                key is None and self._partitioner != "murmur2" and self._partitioner != "consistent"
-            ):
-                partition = self._sticky_partition(topic, n)
-            else:
-                partition = choose_partition(self._partitioner, key, n, self._sim.random)
+            partition = self._partitioner.partition(topic, key, n, self._env._now)
         elif partition >= n:
             raise fail(
                 "_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}"
@@ -235,19 +214,6 @@ class Producer:
         self.in_flight += 1
         if len(records) >= self._max_records or batch.nbytes >= self._max_bytes:
             self._send(batch)
-
-    def _sticky_partition(self, topic: str, n: int) -> int:
-        now = self._sim.env.now
-        st = self._sticky.get(topic)
-        if (
-            st is None
-            or st[0] >= n
-            or now - st[1] >= self._sticky_linger
-            or self._sticky_linger == 0
-        ):
-            st = (self._sim.random.randrange(n), now)
-            self._sticky[topic] = st
-        return st[0]
 
     def _open_batch(self, topic, partition) -> _Batch:
         batch = self._batches[(topic, partition)] = _Batch(topic, partition, self._env._now)
