@@ -11,9 +11,9 @@ The names a notebook needs most are importable from here::
     from eda_sim.services import Service, Source, reconcile
 """
 
+from eda_sim.services.load import Source
 from eda_sim.services.service import (
     Service,
-    Source,
     events_frame,
     new_event,
     publish,

@@ -16,7 +16,8 @@ Example::
     from eda_sim import Simulation
     from eda_sim.services.autoscale import Autoscaler
     from eda_sim.services.load import Storm
-    from eda_sim.services.service import Service, Source
+    from eda_sim.services.service import Service
+    from eda_sim.services.load import Source
 
     sim = Simulation(seed=8)
     sim.create_topic("clicks", partitions=4)

@@ -7,8 +7,10 @@
 * :class:`Storm` adds a burst on top of the normal traffic and marks its window
   in the journal (``storm_started``, ``storm_ended``).
 
-Events with types and times (rather than raw records) come from
-:class:`~eda_sim.services.service.Source`.
+* :class:`Source` publishes *events* (types, payloads, event times) the way a
+  front end or an API would, with tracing headers;
+* :class:`DelayedSource` publishes events late: a phone that was offline, a
+  slow uplink (the out-of-order arrivals of notebook 03).
 
 Example::
 
@@ -21,11 +23,14 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from eda_sim.core.checks import at_least as _at_least
 from eda_sim.core.checks import positive as _positive
+from eda_sim.services.events import Event
 from eda_sim.services.ratelimit import TokenBucket
+from eda_sim.services.service import _declare, new_event, publish
 
 
 class Feed:
@@ -232,14 +237,11 @@ class Storm:
             untyped = next((m for m in made if not m.get("type")), None)
             if untyped is not None:
                 raise ValueError(f"make(i) returned an event dict without a 'type': {untyped!r}")
-            from eda_sim.services.service import Source
 
             items = [{**m, "time": self.start + i / self.rate} for i, m in enumerate(made)]
             self._source = Source(sim, self.name, topic, items, key=key, start=self.start)
             self._feed = None
         elif all(isinstance(m, tuple) and len(m) == 2 for m in made):
-            from eda_sim.services.load import Feed
-
             self._source = None
             self._feed = Feed(
                 sim,
@@ -289,3 +291,172 @@ class Storm:
         self._mark(
             "storm_ended", f"{self.produced} of {self.records} records produced", self.produced
         )
+
+
+class Source:
+    """A producer of events at given virtual times (an app front end, a sensor, a batch upload).
+
+    ``items`` are dicts with a ``time`` (virtual seconds) and a ``type`` (or
+    pass ``type=``); the other fields form the payload, and ``key`` names the
+    field to key by. An item that is ``str`` or ``bytes`` is produced as a raw,
+    possibly malformed, value: the way to inject a broken event.
+    """
+
+    def __init__(
+        self,
+        sim,
+        name: str,
+        topic: str,
+        items,
+        *,
+        key: str | None = None,
+        type: str | None = None,
+        produces=None,
+        start: float = 0.0,
+        value_serializer=None,
+    ):
+        sim.topic(topic)
+        self.sim = sim
+        self.value_serializer = value_serializer
+        self.name = name
+        self.topic = topic
+        self.key = key
+        self.type = type
+        self.producer = sim.producer({"client.id": name})
+        self.published = 0
+        items = list(items)
+        types = produces or sorted(
+            {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
+        )
+        _declare(sim, topic, types, name)
+        self.process = sim.env.process(self._run(items, start))
+
+    def _run(self, items, start: float):
+        env = self.sim.env
+        last = start
+        for item in items:
+            at = item.get("time", last) if isinstance(item, dict) else last
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            last = at
+            self.emit(item)
+        self.producer.poll(0)
+
+    def emit(self, item) -> None:
+        """Publish one item now (a dict becomes an event; str/bytes go out raw)."""
+        if isinstance(item, (str, bytes)):
+            self.producer.produce(self.topic, value=item)
+        else:
+            payload = {k: v for k, v in item.items() if k not in ("time", "type")}
+            etype = self.type or item.get("type")
+            if not etype:
+                raise ValueError(
+                    f"{self.name}: item has no 'type' and the Source has no type=: {item!r}"
+                )
+            key = payload.get(self.key) if self.key else None
+            publish(
+                self.producer,
+                self.topic,
+                new_event(self.sim, etype, payload, key=None if key is None else str(key)),
+                serializer=self.value_serializer,
+            )
+        self.published += 1
+
+
+class DelayedSource:
+    """A source whose events reach the broker late: a phone that was offline, a slow uplink.
+
+    ``items`` are dicts like :class:`~eda_sim.services.service.Source` takes: ``time`` is
+    when the event happened (its event time), ``type`` its type, the rest the
+    payload, and ``key`` names the field to key by. Each item is published at
+    ``time + delay``: ``delay`` is seconds, or a function of the simulation's
+    random generator drawn once per item, in item order; an item's own
+    ``"arrival"`` field (a virtual time) overrides both. Items are published in
+    arrival order (ties in item order), each with its own event time, so the
+    log holds them out of event-time order.
+    """
+
+    def __init__(
+        self,
+        sim,
+        name: str,
+        topic: str,
+        items,
+        *,
+        delay=0.0,
+        key: str | None = None,
+        type: str | None = None,
+    ):
+        from eda_sim.services.service import _declare
+
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a DelayedSource needs a non-empty name, got {name!r}")
+        if not callable(delay) and (
+            isinstance(delay, bool)
+            or not isinstance(delay, (int, float))
+            or not 0 <= delay < math.inf
+        ):
+            raise ValueError(
+                f"delay must be seconds >= 0 or a function of a random.Random, got {delay!r}"
+            )
+        sim.topic(topic)
+        self.sim = sim
+        self.name = name
+        self.topic = topic
+        self.key = key
+        self.type = type
+        schedule = []
+        for i, item in enumerate(items):
+            when = item.get("time") if isinstance(item, dict) else None
+            if (
+                isinstance(when, bool)
+                or not isinstance(when, (int, float))
+                or not 0 <= when < math.inf
+            ):
+                raise ValueError(
+                    f"{name}: item {i} must be a dict with a 'time' (its event time, seconds >= 0), "
+                    f"got {item!r}"
+                )
+            etype = type or item.get("type")
+            if not etype:
+                raise ValueError(
+                    f"{name}: item {i} has no 'type' and the DelayedSource has no type=: {item!r}"
+                )
+            if "arrival" in item:
+                at = item["arrival"]
+            else:
+                d = float(delay(sim.random)) if callable(delay) else float(delay)
+                if not 0 <= d < math.inf:
+                    raise ValueError(
+                        f"{name}: the delay for item {i} is {d!r}; delays must be seconds >= 0"
+                    )
+                at = item["time"] + d
+            if isinstance(at, bool) or not isinstance(at, (int, float)) or at < sim.now:
+                raise ValueError(
+                    f"{name}: item {i} would arrive at {at!r}, before now ({sim.now:g} s)"
+                )
+            schedule.append((float(at), i, etype, item))
+        schedule.sort(key=lambda s: (s[0], s[1]))
+        self.schedule = [(at, item) for at, _, _, item in schedule]
+        _declare(sim, topic, sorted({s[2] for s in schedule}), name)
+        self.producer = sim.producer({"client.id": name})
+        self.published = 0
+        self.process = sim.env.process(self._run(schedule))
+
+    def _run(self, schedule):
+        from eda_sim.services.service import new_event, publish
+
+        env = self.sim.env
+        for at, _, etype, item in schedule:
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            payload = {k: v for k, v in item.items() if k not in ("time", "type", "arrival")}
+            key = payload.get(self.key) if self.key else None
+            ev = new_event(self.sim, etype, payload, key=None if key is None else str(key))
+            ev = Event.create(ev.type, ev.payload, id=ev.id, key=ev.key, time=item["time"])
+            publish(self.producer, self.topic, ev)
+            self.published += 1
+        self.producer.poll(0)
+
+
+# ---------------------------------------------------------------------- in a service

@@ -40,7 +40,8 @@ Example::
 
     from eda_sim import Event
     from eda_sim import Simulation
-    from eda_sim.services.ordering import DelayedSource, ReorderBuffer, out_of_order_pairs, late_events
+    from eda_sim.services.load import DelayedSource
+    from eda_sim.services.ordering import ReorderBuffer, out_of_order_pairs, late_events
     from eda_sim.services.service import Service
 
     buf = ReorderBuffer(2.0)                    # or ReorderBuffer(2.0, on_emit=..., on_late=...)
@@ -79,7 +80,6 @@ from eda_sim.services.events import Event
 __all__ = [
     "H_LATE_REASON",
     "LATE_SUFFIX",
-    "DelayedSource",
     "ReorderBuffer",
     "late_events",
     "late_topic",
@@ -211,105 +211,6 @@ class ReorderBuffer:
 
 
 # ----------------------------------------------------------------------------- sources
-
-
-class DelayedSource:
-    """A source whose events reach the broker late: a phone that was offline, a slow uplink.
-
-    ``items`` are dicts like :class:`~eda_sim.services.service.Source` takes: ``time`` is
-    when the event happened (its event time), ``type`` its type, the rest the
-    payload, and ``key`` names the field to key by. Each item is published at
-    ``time + delay``: ``delay`` is seconds, or a function of the simulation's
-    random generator drawn once per item, in item order; an item's own
-    ``"arrival"`` field (a virtual time) overrides both. Items are published in
-    arrival order (ties in item order), each with its own event time, so the
-    log holds them out of event-time order.
-    """
-
-    def __init__(
-        self,
-        sim,
-        name: str,
-        topic: str,
-        items,
-        *,
-        delay=0.0,
-        key: str | None = None,
-        type: str | None = None,
-    ):
-        from eda_sim.services.service import _declare
-
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"a DelayedSource needs a non-empty name, got {name!r}")
-        if not callable(delay) and (
-            isinstance(delay, bool)
-            or not isinstance(delay, (int, float))
-            or not 0 <= delay < math.inf
-        ):
-            raise ValueError(
-                f"delay must be seconds >= 0 or a function of a random.Random, got {delay!r}"
-            )
-        sim.topic(topic)
-        self.sim = sim
-        self.name = name
-        self.topic = topic
-        self.key = key
-        self.type = type
-        schedule = []
-        for i, item in enumerate(items):
-            when = item.get("time") if isinstance(item, dict) else None
-            if (
-                isinstance(when, bool)
-                or not isinstance(when, (int, float))
-                or not 0 <= when < math.inf
-            ):
-                raise ValueError(
-                    f"{name}: item {i} must be a dict with a 'time' (its event time, seconds >= 0), "
-                    f"got {item!r}"
-                )
-            etype = type or item.get("type")
-            if not etype:
-                raise ValueError(
-                    f"{name}: item {i} has no 'type' and the DelayedSource has no type=: {item!r}"
-                )
-            if "arrival" in item:
-                at = item["arrival"]
-            else:
-                d = float(delay(sim.random)) if callable(delay) else float(delay)
-                if not 0 <= d < math.inf:
-                    raise ValueError(
-                        f"{name}: the delay for item {i} is {d!r}; delays must be seconds >= 0"
-                    )
-                at = item["time"] + d
-            if isinstance(at, bool) or not isinstance(at, (int, float)) or at < sim.now:
-                raise ValueError(
-                    f"{name}: item {i} would arrive at {at!r}, before now ({sim.now:g} s)"
-                )
-            schedule.append((float(at), i, etype, item))
-        schedule.sort(key=lambda s: (s[0], s[1]))
-        self.schedule = [(at, item) for at, _, _, item in schedule]
-        _declare(sim, topic, sorted({s[2] for s in schedule}), name)
-        self.producer = sim.producer({"client.id": name})
-        self.published = 0
-        self.process = sim.env.process(self._run(schedule))
-
-    def _run(self, schedule):
-        from eda_sim.services.service import new_event, publish
-
-        env = self.sim.env
-        for at, _, etype, item in schedule:
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            payload = {k: v for k, v in item.items() if k not in ("time", "type", "arrival")}
-            key = payload.get(self.key) if self.key else None
-            ev = new_event(self.sim, etype, payload, key=None if key is None else str(key))
-            ev = Event.create(ev.type, ev.payload, id=ev.id, key=ev.key, time=item["time"])
-            publish(self.producer, self.topic, ev)
-            self.published += 1
-        self.producer.poll(0)
-
-
-# ---------------------------------------------------------------------- in a service
 
 
 def late_topic(sim, topic: str) -> str:
@@ -784,3 +685,12 @@ def ordering_report(
         for k in sorted(stats, key=_key_order)
     ]
     return pd.DataFrame(out, columns=["key", "records", "partitions", "out_of_order", "max_behind"])
+
+
+def __getattr__(name):
+    # DelayedSource moved to eda_sim.services.load with the other load generators.
+    if name == "DelayedSource":
+        from eda_sim.services.load import DelayedSource
+
+        return DelayedSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -168,76 +168,6 @@ def _declare(sim, topic: str, types, who: str) -> None:
         catalog.setdefault(t, set()).add((who, topic))
 
 
-class Source:
-    """A producer of events at given virtual times (an app front end, a sensor, a batch upload).
-
-    ``items`` are dicts with a ``time`` (virtual seconds) and a ``type`` (or
-    pass ``type=``); the other fields form the payload, and ``key`` names the
-    field to key by. An item that is ``str`` or ``bytes`` is produced as a raw,
-    possibly malformed, value: the way to inject a broken event.
-    """
-
-    def __init__(
-        self,
-        sim,
-        name: str,
-        topic: str,
-        items,
-        *,
-        key: str | None = None,
-        type: str | None = None,
-        produces=None,
-        start: float = 0.0,
-        value_serializer=None,
-    ):
-        sim.topic(topic)
-        self.sim = sim
-        self.value_serializer = value_serializer
-        self.name = name
-        self.topic = topic
-        self.key = key
-        self.type = type
-        self.producer = sim.producer({"client.id": name})
-        self.published = 0
-        items = list(items)
-        types = produces or sorted(
-            {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
-        )
-        _declare(sim, topic, types, name)
-        self.process = sim.env.process(self._run(items, start))
-
-    def _run(self, items, start: float):
-        env = self.sim.env
-        last = start
-        for item in items:
-            at = item.get("time", last) if isinstance(item, dict) else last
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            last = at
-            self.emit(item)
-        self.producer.poll(0)
-
-    def emit(self, item) -> None:
-        """Publish one item now (a dict becomes an event; str/bytes go out raw)."""
-        if isinstance(item, (str, bytes)):
-            self.producer.produce(self.topic, value=item)
-        else:
-            payload = {k: v for k, v in item.items() if k not in ("time", "type")}
-            etype = self.type or item.get("type")
-            if not etype:
-                raise ValueError(
-                    f"{self.name}: item has no 'type' and the Source has no type=: {item!r}"
-                )
-            key = payload.get(self.key) if self.key else None
-            publish(
-                self.producer,
-                self.topic,
-                new_event(self.sim, etype, payload, key=None if key is None else str(key)),
-                serializer=self.value_serializer,
-            )
-        self.published += 1
-
-
 class Context:
     """What a handler gets besides the event: the clock, the service, and ``emit``."""
 
@@ -818,3 +748,13 @@ def events_frame(sim, topic: str):
 def decode(message) -> Event:
     """Parse a consumed message's value as an :class:`Event` (``ValueError`` says what is wrong)."""
     return Event.from_json(message.value())
+
+
+def __getattr__(name):
+    # Source moved to eda_sim.services.load (every load generator in one module); this keeps
+    # `from eda_sim.services.service import Source` working without a circular import.
+    if name == "Source":
+        from eda_sim.services.load import Source
+
+        return Source
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -245,7 +245,8 @@ broken = [
 # %%
 from eda_sim import Simulation
 from eda_sim.services.retries import dead_letters
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
+from eda_sim.services.load import Source
 
 sim = Simulation(seed=7)
 sim.create_topic("product-views", partitions=1)

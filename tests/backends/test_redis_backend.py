@@ -17,9 +17,10 @@ from eda_sim import Simulation
 from eda_sim.backends.redis.server import free_port
 from eda_sim.kafka.partitioner import murmur2_partition
 from eda_sim.services.events import Event, EventIds
+from eda_sim.services.load import Source
 from eda_sim.services.retries import Retry, TransientError
 from eda_sim.services.retries import dead_letters as sim_dead_letters
-from eda_sim.services.service import Service, Source, spans_frame
+from eda_sim.services.service import Service, spans_frame
 from eda_sim.testing import need as _need  # skip without the tool, fail on CI
 
 try:

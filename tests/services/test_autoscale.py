@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from eda_sim import Simulation
 from eda_sim.core.measures import group_lag
 from eda_sim.services.autoscale import Autoscaler
-from eda_sim.services.load import LimitedFeed, Storm
+from eda_sim.services.load import LimitedFeed, Source, Storm
 from eda_sim.services.ratelimit import TokenBucket
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 # ------------------------------------------------------------------------ token bucket
 

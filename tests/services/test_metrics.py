@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eda_sim import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.metrics import (
     AlertMonitor,
     Threshold,
@@ -18,7 +19,7 @@ from eda_sim.services.metrics import (
     metrics,
 )
 from eda_sim.services.retries import Retry, TransientError
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 
 def pipeline(

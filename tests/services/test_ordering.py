@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eda_sim import Event, Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.ordering import (
     H_LATE_REASON,
     DelayedSource,
@@ -16,7 +17,7 @@ from eda_sim.services.ordering import (
     ordering_report,
     out_of_order_pairs,
 )
-from eda_sim.services.service import Service, Source, publish, reconcile, spans_frame
+from eda_sim.services.service import Service, publish, reconcile, spans_frame
 
 
 def ev(i, t):

@@ -11,8 +11,9 @@ from eda_sim.kafka.schema_registry import (
     SerializationContext,
     pack,
 )
+from eda_sim.services.load import Source
 from eda_sim.services.retries import H_EXCEPTION, H_MESSAGE, H_OFFSET, dead_letters
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 VIEW = {
     "type": "object",

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from eda_sim import Simulation
 from eda_sim.kafka.message import to_epoch_ms
+from eda_sim.services.load import Source
 from eda_sim.services.retries import (
     H_ATTEMPTS,
     H_GROUP,
@@ -20,7 +21,7 @@ from eda_sim.services.retries import (
     redrive,
 )
 from eda_sim.services.schemas import object_schema
-from eda_sim.services.service import Service, Source, reconcile, spans_frame
+from eda_sim.services.service import Service, reconcile, spans_frame
 
 
 def views(n, every=0.05, poison=(), raw=()):
@@ -466,7 +467,7 @@ def test_a_service_under_churn_finishes_every_event_once_and_its_counts_reconcil
     # random; some events always fail, some fail once. At the end every event was handled,
     # dead-lettered or sent aside as late, each side effect happened once, and nothing is in flight.
     # Committing before handling (at-most-once) may lose events; reconcile counts exactly those.
-    from eda_sim.services.ordering import DelayedSource
+    from eda_sim.services.load import DelayedSource
 
     sim = Simulation(seed=seed, name="churn")
     sim.create_topic("in", partitions=partitions)

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from eda_sim import Simulation
 from eda_sim.services.events import MAX_TIME, Event, _canonical_iso, to_iso
+from eda_sim.services.load import Source
 from eda_sim.services.retries import Retry, TransientError
 from eda_sim.services.schemas import object_schema
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 # ------------------------------------------------------------------ decoding
 

@@ -7,8 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eda_sim import Simulation
-from eda_sim.services.ordering import DelayedSource
-from eda_sim.services.service import Source
+from eda_sim.services.load import DelayedSource, Source
 from eda_sim.services.streams import StreamApp
 from eda_sim.services.tables import Table
 from eda_sim.services.windows import HoppingWindows, TumblingWindows, batch_aggregate

@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eda_sim import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.retries import Retry, TransientError, redrive
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 from eda_sim.services.tracing import TRACE_COLUMNS, correlation_ids, trace, trace_edges, where_stuck
 
 

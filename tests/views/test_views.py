@@ -199,7 +199,8 @@ def test_flow_flags_down_lagging_and_dead_lettering():
 
 
 def test_flow_declares_the_whole_service_graph_before_events_flow():
-    from eda_sim.services.service import Service, Source
+    from eda_sim.services.load import Source
+    from eda_sim.services.service import Service
 
     sim = Simulation(seed=1, name="views-declared")
     sim.create_topic("views", partitions=2)

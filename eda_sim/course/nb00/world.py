@@ -29,8 +29,9 @@ from __future__ import annotations
 import random
 
 from eda_sim.core.simulation import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.retries import PermanentError, Retry
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 TOPICS = {
     "raw-data": 3,

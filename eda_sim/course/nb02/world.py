@@ -21,9 +21,8 @@ import random
 from collections import Counter
 
 from eda_sim.core.simulation import Simulation
-from eda_sim.services.load import Feed
+from eda_sim.services.load import Feed, Source
 from eda_sim.services.members import Member
-from eda_sim.services.service import Source
 
 #: The topic the shop's front end publishes to.
 TOPIC = "page-views"

@@ -31,9 +31,10 @@ import random
 
 from eda_sim.core.simulation import Simulation
 from eda_sim.kafka.partitioner import murmur2_partition
-from eda_sim.services.ordering import DelayedSource, late_events
+from eda_sim.services.load import DelayedSource, Source
+from eda_sim.services.ordering import late_events
 from eda_sim.services.ordering import out_of_order_pairs as _pairs
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 TOPIC = "clicks"
 SERVICE = "sessionizer"

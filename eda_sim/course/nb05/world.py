@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections import Counter
 
 from eda_sim.core.simulation import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.members import Member
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 #: The commit strategies compared, in teaching order, with what each promises.
 STRATEGIES = {

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import Counter
 
 from eda_sim.core.simulation import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.retries import Retry, TransientError
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 FLAKY_FAILURES = 2  # a flaky event fails this many times before it works
 

@@ -224,8 +224,9 @@ def replay(level: str, seed: int = 7):
     accepted schema handled, and the dead-letter frame of what it could not read.
     """
     from eda_sim.core.simulation import Simulation
+    from eda_sim.services.load import Source
     from eda_sim.services.retries import dead_letters
-    from eda_sim.services.service import Service, Source
+    from eda_sim.services.service import Service
 
     sim = Simulation(seed=seed)
     sim.create_topic("checkouts", partitions=1)

@@ -38,12 +38,12 @@ from typing import NamedTuple
 from eda_sim.core.simulation import Simulation
 from eda_sim.services.autoscale import Autoscaler
 from eda_sim.services.events import Event
-from eda_sim.services.load import Feed, LimitedFeed, Storm
+from eda_sim.services.load import Feed, LimitedFeed, Source, Storm
 from eda_sim.services.members import Member
 from eda_sim.services.metrics import AlertMonitor, Threshold, alerts, lag_by_partition, metrics
 from eda_sim.services.ratelimit import TokenBucket
 from eda_sim.services.retries import Retry, TransientError
-from eda_sim.services.service import Service, Source, spans_frame
+from eda_sim.services.service import Service, spans_frame
 
 TOPIC = "requests"
 SERVICE = "scorer"

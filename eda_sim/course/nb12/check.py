@@ -5,7 +5,8 @@ from __future__ import annotations
 from eda_sim.core.simulation import Simulation
 from eda_sim.course.feedback import checker
 from eda_sim.services.events import Event
-from eda_sim.services.service import Service, Source
+from eda_sim.services.load import Source
+from eda_sim.services.service import Service
 
 
 def enrichment_world(handler, n: int = 6):

@@ -52,8 +52,9 @@ import random
 from eda_sim.ai.datagen import clickstream
 from eda_sim.ai.models import ItemToItemRecommender, PopularityBaseline, RandomBaseline
 from eda_sim.core.simulation import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.retries import NO_RETRY
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 VIEWS = "product-views"
 RECOMMENDATIONS = "recommendations"

@@ -60,8 +60,9 @@ from dataclasses import dataclass, field
 from eda_sim.ai.datagen import transactions
 from eda_sim.ai.models import FEATURES, DriftMonitor, FraudModel, ThresholdRule, card_features
 from eda_sim.core.simulation import Simulation
+from eda_sim.services.load import Source
 from eda_sim.services.retries import NO_RETRY
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 #: The live stream's seed; the history the model learns from has its own (:data:`HISTORY_SEED`).
 LIVE_SEED = 12

@@ -56,8 +56,9 @@ from eda_sim.course.nb14.world import (
     train_model,
     training_amounts,
 )
+from eda_sim.services.load import Source
 from eda_sim.services.retries import NO_RETRY
-from eda_sim.services.service import Service, Source, new_event, publish
+from eda_sim.services.service import Service, new_event, publish
 
 TRANSACTIONS = "transactions"
 MODEL_EVENTS = "model-events"  # ModelDeployed: which version is live

@@ -467,8 +467,9 @@ def run_story(
 
 def _run_sim(*, n, kill, max_deliveries, all_transient, seed: int = 13) -> Run:
     from eda_sim.core.simulation import Simulation
+    from eda_sim.services.load import Source
     from eda_sim.services.retries import dead_letters
-    from eda_sim.services.service import Service, Source, spans_frame
+    from eda_sim.services.service import Service, spans_frame
 
     items = views(n)
     sim = Simulation(seed=seed, name="real-broker")
