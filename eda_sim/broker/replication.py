@@ -57,6 +57,9 @@ BROKER_DEFAULTS = {
     "replica.lag.time.max.ms": 30000,
     "broker.session.timeout.ms": 9000,  # KRaft: how long until the controller fences a silent broker
     "default.replication.factor": 1,
+    # the controller moves leadership back to each partition's first (preferred) replica
+    "auto.leader.rebalance.enable": True,
+    "leader.imbalance.check.interval.seconds": 300,
 }
 
 #: librdkafka's retry.backoff.max.ms default: the ceiling of its exponential retry backoff.
@@ -93,7 +96,7 @@ def check_settings(settings: dict, allowed, where: str) -> dict:
                 "INVALID_CONFIG",
                 f"unknown {where} property {key!r}; the simulator models: {', '.join(allowed)}",
             )
-        if key == "unclean.leader.election.enable":
+        if key in ("unclean.leader.election.enable", "auto.leader.rebalance.enable"):
             out[key] = _as_bool(key, value)
         else:
             out[key] = _as_int(key, value, 1 if key != "replica.lag.time.max.ms" else 0)
@@ -411,6 +414,8 @@ class Cluster:
         if not self._checking:
             self._checking = True
             self._sim.env.process(self._isr_loop())
+            if self.config["auto.leader.rebalance.enable"]:
+                self._sim.env.process(self._rebalance_loop())
         return made
 
     def topic_partitions(self, topic: str) -> list:
@@ -783,6 +788,27 @@ class Cluster:
             yield env.timeout(self.config["replica.lag.time.max.ms"] / 2000.0 or 0.5)
             self.check_isr()
 
+    def _rebalance_loop(self):
+        env = self._sim.env
+        while True:
+            yield env.timeout(self.config["leader.imbalance.check.interval.seconds"])
+            self.rebalance_leaders()
+
+    def rebalance_leaders(self) -> None:
+        """Preferred leader election: a broker that leads fewer than 90% of the partitions it is the
+        first replica of (leader.imbalance.per.broker.percentage=10) takes back those whose replica on
+        it is alive and in sync."""
+        for node in self.nodes:
+            if not node.alive or node.cut:
+                continue
+            mine = [p for p in self.partitions if p.assignment[0] == node.id]
+            lost = [p for p in mine if p.leader != node.id]
+            if not mine or len(lost) * 10 <= len(mine):
+                continue
+            for part in lost:
+                if node.id in part.isr and part.leader >= 0:
+                    self._elect(part, "preferred replica election", preferred=True)
+
     def check_isr(self) -> None:
         """Drop from each ISR the followers that have not caught up within ``replica.lag.time.max.ms``."""
         now = self._sim.now
@@ -878,11 +904,29 @@ class Cluster:
                 if part.leader >= 0:
                     self._advance_hw(part)
 
-    def _elect(self, part, why: str) -> None:
-        """Choose a new leader: the first live in-sync replica, else (if allowed) any live replica."""
+    def _elect(self, part, why: str, preferred: bool = False) -> None:
+        """Choose a new leader: the first live in-sync replica, else (if allowed) any live replica.
+
+        ``preferred`` moves leadership to the partition's first replica (which
+        must be alive and in sync); the old leader, still alive, follows it.
+        """
         live = [b for b in part.assignment if self.nodes[b].alive]
         clean = [b for b in live if b in part.isr]
         old = part.leader
+        if preferred:
+            clean = [part.assignment[0]]
+            if old >= 0 and part.pending:  # requests at the old leader: it is no longer the leader
+                pending, part.pending = part.pending, []
+                for entry in pending:
+                    entry[6] = True
+                    self._refuse(
+                        entry[1],
+                        entry[2],
+                        part,
+                        KafkaError(
+                            KafkaError.NOT_LEADER_OR_FOLLOWER, f"broker {old} no longer leads"
+                        ),
+                    )
         if clean:
             new, kind = clean[0], "clean"
         elif live and part.setting("unclean.leader.election.enable"):

@@ -547,3 +547,32 @@ def test_describe_topics_gives_leader_replicas_and_isr_as_nodes():
         futures["nope"].result()
     with pytest.raises(TypeError, match="TopicCollection"):
         admin.describe_topics(["payments"])
+
+
+def test_leadership_returns_to_the_preferred_replica_at_the_next_imbalance_check():
+    sim = cluster()
+    part = payments(sim, min_isr=2)
+    p = sim.producer({"enable.idempotence": True})
+    sim.crash_broker(0, at=1.0)
+    sim.restart_broker(0, at=20.0)
+    for i in range(0, 400, 2):
+        sim.at(float(i), p.produce, "payments", f"pay-{i}")
+    sim.run(299)
+    assert part.leader == 1 and part.epoch == 1
+    sim.run(310)
+    assert part.leader == 0 and part.epoch == 2
+    assert "preferred replica election" in sim.journal.frame(kind="leader_elected").detail.iloc[-1]
+    sim.run(400)
+    p.flush()
+    assert held(part) == [f"pay-{i}" for i in range(0, 400, 2)]
+
+
+def test_auto_leader_rebalance_can_be_turned_off():
+    sim = Simulation(
+        seed=1, name="repl", brokers=3, broker_config={"auto.leader.rebalance.enable": "false"}
+    )
+    part = payments(sim)
+    sim.crash_broker(0, at=1.0)
+    sim.restart_broker(0, at=20.0)
+    sim.run(700)
+    assert part.leader == 1
