@@ -479,9 +479,16 @@ class ProducerTransactions:
     def commit(self, timeout) -> None:
         self._require(IN_TRANSACTION)
         self._sim._require_outside_run("Producer.commit_transaction")
-        self._producer.flush(timeout)
+        left = self._producer.flush(timeout)
         if self.state != IN_TRANSACTION:
             raise self._error
+        if left:  # librdkafka: the timeout ran out first; the call may simply be made again
+            raise _error(
+                "_TIMED_OUT",
+                f"commit_transaction: {left} record(s) not acknowledged within {timeout} s; "
+                "call commit_transaction() again",
+                retriable=True,
+            )
         self._round_trip()
         try:
             self._coordinator.end(self.txn_id, self.epoch, commit=True)

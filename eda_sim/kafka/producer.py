@@ -373,6 +373,20 @@ class Producer:
 
     # -- transactions (eda_sim.broker.transactions has the rules) ------------------------------------
 
+    def _crash(self) -> None:
+        """Stop dead, as a killed process: records still queued for a batch are lost, none is sent.
+
+        Requests already on the wire still reach the broker. Use
+        ``sim.crash(producer)``; the object is not used again (a new instance
+        takes over).
+        """
+        for key in sorted(self._batches):
+            batch = self._batches.pop(key)
+            batch.open = False
+            self.in_flight -= len(batch.records)
+        self._reports.clear()
+        self._sim.journal.write("crashed", self.name, detail="queued records lost with the process")
+
     def _transactions(self):
         if self._txn is None:
             raise fail(

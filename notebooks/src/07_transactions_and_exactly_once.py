@@ -203,6 +203,13 @@ fault_report("produced", "zombie", True, 5.0)
 fault_report("produced", "zombie", False, 5.0)
 
 # %% [markdown]
+# **What the simulator simplifies.** One broker holds the transaction coordinator and every partition, so
+# the commit markers land at the instant the coordinator decides; a real cluster writes them in a second
+# phase and the last stable offset waits for them. A timed-out transaction is aborted exactly at
+# `transaction.timeout.ms`; Kafka looks for them every 10 s. Fencing by a group's generation (KIP-447)
+# is modelled as librdkafka sees it: the generation a consumer knows is the one from its last poll.
+
+# %% [markdown]
 # ## Where Kafka's transaction ends: the database
 #
 # A transaction covers records and offsets in Kafka, nothing else. Notebook 05's six-way table showed a

@@ -326,3 +326,17 @@ def test_the_partition_table_says_what_each_reader_gets_at_each_offset():
     ]
     offsets = stable_offsets(sim, "out")
     assert offsets.loc[0, "last_stable"] == 4 and offsets.loc[0, "log_end"] == 5
+
+
+def test_a_commit_that_runs_out_of_time_is_retriable_and_can_be_called_again():
+    sim = world("txn-retriable")
+    committed = reader(sim, "rc")
+    p = txn_producer(sim)
+    p.begin_transaction()
+    p.produce("out", value="slow", partition=0)
+    with pytest.raises(KafkaException) as info:
+        p.commit_transaction(0.001)  # less than one round trip to the broker
+    err = info.value.args[0]
+    assert err.code() == KafkaError._TIMED_OUT and err.retriable() and not err.fatal()
+    p.commit_transaction()
+    assert [v for _, _, v in drain(committed)] == [b"slow"]

@@ -106,6 +106,7 @@ def payment_service(kafka, consumer, producer, store, strategy, *, batch=3, idle
                 store.mark_published(seqs)
             else:
                 producer.flush(10.0)
+                yield "flushed"  # the events are out; the offsets are not committed yet
             if not transactional and strategy != "commit before":
                 consumer.commit(asynchronous=False)
         except KafkaException as exc:
@@ -153,9 +154,9 @@ def run_payments(strategy: str, crash_after: int | None = None, *, n: int = 8, s
                 "session.timeout.ms": 1000,
             }
         )
-        return consumer, payment_service(kafka, consumer, producer, store, strategy)
+        return consumer, producer, payment_service(kafka, consumer, producer, store, strategy)
 
-    consumer, steps = start()
+    consumer, producer, steps = start()
     done = []
     interrupted = ""
     for step in steps:
@@ -163,9 +164,10 @@ def run_payments(strategy: str, crash_after: int | None = None, *, n: int = 8, s
         if crash_after is not None and len(done) == crash_after + 1:
             interrupted = step
             sim.crash(consumer)
+            sim.crash(producer)  # what it had queued and not sent dies with it
             break
     if interrupted:
-        consumer, steps = start()
+        consumer, producer, steps = start()
         for _step in steps:
             pass
     reader = sim.consumer({"group.id": "audit", "auto.offset.reset": "earliest"})
@@ -314,6 +316,7 @@ def exercise_run(process_batch, crash_before: int | None, *, n: int = 6, seed: i
         except _Crash as crash:
             crashed_at = f"before {crash.args[0]}"
             sim.crash(consumer)
+            sim.crash(producer)
             consumer, producer = start()
     reader = sim.consumer({"group.id": "audit", "auto.offset.reset": "earliest"})
     reader.subscribe(["posted"])

@@ -196,6 +196,7 @@ def run_pipeline(
         if action == "crash":
             current["fate"] = f"crashed after {current['done'][-1]}"
             sim.crash(current["consumer"])
+            sim.crash(current["producer"])  # what it had queued and not sent dies with it
             current = start(len(run.instances) + 1)
         elif action == "zombie":
             current["fate"] = f"froze after {current['done'][-1]}"
