@@ -13,20 +13,23 @@ drift apart.
 from __future__ import annotations
 
 from eda_sim.views import figure as _mpl
-from eda_sim.views.style import DPI
+from eda_sim.views.style import ALERT, SERIES
 
 SIZE = (9.0, 4.0)
-_COLOURS = ["#0072B2", "#009E73", "#CC79A7", "#E69F00"]
-_LATE = "#D55E00"
 
 
-def draw_watermark(app):
-    """Draw :meth:`StreamApp.timeline` as event time over processing time with the watermark."""
+def draw_watermark(app, start: float | None = None, end: float | None = None):
+    """Draw :meth:`StreamApp.timeline` as event time over processing time with the watermark,
+    for records processed between ``start`` and ``end`` (virtual seconds; default all)."""
     frame = app.timeline()
-    fig = _mpl.plt.figure(figsize=SIZE, dpi=DPI)
+    if start is not None:
+        frame = frame[frame["processed_at"] >= start]
+    if end is not None:
+        frame = frame[frame["processed_at"] <= end]
+    fig = _mpl.new_figure(SIZE)
     ax = fig.add_subplot(1, 1, 1)
     for p, part in frame.groupby("partition", sort=True):
-        colour = _COLOURS[int(p) % len(_COLOURS)]
+        colour = SERIES[int(p) % len(SERIES)]
         ok = part[~part["late"]]
         ax.scatter(ok["processed_at"], ok["event_time"], s=10, color=colour, label=f"partition {p}")
         wm = part[part["watermark"] > float("-inf")]
@@ -40,14 +43,11 @@ def draw_watermark(app):
             late["event_time"],
             s=40,
             marker="x",
-            color=_LATE,
+            color=ALERT,
             label="late: to the side topic",
         )
     ax.set_xlabel("processing time (virtual s)")
     ax.set_ylabel("event time (s)")
-    ax.set_title(
-        f"{app.name}: event time, watermark (lines) and late records", loc="left", fontsize=10
-    )
+    _mpl.title(ax, f"{app.name}: event time, watermark (lines) and late records")
     ax.legend(loc="upper left", fontsize=8, frameon=False)
-    _mpl.plt.close(fig)
     return fig

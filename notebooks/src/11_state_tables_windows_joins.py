@@ -38,7 +38,13 @@ log_frame(features, FEATURES).head(8)
 # `min.compaction.lag.ms`. It cleans a partition when the dirty part (written since its last pass)
 # makes up `min.cleanable.dirty.ratio` (half, by default) of what it could clean. The tombstone itself
 # stayed for `delete.retention.ms` after its first cleaning, so that readers could learn that `user-4`
-# was deleted, and then went too: no record of `user-4` is left.
+# was deleted, and then went too: no record of `user-4` is left. In the picture, filled cells are records
+# still there (blue: cleaned, grey: the active segment), empty ones offsets the cleaner emptied.
+
+# %%
+from eda_sim.views.compaction import draw_compaction
+
+draw_compaction(features, FEATURES)
 
 # %%
 features.broker.cleaner.layout(FEATURES, 0)
@@ -109,7 +115,7 @@ eager.late_records()[0]
 # %%
 from eda_sim.views.watermark import draw_watermark
 
-draw_watermark(eager)
+draw_watermark(eager, start=240, end=340)  # a hundred seconds around the card-testing burst
 
 # %% [markdown]
 # ## Try it: lateness and grace
@@ -123,7 +129,8 @@ from eda_sim.views.widgets import explore
 
 
 def try_velocity(lateness, grace):
-    return draw_watermark(velocity_world(size=60, step=10, lateness=lateness, grace=grace)[1])
+    app = velocity_world(size=60, step=10, lateness=lateness, grace=grace)[1]
+    return draw_watermark(app, start=240, end=340)
 
 
 explore(try_velocity, lateness=(0, 30, 1, 20), grace=(0, 20, 1, 5))

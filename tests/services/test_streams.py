@@ -180,3 +180,20 @@ def test_bad_app_settings_say_what_is_expected(build, match):
     sim.create_topic("tx")
     with pytest.raises(Exception, match=match):
         build(sim)
+
+
+def test_a_partition_moved_to_a_new_instance_is_restored_there_from_the_changelog():
+    _, calm, items = world(9, instances=1, dedupe=True)
+    sim = Simulation(seed=9)
+    sim.create_topic("tx", partitions=2)
+    sim.create_topic("velocity", partitions=2)
+    DelayedSource(sim, "pos", "tx", items, key="card")
+    app = StreamApp(sim, "vel", source="tx", instances=1, commit_interval=10, dedupe=True)
+    app.window(
+        "per_card", TumblingWindows(10), lateness=2, grace=1, emit="final", output="velocity"
+    )
+    sim.at(40.0, app.add_instance)  # the rebalance moves a partition to the newcomer mid-stream
+    sim.run(until=160 * 0.5 + 150)
+    takeovers = [r for r in app.restores if r[1] == "vel-2"]
+    assert takeovers and takeovers[0][3] > 0  # the new owner read the changelog first
+    assert everything(app) == everything(calm)  # and carried on from the same state
