@@ -100,6 +100,10 @@ def replay(rows) -> State:
             s.crashed.pop(r.actor, None)
             for key in [key for key in s.positions if key[1] == r.actor]:
                 del s.positions[key]
+        elif k == "leader_elected":
+            # a cluster (eda_sim.broker.replication): the log now ends where the new leader's does,
+            # which is shorter when records only the old leader had were lost
+            s.log_end[(r.topic, r.partition)] = r.offset
         elif k == "expired":
             s.log_start[(r.topic, r.partition)] = r.offset + r.count
         elif k == "topic_created" or k == "partitions_added":

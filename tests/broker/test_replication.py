@@ -600,3 +600,23 @@ def test_auto_leader_rebalance_can_be_turned_off():
     sim.restart_broker(0, at=20.0)
     sim.run(700)
     assert part.leader == 1
+
+
+def test_journal_replay_follows_the_leaders_log_end_through_a_lossy_failover():
+    from eda_sim.core.replay import state_at
+
+    sim = cluster()
+    part = payments(sim)
+    sim.slow_broker(1, 0.5)
+    sim.slow_broker(2, 0.5)
+    p = sim.producer(acks="1")
+    for i in range(10):
+        sim.at(i * 0.05, p.produce, "payments", f"pay-{i}")
+    sim.crash_broker(0, at=0.6)
+    sim.run(0.6)
+    before = part.leader_log_end_offset
+    sim.run(10)
+    after = part.leader_log_end_offset
+    assert after < before  # the new leader never had the last records
+    assert state_at(sim, 0.6).log_end[("payments", 0)] == before
+    assert state_at(sim, 10).log_end[("payments", 0)] == after
