@@ -11,6 +11,13 @@ One difference to know: the simulator's default ``partitioner`` is
 ``murmur2_random`` (Kafka's Java client); confluent-kafka's is
 ``consistent_random``. Set it explicitly when partition numbers must match a
 Java service.
+
+Transactions take confluent-kafka's calls too: a producer with
+``transactional.id`` has ``init_transactions``, ``begin_transaction``,
+``send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())``,
+``commit_transaction`` and ``abort_transaction``; consumers default to
+``isolation.level=read_committed``, as librdkafka does. The rules are in
+:mod:`eda_sim.broker.transactions`.
 """
 
 from eda_sim.core.errors import KafkaError, KafkaException
