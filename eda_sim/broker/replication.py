@@ -725,6 +725,7 @@ class Cluster:
                 offset,
                 len(part.isr),
                 f"broker {follower} caught up; isr={part.isr}",
+                data=tuple(part.isr),
             )
         self._advance_hw(part)
         if offset >= leo and self._follower_hw(part, follower) >= leader.hw:
@@ -835,6 +836,7 @@ class Cluster:
                     part.replicas[part.leader].hw,
                     len(part.isr),
                     f"broker(s) {late} fell behind for over replica.lag.time.max.ms={self.config['replica.lag.time.max.ms']}; isr={part.isr}",
+                    data=tuple(part.isr),
                 )
                 self._advance_hw(part)
 
@@ -900,6 +902,7 @@ class Cluster:
                     part.replicas[part.leader].hw if part.leader >= 0 else -1,
                     len(part.isr),
                     f"broker {broker} is down; isr={part.isr}",
+                    data=tuple(part.isr),
                 )
                 if part.leader >= 0:
                     self._advance_hw(part)
@@ -980,6 +983,7 @@ class Cluster:
             part.epoch,
             f"broker {new} leads ({kind}, epoch {part.epoch}); {why}; isr={part.isr}"
             + (f"; {lost} committed record(s) it never had are gone" if lost else ""),
+            data=(new, part.epoch, tuple(part.isr)),
         )
         for b in part.assignment:
             if b != new and self.nodes[b].alive:

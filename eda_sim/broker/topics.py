@@ -325,7 +325,12 @@ class Broker:
             )
         self.topics[name] = topic
         self._sim.journal.write(
-            "topic_created", "broker", topic=name, count=partitions, detail=note
+            "topic_created",
+            "broker",
+            topic=name,
+            count=partitions,
+            detail=note,
+            data=(rf,) if cluster is not None else (),
         )
         if (
             cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0

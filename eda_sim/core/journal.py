@@ -58,7 +58,7 @@ COLUMNS = (
 
 #: Every kind of row the core writes, with what it means. The service layer adds its own.
 KINDS = {
-    "topic_created": "a topic was created (count = partitions)",
+    "topic_created": "a topic was created (count = partitions; data = (replication factor,) on a cluster)",
     "partitions_added": "a topic grew to more partitions (count = new total)",
     "produced": "a producer sent a batch to the broker (count = records)",
     "appended": "the broker appended a batch to a partition's log",
@@ -95,9 +95,9 @@ KINDS = {
     # replication (eda_sim.broker.replication; only with Simulation(brokers=N), N > 1)
     "replicated": "a follower appended records it fetched from the leader (actor = broker-N)",
     "delivery_failed": "the producer gave up on a batch; its delivery reports carry the error",
-    "isr_shrunk": "followers left a partition's in-sync replicas (count = ISR size after)",
-    "isr_expanded": "a follower caught up and rejoined the in-sync replicas (count = ISR size after)",
-    "leader_elected": "the controller chose a partition's leader (offset = its log end, count = leader epoch)",
+    "isr_shrunk": "followers left a partition's in-sync replicas (count = ISR size after, data = the ISR)",
+    "isr_expanded": "a follower caught up and rejoined the in-sync replicas (count = ISR size after, data = the ISR)",
+    "leader_elected": "the controller chose a partition's leader (offset = its log end, count = leader epoch, data = (leader, epoch, ISR))",
     "partition_offline": "a partition's leader failed and no replica may lead it",
     "truncated": "a replica cut its log back to where it agrees with the leader (count = records removed)",
     "broker_crashed": "a broker stopped abruptly",

@@ -31,6 +31,11 @@ class State:
         self.crashed: dict = {}  # member -> group, crashed and not restarted
         self.subscriptions: dict = defaultdict(set)  # group -> topics it subscribed to
         self.positions: dict = {}  # (group, member, topic, partition) -> position
+        # a cluster (Simulation(brokers=N)): replication factor per topic, and per partition the
+        # in-sync replicas (all of them until a row says otherwise) and whether it is offline
+        self.replication: dict = {}  # topic -> replication factor
+        self.isr: dict = {}  # (topic, partition) -> tuple of in-sync brokers
+        self.offline: set = set()  # (topic, partition) with no leader
 
     def read_topics(self, group: str) -> list:
         """The topics ``group`` reads (subscribed to, or committed on)."""
@@ -103,11 +108,20 @@ def replay(rows) -> State:
         elif k == "leader_elected":
             # a cluster (eda_sim.broker.replication): the log now ends where the new leader's does,
             # which is shorter when records only the old leader had were lost
-            s.log_end[(r.topic, r.partition)] = r.offset
+            tp = (r.topic, r.partition)
+            s.log_end[tp] = r.offset
+            s.isr[tp] = r.data[2]
+            s.offline.discard(tp)
+        elif k == "isr_shrunk" or k == "isr_expanded":
+            s.isr[(r.topic, r.partition)] = r.data
+        elif k == "partition_offline":
+            s.offline.add((r.topic, r.partition))
         elif k == "expired":
             s.log_start[(r.topic, r.partition)] = r.offset + r.count
         elif k == "topic_created" or k == "partitions_added":
             s.partitions[r.topic] = r.count
+            if r.data:  # on a cluster: (replication factor,)
+                s.replication[r.topic] = r.data[0]
     return s
 
 

@@ -76,7 +76,10 @@ def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOL
     partitions of the topics it reads, log end minus committed offset, or
     minus log start where it has committed nothing, the rule of the lag
     charts), ``lagging`` (lag above ``lag_threshold``), ``dead_lettering``
-    (produced to a ``*.DLT`` topic) and ``dlt`` (a dead-letter topic).
+    (produced to a ``*.DLT`` topic) and ``dlt`` (a dead-letter topic). On a
+    cluster, topics also carry ``replication`` (the replication factor),
+    ``under_replicated`` (partitions whose ISR is smaller) and ``offline``
+    (partitions with no leader), which the drawing marks.
     """
     s = _state(sim, time)
     g = nx.DiGraph()
@@ -150,6 +153,12 @@ def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOL
             data["events"] = s.appended.get(name, 0)
             data["partitions"] = s.partitions.get(name, 0)
             data["dlt"] = name.endswith(DLT_SUFFIX)
+            # on a cluster: partitions with fewer in-sync replicas than replicas, and with no leader
+            rf = s.replication.get(name, 1)
+            parts = [(name, p) for p in range(data["partitions"])]
+            data["replication"] = rf
+            data["under_replicated"] = sum(1 for tp in parts if len(s.isr.get(tp, range(rf))) < rf)
+            data["offline"] = sum(1 for tp in parts if tp in s.offline)
             continue
         data["dead_lettering"] = any(
             t.endswith(DLT_SUFFIX) and n for (a, t), n in s.produced.items() if a == name
@@ -325,6 +334,16 @@ def draw_flow(
                     color="#444444",
                 )
             marks = []
+            if d.get("offline"):
+                marks.append((f"{d['offline']} part. OFFLINE", _ALERT, "white"))
+            elif d.get("under_replicated"):
+                marks.append(
+                    (
+                        f"{d['under_replicated']} part. ISR < {d['replication']}",
+                        _OI["orange"],
+                        "black",
+                    )
+                )
             if d["down"]:
                 marks.append(("DOWN", _ALERT, "white"))
             elif d["crashed"]:

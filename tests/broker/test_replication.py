@@ -620,3 +620,27 @@ def test_journal_replay_follows_the_leaders_log_end_through_a_lossy_failover():
     assert after < before  # the new leader never had the last records
     assert state_at(sim, 0.6).log_end[("payments", 0)] == before
     assert state_at(sim, 10).log_end[("payments", 0)] == after
+
+
+def test_flow_diagram_marks_under_replicated_and_offline_topics():
+    from eda_sim.views import draw_flow, flow_graph
+
+    sim = cluster()
+    payments(sim)
+    p = sim.producer(acks="1")
+    p.produce("payments", "a")
+    p.flush()
+    node = flow_graph(sim).nodes["topic:payments"]
+    assert (node["replication"], node["under_replicated"], node["offline"]) == (3, 0, 0)
+    sim.cut_broker(1)
+    sim.cut_broker(2)
+    sim.run(46)
+    sim.crash_broker(0, at=50)
+    sim.run(60)
+    assert flow_graph(sim, time=47).nodes["topic:payments"]["under_replicated"] == 1
+    assert flow_graph(sim).nodes["topic:payments"]["offline"] == 1
+    fig = draw_flow(sim)
+    assert any("OFFLINE" in t.get_text() for t in fig.axes[0].texts)
+    one = Simulation(seed=1, name="one")
+    one.create_topic("clicks")
+    assert flow_graph(one).nodes["topic:clicks"]["under_replicated"] == 0
