@@ -104,7 +104,6 @@ class StreamApp:
         self.dedupe = bool(dedupe)
         self.steps: list = []  # (name, kind, function or table, option)
         self.window_step = None
-        self.producer = sim.producer({"client.id": name})
         self.late_topic = f"{name}.late"
         self.duplicates = 0
         self.joins: list = []  # (event id, key, joined value, event time, table)
@@ -296,6 +295,8 @@ class StreamInstance(Member):
         self.consumer.subscribe(self._topics, on_revoke=self._commit_revoked)
 
     def _commit_revoked(self, consumer, parts) -> None:
+        # Called inside a poll, which cannot wait for the producer's flush as Kafka Streams does:
+        # the changelog writes of the last few milliseconds may still be queued (a simplification).
         for tp in parts:
             if tp.partition in self.tasks:
                 self.tasks[tp.partition].flush_clock()
@@ -313,6 +314,11 @@ class StreamInstance(Member):
         env = sim.env
         consumer = self.consumer
         self.tasks = {}  # in-memory state: a (re)started process begins with none
+        # Each run of the process has its own producer (changelog, results, late records); a crash
+        # loses what it had queued, which is safe because a commit flushes it first.
+        self.producer = sim.producer(
+            {"client.id": f"{self.name}-producer-{sim._next('stream-producer')}"}
+        )
         for key in [k for k in app._standby if k[0] == self.name]:
             del app._standby[key]  # a standby copy in this process's memory is gone too
         last_commit = env.now
@@ -336,19 +342,24 @@ class StreamInstance(Member):
                     consumer._stored[tp] = m._offset + 1
                     self.processed_total += 1
                 if env.now - last_commit >= app.commit_interval:
-                    self._commit_stored()
+                    yield from self._commit_stored()
                     last_commit = env.now
-            self._commit_stored()
+            yield from self._commit_stored()
             consumer.close()
             self._process = None
         except simpy.Interrupt:
+            self.producer._crash()
             consumer._crash()
             self.tasks = {}
             self._process = None
 
-    def _commit_stored(self) -> None:
+    def _commit_stored(self):
+        """Kafka Streams' commit: write the stream times, flush the producer (changelog, results),
+        then commit the offsets, so no committed input lacks its state change."""
         for task in self.tasks.values():
             task.flush_clock()
+        while self.producer.in_flight:
+            yield self.sim.env.timeout(0.001)
         if any(tp in self.consumer._stored for tp in self.consumer._assignment):
             try:
                 self.consumer.commit(asynchronous=False)
@@ -370,7 +381,7 @@ class StreamInstance(Member):
                 yield self.sim.env.timeout(seconds)
             name, windows, settings, *_ = app.window_step
             agg = WindowedAggregate(windows, **settings)
-            store = ChangelogStore(app.producer, app.changelog, p)
+            store = ChangelogStore(self.producer, app.changelog, p)
             store.applied = restored.applied
             for key, value in restored.data.items():
                 if key == _CLOCK_KEY:
@@ -458,7 +469,7 @@ class StreamInstance(Member):
             task.flush_clock()
         for e in emitted:
             if output is not None:
-                app.producer.produce(
+                self.producer.produce(
                     output,
                     json.dumps(
                         {
@@ -475,7 +486,7 @@ class StreamInstance(Member):
 
     def _late(self, m, key, why: str) -> None:
         app = self.app
-        app.producer.produce(
+        self.producer.produce(
             app.late_topic,
             m._rec[2],
             m._rec[1],
