@@ -157,6 +157,15 @@ windows
 # `NOT_ENOUGH_REPLICAS_AFTER_APPEND`. Those records *are* in the log, yet the producer heard "failed";
 # a retry writes them again.
 
+# %% [markdown]
+# The flow diagram marks a topic whose partitions run with fewer in-sync replicas than replicas, the
+# first thing to alert on: one more failure and writes stop (or, with unclean election, data goes).
+
+# %%
+from eda_sim.views import draw_flow
+
+draw_flow(short.sim, time=20.0)
+
 # %%
 refused = short.sim.journal.frame(kind="refused")
 refused.detail.str.extract(r": (NOT_ENOUGH\w*)")[0].drop_duplicates().tolist()
