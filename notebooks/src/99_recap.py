@@ -76,7 +76,7 @@
 # - [ ] A request's events and timings can be listed across services, and a failed hop ends somewhere visible.
 
 # %% [markdown]
-# ## Self-check: nine beliefs
+# ## Self-check: eleven beliefs
 #
 # Each question below tests one belief that the course showed failing. Read them, then answer in the cell
 # after with the letter you choose.
@@ -87,12 +87,12 @@ from eda_sim.course.nb99.check import check_quiz, quiz
 print(quiz())
 
 # %% tags=["exercise"]
-answers = {1: "?", 2: "?", 3: "?", 4: "?", 5: "?", 6: "?", 7: "?", 8: "?", 9: "?"}
+answers = {1: "?", 2: "?", 3: "?", 4: "?", 5: "?", 6: "?", 7: "?", 8: "?", 9: "?", 10: "?", 11: "?"}
 check_quiz(answers)
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-answers = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b", 9: "b"}
+answers = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b", 9: "b", 10: "b", 11: "b"}
 ### END SOLUTION
 check_quiz(answers)
 

@@ -70,18 +70,18 @@ def test_13_wrong_or_unanswered_and_bad_input_is_feedback():
 # -- 99: the quiz ---------------------------------------------------------------------------------------
 
 
-RIGHT = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b", 9: "b"}
+RIGHT = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b", 9: "b", 10: "b", 11: "b"}
 
 
-def test_99_the_quiz_has_nine_questions_from_the_misconceptions_each_naming_its_notebook():
-    assert len(QUESTIONS) == 9 and {q["answer"] for q in QUESTIONS} <= {"a", "b", "c"}
+def test_99_the_quiz_has_eleven_questions_from_the_misconceptions_each_naming_its_notebook():
+    assert len(QUESTIONS) == 11 and {q["answer"] for q in QUESTIONS} <= {"a", "b", "c"}
     for q in QUESTIONS:
         assert set(q["options"]) == {"a", "b", "c"}
         assert set(q["why"]) == set(q["options"]) - {q["answer"]}, q["belief"]
-    assert {q["notebook"] for q in QUESTIONS} == {"02", "03", "04", "05", "06", "07", "08"}
+    assert {q["notebook"] for q in QUESTIONS} == {"02", "03", "04", "05", "06", "07", "08", "11"}
     text = quiz()
     assert (
-        text.startswith("1. A topic has 4 partitions") and "\n\n9. " in text and "   (c) " in text
+        text.startswith("1. A topic has 4 partitions") and "\n\n11. " in text and "   (c) " in text
     )
 
 
@@ -97,7 +97,7 @@ def test_99_partly_right_each_wrong_option_is_explained_with_its_notebook():
     answers = {**RIGHT, 3: "b", 5: "a", 8: "?"}
     fb = check_quiz(answers)
     text = str(fb)
-    assert not fb.passed and "6 of 9 checks pass" in text
+    assert not fb.passed and "8 of 11 checks pass" in text
     assert (
         "3. not (b): the new owner starts at the committed offset, which is past the batch" in text
     )
@@ -110,17 +110,21 @@ def test_99_partly_right_each_wrong_option_is_explained_with_its_notebook():
 
 
 def test_99_wrong_answers_and_odd_input_are_feedback_not_exceptions():
-    fb = check_quiz({1: "a", 2: "a", 3: "c", 4: "a", 5: "c", 6: "a", 7: "a", 8: "a", 9: "c"})
+    fb = check_quiz(
+        {1: "a", 2: "a", 3: "c", 4: "a", 5: "c", 6: "a", 7: "a", 8: "a", 9: "c", 10: "a", 11: "c"}
+    )
     text = str(fb)
-    assert not fb.right and "0 of 9 checks pass" in text
+    assert not fb.right and "0 of 11 checks pass" in text
+    assert "10. not (a): on a compacted topic the log cleaner removes every record" in text
+    assert "11. not (c): a processor never knows that every charge has arrived" in text
     assert "9. not (c): cooperative rebalancing revokes fewer partitions" in text
     assert "6. not (a): it never succeeds: every event behind it on the partition waits" in text
     assert "7. not (a): to a schema a rename is one field removed and another added" in text
     assert check_quiz(
         {str(k): f"({v.upper()})" for k, v in RIGHT.items()}
     ).passed  # "1": "(B)" is fine
-    odd = str(check_quiz({**RIGHT, 2: "d", 10: "a"}))
-    assert "2. 'd' is not one of a, b, c" in odd and "there is no question 10" in odd
+    odd = str(check_quiz({**RIGHT, 2: "d", 12: "a"}))
+    assert "2. 'd' is not one of a, b, c" in odd and "there is no question 12" in odd
     assert "should be a dict" in str(check_quiz(["b"] * 8))
     assert isinstance(check_quiz({}), Feedback)
 
@@ -181,6 +185,20 @@ def test_99_every_belief_in_the_quiz_has_a_demonstration():
         (
             "group lag is fine, so every partition is fine",
             lambda t: (t.hot_lag > 0.75 * t.group_lag).all(),
+        ),
+        (
+            "a topic keeps everything until retention",
+            lambda t: (
+                t["records still there"].iloc[0] < t["records written"].iloc[0] / 4
+                and t["user-4 (deleted) records left"].iloc[0] == 0
+            ),
+        ),
+        (
+            "event time and processing time are the same",
+            lambda t: (
+                list(t["charges sent to velocity.late"] > 0) == [True, False]
+                and t["flagged"].iloc[1] == "card-13"
+            ),
         ),
     ],
 )

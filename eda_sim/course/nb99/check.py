@@ -176,6 +176,48 @@ QUESTIONS = [
             "rebalance; only static membership removes them",
         },
     },
+    {
+        "belief": "a topic keeps everything until retention",
+        "notebook": "11",
+        "question": "A compacted topic (cleanup.policy=compact, retention.ms 7 days) holds each user's latest "
+        "features; user-7's were updated 500 times in the last hour. A new consumer reads the topic from "
+        "the beginning. What does it get for user-7?",
+        "options": {
+            "a": "all 500 updates: none is older than retention.ms",
+            "b": "the latest update, perhaps with a few older ones the cleaner has not reached yet; the "
+            "offsets in between are gaps",
+            "c": "nothing: compaction has removed user-7's records",
+        },
+        "answer": "b",
+        "why": {
+            "a": "on a compacted topic the log cleaner removes every record that a newer one with the same "
+            "key replaced, long before any retention; the offsets stay, with gaps between them",
+            "c": "compaction always keeps the latest record of every key; only a tombstone (the key with a "
+            "null value) deletes a key, and it stays readable for delete.retention.ms first",
+        },
+    },
+    {
+        "belief": "event time and processing time are the same",
+        "notebook": "11",
+        "question": "Card terminals sometimes upload charges up to 20 s after they happened. A velocity "
+        "feature counts charges per card per minute. What decides the minute a delayed charge counts in, "
+        "and what happens to one later than the processor waits?",
+        "options": {
+            "a": "when it reached the processor; then nothing is ever late",
+            "b": "the time in the charge (event time); the processor waits an allowed lateness plus a grace "
+            "period, and a charge later than that goes to a side topic with the reason",
+            "c": "the time in the charge; the processor waits until every charge has arrived, so nothing "
+            "is ever late",
+        },
+        "answer": "b",
+        "why": {
+            "a": "counting by arrival puts a delayed charge in the wrong minute: network delays would split "
+            "or merge a card's burst, and the same charges would count differently on every replay",
+            "c": "a processor never knows that every charge has arrived; it chooses how long to wait "
+            "(lateness + grace), each result comes that much later, and what is later still needs a place "
+            "to go",
+        },
+    },
 ]
 
 
@@ -317,6 +359,43 @@ def _deploy():
     return deploy_sweep()[["protocol", "static", "rebalances", "revoked", "duplicates", "paused_s"]]
 
 
+def _compacted():
+    import pandas as pd
+
+    from eda_sim.course.nb11.world import FEATURES, feature_store_world, log_frame
+
+    sim = feature_store_world()
+    kept = log_frame(sim, FEATURES)
+    written = sim.topic(FEATURES).partitions[0].log_end_offset
+    return pd.DataFrame(
+        [
+            {
+                "records written": written,
+                "records still there": len(kept),
+                "user-4 (deleted) records left": int((kept["key"] == "user-4").sum()),
+            }
+        ]
+    )
+
+
+def _event_time():
+    import pandas as pd
+
+    from eda_sim.course.nb11.world import flagged, velocity_world
+
+    rows = []
+    for lateness in (0, 20):
+        _, app = velocity_world(size=60, step=10, lateness=lateness, grace=5)
+        rows.append(
+            {
+                "lateness (s)": lateness,
+                "charges sent to velocity.late": len(app.late_records()),
+                "flagged": ", ".join(flagged(app)) or "none",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _hot_key():
     from eda_sim.course.nb10.world import hot_key_table
 
@@ -334,6 +413,8 @@ DEMOS = {
     QUESTIONS[6]["belief"]: _rename,
     QUESTIONS[7]["belief"]: _hot_key,
     QUESTIONS[8]["belief"]: _deploy,
+    QUESTIONS[9]["belief"]: _compacted,
+    QUESTIONS[10]["belief"]: _event_time,
 }
 
 
