@@ -54,7 +54,7 @@ from collections import deque
 from collections.abc import Callable
 
 from eda_sim.core.simulation import Simulation
-from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.kafka.partitioner import crc32_partition
 from eda_sim.services.events import Event, to_iso
 from eda_sim.services.load import Feed
 from eda_sim.services.members import Member
@@ -254,7 +254,7 @@ def deques(n: int) -> tuple[float, int]:
     start = time.process_time()
     queues = [deque() for _ in range(PARTITIONS)]
     for key, value in _records(n):
-        queues[murmur2_partition(key, PARTITIONS)].append((key, value))
+        queues[crc32_partition(key, PARTITIONS)].append((key, value))
     done = 0
     for q in queues:
         while q:

@@ -7,10 +7,10 @@ and ``bootstrap.servers``::
     from eda_sim.kafka import Producer, Consumer      # from confluent_kafka import ...
     conf = {"bootstrap.servers": sim.bootstrap_servers}  # "broker1:9092"
 
-One difference to know: the simulator's default ``partitioner`` is
-``murmur2_random`` (Kafka's Java client); confluent-kafka's is
-``consistent_random``. Set it explicitly when partition numbers must match a
-Java service.
+The client modelled is librdkafka's, defaults included: ``partitioner`` is
+``consistent_random`` (CRC32), where Kafka's Java client uses murmur2. Set
+``partitioner=murmur2_random`` when a key's partition must match a Java
+producer's.
 
 Transactions take confluent-kafka's calls too: a producer with
 ``transactional.id`` has ``init_transactions``, ``begin_transaction``,

@@ -173,8 +173,7 @@ def check_group_protocol(config: dict | None) -> None:
             raise fail("_INVALID_ARG", f"Failed to create consumer: {message}")
 
 
-#: Producer properties: key -> (default, checker). Defaults are librdkafka's,
-#: except ``partitioner``: see :mod:`eda_sim.kafka.producer`.
+#: Producer properties: key -> (default, checker). Defaults are librdkafka's.
 PRODUCER = {
     **_COMMON,
     "acks": ("all", _acks),
@@ -183,7 +182,7 @@ PRODUCER = {
     "batch.num.messages": (10000, _int(1)),
     "batch.size": (1000000, _int(1)),
     "partitioner": (
-        "murmur2_random",
+        "consistent_random",
         _choice("murmur2_random", "murmur2", "consistent_random", "consistent", "random"),
     ),
     "sticky.partitioning.linger.ms": (10, _int(0)),

@@ -12,8 +12,10 @@ Two hash families exist because the two client families disagree:
   ``crc32(key) % partitions`` (:func:`crc32_partition`).
 
 The same key can therefore land on different partitions depending on the
-client that produced it; the simulator defaults to the Java-compatible
-``murmur2_random`` so that its placements match Kafka's documentation.
+client that produced it. The simulator's client is confluent-kafka's, so it
+defaults to librdkafka's ``consistent_random``; set ``partitioner=murmur2_random``
+on every non-Java producer of a topic that Java producers also write, or a
+key's records split across partitions.
 
 Example::
 
@@ -178,22 +180,21 @@ def _murmur2_random(key: bytes | None, n: int, rng: random.Random) -> int:
 
 
 #: The librdkafka ``partitioner`` names the simulator accepts, each with what it does.
-#: The first, ``murmur2_random``, is the simulator's default (Java-compatible);
-#: librdkafka's own default is ``consistent_random``.
+#: The first, ``consistent_random``, is librdkafka's default and so the simulator's.
 PARTITIONERS = MappingProxyType(
     {
-        "murmur2_random": "murmur2 hash of the key, as Kafka's Java client; "
-        "null key: random partition",
-        "murmur2": "murmur2 hash of the key; null key: always one partition",
         "consistent_random": "CRC32 hash of the key (librdkafka's default); "
         "null or empty key: random partition",
         "consistent": "CRC32 hash of the key; null or empty key: always one partition",
+        "murmur2_random": "murmur2 hash of the key, as Kafka's Java client; "
+        "null key: random partition",
+        "murmur2": "murmur2 hash of the key; null key: always one partition",
         "random": "random partition for every record, keyed or not",
     }
 )
 
-#: The partitioner the simulator uses unless configured otherwise.
-DEFAULT_PARTITIONER = "murmur2_random"
+#: The partitioner the simulator uses unless configured otherwise: librdkafka's default.
+DEFAULT_PARTITIONER = "consistent_random"
 
 _CHOOSERS = {
     "murmur2_random": _murmur2_random,

@@ -7,10 +7,10 @@ acknowledgement comes back after the network latency. Delivery callbacks run
 inside ``poll()`` or ``flush()``, as with the real client. ``flush()`` in a
 notebook cell advances the virtual clock until every record is acknowledged.
 
-The partition of a keyed record is ``murmur2(key) % partitions`` (Kafka's Java
-client, chosen here as the default so that a learner can check it against a
-Java client); ``partitioner="consistent_random"`` picks librdkafka's real default
-(CRC32) instead. A record without a key sticks to a randomly chosen partition
+The partition of a keyed record is ``crc32(key) % partitions``, librdkafka's
+default ``consistent_random``; ``partitioner="murmur2_random"`` gives
+``murmur2(key) % partitions`` as Kafka's Java client does, which every
+non-Java producer of a topic shared with Java producers needs. A record without a key sticks to a randomly chosen partition
 for ``sticky.partitioning.linger.ms``, then another is drawn from the
 simulation's seeded generator.
 

@@ -154,9 +154,10 @@ null_key_partitions(n=15, every=0.002).set_index("record").T
 # %% [markdown]
 # ## Adding partitions later moves keys
 #
-# The simulator's producers place a key at `murmur2(key) % partitions`, as Kafka's Java client does
-# (confluent-kafka's own default hashes with CRC32: see the next section). Change the number of
-# partitions and most keys get a new partition, whichever hash it is. Records already written stay where they are; new ones go to the new place.
+# A producer places a key at `crc32(key) % partitions` under confluent-kafka's default partitioner,
+# `consistent_random`, which the simulator's client shares (Kafka's Java client hashes with murmur2
+# instead: see the next section). Change the number of partitions and most keys get a new partition,
+# whichever hash it is. Records already written stay where they are; new ones go to the new place.
 
 # %%
 from eda_sim.course.nb03.world import key_map, users
@@ -165,7 +166,7 @@ moves = key_map(users(9), before=3, after=4)
 moves
 
 # %% [markdown]
-# Six of the nine users moved. Now the demonstration: the same kind of stream keyed by user, on 3
+# All nine users moved. Now the demonstration: the same kind of stream keyed by user, on 3
 # partitions, with a sessionizer of four instances (one idle: the usual reason to add a partition). At
 # t = 5 s the topic grows to 4 partitions while the sessionizer is behind, as busy consumers often are. A
 # moved user's new clicks land in a partition with a shorter backlog, and can be handled before their
@@ -197,10 +198,9 @@ fig
 # ## Two clients, two hash functions
 #
 # Kafka's Java producer hashes a key with murmur2 (`partitioner=murmur2_random` in librdkafka's names).
-# confluent-kafka, the client whose API this course uses, defaults to `consistent_random`: CRC32. The
-# simulator still defaults to the Java hash, so set `partitioner` explicitly when it matters. When a Java
-# service and a Python service left at their defaults produce to one topic, a key can land in two
-# partitions, and its order is gone. Each of the nine users gets one record from each producer:
+# confluent-kafka, the client whose API this course uses (and so the simulator's), defaults to
+# `consistent_random`: CRC32. When a Java service and a Python service left at their defaults produce
+# to one topic, a key can land in two partitions, and its order is gone. Each of the nine users gets one record from each producer:
 
 
 # %%
@@ -228,6 +228,23 @@ def split_keys(python_partitioner):
 # %% [markdown]
 # Four of the nine users have their records in two partitions. Setting `partitioner=murmur2_random` on every
 # non-Java producer of the topic puts each key where the Java client puts it.
+
+# %% [markdown]
+# CRC32 has a habit to know about: it is linear, so keys that differ only in their last character
+# often share a partition when the count is even. Four cards on two partitions:
+
+# %%
+from eda_sim.kafka.partitioner import crc32_partition, murmur2_partition
+
+cards = [f"card-{i}".encode() for i in range(4)]
+{
+    "CRC32": [crc32_partition(c, 2) for c in cards],
+    "murmur2": [murmur2_partition(c, 2) for c in cards],
+}
+
+# %% [markdown]
+# All four cards on partition 0 under CRC32: the other partition, and its consumer, get nothing from
+# them (notebook 08's fraud scorer runs into exactly this). Check where your real keys land.
 
 # %% [markdown]
 # ## Late events: reorder by event time

@@ -58,7 +58,7 @@ plt.show()
 # %% [markdown]
 # **"More consumers always means more throughput"** fails at the fifth worker: there are only four
 # partitions, and a partition belongs to one member of the group. Workers 5 to 8 join, get nothing and
-# sit idle, while 379 orders wait and more arrive than four workers can take. To go further you need more
+# sit idle, while 332 orders wait and more arrive than four workers can take. To go further you need more
 # partitions, and those are best planned up front (notebook 03 shows what adding them later does to keys).
 
 # %%
@@ -222,7 +222,8 @@ from eda_sim.course.nb04.world import storm_sweep
 storm_sweep()
 
 # %% [markdown]
-# - Batches of 1 s or less: no eviction, and the group commits the 150 orders per second it is given.
+# - Batches of 1 s or less: no eviction, and the group commits close to the 150 orders per second it is
+#   given.
 # - Batches of 2.5 s or more: every worker is evicted again and again. The workers are busy the whole
 #   time (`processed_per_s`), yet the group **commits nothing**: the work is done again (`duplicates`) or
 #   will have to be (the lag does not move).

@@ -69,6 +69,11 @@ reconcile(stubborn, svc2)[["produced", "processed", "dead_lettered", "in_flight"
 stubborn.offsets("fraud-scorer")[["partition", "log_end", "committed", "lag"]]
 
 # %% [markdown]
+# All four cards hash (CRC32, confluent-kafka's default) to partition 0 of `transactions`, so the
+# partition the poison event holds is the one with every transaction behind it; partition 1 gets none
+# (notebook 03 shows why).
+
+# %% [markdown]
 # Note the price of the dead-letter topic: transaction 7 is now behind later transactions of the same
 # card. A dead letter breaks per-key order for its key; a consumer that needs strict order per card must
 # also park the later events of that card, or accept that a re-driven event arrives late.

@@ -23,7 +23,7 @@ storm = storm_world(storm_rate=40)
 storm_summary(storm)
 
 # %% [markdown]
-# The lag peaks at 560 requests, the slowest 5 % of requests wait over 20 s, and 20 s after the storm
+# The lag peaks at 559 requests, the slowest 5 % of requests wait over 20 s, and 20 s after the storm
 # ended the backlog is still there (`drained_at` is empty): two instances have only 5 requests per second
 # to spare for it. Nobody was evicted and nothing was handled twice; it is simply too much work.
 
@@ -103,7 +103,7 @@ draw_metrics(lag, thresholds={"lag": ALERT_LAG}, title="lag of the scorer · 2 s
 scaled.scaler.decisions[["time", "lag", "action", "before", "after"]]
 
 # %% [markdown]
-# Scaling out drains the storm by 33 s instead of never, and then gives the instances back. It cuts the
+# Scaling out drains the storm by 36 s instead of never, and then gives the instances back. It cuts the
 # peak less than the tail: it reacts to lag that is already there, and each new instance takes a
 # rebalance to join (here instantly; a real one also needs time to start and load its model). Our scorer
 # uses cooperative rebalancing, so a newcomer takes partitions without stopping the others.
@@ -121,8 +121,8 @@ from eda_sim.course.nb10.world import rate_limit_table
 rate_limit_table(runs={None: storm})      # the storm above had no limit
 
 # %% [markdown]
-# With a limit of 4 per second the scorer keeps up (peak lag 18) and the app's requests stay fast (p95
-# about 1 s instead of 20 s), while the storm takes longer: 460 of its 600 requests are still waiting
+# With a limit of 4 per second the scorer nearly keeps up (peak lag 54) and the app's requests stay far
+# faster (p95 about 4 s instead of 20 s), while the storm takes longer: 460 of its 600 requests are still waiting
 # at the producer at 45 s. A rate limit decides **who waits**; it does not make the work smaller. Put it
 # on producers whose work can wait, not on the users'.
 
@@ -139,7 +139,7 @@ from eda_sim.course.nb10.world import backpressure_table
 backpressure_table(runs={20: storm})      # the storm above took 20 per poll
 
 # %% [markdown]
-# With 1000 per poll the instances pull the backlog into memory (469 records held at once), which grows
+# With 1000 per poll the instances pull the backlog into memory (422 records held at once), which grows
 # with every storm, is lost on a crash and redone by the next owner, and makes the lag look worse (the
 # commit waits for the whole batch). With 5 or 20 per poll the backlog waits **in the log, not in
 # memory**, and the instance's footprint stays flat whatever the storm does.
@@ -182,13 +182,15 @@ draw_metrics(per_partition, title="rankers: lag per partition · 2 s buckets")
 hot_partition(hot)
 
 # %% [markdown]
-# "Group lag is fine, so every partition is fine": a dashboard with one lag number reads 272, under 3 s
-# of traffic at 100 clicks per second. But all of it sits on `views-3`, which drains at 25 per second:
-# its newest click waits 11 s, and growing. Watch the **largest partition lag**, not only the sum.
+# "Group lag is fine, so every partition is fine": a dashboard with one lag number reads 220, under 3 s
+# of traffic at 100 clicks per second. But almost all of it sits on `views-4`, which drains at 25 per second:
+# its newest click waits about 8 s, and growing. Watch the **largest partition lag**, not only the sum.
 #
-# More rankers do not help, and salting does. **Salting** appends a suffix to the hot key
-# (`user_0#0` ... `user_0#3`), spreading it over several partitions, at a price: that user's clicks are
-# no longer in one partition, so they are no longer processed in order.
+# More rankers do not help, and salting does. **Salting** adds a salt to the hot key (`0:user_0` ...
+# `3:user_0`), spreading it over several partitions, at a price: that user's clicks are no longer in one
+# partition, so they are no longer processed in order. The salt goes in front because of the hash:
+# CRC32, librdkafka's default, sends keys that differ only in their last character to few partitions of
+# an even count (`user_0#0` ... `user_0#3` would land on just two of the six). Check where salted keys go.
 
 # %%
 from eda_sim.course.nb10.world import hot_key_table
@@ -196,8 +198,8 @@ from eda_sim.course.nb10.world import hot_key_table
 hot_key_table(((6, 0), (8, 0), (6, 4)), runs={(6, 0): hot})
 
 # %% [markdown]
-# 8 rankers leave `views-3` exactly where 6 left it: a partition has one consumer in a group. Four salts
-# empty the backlog, and 145 of `user_0`'s clicks are now processed after a later click of theirs. Salt
+# 8 rankers leave `views-4` exactly where 6 left it: a partition has one consumer in a group. Four salts
+# cut the hot partition's lag from 212 to 45, and 146 of `user_0`'s clicks are now processed after a later click of theirs. Salt
 # only keys whose order you can give up, or put the order back downstream (the reorder buffer of
 # notebook 03). Change the salts in the cell (2, 3, 6) and see both columns move.
 

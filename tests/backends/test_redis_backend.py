@@ -15,7 +15,7 @@ import pytest
 
 from eda_sim import Simulation
 from eda_sim.backends.redis.server import free_port
-from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.kafka.partitioner import crc32_partition
 from eda_sim.services.events import Event, EventIds
 from eda_sim.services.load import Source
 from eda_sim.services.retries import Retry, TransientError
@@ -224,7 +224,7 @@ def test_the_same_handler_passes_the_same_assertions_on_the_simulator_and_on_red
             order.key,
             order.payload["amount"],
         )
-        assert partition == murmur2_partition(r.key.encode(), 3)
+        assert partition == crc32_partition(r.key.encode(), 3)
     # per-key order: each customer's receipts sit in one partition in the order the orders were placed
     by_key = {}
     for _, r in receipts:
@@ -237,7 +237,7 @@ def test_the_same_handler_passes_the_same_assertions_on_the_simulator_and_on_red
     assert (poison.original_topic, poison.group, poison.attempts) == ("orders", "billing", 3)
     assert "timed out" in poison.message
     assert Event.from_json(original(poison)).payload["product"] == "BAD"
-    assert poison.original_partition == murmur2_partition(
+    assert poison.original_partition == crc32_partition(
         Event.from_json(original(poison)).key.encode(), 3
     )
     assert (broken.error, broken.attempts, original(broken)) == ("ValueError", 0, b"{broken json")
@@ -505,7 +505,7 @@ def test_records_are_partitioned_like_the_simulator_and_read_back_with_their_fie
     per_key = {}
     for m in got:
         assert m.error() is None
-        assert m.partition() == murmur2_partition(m.key(), 3)
+        assert m.partition() == crc32_partition(m.key(), 3)
         i = int(m.value())
         assert (m.headers(), m.timestamp()) == ([("trace", b"t-%d" % i)], (1, 1000 + i))
         assert rb.offset_to_entry_id(m.offset()) == m.entry_id()

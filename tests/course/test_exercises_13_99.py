@@ -184,7 +184,9 @@ def test_99_every_belief_in_the_quiz_has_a_demonstration():
         ),
         (
             "group lag is fine, so every partition is fine",
-            lambda t: (t.hot_lag > 0.75 * t.group_lag).all(),
+            lambda t: (
+                t.hot_lag > 0.5 * t.group_lag
+            ).all(),  # one partition of six holds most of it
         ),
         (
             "a topic keeps everything until retention",

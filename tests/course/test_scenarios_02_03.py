@@ -20,7 +20,7 @@ from eda_sim.course.nb03.world import (
     order_breaks,
     users,
 )
-from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.kafka.partitioner import crc32_partition
 from eda_sim.views import core_metrics
 
 # -- 02 ----------------------------------------------------------------------------------------
@@ -107,11 +107,11 @@ def test_null_keys_stick_for_ten_milliseconds_and_are_not_round_robin():
     assert table["no_sticky"].nunique() > 1
 
 
-def test_adding_partitions_moves_keys_as_murmur2_says():
+def test_adding_partitions_moves_keys_as_crc32_says():
     table = key_map(users(9), before=3, after=4)
-    assert table["moved"].sum() == 6
+    assert table["moved"].sum() == 9  # CRC32 modulo 3 and 4: all nine of these keys move
     for row in table.itertuples(index=False):
-        assert row[1] == murmur2_partition(row.key.encode(), 3) and row[2] == murmur2_partition(
+        assert row[1] == crc32_partition(row.key.encode(), 3) and row[2] == crc32_partition(
             row.key.encode(), 4
         )
 

@@ -16,7 +16,7 @@ from eda_sim.kafka import (
     Producer,
     TopicPartition,
 )
-from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.kafka.partitioner import crc32_partition
 
 
 @pytest.fixture
@@ -32,14 +32,14 @@ def conf(sim, **extra):
     return base
 
 
-def test_keyed_records_land_on_the_murmur2_partition_and_keep_their_order(sim):
+def test_keyed_records_land_on_the_crc32_partition_by_default_and_keep_their_order(sim):
     p = Producer(conf(sim))
     for i in range(30):
         p.produce("orders", key=f"user-{i % 5}", value=f"{i}")
     assert p.flush() == 0
     by_key = {}
     for r in sim.records("orders").itertuples():
-        assert r.partition == murmur2_partition(r.key.encode(), 3)
+        assert r.partition == crc32_partition(r.key.encode(), 3)
         by_key.setdefault(r.key, []).append(int(r.value))
     assert all(vals == sorted(vals) for vals in by_key.values())
     assert sum(len(v) for v in by_key.values()) == 30

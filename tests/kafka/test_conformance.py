@@ -23,9 +23,6 @@ from eda_sim.testing import need
 
 #: Observables where the simulator is still not librdkafka: program -> {observable: why}.
 SIMULATOR_GAPS = {
-    "keyed_placement[default]": {
-        "keyed": "the simulator's default partitioner is murmur2_random; librdkafka's is consistent_random",
-    },
     "admin_errors": {
         "subscribe_unknown": "the simulator raises at subscribe(); librdkafka delivers "
         "UNKNOWN_TOPIC_OR_PART as an error event from poll()",

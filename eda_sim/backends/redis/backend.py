@@ -19,7 +19,7 @@ How Kafka's ideas are built from Redis's own machinery:
 * **Topics and partitions.** Redis has no partitions; a topic is ``N`` streams
   named ``<topic>:<partition>``, its partition count kept in the hash
   ``eda:topics`` (:func:`create_topic`). A keyed record goes to
-  ``murmur2_partition(key, N)``, exactly as in the simulator, so one key's
+  ``crc32_partition(key, N)`` (librdkafka's default), exactly as in the simulator, so one key's
   records form one ordered log. An entry holds the fields ``timestamp`` (ms),
   ``key``, ``value`` and ``headers`` (JSON); a missing field is ``None``.
 * **Offsets.** An entry id ``<ms>-<seq>`` maps to the integer
@@ -670,7 +670,7 @@ class Producer:
     these calls). Delivery callbacks run inside ``poll``/``flush`` with the
     record's offset (its entry id as an integer).
 
-    ``partitioner`` works as in the simulator (murmur2 of the key by default);
+    ``partitioner`` works as in the simulator (CRC32 of the key by default, as librdkafka);
     a record without a key goes to a partition drawn per record from a
     ``random.Random(0)`` (no sticky batching). ``enable.idempotence`` is
     refused: Redis 7.0 has no idempotent append (see :data:`DIFFERENCES`).
@@ -2006,7 +2006,7 @@ class RedisService:
         for topic, ev in ctx._out:
             partitions, maxlen = self._topics.get(topic)
             # A keyless event goes by its id's hash: spread, and the same partition on a redelivery.
-            p = murmur2_partition(ev.key_bytes or ev.id.encode(), partitions)
+            p = crc32_partition(ev.key_bytes or ev.id.encode(), partitions)
             hdrs = [(k, v.encode()) for k, v in event_headers(ev)]
             commands.append(
                 _xadd_args(
@@ -2386,7 +2386,7 @@ DIFFERENCES = [
         "kafka": "native: a topic has N partitions, each an ordered log on a leader broker",
         "redis_streams": "none: one stream is one ordered log (Redis Cluster spreads streams over shards by "
         "key slot)",
-        "this_backend": "a topic is N streams <topic>:<p>; keys go to murmur2(key) % N as in the simulator",
+        "this_backend": "a topic is N streams <topic>:<p>; keys go to crc32(key) % N as in the simulator",
     },
     {
         "aspect": "partition ownership",

@@ -30,7 +30,7 @@ import math
 import random
 
 from eda_sim.core.simulation import Simulation
-from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.kafka.partitioner import crc32_partition
 from eda_sim.services.load import DelayedSource, Source
 from eda_sim.services.ordering import late_events
 from eda_sim.services.ordering import out_of_order_pairs as _pairs
@@ -214,12 +214,12 @@ def null_key_partitions(n: int = 24, every: float = 0.002, partitions: int = 3, 
 
 
 def key_map(keys, before: int = 3, after: int = 4):
-    """Each key's partition with ``before`` and with ``after`` partitions (murmur2, as the Java client)."""
+    """Each key's partition with ``before`` and with ``after`` partitions (CRC32, librdkafka's default)."""
     import pandas as pd
 
     rows = []
     for k in keys:
-        old, new = murmur2_partition(k.encode(), before), murmur2_partition(k.encode(), after)
+        old, new = crc32_partition(k.encode(), before), crc32_partition(k.encode(), after)
         rows.append(
             {
                 "key": k,

@@ -18,7 +18,7 @@ publishes ``AlertRaised`` / ``AlertResolved`` events to ``alerts``.
 
 ``hot_key_world`` is the other lesson: Zipf-distributed user keys put one
 user's clicks, and so one partition, far above the rest; adding consumers does
-not help that partition, salting the hot key (``key#n``) spreads it and gives
+not help that partition, salting the hot key (``n:key``) spreads it and gives
 up that key's order.
 
 Example::
@@ -438,8 +438,11 @@ def hot_key_world(
 
     A ranker handles 25 clicks per second; the 100 per second spread over six
     partitions would fit, but ``user_0`` alone sends a fifth of them. With
-    ``salts`` > 1 the hot user's key becomes ``user_0#n`` (n = click number
-    mod ``salts``), spreading it over several partitions. Each value is
+    ``salts`` > 1 the hot user's key becomes ``n:user_0`` (n = click number
+    mod ``salts``), spreading it over several partitions. The salt goes in
+    front: under CRC32 (librdkafka's default partitioner) keys that differ only
+    in their last character share residues modulo an even partition count, so
+    ``user_0#0`` .. ``user_0#3`` would land on two of the six partitions. Each value is
     ``"<user> <click number>"``.
     """
     if isinstance(salts, bool) or not isinstance(salts, int) or salts < 0:
@@ -450,7 +453,7 @@ def hot_key_world(
 
     def records():
         for i, user in enumerate(who):
-            key = f"{user}#{i % salts}" if salts > 1 and user == HOT_USER else user
+            key = f"{i % salts}:{user}" if salts > 1 and user == HOT_USER else user
             yield key, f"{user} {i}"
 
     Feed(sim, VIEWS_TOPIC, records(), rate=rate, config={"client.id": "site"}, tick=0.05)

@@ -64,12 +64,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from eda_sim.ai.datagen import clickstream
 from eda_sim.ai.models import ItemToItemRecommender
 from eda_sim.backends.redis.server import ENV_URL, RedisServer, installed, start_hint, url_from_env
 from eda_sim.core.clock import SIM_EPOCH
 from eda_sim.course.nb13.world import _recommend_handler
-from eda_sim.kafka.partitioner import murmur2_partition
+from eda_sim.kafka.partitioner import crc32_partition
 from eda_sim.services.events import Event
 from eda_sim.services.retries import Retry
 
@@ -80,8 +82,8 @@ SERVICE = "recommender"
 #: The two consumer processes; sorted by name, the first reads partitions 0 and 2, the second partition 1.
 INSTANCES = ("recommender-1", "recommender-2")
 PARTITIONS = 3
-#: The user whose view is poison: ``u006`` hashes to partition 1, read by ``recommender-2``, which survives.
-POISON_USER = "u006"
+#: The user whose view is poison: ``u005`` hashes (CRC32) to partition 1, read by ``recommender-2``, which survives.
+POISON_USER = "u005"
 #: How long the handler works on one view (model inference), seconds: real on Redis, virtual on the simulator.
 WORK = 0.02
 #: Seconds between two views from the frontend.
@@ -501,16 +503,14 @@ def _run_sim(*, n, kill, max_deliveries, all_transient, seed: int = 13) -> Run:
     killed, kill_time, in_flight = None, float("inf"), 0
     if kill:
         sim.run(until=round(0.4 * items[-1]["time"], 3))
-        poisoned = murmur2_partition(POISON_USER.encode(), PARTITIONS)
+        poisoned = crc32_partition(POISON_USER.encode(), PARTITIONS)
         victim = next(i for i in svc.instances if poisoned not in owners[i.name])
         killed, kill_time = victim.name, sim.now
         done = {(s.partition, s.offset) for s in sim.spans if s.instance == killed}
         offsets = sim.offsets(SERVICE, VIEWS)
         for row in offsets.itertuples(index=False):
             if row.partition in owners[killed]:
-                start = (
-                    0 if row.committed != row.committed else int(row.committed)
-                )  # NaN: nothing committed
+                start = 0 if pd.isna(row.committed) else int(row.committed)  # nothing committed
                 in_flight += sum(
                     1 for o in range(start, int(row.log_end)) if (row.partition, o) in done
                 )
@@ -749,7 +749,7 @@ def _run_redis(url: str, *, n, kill, max_deliveries, all_transient, where: str =
         def finished():
             return (
                 recommended() >= good
-                and client.xlen(f"{DLT}:{murmur2_partition(POISON_USER.encode(), 3)}")
+                and client.xlen(f"{DLT}:{crc32_partition(POISON_USER.encode(), 3)}")
                 and pending(url, VIEWS, SERVICE).empty
             )
 
