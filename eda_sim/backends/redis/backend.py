@@ -111,7 +111,7 @@ from eda_sim.kafka.message import (
     Message,
     TopicPartition,
 )
-from eda_sim.kafka.partitioner import Partitioner, murmur2_partition
+from eda_sim.kafka.partitioner import Partitioner, crc32_partition
 from eda_sim.kafka.producer import _headers as _normalise_headers
 from eda_sim.kafka.producer import _to_bytes
 from eda_sim.services.events import Event
