@@ -104,7 +104,7 @@ def test_picture_models_load_without_matplotlib():
     import sys
 
     code = (
-        "import sys, eda_sim, eda_sim.views.flow, eda_sim.views.board, eda_sim.views.timeline, "
+        "import sys, eda_sim, eda_sim.views.flow, eda_sim.views.partition_board, eda_sim.views.timeline, "
         "eda_sim.views.charts, eda_sim.views.trace; "
         "assert 'matplotlib' not in sys.modules, 'a picture model loaded matplotlib'"
     )

@@ -38,6 +38,8 @@ timeout fires exactly after ``transaction.timeout.ms`` (Kafka checks every
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("ledger", partitions=1)
     p = sim.producer({"transactional.id": "payments-0"})
     p.init_transactions()
     p.begin_transaction()

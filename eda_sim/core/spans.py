@@ -5,6 +5,17 @@
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("orders")
+
+    def bill(event, ctx):
+        if event.payload.get("bad"):
+            raise ValueError("no amount")
+
+    Source(sim, "shop", "orders", [{"time": 0.1, "type": "OrderPlaced"},
+                                   {"time": 0.2, "type": "OrderPlaced", "bad": True}])
+    Service(sim, "billing", consumes="orders", handlers={"OrderPlaced": bill})
+    sim.run(until=5)
     for s in sim.spans:
         if s.outcome == "dead_lettered":
             print(s.service, s.event_id, s.error)

@@ -12,7 +12,17 @@ imported from here; they load on first use, so importing this package stays chea
 
 Example::
 
+    from collections import Counter
+
     from eda_sim.course import check_idempotent_ledger
+
+    ledger, seen = Counter(), set()
+
+    def post_payment(event, ctx):                # a learner's answer: skip ids already posted
+        if event.id not in seen:
+            seen.add(event.id)
+            ledger[event.payload["account"]] += event.payload["amount"]
+
     check_idempotent_ledger(post_payment, ledger, seen)   # ✔ / ✘ lines and a hint
 """
 

@@ -5,6 +5,7 @@ does; in the simulator they are already resolved when returned.
 
 Example::
 
+    sim = Simulation(seed=1)
     admin = AdminClient({"bootstrap.servers": sim.bootstrap_servers})
     futures = admin.create_topics([NewTopic("payments", num_partitions=3)])
     futures["payments"].result()      # None, or raises KafkaException

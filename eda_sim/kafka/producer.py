@@ -22,6 +22,8 @@ the copy.
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("orders", partitions=3)
     p = Producer({"bootstrap.servers": sim.bootstrap_servers, "enable.idempotence": True})
     p.produce("orders", key="user-7", value='{"total": 12.5}')
     p.flush()

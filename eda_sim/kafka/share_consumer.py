@@ -20,6 +20,8 @@ client; the simulator applies them at that instant.
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("orders", partitions=2)
     c = ShareConsumer({"bootstrap.servers": sim.bootstrap_servers, "group.id": "workers",
                        "share.acknowledgement.mode": "explicit"})
     c.subscribe(["orders"])

@@ -12,7 +12,7 @@ Example::
     inbox = Inbox("billing")
     inbox.add("evt-000001", time=1.5)
     "evt-000001" in inbox          # True
-    inbox.add("evt-000001", time=2.0)   # raises DuplicateEventError
+    inbox.add("evt-000002", time=2.0)   # the same id again raises DuplicateEventError
     inbox.table()                  # the rows, as a DataFrame a learner can inspect
 """
 

@@ -30,6 +30,12 @@ services can consume.
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("transactions", partitions=2)
+    Source(sim, "api", "transactions",
+           [{"time": i * 0.01, "type": "TransactionSubmitted"} for i in range(3000)])
+    Service(sim, "scorer", consumes="transactions",
+            handlers={"TransactionSubmitted": lambda e, ctx: None}, processing_time=0.02)
     monitor = AlertMonitor(sim, [Threshold("lag_scorer", above=50)])
     sim.run(until=60)
     metrics(sim, bucket=1.0)[["throughput_transactions", "lag_scorer", "latency_p95"]]

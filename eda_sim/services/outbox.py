@@ -22,7 +22,9 @@ Example::
     store.handle("pay-1", "acct-1", 12, inbox=True, outgoing=("posted", "acct-1", '{"id": "pay-1"}'))
     store.handle("pay-1", "acct-1", 12, inbox=True)   # False: a duplicate, nothing changed
     store.totals()                                     # {"acct-1": 12}
-    relay = Relay(store, producer)
+    sim = Simulation(seed=1)
+    sim.create_topic("posted")
+    relay = Relay(store, sim.producer())
     relay.publish()                                    # send what is unpublished, then mark it
 """
 

@@ -17,6 +17,14 @@ headers saying where it came from and why, with the names Spring Kafka uses::
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("transactions", partitions=2)
+    Source(sim, "api", "transactions", [{"time": 0.1, "type": "TransactionSubmitted", "amount": None}])
+
+    def score(event, ctx):
+        if event.payload["amount"] is None:
+            raise TransientError("the feature store timed out")
+
     svc = Service(sim, "scorer", consumes=["transactions"], handlers={"TransactionSubmitted": score},
                   retry=Retry(attempts=4, backoff=0.5, factor=2.0))
     sim.run(until=60)

@@ -18,8 +18,13 @@ this pitfall.)
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("profiles", config={"cleanup.policy": "compact"})
+    Source(sim, "crm", "profiles", [{"time": 1.0, "type": "ProfileUpdated", "card": "card-7", "city": "Oslo"},
+                                    {"time": 20.0, "type": "ProfileUpdated", "card": "card-7", "city": "Rome"}],
+           key="card")
     profiles = Table(sim, "profiles", poll_interval=1.0)
-    ...
+    sim.run(until=30)
     profiles.get("card-7")                 # the latest profile the table has read
     profiles.value_at("card-7", 12.0)      # what it was at event time 12.0 s
 """

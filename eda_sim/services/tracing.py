@@ -12,10 +12,12 @@ and how long the handling took (``processing_time``).
 
 Example::
 
-    sim.run(until=10)
-    correlation_ids(sim)[:3]            # the requests, in the order they started
-    trace(sim, "evt-000001")            # one row per event and handling service
-    where_stuck(sim, "evt-000001")      # None, or the hop that failed or still waits
+    from eda_sim.course.nb00.world import ai_flow
+
+    sim = ai_flow(seed=1, until=10)     # the course's AI flow, run for 10 virtual seconds
+    first = correlation_ids(sim)[0]     # the requests, in the order they started
+    trace(sim, first)                   # one row per event and handling service
+    where_stuck(sim, first)             # None, or the hop that failed or still waits
 
 Decisions worth knowing:
 

@@ -29,8 +29,14 @@ Okabe and Ito's colour-blind-safe palette; vermillion means trouble.
 
 Example::
 
+    from eda_sim.views import board, draw_board, draw_flow, flow_graph
+    from eda_sim.services.load import Feed
+
     sim = Simulation(seed=1)
-    ...                                   # build a world, sim.run(until=10)
+    sim.create_topic("orders", partitions=3)
+    Feed(sim, "orders", ((f"user-{i % 5}", "order") for i in range(100)), rate=20)
+    Member(sim, "billing", ["orders"])
+    sim.run(until=10)
     flow_graph(sim).nodes(data=True)      # the model: kind, events, down, lagging, dead_lettering
     draw_flow(sim)                        # the picture
     board(sim, "orders", time=4.0)        # who owned what, and the lag, at t = 4 s
@@ -47,8 +53,8 @@ _WHERE = {
     "flow_graph": "flow",
     "flow_layout": "flow",
     "draw_flow": "flow",
-    "board": "board",
-    "draw_board": "board",
+    "board": "partition_board",
+    "draw_board": "partition_board",
     "key_timeline": "timeline",
     "out_of_order_pairs": "timeline",
     "draw_timeline": "timeline",

@@ -12,6 +12,14 @@ matplotlib); picture: :func:`draw_transactions`.
 
 Example::
 
+    sim = Simulation(seed=1)
+    sim.create_topic("out", partitions=1)
+    p = sim.producer({"transactional.id": "doubler-0"})
+    p.init_transactions()
+    for outcome in ("commit", "abort"):
+        p.begin_transaction()
+        p.produce("out", value="2")
+        p.commit_transaction() if outcome == "commit" else p.abort_transaction()
     draw_transactions(sim, "out")
 """
 

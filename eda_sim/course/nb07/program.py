@@ -19,6 +19,9 @@ writes the batch's outputs again when the next instance re-reads the inputs.
 Example::
 
     from eda_sim import kafka
+    sim = Simulation(seed=1)
+    for topic in ("in", "out"):
+        sim.create_topic(topic, partitions=1)
     consumer, producer = open_clients(kafka, sim.bootstrap_servers, group="doubler",
                                       transactional_id="doubler-0")
     for step in transactional_loop(kafka, consumer, producer, source="in", sink="out"):
