@@ -130,7 +130,11 @@ class ConsumerGroup(Group):
         if instance is not None:
             self.instances[instance] = m
         self._sim.journal.write(
-            "joined", m, self.group_id, detail=",".join(sorted(consumer._subscription))
+            "joined",
+            m,
+            self.group_id,
+            detail=",".join(sorted(consumer._subscription)),
+            data=tuple(sorted(consumer._subscription)),
         )
         self.rebalance(f"{m} joined")
         self._heartbeat_loop(m)
@@ -145,7 +149,12 @@ class ConsumerGroup(Group):
         self._sim.journal.write(kind, member_id, self.group_id, detail=reason)
         if parts:
             self._sim.journal.write(
-                "revoked", member_id, self.group_id, count=len(parts), detail=_fmt(parts)
+                "revoked",
+                member_id,
+                self.group_id,
+                count=len(parts),
+                detail=_fmt(parts),
+                data=tuple(sorted(parts)),
             )
         for tp in parts:
             self.owner.pop(tp, None)
@@ -237,7 +246,14 @@ class ConsumerGroup(Group):
             return  # a crashed or departed owner keeps them until it comes back or its session expires
         if lose:
             self._revoke(member_id, lose, lost=False)
-            journal.write("revoked", member_id, self.group_id, count=len(lose), detail=_fmt(lose))
+            journal.write(
+                "revoked",
+                member_id,
+                self.group_id,
+                count=len(lose),
+                detail=_fmt(lose),
+                data=tuple(sorted(lose)),
+            )
             for tp in lose:
                 self.owner.pop(tp, None)
             owned = self.assignment[member_id] = [tp for tp in owned if tp in keep]
@@ -247,7 +263,14 @@ class ConsumerGroup(Group):
             owned = self.assignment[member_id] = sorted(owned + gain)
             for tp in gain:
                 self.owner[tp] = member_id
-            journal.write("assigned", member_id, self.group_id, count=len(gain), detail=_fmt(gain))
+            journal.write(
+                "assigned",
+                member_id,
+                self.group_id,
+                count=len(gain),
+                detail=_fmt(gain),
+                data=tuple(sorted(gain)),
+            )
             if consumer.member_id == member_id:
                 consumer._on_assign(gain)
         before = self.member_epoch[member_id]
@@ -302,3 +325,31 @@ def epochs(sim, group: str):
                 {"time": round(r.time, 3), "who": r.actor, "epoch": r.count, "what": r.detail}
             )
     return pd.DataFrame(rows, columns=["time", "who", "epoch", "what"])
+
+
+def epoch_state(sim, group: str, time: float | None = None):
+    """A consumer-protocol group at virtual ``time`` (default now), replayed from the journal.
+
+    Returns ``(group epoch, {member: member epoch}, {(topic, partition): target member})``;
+    ``(None, {}, {})`` for a group that never ran the consumer protocol.
+    """
+    group_epoch, members, target = None, {}, {}
+    for r in sim.journal.rows():
+        if time is not None and r.time > time:
+            break
+        if r.group != group:
+            continue
+        if r.kind == "rebalanced" and ": target " in r.detail:
+            group_epoch = r.count
+            target = {}
+            for item in r.detail.split(": target ", 1)[1].split():
+                member, _, parts = item.partition("=")
+                for part in parts.strip("[]").split(","):
+                    if part:
+                        topic, _, p = part.rpartition("-")
+                        target[(topic, int(p))] = member
+        elif r.kind == "epoch":
+            members[r.actor] = r.count
+        elif r.kind in ("left", "evicted", "session_expired"):
+            members.pop(r.actor, None)
+    return group_epoch, members, target

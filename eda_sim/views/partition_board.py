@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from eda_sim.broker.group_consumer import epoch_state
 from eda_sim.core.replay import State as _State
 from eda_sim.core.replay import check_time as _check_time
 from eda_sim.core.replay import state_at as _state
@@ -150,11 +151,15 @@ def draw_board(
         )
     g = groups[0] if groups else ""
     colours = _member_colours(sim, g) if g else {}
+    # a KIP-848 group: its epoch in the title, each owner's member epoch and where a partition is headed
+    group_epoch, epochs, target = epoch_state(sim, g, t) if g else (None, {}, {})
     n = len(frame)
     with _mpl.matplotlib.rc_context(_STYLE):
         fig, ax = _mpl.figure_and_ax(ax, _board_size(n))
+        epoch_text = "" if group_epoch is None else f" · group epoch {group_epoch}"
         _mpl.title(
-            ax, f"{topic} · {'group ' + g if g else 'no consumer group'} · t = {t:.3f} s (virtual)"
+            ax,
+            f"{topic} · {'group ' + g if g else 'no consumer group'}{epoch_text} · t = {t:.3f} s (virtual)",
         )
         hi = max([1] + list(frame["log_end"]))
         seen = []
@@ -209,6 +214,11 @@ def draw_board(
             lag = "lag –" if row.lag is pd.NA else f"lag {_count(row.lag)}"
             if row.owner:
                 lag += f" · {row.owner}" + (" (crashed)" if row.crashed else "")
+                if row.owner in epochs:
+                    lag += f" (epoch {epochs[row.owner]})"
+            headed = target.get((topic, row.partition))
+            if group_epoch is not None and headed and headed != row.owner:
+                lag += f" → {headed}"
             ax.annotate(
                 lag,
                 (1.0, y),
@@ -269,6 +279,9 @@ def draw_board(
             frameon=False,
         )
         fig.subplots_adjust(
-            left=0.08, right=0.82, bottom=0.3 if n < 4 else 0.2, top=0.85 if n < 4 else 0.9
+            left=0.08,
+            right=0.82 if group_epoch is None else 0.74,  # room for member epochs and targets
+            bottom=0.3 if n < 4 else 0.2,
+            top=0.85 if n < 4 else 0.9,
         )
         return fig

@@ -299,6 +299,13 @@ for row in epochs(kip848, "workers").itertuples():
 # the partitions that move.
 
 # %% [markdown]
+# The board of a group on the new protocol shows the group epoch, each owner's member epoch, and where a
+# partition is headed (`→`). At 7 s, four partitions wait for their new owners' heartbeats:
+
+# %%
+draw_board(kip848, "orders", time=7.0)
+
+# %% [markdown]
 # ## Static membership: a restart is not a departure
 #
 # A deploy restarts every instance of a service, one after another. In a classic group each stop is a

@@ -263,3 +263,19 @@ def test_property_no_partition_held_twice_and_stable_groups_own_everything(
         assert owned == {("t", p) for p in range(partitions)}
     for m in live:
         assert group.member_epoch[m.consumer.member_id] == group.group_epoch
+
+
+def test_the_board_replays_owners_member_epochs_and_where_partitions_are_headed():
+    from eda_sim.broker.group_consumer import epoch_state
+    from eda_sim.views.board import board
+
+    sim, (a, b) = world()
+    sim.run(until=2 * HB + 0.5)
+    # between a's revocation (its first poll after 5 s) and b's next heartbeat (10 s)
+    mid = board(sim, "t", time=HB + 2.0)
+    assert list(mid.owner) == [a.member_id, a.member_id, "", ""]
+    group_epoch, epochs_, target = epoch_state(sim, "g", HB + 2.0)
+    assert group_epoch == 2 and epochs_[a.member_id] == 2 and epochs_[b.member_id] == 2
+    assert target[("t", 2)] == target[("t", 3)] == b.member_id
+    done = board(sim, "t")
+    assert list(done.owner) == [a.member_id] * 2 + [b.member_id] * 2
