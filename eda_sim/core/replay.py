@@ -37,19 +37,10 @@ class State:
         self.isr: dict = {}  # (topic, partition) -> tuple of in-sync brokers
         self.offline: set = set()  # (topic, partition) with no leader
 
-    def read_topics(self, group: str) -> list:
-        """The topics ``group`` reads (subscribed to, or committed on)."""
-        return read_topics(self.subscriptions, self.committed, group)
+    def apply(self, r) -> None:
+        """Fold one journal row into this state."""
+        s = self
 
-
-def read_topics(subscriptions: dict, committed: dict, group: str) -> list:
-    """The topics a group reads: those it subscribed to ('joined' rows) and those it committed on."""
-    return sorted(set(subscriptions.get(group, ())) | {t for (g, t, _p) in committed if g == group})
-
-
-def replay(rows) -> State:
-    s = State()
-    for r in rows:
         k = r.kind
         if k == "appended":
             tp = (r.topic, r.partition)
@@ -122,7 +113,44 @@ def replay(rows) -> State:
             s.partitions[r.topic] = r.count
             if r.data:  # on a cluster: (replication factor,)
                 s.replication[r.topic] = r.data[0]
+
+    def read_topics(self, group: str) -> list:
+        """The topics ``group`` reads (subscribed to, or committed on)."""
+        return read_topics(self.subscriptions, self.committed, group)
+
+
+def read_topics(subscriptions: dict, committed: dict, group: str) -> list:
+    """The topics a group reads: those it subscribed to ('joined' rows) and those it committed on."""
+    return sorted(set(subscriptions.get(group, ())) | {t for (g, t, _p) in committed if g == group})
+
+
+def replay(rows) -> State:
+    """Fold ``rows`` (journal rows in order) into a new :class:`State`."""
+    s = State()
+    for r in rows:
+        s.apply(r)
     return s
+
+
+def series(rows, bucket: float, n: int):
+    """Per-bucket replay: yield ``(k, state, rows_of_bucket_k)`` for k = 0 .. n-1.
+
+    ``state`` is the world at the end of bucket ``k`` (every row before
+    ``(k + 1) * bucket`` folded in; rows past the last bucket count in it);
+    the same :class:`State` object moves on, so read it before the next step.
+    """
+    state = State()
+    k_open, pending = 0, []
+    for r in rows:
+        k = min(int(r.time / bucket + 1e-9), n - 1)
+        while k_open < k:
+            yield k_open, state, pending
+            k_open, pending = k_open + 1, []
+        state.apply(r)
+        pending.append(r)
+    while k_open < n:
+        yield k_open, state, pending
+        k_open, pending = k_open + 1, []
 
 
 def check_time(sim, time) -> float:

@@ -384,9 +384,9 @@ class _Window:
         for g, topics in self.topics.items():
             total = 0
             for tp in _partitions(sim, sorted(t for t in topics if t in sim.broker.topics)):
-                e = self.end.get(tp, 0)
-                c = self.committed.get((g, *tp))
-                total += e - (self.start.get(tp, 0) if c is None else c)
+                total += lag(
+                    self.start.get(tp, 0), self.end.get(tp, 0), self.committed.get((g, *tp))
+                )
             out[f"lag_{g}"] = float(total)
         out["errors_per_s"] = errors / width
         out["dead_letters_per_s"] = dead / width

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from eda_sim.core.measures import lag as measure_lag
-from eda_sim.core.replay import read_topics
+from eda_sim.core.replay import read_topics, series
 from eda_sim.views import figure as _mpl
 from eda_sim.views.style import (
     ALERT as _ALERT,
@@ -90,39 +90,22 @@ def core_metrics(sim, bucket: float = 1.0, topic: str | None = None) -> pd.DataF
     appended = [0] * n
     delivered = [0] * n
     lag = {g: [0] * n for g in groups}
-    end: dict = {}
-    start: dict = {}
-    committed: dict = {}
-    k_open = 0
-
-    def close(k):
+    for k, state, in_bucket in series(rows, bucket, n):
+        for r in in_bucket:
+            if r.kind == "appended":
+                appended[k] += r.count
+            elif r.kind == "delivered":
+                delivered[k] += r.count
         for g in groups:
             lag[g][k] = sum(
-                measure_lag(start.get((t, p), 0), end.get((t, p), 0), committed.get((g, t, p)))
+                measure_lag(
+                    state.log_start.get((t, p), 0),
+                    state.log_end.get((t, p), 0),
+                    state.committed.get((g, t, p)),
+                )
                 for t in reads[g]
                 for p in range(partitions.get(t, 0))
             )
-
-    for r in rows:
-        k = min(int(r.time / bucket + 1e-9), n - 1)
-        while k_open < k:
-            close(k_open)
-            k_open += 1
-        kind = r.kind
-        if kind == "appended":
-            appended[k] += r.count
-            tp = (r.topic, r.partition)
-            if r.offset + r.count > end.get(tp, 0):
-                end[tp] = r.offset + r.count
-        elif kind == "delivered":
-            delivered[k] += r.count
-        elif kind == "committed":
-            committed[(r.group, r.topic, r.partition)] = r.offset
-        elif kind == "expired":
-            start[(r.topic, r.partition)] = r.offset + r.count
-    while k_open < n:
-        close(k_open)
-        k_open += 1
     widths = [min(s0 + bucket, now) - s0 for s0 in starts]
     data = {
         "throughput": [a / w for a, w in zip(appended, widths)],
