@@ -9,7 +9,12 @@ notebook cell would use) in a loop that runs on the clock:
 4. with ``commit="after"``, commit what was processed (at-least-once).
 
 With ``commit="auto"`` the consumer's auto-commit timer commits what was
-polled every ``auto.commit.interval.ms``, processed or not.
+polled every ``auto.commit.interval.ms``, processed or not (librdkafka's
+default, ``enable.auto.offset.store=true``). With ``commit="store"`` the timer
+still commits, but the offset store is manual
+(``enable.auto.offset.store=false``) and each record's offset is stored with
+``store_offsets()`` once it is processed: the at-least-once auto-commit
+librdkafka's documentation recommends.
 
 A member can be crashed (it stops dead: no commit, no leave; records it had
 finished processing stay processed), restarted (it rejoins as a new member and
@@ -34,7 +39,7 @@ import simpy
 
 from eda_sim.core.errors import KafkaException
 
-COMMIT_POLICIES = ("after", "before", "auto")
+COMMIT_POLICIES = ("after", "before", "auto", "store")
 
 
 class Member:
@@ -81,7 +86,13 @@ class Member:
             raise ValueError(
                 f"a member called {self.name!r} already exists; names: {', '.join(sorted(sim.members))}"
             )
-        cfg = {"group.id": group_id, "client.id": self.name, "enable.auto.commit": commit == "auto"}
+        cfg = {
+            "group.id": group_id,
+            "client.id": self.name,
+            "enable.auto.commit": commit in ("auto", "store"),
+        }
+        if commit == "store":
+            cfg["enable.auto.offset.store"] = False
         cfg.update(config or {})
         self._consumer_config = cfg
         self._topics = list(topics)
@@ -141,7 +152,10 @@ class Member:
                     self._commit()
                 finish = self._finish_times(len(msgs))
                 self._busy = (msgs, runs, env.now, finish)
-                yield env.timeout(finish[-1])
+                if self.commit == "store":
+                    yield from self._store_each(msgs, finish)
+                else:
+                    yield env.timeout(finish[-1])
                 self._busy = None
                 self._processed(msgs, runs)
                 if self.commit == "after":
@@ -156,6 +170,17 @@ class Member:
                 self._busy = None
             consumer._crash()
             self._process = None
+
+    def _store_each(self, msgs: list, finish: list):
+        """Store each record's offset as its processing ends (the timer commits what is stored)."""
+        done = 0.0
+        for msg, end in zip(msgs, finish):
+            yield self.sim.env.timeout(end - done)
+            done = end
+            try:
+                self.consumer.store_offsets(message=msg)
+            except KafkaException:
+                pass  # its partition was revoked meanwhile: librdkafka refuses the store too
 
     def _finish_times(self, n: int) -> list:
         pt = self.processing_time

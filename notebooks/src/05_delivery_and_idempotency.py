@@ -25,9 +25,11 @@ for i in range(6):
 producer.flush()
 
 # %%
-consumer = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer = sim.consumer(
+    {"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+)
 consumer.subscribe(["jobs"])
-batch = consumer.consume(4, timeout=1.0)            # position moves to 4
+batch = consumer.consume(4, timeout=1.0)  # position moves to 4
 consumer.commit(message=batch[1], asynchronous=False)  # committed moves to 2: jobs 0 and 1 are done
 tp = TopicPartition("jobs", 0)
 consumer.position([tp])[0].offset, consumer.committed([tp])[0].offset
@@ -46,7 +48,7 @@ sim.offsets("workers")[["partition", "log_end", "committed", "lag", "position"]]
 #   processed or not. The Java consumer differs: it commits inside `poll()` what the *previous* poll
 #   returned, which is at-least-once when each batch is processed before the next poll. librdkafka's
 #   way to get that: `enable.auto.offset.store=false`, and `consumer.store_offsets(msg)` after
-#   processing each record; the timer then commits only what was processed.
+#   processing each record; the timer then commits only what was processed (`store` below).
 #
 # One consumer, twelve records in batches of four, 0.1 s each; it crashes and comes back a second later.
 
@@ -54,7 +56,15 @@ sim.offsets("workers")[["partition", "log_end", "committed", "lag", "position"]]
 from eda_sim.course.nb05.world import crash_once, crash_sweep
 
 import pandas as pd
-pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25), crash_once("auto", 0.75)])
+
+pd.DataFrame(
+    [
+        crash_once("before", 0.25),
+        crash_once("after", 0.25),
+        crash_once("auto", 0.75),
+        crash_once("store", 0.75),
+    ]
+)
 
 # %% [markdown]
 # Look at `final_lag`: **0 in every row.** Lag only says the group has committed up to the end of the log;
@@ -65,7 +75,10 @@ pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25), crash_once(
 #
 # Crash at every tenth of a second through the first three batches, under each strategy, and count.
 # Commit-before never duplicates but loses; commit-after never loses but duplicates; auto-commit does
-# **both**, depending on where the timer fell.
+# **both**, depending on where the timer fell. Stored offsets (`store`, the way librdkafka's documentation
+# recommends for at-least-once) never lose: the timer only ever commits what was processed. They repeat
+# up to one timer interval of records, where commit-after repeats at most one batch, in exchange for no
+# synchronous commit in the loop.
 
 # %%
 sweep = crash_sweep()
@@ -92,7 +105,9 @@ sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
 
 # %%
 j = sim.journal.frame()
-j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time", "kind", "actor", "detail"]]
+j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][
+    ["time", "kind", "actor", "detail"]
+]
 
 # %% [markdown]
 # ## Try it: move the crash, switch the inbox on
@@ -103,10 +118,14 @@ j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time
 # %% tags=["nbval-ignore-output"]
 from eda_sim.views.widgets import explore
 
+
 def ledger_report(crash_at, idempotent):
     sim, ledger = payments_world(crash_at=crash_at, idempotent=idempotent)
-    print(f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
-          f"duplicates delivered {duplicates_delivered(sim)}")
+    print(
+        f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
+        f"duplicates delivered {duplicates_delivered(sim)}"
+    )
+
 
 explore(ledger_report, crash_at=(0.05, 0.8, 0.02, 0.43), idempotent=False)
 
@@ -142,6 +161,7 @@ len(inbox), inbox.refused, inbox.table().head(3)
 # by producer id and sequence number and dropped. Neither helps the ledger above: Kafka's exactly-once
 # covers writes to Kafka, not your database.
 
+
 # %%
 def retried(idempotent):
     sim = Simulation(seed=1, name=f"retry-{idempotent}")
@@ -152,6 +172,7 @@ def retried(idempotent):
         p.produce("payments", key="acct-1", value=f"payment {i}")
     p.flush()
     return list(sim.records("payments")["value"])
+
 
 retried(False), retried(True)
 
@@ -191,13 +212,16 @@ from eda_sim.course.nb05.check import check_idempotent_ledger
 # %% tags=["exercise"]
 ledger, seen = Counter(), set()
 
+
 def post_payment(event, ctx):
     ledger[event.payload["account"]] += event.payload["amount"]
+
 
 check_idempotent_ledger(post_payment, ledger, seen)
 
 # %% tags=["solution"]
 ledger, seen = Counter(), set()
+
 
 def post_payment(event, ctx):
     ### BEGIN SOLUTION
@@ -206,6 +230,7 @@ def post_payment(event, ctx):
     seen.add(event.id)
     ### END SOLUTION
     ledger[event.payload["account"]] += event.payload["amount"]
+
 
 check_idempotent_ledger(post_payment, ledger, seen)
 

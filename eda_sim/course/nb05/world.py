@@ -26,6 +26,8 @@ STRATEGIES = {
     "before": "commit, then process: at-most-once",
     "after": "process, then commit: at-least-once",
     "auto": "auto-commit on a timer: commits what was polled, processed or not",
+    "store": "auto-commit of stored offsets: store_offsets() after processing each record "
+    "(enable.auto.offset.store=false), librdkafka's at-least-once",
 }
 
 
