@@ -30,6 +30,21 @@ back. The rules are Kafka's:
   out-of-sync replica lead: it then leads with what it has, and records the
   others had and it never got are gone.
 
+* **preferred leaders**: with ``auto.leader.rebalance.enable`` (default true)
+  the controller moves leadership back to each partition's first replica every
+  ``leader.imbalance.check.interval.seconds`` (300) once it is in sync again.
+* **the producer** (librdkafka's rules): retriable errors are retried with an
+  exponential backoff from ``retry.backoff.ms`` up to 1 s, until ``retries``
+  or ``message.timeout.ms`` runs out (then ``_MSG_TIMED_OUT``); a batch whose
+  leader is gone waits for a new one. An idempotent producer's sequence numbers
+  let a new leader drop a retried batch it already has and refuse one out of
+  order; when an unclean election lost sequences it had acknowledged, it starts
+  them afresh (librdkafka bumps the epoch, KIP-360).
+
+Simplifications, named: the group and transaction coordinators do not fail
+with their broker; the controller never fails; a follower copies a whole batch
+per fetch with no size limit; compaction is not modelled on a cluster.
+
 ``Simulation(brokers=1)`` (the default) never builds this machinery: the
 single broker keeps one plain log per partition.
 
