@@ -25,7 +25,7 @@
 from eda_sim.course.nb04.world import group_world, members_table
 from eda_sim.views import draw_board
 
-sim = group_world(consumers=2)        # runs for 5 virtual seconds
+sim = group_world(consumers=2)  # runs for 5 virtual seconds
 members_table(sim)
 
 # %%
@@ -50,9 +50,23 @@ sweep
 import matplotlib.pyplot as plt
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
-sweep.plot(x="consumers", y="throughput", marker="o", ax=left, legend=False, title="orders processed per second")
-sweep.plot(x="consumers", y="lag", marker="o", ax=right, legend=False, color="#D55E00",
-           title="orders waiting after 5 s (lag)")
+sweep.plot(
+    x="consumers",
+    y="throughput",
+    marker="o",
+    ax=left,
+    legend=False,
+    title="orders processed per second",
+)
+sweep.plot(
+    x="consumers",
+    y="lag",
+    marker="o",
+    ax=right,
+    legend=False,
+    color="#D55E00",
+    title="orders waiting after 5 s (lag)",
+)
 plt.show()
 
 # %% [markdown]
@@ -74,11 +88,17 @@ members_table(six)
 # %% tags=["nbval-ignore-output"]
 from eda_sim.views.widgets import controls, show
 
+
 def build(consumers, partitions):
     return group_world(consumers, partitions=partitions, until=0)
 
-controls(build, [("board", "orders"), "metrics"], knobs={"consumers": (1, 8, 1, 6), "partitions": (1, 8, 1, 4)},
-         tick=1.0)
+
+controls(
+    build,
+    [("board", "orders"), "metrics"],
+    knobs={"consumers": (1, 8, 1, 6), "partitions": (1, 8, 1, 4)},
+    tick=1.0,
+)
 
 # %% [markdown]
 # Six workers on four partitions, after 5 virtual seconds: still four colours.
@@ -134,8 +154,23 @@ processed_twice(story)
 # client) commit the offsets already polled when partitions are revoked. With manual commits, as
 # notebook 05 recommends, nothing commits for you: commit in the rebalance callback,
 # `consumer.subscribe(topics, on_revoke=commit_what_you_processed)`, or the new owner processes again
-# everything since your last commit.
-# Notebook 05 shows how to make such repeats harmless.
+# everything since your last commit. Member `a` below commits by hand, has processed 12 orders, and `b`
+# joins:
+
+# %%
+from eda_sim.course.nb04.world import handover
+
+
+def commit_what_was_processed(consumer, partitions):
+    consumer.commit(asynchronous=False)  # the stored offsets: what a polled, all processed here
+
+
+{"no callback": handover(), "commit in on_revoke": handover(commit_what_was_processed)}
+
+# %% [markdown]
+# Without the callback `b` starts from the last commit (none) and processes again the orders `a` had
+# done on the partition it got; committing in `on_revoke` hands over exactly where `a` stopped. Notebook
+# 05 shows how to make the repeats that remain (a crash gives no callback) harmless.
 
 # %% [markdown]
 # ## Eager or cooperative
@@ -151,7 +186,9 @@ import pandas as pd
 from eda_sim.course.nb04.world import JOIN_AT, journal_at
 
 coop = rebalance_story("cooperative-sticky")
-pd.concat({"range (eager)": journal_at(story, JOIN_AT), "cooperative-sticky": journal_at(coop, JOIN_AT)})
+pd.concat(
+    {"range (eager)": journal_at(story, JOIN_AT), "cooperative-sticky": journal_at(coop, JOIN_AT)}
+)
 
 # %% [markdown]
 # Eager: all six partitions revoked, although only three change owner (p2, p4, p5). Cooperative: the
@@ -178,14 +215,20 @@ producer = sim.producer()
 for i in range(300):
     producer.produce("orders", key=f"customer-{i % 7}", value=f"order {i}")
 producer.flush()
-sim.records("orders").groupby("partition").size()      # 300 orders waiting on two partitions
+sim.records("orders").groupby("partition").size()  # 300 orders waiting on two partitions
 
 # %%
-slow = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                     "max.poll.interval.ms": 2000})
+slow = sim.consumer(
+    {
+        "group.id": "workers",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "max.poll.interval.ms": 2000,
+    }
+)
 slow.subscribe(["orders"])
 batch = slow.consume(200, timeout=1.0)
-sim.run(until=sim.now + 3.0)           # 3 s of work on this batch before the next poll
+sim.run(until=sim.now + 3.0)  # 3 s of work on this batch before the next poll
 try:
     slow.commit(message=batch[-1], asynchronous=False)
 except KafkaException as err:
@@ -193,7 +236,9 @@ except KafkaException as err:
 
 # %%
 j = sim.journal.frame()
-j[j.kind.isin(["joined", "evicted", "revoked", "commit_failed"])][["time", "kind", "actor", "detail"]]
+j[j.kind.isin(["joined", "evicted", "revoked", "commit_failed"])][
+    ["time", "kind", "actor", "detail"]
+]
 
 # %% [markdown]
 # The commit of work that was done is refused, because the consumer is no longer a member. Its next
@@ -241,12 +286,21 @@ storm_sweep()
 from eda_sim.course.nb04.world import storm_once
 from eda_sim.views.widgets import explore
 
+
 def storm_report(processing_ms, max_poll_records, max_poll_interval_ms, strategy):
-    row = storm_once(processing_ms / 1000, max_poll_records, strategy, max_poll_interval_ms=max_poll_interval_ms)
+    row = storm_once(
+        processing_ms / 1000, max_poll_records, strategy, max_poll_interval_ms=max_poll_interval_ms
+    )
     return pd.DataFrame([row])
 
-explore(storm_report, processing_ms=(1, 40, 1, 20), max_poll_records=(10, 500, 10, 120),
-        max_poll_interval_ms=(500, 10000, 500, 2000), strategy=["range", "cooperative-sticky"])
+
+explore(
+    storm_report,
+    processing_ms=(1, 40, 1, 20),
+    max_poll_records=(10, 500, 10, 120),
+    max_poll_interval_ms=(500, 10000, 500, 2000),
+    strategy=["range", "cooperative-sticky"],
+)
 
 # %%
 storm_report(20, 120, 2000, "range")
@@ -273,7 +327,8 @@ from eda_sim.kafka import KafkaException
 
 try:
     Simulation(seed=4, name="kip848").consumer(
-        {"group.id": "new", "group.protocol": "consumer", "session.timeout.ms": 10000})
+        {"group.id": "new", "group.protocol": "consumer", "session.timeout.ms": 10000}
+    )
 except KafkaException as err:
     print(err)
 
@@ -322,6 +377,7 @@ from eda_sim.course.nb04.protocols import deploy_sweep
 deploy = deploy_sweep()
 deploy
 
+
 # %%
 def six_ways(table, title):
     labels = [f"{p}\n{'static' if s else 'dynamic'}" for p, s in zip(table.protocol, table.static)]
@@ -332,6 +388,7 @@ def six_ways(table, title):
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(title)
     plt.show()
+
 
 six_ways(deploy, "a rolling deploy of three workers")
 
@@ -403,7 +460,9 @@ for i in range(2):
     producer.produce("jobs", value=f"job {i}")
 producer.flush()
 worker = ShareConsumer(
-    {"group.id": "workers", "client.id": "worker", "share.acknowledgement.mode": "explicit"}, sim=sim)
+    {"group.id": "workers", "client.id": "worker", "share.acknowledgement.mode": "explicit"},
+    sim=sim,
+)
 worker.subscribe(["jobs"])
 
 # %%
@@ -446,8 +505,8 @@ check_group_sizing(instances, max_poll_records)
 from eda_sim.course.nb04.check import check_group_sizing
 
 ### BEGIN SOLUTION
-instances = 6            # 240/s over 6 partitions is 40/s each: one worker (50/s) per partition, no more
-max_poll_records = 50    # 50 x 0.02 s = 1 s per batch, well inside 2 s
+instances = 6  # 240/s over 6 partitions is 40/s each: one worker (50/s) per partition, no more
+max_poll_records = 50  # 50 x 0.02 s = 1 s per batch, well inside 2 s
 ### END SOLUTION
 check_group_sizing(instances, max_poll_records)
 
@@ -462,18 +521,23 @@ check_group_sizing(instances, max_poll_records)
 # %% tags=["exercise"]
 from eda_sim.course.nb04.check import check_static_deploy
 
+
 def worker_config(name):
     return {"session.timeout.ms": 45000}
+
 
 check_static_deploy(worker_config)
 
 # %% tags=["solution"]
 from eda_sim.course.nb04.check import check_static_deploy
 
+
 ### BEGIN SOLUTION
 def worker_config(name):
     # an id per instance (a shared one fences the other instances); a session longer than the restart
     return {"group.instance.id": name, "session.timeout.ms": 75000}
+
+
 ### END SOLUTION
 
 check_static_deploy(worker_config)

@@ -134,3 +134,13 @@ def test_a_hot_partition_dominates_the_group_lag_and_more_consumers_do_not_help_
         and salted["user_0_out_of_order"] > 0 == six["user_0_out_of_order"]
     )
     assert hot_partition(hot_key_world(until=10.0))["hot_partition"] == six["hot_partition"]
+
+
+def test_a_manual_committer_handing_over_without_a_callback_has_its_work_redone_and_commit_on_revoke_prevents_it():
+    from eda_sim.course.nb04.world import handover
+
+    plain = handover()
+    assert plain["a processed"] == 12 and plain["revoked from a"] == [0, 1]  # eager: both revoked
+    assert plain["b processes again"] > 0
+    committed = handover(lambda consumer, partitions: consumer.commit(asynchronous=False))
+    assert committed["b processes again"] == 0 and committed["a processed"] == 12

@@ -405,3 +405,41 @@ def storm_sweep(
             for s in strategies
         ]
     )
+
+
+def handover(on_revoke=None, *, records: int = 20, processed: int = 12, seed: int = 4) -> dict:
+    """A member with manual commits hands its partitions to a newcomer: what is processed twice?
+
+    Member ``a`` (``enable.auto.commit=false``) processes ``processed`` of
+    ``records`` orders on two partitions without committing; then ``b`` joins
+    and the group rebalances (eager: ``a`` gives up both partitions, then gets
+    one back). ``on_revoke`` is ``a``'s rebalance callback, as in
+    ``consumer.subscribe(topics, on_revoke=...)``. Returns how many ``a``
+    processed, the partitions revoked from it, and how many of its processed
+    orders ``b`` receives again.
+    """
+    sim = Simulation(seed=seed, name="handover")
+    sim.create_topic(TOPIC, partitions=2)
+    producer = sim.producer()
+    for i in range(records):
+        producer.produce(TOPIC, key=f"customer-{i % 5}", value=str(i))
+    producer.flush()
+    conf = {"group.id": GROUP, "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    a = sim.consumer({**conf, "client.id": "a"})
+    revoked: list = []
+
+    def callback(consumer, partitions):
+        revoked.extend(tp.partition for tp in partitions)
+        if on_revoke is not None:
+            on_revoke(consumer, partitions)
+
+    a.subscribe([TOPIC], on_revoke=callback)
+    done = {m.value() for m in a.consume(processed, timeout=1.0)}
+    b = sim.consumer({**conf, "client.id": "b"})
+    b.subscribe([TOPIC])
+    again = [m for m in b.consume(records, timeout=1.0) if m.value() in done]
+    return {
+        "a processed": len(done),
+        "revoked from a": sorted(revoked),
+        "b processes again": len(again),
+    }
