@@ -239,7 +239,7 @@ class Partitioner:
     ``random`` draws for every record. ``rng`` is the only source of chance.
     """
 
-    __slots__ = ("name", "_keyed", "_rng", "_sticky", "_linger")
+    __slots__ = ("name", "keyed", "_rng", "_sticky", "_linger")
 
     def __init__(self, name: str, rng: random.Random, sticky_linger: float = 0.01):
         if name not in _CHOOSERS:
@@ -247,7 +247,8 @@ class Partitioner:
                 f"unknown partitioner {name!r}; valid names: {', '.join(PARTITIONERS)}"
             )
         self.name = name
-        self._keyed = (
+        #: The key hash this partitioner uses (murmur2 or CRC32), or None for ``random``.
+        self.keyed = (
             murmur2_partition
             if name.startswith("murmur2")
             else crc32_partition
@@ -261,8 +262,8 @@ class Partitioner:
     def partition(self, topic: str, key: bytes | None, num_partitions: int, now: float) -> int:
         """The partition for one record of ``topic`` with ``key``, at time ``now`` (seconds)."""
         # murmur2_random hashes an empty key too; the others treat it as no key
-        if key and self._keyed is not None or key is not None and self.name == "murmur2_random":
-            return self._keyed(key, num_partitions)
+        if key and self.keyed is not None or key is not None and self.name == "murmur2_random":
+            return self.keyed(key, num_partitions)
         if key is not None or self.name in ("murmur2", "consistent"):
             return choose_partition(self.name, key, num_partitions, self._rng)
         st = self._sticky.get(topic)

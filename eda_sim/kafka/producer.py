@@ -191,7 +191,13 @@ class Producer:
             value = _to_bytes(value, "value")
         n = len(t.partitions)
         if partition < 0:
-            partition = self._partitioner.partition(topic, key, n, self._env._now)
+            keyed = self._partitioner.keyed
+            if key and keyed is not None:
+                # hot path: a keyed record goes straight to the partitioner's hash, as
+                # Partitioner.partition would send it; every other case is decided there
+                partition = keyed(key, n)
+            else:
+                partition = self._partitioner.partition(topic, key, n, self._env._now)
         elif partition >= n:
             raise fail(
                 "_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}"
