@@ -267,7 +267,7 @@ def test_property_no_partition_held_twice_and_stable_groups_own_everything(
 
 def test_the_board_replays_owners_member_epochs_and_where_partitions_are_headed():
     from eda_sim.broker.group_consumer import epoch_state
-    from eda_sim.views.board import board
+    from eda_sim.views import board
 
     sim, (a, b) = world()
     sim.run(until=2 * HB + 0.5)
