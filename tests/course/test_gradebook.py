@@ -1,0 +1,64 @@
+"""The grade command on a small generated class: fresh kernels, re-run checks, a timeout, a gradebook."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from eda_sim.course.__main__ import main
+from eda_sim.course.gradebook import COLUMNS, grade
+from tests.course.classroom import FAKE_01, PARTLY_01, RIGHT_01
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTER = ROOT / "notebooks" / "01_events.ipynb"
+
+
+def _submit(folder: Path, student: str, source: str | None) -> None:
+    nb = nbformat.read(STARTER, as_version=4)
+    if source is not None:
+        cell = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
+        cell.source = source
+    target = folder / student / "01_events.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(nb, target)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submitted")
+    _submit(folder, "ada", RIGHT_01)
+    _submit(folder, "bo", PARTLY_01)
+    _submit(folder, "cy", FAKE_01)
+    _submit(folder, "di", None)
+    # a student whose notebook hangs: the cell times out, twice, and the exercise scores 0
+    _submit(folder, "ed", "import time\ntime.sleep(600)")
+    out = folder / "gradebook.csv"
+    return grade(folder, out, timeout=4, jobs=2), out
+
+
+def test_gradebook_scores_each_student_by_re_running_the_check(book):
+    frame, _out = book
+    assert list(frame.columns) == COLUMNS
+    scores = dict(zip(frame["student"], frame["score"]))
+    assert scores == {"ada": 8.0, "bo": 5.0, "cy": 0.0, "di": 0.0, "ed": 0.0}
+    assert set(frame["max_score"].dropna()) == {8.0}
+    assert set(frame["exercise"]) == {"nb01.check_events_vs_commands"}
+    feedback = dict(zip(frame["student"], frame["feedback"]))
+    assert "all checks pass" in feedback["ada"] and "all checks pass" not in feedback["cy"]
+    assert "CellTimeoutError on attempt 2" in feedback["ed"]
+
+
+def test_gradebook_csv_has_the_same_rows(book):
+    frame, out = book
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["student"] for r in rows] == list(frame["student"])
+    assert [float(r["score"]) for r in rows] == list(frame["score"])
+
+
+def test_grade_command_says_what_it_expected_for_an_empty_folder(tmp_path, capsys):
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "g.csv")]) == 2
+    assert "no NN_*.ipynb notebooks under" in capsys.readouterr().err
