@@ -464,7 +464,8 @@ class StreamInstance(Member):
             if slot is not None:
                 store.put(f"{k}@{start!r}", slot, m._offset)
         for k, start in agg.removed:
-            store.put(f"{k}@{start!r}", None, m._offset)
+            if (k, start) not in agg.windows:  # gone, not merged into a session under the same key
+                store.put(f"{k}@{start!r}", None, m._offset)
         if agg.removed:
             task.flush_clock()
         for e in emitted:

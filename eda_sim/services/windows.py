@@ -264,6 +264,8 @@ class WindowedAggregate:
                 del self.windows[(k, start)]
                 self.removed.append((k, start))
         self.windows[(key, merged_start)] = [merged_end, total]
+        # the merged session may keep the start (and so the key) of one it absorbed: not removed
+        self.removed = [k for k in self.removed if k != (key, merged_start)]
         self.changed = [(key, merged_start)]
         return self.changed
 

@@ -119,3 +119,12 @@ def test_hopping_windows_cover_a_time_size_over_step_times():
 def test_bad_settings_say_what_is_expected(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_a_session_that_absorbs_another_under_its_own_start_is_changed_not_removed():
+    agg = WindowedAggregate(SessionWindows(3), lateness=5)  # nothing closes in this test
+    agg.push("k", 3.5)
+    agg.push("k", 7.0)  # a second session: 3.5 + 3 < 7.0
+    agg.push("k", 6.0)  # bridges both: one session from 3.5, which keeps its key
+    assert agg.windows == {("k", 3.5): [7.0, 3.0]}
+    assert agg.changed == [("k", 3.5)] and agg.removed == [("k", 7.0)]
