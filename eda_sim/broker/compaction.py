@@ -34,6 +34,9 @@ What the cleaner does, as Kafka's does:
   the key.
 * A compacted topic refuses records without a key (``INVALID_RECORD``): the
   cleaner could not tell what they are the latest value of.
+* Transactions: the cleaner never cleans past the last stable offset (the
+  first offset of an open transaction); records of aborted transactions are
+  removed; commit and abort markers are not values of any key and stay.
 
 Each cleaning writes a journal row of kind ``compacted`` (offset = where the
 cleaned range starts, count = records removed, detail = the dirty ratio, why it
@@ -41,7 +44,8 @@ ran, the tombstones removed and the new checkpoint).
 
 Simplifications: one cleaner thread's worth of work runs at each backoff tick
 with no cost in time; segments are not merged after cleaning (Kafka groups
-small cleaned segments into one); transaction markers are not modelled.
+small cleaned segments into one); markers are kept for good (Kafka removes one
+once its transaction's records are gone and ``delete.retention.ms`` has passed).
 
 Example::
 
@@ -228,6 +232,9 @@ class LogCleaner:
                 break
             else:
                 dirty += seg.size
+        txp = self._txns(log)
+        if txp is not None:  # never past the first offset of an open transaction (the LSO)
+            uncleanable = min(uncleanable, txp.last_stable_offset(log.log_end_offset))
         first_dirty = min(st.checkpoint, uncleanable)
         total = clean + dirty
         return Layout(
@@ -288,26 +295,42 @@ class LogCleaner:
         now = self._sim.now
         return [self._clean(log, self._layout(log, now), now, "requested") for log in logs]
 
+    def _txns(self, log):
+        """The partition's transactions (markers, aborted records), or None when it never had any."""
+        txns = getattr(self._sim, "transactions", None)
+        return None if txns is None else txns.partitions.get((log.topic, log.index))
+
     def _clean(self, log, lay: Layout, now: float, why: str) -> CleanerRun:
         cfg = log._config
         st = self._st(log)
         records, base = log._records, log._base
         start, end = lay.log_start, lay.first_uncleanable
-        # The offset map: for each key in the dirty part, its latest offset there.
+        txp = self._txns(log)
+        markers = txp.markers if txp is not None else {}
+        in_txn = txp.records if txp is not None else {}
+        # The offset map: for each key in the dirty part, its latest offset there (transaction markers
+        # and records of aborted transactions are not values of their key).
         latest: dict = {}
         for o in range(lay.first_dirty, end):
             rec = records[o - base]
-            if rec is not None:
-                latest[rec[_KEY]] = o
+            if rec is not None and o not in markers:
+                txn = in_txn.get(o)
+                if txn is None or txn.state != "aborted":
+                    latest[rec[_KEY]] = o
         horizon = now + cfg["delete.retention.ms"] / 1000.0
-        removed = tombstones = 0
+        removed = tombstones = aborted = 0
         sizes: dict = {}
         for o in range(start, end):
             rec = records[o - base]
-            if rec is None:
+            if rec is None or o in markers:  # markers stay (simplification: Kafka drops them later)
                 continue
-            last = latest.get(rec[_KEY], o)
-            drop = o < last
+            txn = in_txn.get(o)
+            if txn is not None and txn.state == "aborted":  # never visible to read_committed: gone
+                drop, last = True, o
+                aborted += 1
+            else:
+                last = latest.get(rec[_KEY], o)
+                drop = o < last
             if not drop and rec[_VALUE] is None:  # the latest record of its key is a tombstone
                 h = st.horizons.get(o)
                 if h is None:
@@ -339,7 +362,8 @@ class LogCleaner:
             log.index,
             start,
             removed,
-            f"{why}; cleaned to {end}; tombstones removed {tombstones}",
+            f"{why}; cleaned to {end}; tombstones removed {tombstones}"
+            + (f"; aborted records removed {aborted}" if aborted else ""),
         )
         return run
 

@@ -198,3 +198,38 @@ def test_clean_now_refuses_a_topic_that_is_not_compacted():
     sim.create_topic("t")
     with pytest.raises(ValueError, match="cleanup.policy=delete"):
         sim.broker.cleaner.clean_now("t")
+
+
+def test_the_cleaner_removes_aborted_records_keeps_markers_and_stops_at_an_open_transaction():
+    sim = Simulation(seed=3)
+    sim.create_topic("t", config={"cleanup.policy": "compact", "segment.ms": 1000})
+    p = sim.producer({"transactional.id": "writer-0", "linger.ms": 0})
+    p.init_transactions()
+    for value, end in ((b"v1", "commit"), (b"v2", "abort"), (b"v3", None)):
+        sim.run(until=sim.now + 2)
+        p.begin_transaction()
+        p.produce("t", value, b"k1")
+        p.produce("t", value + b"-other", b"k2")
+        p.flush()
+        if end == "commit":
+            p.commit_transaction()
+        elif end == "abort":
+            p.abort_transaction()
+    sim.run(until=sim.now + 2)
+    log = sim.topic("t").partitions[0]
+    lso = sim.transactions.last_stable_offset("t", 0)
+    before = {r.offset: r for r in log.records()}
+    sim.broker.cleaner.clean_now("t")
+    after = {r.offset: r for r in log.records()}
+    txp = sim.transactions.partitions[("t", 0)]
+    assert all(o in after for o in txp.markers)  # markers stay
+    aborted = [o for o, t in txp.records.items() if t.state == "aborted"]
+    assert aborted and not any(o in after for o in aborted)  # aborted records are gone
+    assert all(
+        after.get(o) == r for o, r in before.items() if o >= lso
+    )  # open transaction untouched
+    assert {after[o].value for o in after if o < lso and o not in txp.markers} == {
+        b"v1",
+        b"v1-other",
+    }
+    assert "aborted records removed 2" in sim.journal.rows("compacted")[-1].detail
