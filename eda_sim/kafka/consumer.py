@@ -100,11 +100,29 @@ class Consumer:
     # -- subscription --------------------------------------------------------------
 
     def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
-        """Subscribe to topics; the group is joined on the next ``poll``, as with Kafka."""
+        """Subscribe to topics; the group is joined on the next ``poll``, as with Kafka.
+
+        A topic that does not exist is not an error here: as librdkafka does, the
+        next ``poll`` returns an error event ``UNKNOWN_TOPIC_OR_PART`` ("Subscribed
+        topic not available") for it, and the consumer goes on with the others.
+        """
         self._check_usable()
         check_subscription(topics, self.group_id)
-        for t in topics:
-            self._sim.broker.topic(t)  # unknown topic: clear error now rather than silence later
+        known = self._sim.broker.topics
+        for t in sorted(set(topics) - set(known)):
+            self._pending_errors.append(
+                Message(
+                    t,
+                    None,
+                    None,
+                    None,
+                    KafkaError(
+                        KafkaError.UNKNOWN_TOPIC_OR_PART,
+                        f"Subscribed topic not available: {t}: Broker: Unknown topic or partition "
+                        f"(topics are: {', '.join(sorted(known)) or 'none'})",
+                    ),
+                )
+            )
         self._subscription = frozenset(topics)
         self._callbacks = (on_assign, on_revoke, on_lost)
         if self.member_id is not None:

@@ -96,6 +96,10 @@ class Member:
         cfg.update(config or {})
         self._consumer_config = cfg
         self._topics = list(topics)
+        for topic in self._topics:
+            sim.broker.topic(
+                topic
+            )  # a simulated member fails at once on a topic that does not exist
         self.consumer = sim.consumer(cfg)
         self.consumer.subscribe(self._topics)
         self.group_id = group_id

@@ -241,10 +241,15 @@ def test_commit_with_nothing_stored(sim):
     assert err.value.args[0].code() == KafkaError._NO_OFFSET
 
 
-def test_subscribe_to_unknown_topic(sim):
-    c = Consumer(conf(sim, group_id="g"))
-    with pytest.raises(KafkaException, match="unknown topic 'ordres'; topics are: orders"):
-        c.subscribe(["ordres"])
+def test_subscribe_to_unknown_topic_reports_it_from_poll_as_librdkafka_does(sim):
+    c = Consumer(conf(sim, group_id="g", auto_offset_reset="earliest"))
+    c.subscribe(["ordres", "orders"])  # no error here: the subscription is kept
+    err = c.poll(1.0)
+    assert err.error().code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    assert "Subscribed topic not available: ordres" in err.error().str()
+    assert "topics are: orders" in err.error().str()
+    c.poll(1.0)  # then it joins the group with the topic that exists
+    assert {tp.topic for tp in c.assignment()} == {"orders"}
 
 
 def test_blocking_calls_are_refused_inside_a_process(sim):

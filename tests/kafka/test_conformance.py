@@ -21,13 +21,9 @@ from eda_sim.backends.tansu import INSTALL_HINT, TansuBroker, installed
 from eda_sim.testing import conformance as cf
 from eda_sim.testing import need
 
-#: Observables where the simulator is still not librdkafka: program -> {observable: why}.
-SIMULATOR_GAPS = {
-    "admin_errors": {
-        "subscribe_unknown": "the simulator raises at subscribe(); librdkafka delivers "
-        "UNKNOWN_TOPIC_OR_PART as an error event from poll()",
-    },
-}
+#: Observables where the simulator is still not librdkafka: program -> {observable: why}. None left;
+#: an entry makes a strict expected failure of that observable until the simulator is fixed.
+SIMULATOR_GAPS: dict = {}
 
 
 def _deviating(program):
