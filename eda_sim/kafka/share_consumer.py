@@ -129,6 +129,7 @@ class ShareConsumer:
         self._callback = None
         self._closed = False
         self.crashed = False
+        self._last_poll = self._sim.now
 
     def __repr__(self) -> str:
         return f"<ShareConsumer {self.member_id or self.client_id} group={self.group_id!r}>"
@@ -205,12 +206,14 @@ class ShareConsumer:
                     f"explicit acknowledgement mode: {len(open_)} record(s) of the last poll are not acknowledged "
                     f"(first {t}-{p}@{o}); acknowledge every record before polling again"
                 )
+        self._last_poll = self._sim.now
         self._flush_acks()
 
     def _acquire(self) -> list:
         if self.member_id is None:
             self.member_id = self._sim._new_member_id(self.client_id)
             share_group(self._sim, self.group_id).join(self)
+            self._sim.env.process(self._watchdog(self.member_id))
         got = share_group(self._sim, self.group_id).acquire(
             self.member_id, self._config["max.poll.records"]
         )
@@ -340,6 +343,24 @@ class ShareConsumer:
         if member is not None:
             seconds = broker_session(self._sim)
             self._sim.env.process(_expire(self._sim, group, member, seconds))
+
+    def _watchdog(self, member: str):
+        """Leave the share group if the application does not poll within ``max.poll.interval.ms``."""
+        interval = self._config["max.poll.interval.ms"] / 1000.0
+        env = self._sim.env
+        while self.member_id == member and not self.crashed and not self._closed:
+            wait = self._last_poll + interval - env.now
+            if wait > 0:
+                yield env.timeout(wait)
+                continue
+            # the records in hand go back to the group; acknowledging them now fails (not in flight)
+            share_group(self._sim, self.group_id).leave(
+                member, "evicted", f"no poll for {interval:g} s (max.poll.interval.ms)"
+            )
+            self.member_id = None
+            self._in_hand = {}
+            self._pending = []
+            return
 
     def _usable(self) -> None:
         if self._closed:

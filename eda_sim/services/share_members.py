@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import simpy
 
-from eda_sim.kafka.share_consumer import AcknowledgeType, ShareConsumer
+from eda_sim.kafka.share_consumer import AcknowledgeType, IllegalStateException, ShareConsumer
 from eda_sim.services.retries import TransientError
 
 
@@ -39,6 +39,7 @@ class ShareWorker:
         max_poll_records: int = 50,
         poll_timeout: float = 0.1,
         handler=None,
+        config: dict | None = None,
         start: float | None = None,
     ):
         if (
@@ -64,6 +65,7 @@ class ShareWorker:
             "client.id": name,
             "share.acknowledgement.mode": "explicit",
             "max.poll.records": max_poll_records,
+            **(config or {}),  # more share consumer settings, e.g. max.poll.interval.ms
         }
         self.processing_time = processing_time
         self.poll_timeout = float(poll_timeout)
@@ -104,7 +106,10 @@ class ShareWorker:
                 for msg in msgs:
                     yield env.timeout(self.processing_time)
                     ack = self._outcome(msg)
-                    consumer.acknowledge(msg, ack)
+                    try:
+                        consumer.acknowledge(msg, ack)
+                    except IllegalStateException:
+                        pass  # evicted meanwhile (max.poll.interval.ms): the group took the record back
                     self.processed_total += 1
                     journal.write(
                         "processed",

@@ -484,7 +484,8 @@ j[j.kind == "archived"][["time", "offset", "count", "detail"]]
 # record that fails again and again cannot circle for ever: the share group's answer to the poison record
 # (notebook 08). Kafka is adding a dead-letter topic for archived records (KIP-1191); the simulator takes
 # its group setting `errors.deadletterqueue.topic.name` and writes dead letters the way notebook 08 shows.
-# Tansu, the broker notebook 16 runs against, has no share groups and no KIP-848 protocol yet.
+# The Kafka-protocol broker the course's tests check the client against (Tansu 0.6.0) has neither share
+# groups nor the KIP-848 protocol yet, so both are checked only inside the simulator.
 
 # %% [markdown]
 # ## Exercise: size the group

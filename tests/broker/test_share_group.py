@@ -260,3 +260,26 @@ def test_property_every_record_ends_accepted_rejected_or_archived_once(
     assert all(
         r.count <= 3 for r in sim.journal.rows("archived")
     )  # never more deliveries than the limit
+
+
+def test_a_member_that_does_not_poll_in_time_leaves_and_its_records_go_to_another():
+    sim = world(records=20)
+    # 20 records x 0.5 s = 10 s per batch, past max.poll.interval.ms
+    ShareWorker(
+        sim,
+        "g",
+        ["t"],
+        name="slow",
+        processing_time=0.5,
+        max_poll_records=20,
+        config={"max.poll.interval.ms": 3000},
+    )
+    sim.run(until=0.01)
+    fast = ShareWorker(sim, "g", ["t"], name="fast", processing_time=0.01, max_poll_records=20)
+    sim.run(until=20.0)
+    evicted = sim.journal.rows("evicted")
+    assert [r.detail for r in evicted][:1] == ["no poll for 3 s (max.poll.interval.ms)"]
+    g = sim.share_groups["g"]
+    assert len(g.outcomes) == 20 and set(g.outcomes.values()) == {"accepted"}
+    accepted_by = Counter(r.actor for r in sim.journal.rows("acknowledged") if r.detail == "ACCEPT")
+    assert accepted_by[fast.consumer.member_id] > 0
