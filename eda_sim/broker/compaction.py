@@ -209,6 +209,8 @@ class LogCleaner:
             st = self._state[(log.topic, log.index)] = _State()
         if st.checkpoint < log.log_start_offset:  # retention removed what had been cleaned
             st.checkpoint = log.log_start_offset
+        if st.checkpoint > log.log_end_offset:  # a new leader truncated the log (replication)
+            st.checkpoint = log.log_end_offset
         return st
 
     def layout(self, topic: str, partition: int) -> Layout:
@@ -217,21 +219,21 @@ class LogCleaner:
         return self._layout(log, self._sim.now)
 
     def _layout(self, log, now: float) -> Layout:
-        cfg = log._config
+        cfg = log.config
         st = self._st(log)
-        segs = log._segments
-        active = segs[-1].base
+        segs = log.segments()
+        active = segs[-1][0]
         young = now - cfg["min.compaction.lag.ms"] / 1000.0
         uncleanable = active
         clean = dirty = 0
-        for i, seg in enumerate(segs[:-1]):
-            if segs[i + 1].base <= st.checkpoint:
-                clean += seg.size
-            elif seg.max_time > young:  # too young to clean, and so is everything after it
-                uncleanable = max(seg.base, st.checkpoint)
+        for base, end, size, newest in segs[:-1]:
+            if end <= st.checkpoint:
+                clean += size
+            elif newest > young:  # too young to clean, and so is everything after it
+                uncleanable = max(base, st.checkpoint)
                 break
             else:
-                dirty += seg.size
+                dirty += size
         txp = self._txns(log)
         if txp is not None:  # never past the first offset of an open transaction (the LSO)
             uncleanable = min(uncleanable, txp.last_stable_offset(log.log_end_offset))
@@ -250,7 +252,7 @@ class LogCleaner:
 
     def _why(self, log, lay: Layout, now: float) -> str:
         """Why this partition should be cleaned now, or "" when it should not."""
-        cfg = log._config
+        cfg = log.config
         st = self._st(log)
         if any(h <= now for h in st.horizons.values()):
             return "tombstone delete horizon passed"
@@ -301,9 +303,9 @@ class LogCleaner:
         return None if txns is None else txns.partitions.get((log.topic, log.index))
 
     def _clean(self, log, lay: Layout, now: float, why: str) -> CleanerRun:
-        cfg = log._config
+        cfg = log.config
         st = self._st(log)
-        records, base = log._records, log._base
+        stored = log.stored
         start, end = lay.log_start, lay.first_uncleanable
         txp = self._txns(log)
         markers = txp.markers if txp is not None else {}
@@ -312,16 +314,16 @@ class LogCleaner:
         # and records of aborted transactions are not values of their key).
         latest: dict = {}
         for o in range(lay.first_dirty, end):
-            rec = records[o - base]
+            rec = stored(o)
             if rec is not None and o not in markers:
                 txn = in_txn.get(o)
                 if txn is None or txn.state != "aborted":
                     latest[rec[_KEY]] = o
         horizon = now + cfg["delete.retention.ms"] / 1000.0
-        removed = tombstones = aborted = 0
-        sizes: dict = {}
+        tombstones = aborted = 0
+        gone: list = []
         for o in range(start, end):
-            rec = records[o - base]
+            rec = stored(o)
             if rec is None or o in markers:  # markers stay (simplification: Kafka drops them later)
                 continue
             txn = in_txn.get(o)
@@ -339,16 +341,10 @@ class LogCleaner:
                     drop = True
                     tombstones += 1
             if drop:
-                records[o - base] = None
                 st.horizons.pop(o, None)
-                removed += 1
-                sizes[o] = record_size(rec)
-        if removed:
-            log.sparse = True
-            segs = log._segments
-            for i, seg in enumerate(segs):
-                seg_end = segs[i + 1].base if i + 1 < len(segs) else log.log_end_offset
-                seg.size -= sum(s for o, s in sizes.items() if seg.base <= o < seg_end)
+                gone.append(o)
+        log.remove(gone)
+        removed = len(gone)
         st.checkpoint = max(st.checkpoint, end)
         run = CleanerRun(
             now, log.topic, log.index, start, end, removed, tombstones, lay.dirty_ratio, why
@@ -370,7 +366,7 @@ class LogCleaner:
 
 def _oldest(log, lo: int, hi: int):
     for o in range(lo, hi):
-        rec = log._records[o - log._base]
+        rec = log.stored(o)
         if rec is not None:
             return rec[0]
     return None

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 from typing import NamedTuple
 
 from eda_sim.broker import compaction
@@ -142,6 +143,38 @@ class PartitionLog:
             + sum(len(n) + len(x or b"") for n, x in h or ())
             for _t, k, v, h in self._records[max(seg.base, self.log_start_offset) - self._base :]
         )
+
+    @property
+    def config(self) -> dict:
+        """The topic's settings, shared by its partitions (Kafka's names and units)."""
+        return self._config
+
+    def stored(self, offset: int):
+        """The stored tuple ``(timestamp, key, value, headers)`` at ``offset``; None for a gap left by
+        compaction or an offset outside the retained log."""
+        if not self.log_start_offset <= offset < self.log_end_offset:
+            return None
+        return self._records[offset - self._base]
+
+    def segments(self) -> list:
+        """The retained segments, oldest first, as ``(base offset, end offset, bytes, newest
+        timestamp)``; the last one is the active segment."""
+        segs = self._segments
+        ends = [s.base for s in segs[1:]] + [self.log_end_offset]
+        return [(s.base, end, s.size, s.max_time) for s, end in zip(segs, ends)]
+
+    def remove(self, offsets) -> None:
+        """Remove the records at ``offsets`` (the log cleaner's work): every offset stays where it
+        is, the log gets gaps (``sparse``) and its segments shrink by the records' sizes."""
+        segs = self._segments
+        bases = [s.base for s in segs]
+        for o in offsets:
+            rec = self._records[o - self._base]
+            if rec is None:
+                continue
+            self._records[o - self._base] = None
+            segs[bisect.bisect_right(bases, o) - 1].size -= compaction.record_size(rec)
+            self.sparse = True
 
     def read(self, offset: int, max_records: int) -> list:
         """Up to ``max_records`` stored tuples from ``offset`` (which must be retained).
