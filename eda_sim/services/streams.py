@@ -46,6 +46,7 @@ import json
 
 import simpy
 
+from eda_sim.core.checks import at_least
 from eda_sim.core.errors import KafkaException
 from eda_sim.services.events import Event
 from eda_sim.services.members import Member
@@ -91,8 +92,7 @@ class StreamApp:
             ("restore_time", restore_time),
             ("commit_interval", commit_interval),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{what} must be virtual seconds >= 0, got {value!r}")
+            at_least(value, what, 0, "virtual seconds")
         self.sim = sim
         self.name = name
         self.source = source

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 
+from eda_sim.core.checks import positive
 from eda_sim.services.events import Event
 
 
@@ -46,14 +47,7 @@ class Table:
 
     def __init__(self, sim, topic: str, *, poll_interval: float = 1.0, decode=event_payload):
         t = sim.topic(topic)
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, (int, float))
-            or poll_interval <= 0
-        ):
-            raise ValueError(
-                f"poll_interval must be positive virtual seconds, got {poll_interval!r}"
-            )
+        poll_interval = positive(poll_interval, "poll_interval", "virtual seconds")
         if not callable(decode):
             raise TypeError("decode must be a function of a record value (bytes)")
         self.sim = sim

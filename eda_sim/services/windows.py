@@ -49,21 +49,16 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from eda_sim.core.checks import at_least, positive
+
 EMITS = ("updates", "final")
 AGGREGATES = ("count", "sum")
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float))
-        and math.isfinite(value)
-        and (value >= 0 if allow_zero else value > 0)
-    )
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
-    return float(value)
+    if allow_zero:
+        return at_least(value, name, 0, "a finite number of seconds")
+    return positive(value, name, "a finite number of seconds")
 
 
 class Window(NamedTuple):
