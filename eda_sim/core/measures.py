@@ -92,3 +92,24 @@ def replayed_group_lag(state, group: str, topics) -> int:
                 state.committed.get((group, topic, p)),
             )
     return total
+
+
+def throughput(count, seconds):
+    """Records (or events) per second over a span of ``seconds`` of virtual time.
+
+    A chart's last bucket is usually partial (the clock stopped inside it), so
+    its count is divided by its own width, not the bucket size: a half-full
+    bucket then reads the same rate, not half of it. Works on numbers and on
+    numpy arrays alike.
+    """
+    return count / seconds
+
+
+def latency(produced_at, finished_at):
+    """End-to-end latency: from the moment a record was produced to the moment a service finished it.
+
+    The record's produce time is its timestamp (what the producer stamped);
+    the finish is the span's end. So it includes time waiting in the log
+    (lag), not only handling. Works on numbers and on numpy arrays alike.
+    """
+    return finished_at - produced_at

@@ -47,7 +47,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from eda_sim.core.measures import lag
+from eda_sim.core.measures import lag, latency, throughput
 from eda_sim.services.service import _declare, new_event, publish
 
 _EPS = 1e-9
@@ -217,7 +217,7 @@ def metrics(sim, bucket: float = 1.0, *, until: float | None = None):
     b = _bucket_of(df["time"], bucket, n)
 
     def per_bucket(counts):
-        return counts.reindex(range(n), fill_value=0).to_numpy(dtype=float) / widths
+        return throughput(counts.reindex(range(n), fill_value=0).to_numpy(dtype=float), widths)
 
     app = (df["kind"] == "appended").to_numpy()
     thr = df["count"][app].groupby([b[app], df["topic"][app]]).sum()
@@ -247,8 +247,8 @@ def metrics(sim, bucket: float = 1.0, *, until: float | None = None):
         )
         cols[f"handled_{s}"] = per_bucket(part)
 
-    latency = pd.Series(finished - produced)
-    qs = latency.groupby(sb).quantile([q for _, q in _LATENCY]) if len(spans) else None
+    latency_s = pd.Series(latency(produced, finished))
+    qs = latency_s.groupby(sb).quantile([q for _, q in _LATENCY]) if len(spans) else None
     for name, q in _LATENCY:
         if qs is None:
             cols[name] = np.full(n, np.nan)
@@ -376,9 +376,9 @@ class _Window:
             self.span += 1
             if s.outcome == "handled" and s.finished >= lo:
                 handled[s.service] = handled.get(s.service, 0) + 1
-                latencies.append(s.finished - s.produced)
-        out = {f"throughput_{t}": appended.get(t, 0) / width for t in sim.broker.topics}
-        out.update({f"handled_{s}": handled.get(s, 0) / width for s in sim.services})
+                latencies.append(latency(s.produced, s.finished))
+        out = {f"throughput_{t}": throughput(appended.get(t, 0), width) for t in sim.broker.topics}
+        out.update({f"handled_{s}": throughput(handled.get(s, 0), width) for s in sim.services})
         out.update(_percentiles(latencies))
         _live_subscriptions(sim, self.topics)
         for g, topics in self.topics.items():

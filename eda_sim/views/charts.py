@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from eda_sim.core.measures import lag as measure_lag
+from eda_sim.core.measures import throughput
 from eda_sim.core.replay import read_topics, series
 from eda_sim.views import figure as _mpl
 from eda_sim.views.style import (
@@ -108,8 +109,8 @@ def core_metrics(sim, bucket: float = 1.0, topic: str | None = None) -> pd.DataF
             )
     widths = [min(s0 + bucket, now) - s0 for s0 in starts]
     data = {
-        "throughput": [a / w for a, w in zip(appended, widths)],
-        "delivered": [d / w for d, w in zip(delivered, widths)],
+        "throughput": [throughput(a, w) for a, w in zip(appended, widths)],
+        "delivered": [throughput(d, w) for d, w in zip(delivered, widths)],
     }
     for g in groups:
         data[f"lag_{g}"] = [float(v) for v in lag[g]]
