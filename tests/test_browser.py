@@ -117,7 +117,9 @@ def chromium():
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _missing("the playwright Python package is not installed (pip install -r requirements.txt)")
+        _missing(
+            "the playwright Python package is not installed (pip install -r requirements-test.txt)"
+        )
     return path
 
 

@@ -9,7 +9,9 @@ autograded test cell must show as its last value for partial credit.
 Example (the locked cell under notebook 01's exercise)::
 
     from eda_sim.course.grading import regrade
-    regrade("eda_sim.course.nb01.check", "check_events_vs_commands", answer, points=10)
+    feedback, points = regrade("eda_sim.course.nb01.check", "check_events_vs_commands", answer, points=10)
+    print(feedback)
+    points                      # nbgrader reads this number as the cell's partial credit
 """
 
 from __future__ import annotations
@@ -56,9 +58,8 @@ def run_check(module: str, name: str, *answer):
     return feedback, str(feedback)
 
 
-def regrade(module: str, name: str, *answer, points: float = 10) -> float:
-    """Points out of ``points`` the answer earns, from a fresh run of the check; prints the feedback."""
+def regrade(module: str, name: str, *answer, points: float = 10) -> tuple[str, float]:
+    """``(feedback text, points out of points)`` the answer earns, from a fresh run of the check."""
     feedback, text = run_check(module, name, *answer)
     score, top = score_of(feedback)
-    print(text)
-    return round(points * score / top, 2) if top else 0.0
+    return text, (round(points * score / top, 2) if top else 0.0)

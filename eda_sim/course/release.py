@@ -115,7 +115,10 @@ def grade_cell_source(ex: dict, hidden: bool) -> str:
     lines = [
         "# Graded: re-runs the check on your answer (what a cell printed does not count).",
         "from eda_sim.course.grading import regrade",
-        call,
+        "",
+        f"_feedback, _points = {call}",
+        "print(_feedback)",
+        "_points  # nbgrader reads this number as the partial credit",
     ]
     if hidden:  # nbgrader shows the student an empty locked cell and runs this when grading
         lines = ["### BEGIN HIDDEN TESTS", *lines, "### END HIDDEN TESTS"]
