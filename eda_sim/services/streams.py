@@ -281,6 +281,7 @@ class StreamInstance(Member):
     def __init__(self, app: StreamApp, name: str):
         self.app = app
         self.tasks: dict = {}
+        self._runs = 0  # how many times the process started: names each run's producer
         super().__init__(
             app.sim,
             app.name,
@@ -300,13 +301,10 @@ class StreamInstance(Member):
         for tp in parts:
             if tp.partition in self.tasks:
                 self.tasks[tp.partition].flush_clock()
-        offs = {
-            (tp.topic, tp.partition): consumer._stored[(tp.topic, tp.partition)]
-            for tp in parts
-            if (tp.topic, tp.partition) in consumer._stored
-        }
-        if offs and consumer.member_id is not None:
-            self.sim._group(consumer.group_id).commit(consumer.member_id, offs)
+        try:
+            consumer.commit(asynchronous=False)  # the partitions are still assigned in the callback
+        except KafkaException:
+            pass  # nothing stored, or refused: the journal says which
 
     def _run(self):
         app = self.app
@@ -314,11 +312,10 @@ class StreamInstance(Member):
         env = sim.env
         consumer = self.consumer
         self.tasks = {}  # in-memory state: a (re)started process begins with none
+        self._runs += 1
         # Each run of the process has its own producer (changelog, results, late records); a crash
         # loses what it had queued, which is safe because a commit flushes it first.
-        self.producer = sim.producer(
-            {"client.id": f"{self.name}-producer-{sim._next('stream-producer')}"}
-        )
+        self.producer = sim.producer({"client.id": f"{self.name}-producer-{self._runs}"})
         for key in [k for k in app._standby if k[0] == self.name]:
             del app._standby[key]  # a standby copy in this process's memory is gone too
         last_commit = env.now
@@ -348,7 +345,7 @@ class StreamInstance(Member):
             consumer.close()
             self._process = None
         except simpy.Interrupt:
-            self.producer._crash()
+            self.sim.crash(self.producer)  # what it had queued dies with the process
             consumer._crash()
             self.tasks = {}
             self._process = None
