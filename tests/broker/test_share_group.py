@@ -22,17 +22,13 @@ from eda_sim.course.nb04.share import key_order, share_vs_group, share_world
 from eda_sim.kafka.share_consumer import AcknowledgeType, IllegalStateException, ShareConsumer
 from eda_sim.services.retries import TransientError, dead_letters
 from eda_sim.services.share_members import ShareWorker
+from eda_sim.testing.worlds import filled, topics
 
 
 def world(records=10, partitions=1, config=None, seed=1):
-    sim = Simulation(seed=seed)
-    sim.create_topic("t", partitions=partitions)
+    sim = topics({"t": partitions}, seed=seed)
     share_group(sim, "g", {"share.auto.offset.reset": "earliest", **(config or {})})
-    producer = sim.producer()
-    for i in range(records):
-        producer.produce("t", key=f"k{i % 3}", value=f"v{i}")
-    producer.flush()
-    return sim
+    return filled(sim, "t", records, key=lambda i: f"k{i % 3}", value=lambda i: f"v{i}")
 
 
 def consumer(sim, mode="explicit", **extra):

@@ -4,19 +4,16 @@ import pytest
 
 from eda_sim import Simulation
 from eda_sim.kafka import KafkaError, KafkaException, TopicPartition
+from eda_sim.testing import worlds
+from eda_sim.testing.worlds import topics
 
 
 def world(name="txn"):
-    sim = Simulation(seed=3, name=name)
-    sim.create_topic("in", partitions=1)
-    sim.create_topic("out", partitions=2)
-    return sim
+    return topics({"in": 1, "out": 2}, seed=3, name=name)
 
 
 def reader(sim, group, level="read_committed"):
-    c = sim.consumer({"group.id": group, "auto.offset.reset": "earliest", "isolation.level": level})
-    c.subscribe(["out"])
-    return c
+    return worlds.reader(sim, group, ["out"], isolation_level=level, enable_auto_commit=True)
 
 
 def drain(consumer, wait=0.2):

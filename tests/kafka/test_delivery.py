@@ -12,21 +12,14 @@ import pytest
 from eda_sim import Simulation
 from eda_sim.core.errors import KafkaError, KafkaException
 from eda_sim.kafka.message import TopicPartition
+from eda_sim.testing.worlds import filled, topics
 
 
 def jobs_world(name: str, records: int, partitions: int = 1) -> Simulation:
-    sim = Simulation(seed=5, name=name)
-    sim.create_topic("jobs", partitions=partitions)
-    producer = sim.producer()
-    for i in range(records):
-        producer.produce(
-            "jobs",
-            key=f"job-{i}" if partitions > 1 else None,
-            value=str(i),
-            partition=-1 if partitions > 1 else 0,
-        )
-    producer.flush()
-    return sim
+    sim = topics({"jobs": partitions}, seed=5, name=name)
+    if partitions > 1:
+        return filled(sim, "jobs", records, key=lambda i: f"job-{i}")
+    return filled(sim, "jobs", records, partition=0)
 
 
 def worker(sim, commit: str, done: Counter, **options):

@@ -22,6 +22,7 @@ from eda_sim.services.retries import (
 )
 from eda_sim.services.schemas import object_schema
 from eda_sim.services.service import Service, reconcile, spans_frame
+from eda_sim.testing.worlds import topics
 
 
 def views(n, every=0.05, poison=(), raw=()):
@@ -44,10 +45,7 @@ def views(n, every=0.05, poison=(), raw=()):
 
 
 def world(seed=1, partitions=3):
-    sim = Simulation(seed=seed, name="svc-tests")
-    sim.create_topic("orders", partitions=partitions)
-    sim.create_topic("receipts", partitions=partitions)
-    return sim
+    return topics({"orders": partitions, "receipts": partitions}, seed=seed, name="svc-tests")
 
 
 def test_handlers_emit_events_that_carry_correlation_and_causation():
