@@ -237,10 +237,7 @@ def split_keys(python_partitioner):
 from eda_sim.kafka.partitioner import crc32_partition, murmur2_partition
 
 cards = [f"card-{i}".encode() for i in range(4)]
-{
-    "CRC32": [crc32_partition(c, 2) for c in cards],
-    "murmur2": [murmur2_partition(c, 2) for c in cards],
-}
+{"CRC32": [crc32_partition(c, 2) for c in cards], "murmur2": [murmur2_partition(c, 2) for c in cards]}
 
 # %% [markdown]
 # All four cards on partition 0 under CRC32: the other partition, and its consumer, get nothing from

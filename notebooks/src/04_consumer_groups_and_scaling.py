@@ -25,7 +25,7 @@
 from eda_sim.course.nb04.world import group_world, members_table
 from eda_sim.views import draw_board
 
-sim = group_world(consumers=2)  # runs for 5 virtual seconds
+sim = group_world(consumers=2)        # runs for 5 virtual seconds
 members_table(sim)
 
 # %%
@@ -50,23 +50,9 @@ sweep
 import matplotlib.pyplot as plt
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
-sweep.plot(
-    x="consumers",
-    y="throughput",
-    marker="o",
-    ax=left,
-    legend=False,
-    title="orders processed per second",
-)
-sweep.plot(
-    x="consumers",
-    y="lag",
-    marker="o",
-    ax=right,
-    legend=False,
-    color="#D55E00",
-    title="orders waiting after 5 s (lag)",
-)
+sweep.plot(x="consumers", y="throughput", marker="o", ax=left, legend=False, title="orders processed per second")
+sweep.plot(x="consumers", y="lag", marker="o", ax=right, legend=False, color="#D55E00",
+           title="orders waiting after 5 s (lag)")
 plt.show()
 
 # %% [markdown]
@@ -93,12 +79,8 @@ def build(consumers, partitions):
     return group_world(consumers, partitions=partitions, until=0)
 
 
-controls(
-    build,
-    [("board", "orders"), "metrics"],
-    knobs={"consumers": (1, 8, 1, 6), "partitions": (1, 8, 1, 4)},
-    tick=1.0,
-)
+controls(build, [("board", "orders"), "metrics"], knobs={"consumers": (1, 8, 1, 6), "partitions": (1, 8, 1, 4)},
+         tick=1.0)
 
 # %% [markdown]
 # Six workers on four partitions, after 5 virtual seconds: still four colours.
@@ -186,9 +168,7 @@ import pandas as pd
 from eda_sim.course.nb04.world import JOIN_AT, journal_at
 
 coop = rebalance_story("cooperative-sticky")
-pd.concat(
-    {"range (eager)": journal_at(story, JOIN_AT), "cooperative-sticky": journal_at(coop, JOIN_AT)}
-)
+pd.concat({"range (eager)": journal_at(story, JOIN_AT), "cooperative-sticky": journal_at(coop, JOIN_AT)})
 
 # %% [markdown]
 # Eager: all six partitions revoked, although only three change owner (p2, p4, p5). Cooperative: the
@@ -215,20 +195,14 @@ producer = sim.producer()
 for i in range(300):
     producer.produce("orders", key=f"customer-{i % 7}", value=f"order {i}")
 producer.flush()
-sim.records("orders").groupby("partition").size()  # 300 orders waiting on two partitions
+sim.records("orders").groupby("partition").size()      # 300 orders waiting on two partitions
 
 # %%
-slow = sim.consumer(
-    {
-        "group.id": "workers",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        "max.poll.interval.ms": 2000,
-    }
-)
+slow = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                     "max.poll.interval.ms": 2000})
 slow.subscribe(["orders"])
 batch = slow.consume(200, timeout=1.0)
-sim.run(until=sim.now + 3.0)  # 3 s of work on this batch before the next poll
+sim.run(until=sim.now + 3.0)           # 3 s of work on this batch before the next poll
 try:
     slow.commit(message=batch[-1], asynchronous=False)
 except KafkaException as err:
@@ -236,9 +210,7 @@ except KafkaException as err:
 
 # %%
 j = sim.journal.frame()
-j[j.kind.isin(["joined", "evicted", "revoked", "commit_failed"])][
-    ["time", "kind", "actor", "detail"]
-]
+j[j.kind.isin(["joined", "evicted", "revoked", "commit_failed"])][["time", "kind", "actor", "detail"]]
 
 # %% [markdown]
 # The commit of work that was done is refused, because the consumer is no longer a member. Its next
@@ -288,19 +260,12 @@ from eda_sim.views.widgets import explore
 
 
 def storm_report(processing_ms, max_poll_records, max_poll_interval_ms, strategy):
-    row = storm_once(
-        processing_ms / 1000, max_poll_records, strategy, max_poll_interval_ms=max_poll_interval_ms
-    )
+    row = storm_once(processing_ms / 1000, max_poll_records, strategy, max_poll_interval_ms=max_poll_interval_ms)
     return pd.DataFrame([row])
 
 
-explore(
-    storm_report,
-    processing_ms=(1, 40, 1, 20),
-    max_poll_records=(10, 500, 10, 120),
-    max_poll_interval_ms=(500, 10000, 500, 2000),
-    strategy=["range", "cooperative-sticky"],
-)
+explore(storm_report, processing_ms=(1, 40, 1, 20), max_poll_records=(10, 500, 10, 120),
+        max_poll_interval_ms=(500, 10000, 500, 2000), strategy=["range", "cooperative-sticky"])
 
 # %%
 storm_report(20, 120, 2000, "range")
@@ -506,8 +471,8 @@ check_group_sizing(instances, max_poll_records)
 from eda_sim.course.nb04.check import check_group_sizing
 
 ### BEGIN SOLUTION
-instances = 6  # 240/s over 6 partitions is 40/s each: one worker (50/s) per partition, no more
-max_poll_records = 50  # 50 x 0.02 s = 1 s per batch, well inside 2 s
+instances = 6            # 240/s over 6 partitions is 40/s each: one worker (50/s) per partition, no more
+max_poll_records = 50    # 50 x 0.02 s = 1 s per batch, well inside 2 s
 ### END SOLUTION
 check_group_sizing(instances, max_poll_records)
 

@@ -25,11 +25,9 @@ for i in range(6):
 producer.flush()
 
 # %%
-consumer = sim.consumer(
-    {"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False}
-)
+consumer = sim.consumer({"group.id": "workers", "auto.offset.reset": "earliest", "enable.auto.commit": False})
 consumer.subscribe(["jobs"])
-batch = consumer.consume(4, timeout=1.0)  # position moves to 4
+batch = consumer.consume(4, timeout=1.0)            # position moves to 4
 consumer.commit(message=batch[1], asynchronous=False)  # committed moves to 2: jobs 0 and 1 are done
 tp = TopicPartition("jobs", 0)
 consumer.position([tp])[0].offset, consumer.committed([tp])[0].offset
@@ -57,14 +55,8 @@ from eda_sim.course.nb05.world import crash_once, crash_sweep
 
 import pandas as pd
 
-pd.DataFrame(
-    [
-        crash_once("before", 0.25),
-        crash_once("after", 0.25),
-        crash_once("auto", 0.75),
-        crash_once("store", 0.75),
-    ]
-)
+pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25),
+              crash_once("auto", 0.75), crash_once("store", 0.75)])
 
 # %% [markdown]
 # Look at `final_lag`: **0 in every row.** Lag only says the group has committed up to the end of the log;
@@ -105,9 +97,7 @@ sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
 
 # %%
 j = sim.journal.frame()
-j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][
-    ["time", "kind", "actor", "detail"]
-]
+j[j.kind.isin(["crashed", "session_expired", "rebalanced", "restarted"])][["time", "kind", "actor", "detail"]]
 
 # %% [markdown]
 # ## Try it: move the crash, switch the inbox on
@@ -121,10 +111,8 @@ from eda_sim.views.widgets import explore
 
 def ledger_report(crash_at, idempotent):
     sim, ledger = payments_world(crash_at=crash_at, idempotent=idempotent)
-    print(
-        f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
-        f"duplicates delivered {duplicates_delivered(sim)}"
-    )
+    print(f"ledger {sum(ledger.values())}, truth {sum(expected_totals().values())}, "
+          f"duplicates delivered {duplicates_delivered(sim)}")
 
 
 explore(ledger_report, crash_at=(0.05, 0.8, 0.02, 0.43), idempotent=False)

@@ -12,8 +12,10 @@
 #
 # Until now every producer, broker and consumer lived inside one Python process, on a virtual clock. A real
 # broker is a server of its own; producers and consumers are other processes, often on other machines, and
-# the clock is the real one. Kafka needs a cluster of JVMs; this notebook uses **Redis Streams**, a real event
-# log with consumer groups, acknowledgements and a list of pending entries, served by one small program.
+# the clock is the real one. A production Kafka cluster is several broker processes (JVMs) with replicated
+# logs, although a single broker runs on a laptop; this notebook first uses **Redis Streams**, a real event
+# log with consumer groups, acknowledgements and a list of pending entries, served by one small program,
+# and at the end a real Kafka-protocol broker.
 # `eda_sim.backends.redis.backend` gives it Kafka's shape: a `Producer`, a `Consumer`, and `run_service` for the same
 # `handler(event, ctx)` functions you wrote for the simulator.
 
@@ -86,8 +88,9 @@ print(run.details())
 #
 # - **Nothing is lost.** A view handed to `recommender-1` stays in the group's *pending entries list* until
 #   it is acknowledged (`XACK`). The killed process acknowledged nothing more, so its views waited there.
-# - **The survivor takes over.** `recommender-2` stops seeing the dead member's heartbeats after
-#   `session.timeout.ms`, takes its partitions, and *claims* (`XCLAIM`) the entries pending longer than
+# - **The survivor takes over.** Redis itself has no group membership and no heartbeats: the course's
+#   backend adds them (each member renews a lease key that expires after `session.timeout.ms`). When
+#   `recommender-1`'s leases expire, `recommender-2` takes its partitions, and *claims* (`XCLAIM`) the entries pending longer than
 #   `redis.claim.idle.ms` before it reads anything new: each user's views stay in order.
 # - **Nothing is doubled.** Under the idempotent policy, the inbox insert, the emitted recommendation and the
 #   acknowledgement run in one Lua script: a view is either fully handled or not at all.
@@ -108,11 +111,13 @@ print(run.details())
 from eda_sim.backends.redis.server import start_hint
 from eda_sim.views.widgets import explore
 
+
 def story(where, kill, max_deliveries, all_transient):
     if where == "redis" and not backend.redis:
         print("no Redis server here, so this runs on the simulator.", start_hint())
     target = backend if where == "redis" else "simulator"
     print(run_story(target, kill=kill, max_deliveries=max_deliveries, all_transient=all_transient))
+
 
 explore(story, where=["simulator", "redis"], kill=True, max_deliveries=(1, 5, 1, 3), all_transient=True)
 
@@ -140,6 +145,63 @@ differences()[["aspect", "kafka", "redis_streams"]]
 
 # %% [markdown]
 # The last column of `differences()` (`this_backend`) says how the backend bridges each gap.
+
+# %% [markdown]
+# ## The same program on a Kafka broker
+#
+# Redis is not Kafka. A broker that speaks Kafka's own wire protocol is closer: **Tansu** (Apache-2.0) is
+# one, small enough to start in milliseconds with its log in memory. The course's conformance suite holds
+# small programs written once against confluent-kafka's API; `side_by_side` runs one on the simulator and,
+# when Tansu and confluent-kafka are installed (`pip install -r requirements-test.txt`), with
+# confluent-kafka against a Tansu broker it starts on this machine. This one commits part way, leaves, and
+# resumes in the same group:
+
+# %%
+from eda_sim.course.nb16.kafka_broker import side_by_side
+
+resume = side_by_side("commit_and_resume")
+resume["simulator"]
+
+# %% tags=["nbval-ignore-output"]
+# reason: depends on whether confluent-kafka and the Tansu broker are installed
+print(resume["where"])
+print("the real broker observed the same:", resume["same"])
+
+# %% [markdown]
+# A real broker is a program with bugs of its own. Tansu 0.6.0 answers "where does this partition end?"
+# with offset 1, so a new group under `auto.offset.reset=latest` reads records that were there before it
+# joined; Kafka gives it only the new ones, and so does the simulator:
+
+# %% tags=["nbval-ignore-output"]
+# reason: depends on whether confluent-kafka and the Tansu broker are installed
+latest = side_by_side("offset_reset[latest]")
+{key: latest[key] for key in ("simulator", "real broker", "kafka documents")}
+
+# %% [markdown]
+# The README lists what the suite compares and every place where Tansu departs from Kafka; there the
+# simulator is held to Kafka's documentation instead.
+
+# %% [markdown]
+# ## Two Kafka clients
+#
+# The course's client is confluent-kafka, built on **librdkafka**. Kafka's **Java client** has the same
+# ideas with other defaults and, in places, other behaviour; code moving between them, or two services
+# sharing a topic, meet these:
+#
+# | | librdkafka (confluent-kafka; this course) | Java client |
+# |---|---|---|
+# | keyed partitioner | `consistent_random`: CRC32 of the key | murmur2 of the key (`murmur2_random` in librdkafka) |
+# | auto-commit | offset stored when `poll` returns the record; a background timer commits what is stored | `poll()` commits what earlier polls returned |
+# | at-least-once with auto-commit | `enable.auto.offset.store=false` + `store_offsets()` after processing | process each batch before the next `poll()` |
+# | records per poll | `consume(num_messages=...)`; `max.poll.records` is refused | `max.poll.records` (500) |
+# | default assignors | `range,roundrobin` | `range` + `cooperative-sticky` |
+# | default `isolation.level` | `read_committed` | `read_uncommitted` |
+# | metadata refresh | `topic.metadata.refresh.interval.ms` | `metadata.max.age.ms` |
+# | `request.timeout.ms` | the broker's wait for acks; the client gives up after `socket.timeout.ms` | the client's wait for any response, then a retry |
+# | prefetch | `queued.min.messages` per partition, `queued.max.messages.kbytes` in all | `fetch.max.bytes`, `max.partition.fetch.bytes` |
+#
+# The simulator follows the left column (notebook 03 shows the two partitioners side by side, 05 the two
+# auto-commits). It does not model the Java consumer's commit-in-`poll` timing or either client's prefetch.
 
 # %% [markdown]
 # ## The brokers of the chapter
