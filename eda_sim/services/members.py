@@ -206,14 +206,22 @@ class Member:
         self.processed_total += len(msgs)
         journal = self.sim.journal
         member = self.consumer.member_id or self.name
-        left = len(msgs)
-        for topic, part, first, count in runs:  # one row per partition run, as fetched
-            if left <= 0:
+        # One row per partition run, as fetched, counting the records the run handed out: a run
+        # spans more offsets than records where compaction or transaction markers left gaps.
+        i, n = 0, len(msgs)
+        for topic, part, first, count in runs:
+            k = i
+            while k < n and msgs[k]._partition == part and msgs[k]._topic == topic:
+                if msgs[k]._offset >= first + count:
+                    break
+                k += 1
+            if k > i:
+                journal.write(
+                    "processed", member, self.group_id, topic, part, first, k - i, self.name
+                )
+            i = k
+            if i >= n:
                 break
-            journal.write(
-                "processed", member, self.group_id, topic, part, first, min(count, left), self.name
-            )
-            left -= count
 
     def _commit(self) -> None:
         try:

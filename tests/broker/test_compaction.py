@@ -233,3 +233,18 @@ def test_the_cleaner_removes_aborted_records_keeps_markers_and_stops_at_an_open_
         b"v1-other",
     }
     assert "aborted records removed 2" in sim.journal.rows("compacted")[-1].detail
+
+
+def test_a_member_reading_a_compacted_topic_journals_the_records_it_processed():
+    sim = Simulation(seed=5)
+    sim.create_topic("t", partitions=2, config={"cleanup.policy": "compact", "segment.ms": 1000})
+    producer = sim.producer({"linger.ms": 0})
+    for i in range(40):
+        sim.at(i * 0.5, producer.produce, "t", b"v%d" % i, KEYS[i % 4])
+    sim.run(until=40)  # compacted: both partitions have gaps
+    member = sim.member("readers", ["t"], config={"auto.offset.reset": "earliest"})
+    sim.run(until=45)  # one poll takes both partitions: two runs with gaps in each
+    kept = [len(log.records()) for log in sim.topic("t").partitions]
+    assert member.processed_total == sum(kept)
+    rows = sim.journal.rows("processed")
+    assert [sum(r.count for r in rows if r.partition == p) for p in (0, 1)] == kept
