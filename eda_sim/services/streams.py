@@ -30,14 +30,22 @@ a ``restored`` journal row shows how many records and how long. With
 ``standby_replicas=1`` another instance keeps a copy warm, and a takeover
 restores almost nothing.
 
-Delivery: at-least-once, as Kafka Streams' default. Offsets are committed
-every ``commit_interval`` seconds (Kafka Streams: ``commit.interval.ms``,
-30 s); after a crash the records since the last commit are processed again.
-Their changes are already in the changelog, so they count twice: the app counts
-each such record in ``duplicates`` (the changelog records the input offset it
-reached). ``dedupe=True`` skips them instead, which is what exactly-once
-processing gives (Kafka Streams does it with transactions: the changelog
-writes, the output and the offsets commit together).
+Delivery: at-least-once, as Kafka Streams' default. Every ``commit_interval``
+seconds (Kafka Streams: ``commit.interval.ms``, 30 s) an instance writes each
+partition's stream time to the changelog, flushes its producer and commits its
+offsets; it also commits before a rebalance takes partitions away. After a crash
+(which loses what its producer had queued) the records since the last commit
+are processed again. Those whose changes reached the changelog count twice: the
+app counts each such record in ``duplicates`` (every changelog record carries
+the input offset it came from). ``dedupe=True`` skips them instead, which is
+what exactly-once processing gives (Kafka Streams does it with transactions:
+the changelog writes, the output and the offsets commit together).
+
+Each instance has one task per input partition, as Kafka Streams does, and
+one producer per run of its process. Simplifications: stores are in memory (no
+local checkpoint), a standby copy is kept without cost, the commit inside the
+revoke callback does not wait for the producer's flush, and there is no record
+cache: every change is written to the changelog.
 """
 
 from __future__ import annotations
