@@ -127,6 +127,7 @@ class ShareConsumer:
         self._in_hand: dict = {}  # (topic, partition, offset) -> acknowledged type or None, from the last poll
         self._pending: list = []  # (topic, partition, offset, type) not yet sent
         self._callback = None
+        self._errors: list = []  # error events the next poll hands out
         self._closed = False
         self.crashed = False
         self._last_poll = self._sim.now
@@ -144,14 +145,31 @@ class ShareConsumer:
     # -- subscription --------------------------------------------------------------------
 
     def subscribe(self, topics) -> None:
-        """Set the subscription (replacing any); the group is joined on the next ``poll``."""
+        """Set the subscription (replacing any); the group is joined on the next ``poll``.
+
+        A topic that does not exist is reported by the next ``poll`` as an
+        error event (``UNKNOWN_TOPIC_OR_PART``), as the consumer does.
+        """
         self._usable()
         if isinstance(topics, str) or not all(isinstance(t, str) and t for t in topics):
             raise ValueError(f"subscribe() expects a list of topic names, got {topics!r}")
         if len(set(topics)) != len(topics):
             raise ValueError(f"subscribe() got duplicate topic names: {topics!r}")
-        for t in topics:
-            self._sim.broker.topic(t)
+        known = self._sim.broker.topics
+        self._errors = [
+            Message(
+                t,
+                None,
+                None,
+                None,
+                KafkaError(
+                    KafkaError.UNKNOWN_TOPIC_OR_PART,
+                    f"Subscribed topic not available: {t}: Broker: Unknown topic or partition "
+                    f"(topics are: {', '.join(sorted(known)) or 'none'})",
+                ),
+            )
+            for t in sorted(set(topics) - set(known))
+        ]
         if not topics:
             return self.unsubscribe()
         self._subscription = frozenset(topics)
@@ -176,6 +194,9 @@ class ShareConsumer:
         self._usable()
         self._before_poll()
         self._sim._require_outside_run("ShareConsumer.poll")
+        if self._errors:
+            out, self._errors = self._errors, []
+            return out
         if timeout is None or timeout < 0:
             timeout = float("inf")
         out = self._acquire()
@@ -188,6 +209,9 @@ class ShareConsumer:
         """Process-side poll: a generator a SimPy process ``yield from``s."""
         self._usable()
         self._before_poll()
+        if self._errors:
+            out, self._errors = self._errors, []
+            return out
         out = self._acquire()
         if out or timeout <= 0:
             return out

@@ -104,6 +104,8 @@ class ShareWorker:
             while not self._stopping:
                 msgs = yield from consumer._poll_in_process(self.poll_timeout)
                 for msg in msgs:
+                    if msg.error() is not None:
+                        continue  # an error event (an unknown topic): nothing to process
                     yield env.timeout(self.processing_time)
                     ack = self._outcome(msg)
                     try:

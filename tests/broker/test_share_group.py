@@ -279,3 +279,13 @@ def test_a_member_that_does_not_poll_in_time_leaves_and_its_records_go_to_anothe
     assert len(g.outcomes) == 20 and set(g.outcomes.values()) == {"accepted"}
     accepted_by = Counter(r.actor for r in sim.journal.rows("acknowledged") if r.detail == "ACCEPT")
     assert accepted_by[fast.consumer.member_id] > 0
+
+
+def test_an_unknown_topic_is_reported_by_poll_as_an_error_event():
+    sim = world()
+    c = ShareConsumer({"group.id": "g"}, sim=sim)
+    c.subscribe(["t", "nope"])
+    first = c.poll(0.1)
+    assert [m.error().code() for m in first] == [KafkaError.UNKNOWN_TOPIC_OR_PART]
+    assert "Subscribed topic not available: nope" in first[0].error().str()
+    assert len(c.poll(0.1)) == 10  # then the topic that exists
