@@ -147,6 +147,31 @@ patient_sim, patient = velocity_world(size=60, step=10, lateness=20, grace=5)
 # before the big purchase. Its best window held all ten, over the threshold of 8.
 
 # %% [markdown]
+# ## Three kinds of window
+#
+# Hopping windows are one choice. **Tumbling** windows sit back to back (each charge in exactly one);
+# **session** windows have no fixed size: a card's charges closer than a gap to each other form one
+# session, which ends after a gap of silence. Below, `card-13`'s burst is counted all three ways, as it
+# happened (from 300 s) and as if it had started 30 s later, with the batch computation (all charges at
+# once), which the stream processor agrees with when nothing is later than the lateness.
+
+# %%
+from eda_sim.services.windows import HoppingWindows, SessionWindows, TumblingWindows, batch_aggregate
+
+burst = [c["time"] for c in transactions() if c["card"] == "card-13" and c["time"] >= 300][:10]
+kinds = {"tumbling 60 s": TumblingWindows(60), "hopping 60 s / 10 s": HoppingWindows(60, 10), "session, gap 10 s": SessionWindows(10)}
+pd.DataFrame({
+    f"burst from {300 + shift} s": {name: max(batch_aggregate(w, [("card-13", t + shift) for t in burst]).values()) for name, w in kinds.items()}
+    for shift in (0, 30)
+})
+
+# %% [markdown]
+# Shifted by 30 s, the burst straddles the tumbling boundary at 360 s and reaches 8 in neither window:
+# card testing goes unseen. The hopping windows catch it wherever it starts; the session follows the
+# burst itself, whatever its length (a session ends only after 10 s of quiet, so a slow, steady card
+# could make one long session).
+
+# %% [markdown]
 # ## Exercise: size the velocity feature
 #
 # Choose `size`, `step`, `lateness` and `grace` (seconds) so that the feature flags `card-13`, flags no
