@@ -35,7 +35,9 @@ def _grade_cell(module: str, check: str, args: list[str]) -> str:
             "from eda_sim.course.grading import run_check as _run, score_of as _score",
             f"_fb, _text = _run({call})",
             "_s, _m = _score(_fb)",
-            f"print({_MARK!r} + _json.dumps({{'score': _s, 'max_score': _m, 'feedback': _text}}))",
+            "_id = getattr(_fb, 'exercise', None)  # a check's stable exercise id, where it has one",
+            f"print({_MARK!r} + _json.dumps({{'score': _s, 'max_score': _m, 'feedback': _text,"
+            " 'id': _id if isinstance(_id, str) else None}))",
         ]
     )
 
@@ -121,7 +123,8 @@ def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
                 "max_score": None,
                 "feedback": problem or "the check did not run",
             }
-        rows.append({"notebook": path.name, "exercise": f"nb{number}.{ex['check']}", **result})
+        exercise = result.pop("id", None) or f"nb{number}.{ex['check']}"
+        rows.append({"notebook": path.name, "exercise": exercise, **result})
     return rows
 
 
