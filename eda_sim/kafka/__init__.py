@@ -18,6 +18,9 @@ Transactions take confluent-kafka's calls too: a producer with
 ``commit_transaction`` and ``abort_transaction``; consumers default to
 ``isolation.level=read_committed``, as librdkafka does. The rules are in
 :mod:`eda_sim.broker.transactions`.
+
+Share groups (KIP-932) take confluent-kafka 2.16's ``ShareConsumer`` with
+``AcknowledgeType``; see :mod:`eda_sim.kafka.share_consumer`.
 """
 
 from eda_sim.core.errors import KafkaError, KafkaException
@@ -44,11 +47,14 @@ from eda_sim.kafka.message import (
     TopicPartition,
 )
 from eda_sim.kafka.producer import Producer
+from eda_sim.kafka.share_consumer import AcknowledgeType, IllegalStateException, ShareConsumer
 
 __all__ = [
+    "AcknowledgeType",
     "AdminClient",
     "ClusterMetadata",
     "Consumer",
+    "IllegalStateException",
     "KafkaError",
     "KafkaException",
     "Message",
@@ -60,6 +66,7 @@ __all__ = [
     "OFFSET_INVALID",
     "OFFSET_STORED",
     "Producer",
+    "ShareConsumer",
     "TIMESTAMP_CREATE_TIME",
     "TIMESTAMP_NOT_AVAILABLE",
     "TopicCollection",

@@ -415,7 +415,7 @@ share_vs_group(6)
 
 # %%
 from eda_sim.broker.share_group import share_group
-from eda_sim.kafka.share_consumer import AcknowledgeType, ShareConsumer
+from eda_sim.kafka import AcknowledgeType, ShareConsumer  # confluent_kafka has both names
 
 sim = Simulation(seed=4, name="share")
 sim.create_topic("jobs", partitions=1)
