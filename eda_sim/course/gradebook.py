@@ -5,7 +5,8 @@
 ``submitted/`` folder works too). Under each exercise cell (tagged
 ``exercise``; at the end when a student removed the tag) it inserts a cell
 that re-imports the check and runs it on the student's answer, so a printed
-"all checks pass" counts for nothing. Each notebook runs in its own kernel
+"all checks pass" counts for nothing; an exercise cell left as the starter
+scores 0 whatever its check says. Each notebook runs in its own kernel
 with a per-cell timeout, and once more if the kernel dies or times out.
 
 The gradebook has one row per student and exercise: student, notebook,
@@ -59,6 +60,15 @@ def _exercise_calls(nb) -> list[tuple[int | None, str, list[str]]]:
     return found
 
 
+def _same(a: str, b: str) -> bool:
+    """The same code, ignoring trailing spaces and blank lines."""
+
+    def norm(text: str) -> list[str]:
+        return [ln.rstrip() for ln in text.strip().splitlines() if ln.strip()]
+
+    return norm(a) == norm(b)
+
+
 def _expected(number: str) -> list[dict]:
     """The exercises of notebook ``number`` from the repository's sources (the grading truth)."""
     from eda_sim.course.release import exercises
@@ -75,10 +85,12 @@ def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
     nb = nbformat.read(path, as_version=4)
     present = _exercise_calls(nb)
     # Insert from the last exercise up, so earlier indexes stay right.
-    slots = []
+    slots, untouched = [], set()
     for k, ex in enumerate(expected):
         at = present[k][0] + 1 if k < len(present) else len(nb.cells)
         slots.append((at, ex))
+        if k < len(present) and _same(nb.cells[present[k][0]].source, ex["starter"]):
+            untouched.add(ex["check"])
     for at, ex in sorted(slots, key=lambda s: -s[0]):
         cell = nbformat.v4.new_code_cell(_grade_cell(ex["module"], ex["check"], ex["args"]))
         cell.metadata["eda_sim_grade"] = ex["check"]
@@ -123,6 +135,11 @@ def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
                 "max_score": None,
                 "feedback": problem or "the check did not run",
             }
+        if ex["check"] in untouched and result["score"]:
+            # A starter can pass an item by itself (a default that happens to be right); a
+            # student earns nothing for a cell they did not change.
+            result["feedback"] = f"the starting answer, untouched: 0 points\n{result['feedback']}"
+            result["score"] = 0.0
         exercise = result.pop("id", None) or f"nb{number}.{ex['check']}"
         rows.append({"notebook": path.name, "exercise": exercise, **result})
     return rows

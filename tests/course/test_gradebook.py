@@ -14,14 +14,15 @@ from tests.course.classroom import FAKE_01, PARTLY_01, RIGHT_01
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTER = ROOT / "notebooks" / "01_events.ipynb"
+STARTER_03 = ROOT / "notebooks" / "03_partitions_and_ordering.ipynb"
 
 
-def _submit(folder: Path, student: str, source: str | None) -> None:
-    nb = nbformat.read(STARTER, as_version=4)
+def _submit(folder: Path, student: str, source: str | None, starter: Path = STARTER) -> None:
+    nb = nbformat.read(starter, as_version=4)
     if source is not None:
         cell = next(c for c in nb.cells if "exercise" in c.metadata.get("tags", []))
         cell.source = source
-    target = folder / student / "01_events.ipynb"
+    target = folder / student / starter.name
     target.parent.mkdir(parents=True)
     nbformat.write(nb, target)
 
@@ -35,6 +36,8 @@ def book(tmp_path_factory):
     _submit(folder, "di", None)
     # a student whose notebook hangs: the cell times out, twice, and the exercise scores 0
     _submit(folder, "ed", "import time\ntime.sleep(600)")
+    # notebook 03's starters pass some items of their checks by themselves (1 of 3, 2 of 3)
+    _submit(folder, "fay", None, STARTER_03)
     out = folder / "gradebook.csv"
     return grade(folder, out, timeout=4, jobs=2), out
 
@@ -42,6 +45,7 @@ def book(tmp_path_factory):
 def test_gradebook_scores_each_student_by_re_running_the_check(book):
     frame, _out = book
     assert list(frame.columns) == COLUMNS
+    frame = frame[frame["notebook"] == "01_events.ipynb"]
     scores = dict(zip(frame["student"], frame["score"]))
     assert scores == {"ada": 8.0, "bo": 5.0, "cy": 0.0, "di": 0.0, "ed": 0.0}
     assert set(frame["max_score"].dropna()) == {8.0}
@@ -49,6 +53,13 @@ def test_gradebook_scores_each_student_by_re_running_the_check(book):
     feedback = dict(zip(frame["student"], frame["feedback"]))
     assert "all checks pass" in feedback["ada"] and "all checks pass" not in feedback["cy"]
     assert "CellTimeoutError on attempt 2" in feedback["ed"]
+
+
+def test_an_untouched_starter_scores_0_even_where_its_check_passes_items(book):
+    frame, _out = book
+    fay = frame[frame["student"] == "fay"]
+    assert len(fay) == 2 and list(fay["score"]) == [0.0, 0.0]
+    assert all(f.startswith("the starting answer, untouched") for f in fay["feedback"])
 
 
 def test_gradebook_csv_has_the_same_rows(book):
