@@ -106,9 +106,14 @@ def velocity_world(
     standby_replicas: int = 0,
     crash_at: float | None = None,
     dedupe: bool = False,
+    emit: str = "final",
     until: float = 700.0,
 ):
-    """Card velocity: charges per card in hopping windows on event time; returns ``(sim, app)``."""
+    """Card velocity: charges per card in hopping windows on event time; returns ``(sim, app)``.
+
+    ``emit="final"`` sends one count per window when it closes; ``"updates"`` a new count each
+    time a charge changes it.
+    """
     sim = Simulation(seed=11, name="velocity")
     sim.create_topic(TRANSACTIONS, partitions=2)
     sim.create_topic(VELOCITY, partitions=2)
@@ -128,7 +133,7 @@ def velocity_world(
         HoppingWindows(size, step),
         lateness=lateness,
         grace=grace,
-        emit="final",
+        emit=emit,
         by="card",
         output=VELOCITY,
     )
