@@ -304,7 +304,7 @@ except KafkaException as err:
 
 # %%
 from eda_sim.broker.group_consumer import epochs
-from eda_sim.course.nb04.protocols import start_world
+from eda_sim.course.nb04.protocols import deploy_world, start_world
 
 kip848 = start_world("consumer", until=12.0)
 for row in epochs(kip848, "workers").itertuples():
@@ -368,6 +368,33 @@ six_ways(deploy, "a rolling deploy of three workers")
 #   (up to 5 s). The simulator completes a classic rebalance the instant it starts, so its classic rows
 #   leave out the time a real classic group spends noticing the rebalance (a heartbeat, 3 s) and at the
 #   barrier waiting for every member's next poll, during which an eager group reads nothing at all.
+
+# %% [markdown]
+# ## Try it: how long may a restart take?
+#
+# A static member keeps its place only for its session: 10 s in these worlds (`session.timeout.ms`, or the
+# broker's `group.consumer.session.timeout.ms` under the consumer protocol). Choose the protocol, static
+# membership and how long each restart takes, and watch when the rebalances come back.
+
+# %% tags=["nbval-ignore-output"]
+from eda_sim.course.nb04.protocols import DEPLOY_AT, group_counts
+from eda_sim.views.widgets import explore
+
+def deploy_report(protocol, static, restart_s):
+    sim = deploy_world(protocol, static, downtime=restart_s, until=45.0)
+    return pd.DataFrame([group_counts(sim, after=DEPLOY_AT - 0.001)])
+
+explore(deploy_report, protocol=["eager", "cooperative", "consumer"], static=True, restart_s=(1, 20, 1, 12))
+
+# %%
+deploy_report("eager", True, 12)
+
+# %% [markdown]
+# Back after 12 s, each static worker is too late. Its partitions first waited 10 s unread, then its
+# session expired and the group rebalanced, and rebalanced again when it came back: more paused time than
+# with no static membership at all (untick `static` to compare). The session timeout must outlast a
+# restart, and stay short enough that a worker that really died does not leave its partitions unread for
+# long.
 
 # %% [markdown]
 # ## The storm, six ways
