@@ -1,7 +1,7 @@
 """The course's classroom commands.
 
 python -m eda_sim.course release --notebooks 00-05 --out dist/
-python -m eda_sim.course grade SUBMISSIONS --out gradebook.csv [--timeout 120] [--jobs 2]
+python -m eda_sim.course grade SUBMISSIONS --out gradebook.csv [--timeout 600] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     gr = sub.add_parser("grade", help="grade a folder of submitted notebooks")
     gr.add_argument("submissions", type=Path, help="a folder with one folder per student")
     gr.add_argument("--out", type=Path, default=Path("gradebook.csv"))
-    gr.add_argument("--timeout", type=int, default=120, help="seconds a cell may take")
+    gr.add_argument("--timeout", type=int, default=600, help="seconds a cell may take")
     gr.add_argument("--jobs", type=int, default=2, help="notebooks run at once")
     args = parser.parse_args(argv)
     try:

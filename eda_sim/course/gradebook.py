@@ -170,7 +170,7 @@ def _progress(done: int, total: int, started: float) -> None:
     sys.stderr.flush()
 
 
-def grade(folder: Path, out: Path | None = None, timeout: int = 120, jobs: int = 2) -> pd.DataFrame:
+def grade(folder: Path, out: Path | None = None, timeout: int = 600, jobs: int = 2) -> pd.DataFrame:
     """Grade every submission under ``folder``; write ``out`` (CSV) if given; return the gradebook."""
     work = [(student, path, timeout) for student, path in submissions(Path(folder))]
     if not work:

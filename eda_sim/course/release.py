@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 
+from eda_sim.course.grading import fingerprint
 from eda_sim.course.sealed import Sealed, SealedSet, SealedTexts, dumps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,9 +112,13 @@ def exercises(nn: str) -> list[dict]:
 def grade_cell_source(ex: dict, hidden: bool) -> str:
     """The locked cell that re-runs an exercise's check and shows the points earned."""
     args = "".join(f"{a}, " for a in ex["args"])
-    call = f'regrade("{ex["module"]}", "{ex["check"]}", {args}points={POINTS})'
+    call = (
+        f'regrade("{ex["module"]}", "{ex["check"]}", {args}points={POINTS},\n'
+        f'    answered=In[-2], starter="{fingerprint(ex["starter"])}")'
+    )
     lines = [
-        "# Graded: re-runs the check on your answer (what a cell printed does not count).",
+        "# Graded: re-runs the check on your answer (what a cell printed does not count);",
+        "# the answer cell (the one above, In[-2]) left as its starter scores 0.",
         "from eda_sim.course.grading import regrade",
         "",
         f"_feedback, _points = {call}",
@@ -188,7 +193,7 @@ c.CourseDirectory.course_id = "eda_sim"
 c.GenerateAssignment.preprocessors = generate_preprocessors()
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
 # A simulation cell takes seconds; a stuck kernel must not stall a whole class.
-c.Execute.timeout = 300
+c.Execute.timeout = 600
 '''
 
 

@@ -80,6 +80,14 @@ def test_the_grade_cell_shows_the_feedback_it_scored(graded):
     grade = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
     text = "".join(o.get("text", "") for o in grade.outputs)
     assert "regrade" in grade.source and "not sorted yet" in text
+    empty = nbformat.read(
+        course / "autograded" / "empty" / "nb01" / "01_events.ipynb", as_version=4
+    )
+    grade = next(c for c in empty.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    # the grading cell saw the answer cell above it (In[-2]) and knew the starter
+    assert "".join(o.get("text", "") for o in grade.outputs).startswith(
+        "the starting answer, untouched"
+    )
     assert [
         o["data"]["text/plain"] for o in grade.outputs if o.output_type == "execute_result"
     ] == ["0.0"]
