@@ -310,6 +310,9 @@ what is missing, and gives a hint. Your instructor grades by re-running the chec
 """
 
 
+_SOLUTIONS_DIR = re.compile(r"`(?:notebooks/)?solutions/`")
+
+
 def _zip(folder: Path) -> Path:
     target = folder.with_suffix(".zip")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
@@ -333,7 +336,11 @@ def student(numbers: list[str], out: Path, salt: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "notebooks").mkdir(parents=True)
     for nn in numbers:
-        shutil.copy2(_ipynb(NOTEBOOKS, nn), folder / "notebooks")
+        nb = nbformat.read(_ipynb(NOTEBOOKS, nn), as_version=4)
+        for cell in nb.cells:  # the text points to solutions this bundle does not have
+            if cell.cell_type == "markdown":
+                cell.source = _SOLUTIONS_DIR.sub("your instructor's copy", cell.source)
+        nbformat.write(nb, folder / "notebooks" / _ipynb(NOTEBOOKS, nn).name)
     shutil.copytree(
         ROOT / "eda_sim",
         folder / "eda_sim",

@@ -58,6 +58,7 @@ def test_student_bundle_has_no_solution_source_test_or_readable_key(bundles):
     ]
     # no solutions, notebook sources or tests
     assert not [n for n in names if "solutions" in n or "/src/" in n or n.startswith("tests")]
+    assert not [n for n, t in texts.items() if n.startswith("notebooks/") and "solutions/" in t]
     assert not [n for n, t in texts.items() if "BEGIN SOLUTION" in t or "\n# %%" in t]
     assert not [n for n in names if Path(n).name.startswith(("test_", "conftest"))]
     # (eda_sim/testing is the package's skip-or-fail helper, not a test)
@@ -151,3 +152,19 @@ def test_a_student_notebook_runs_from_the_bundle_and_its_check_passes_the_right_
             os.environ["PYTHONPATH"] = env_path
     shown = "".join(o.get("text", "") + str(o.get("data", {})) for o in cell.outputs)
     assert "all checks pass" in shown
+
+
+def test_the_release_command_writes_both_bundles_and_refuses_a_bad_selection(tmp_path):
+    run = [sys.executable, "-m", "eda_sim.course", "release", "--out", str(tmp_path)]
+    done = subprocess.run([*run, "--notebooks", "01"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == [
+        "student",
+        "student_zip",
+        "instructor",
+        "instructor_zip",
+    ]
+    assert (tmp_path / "instructor" / "nbgrader" / "source" / "nb01" / "01_events.ipynb").is_file()
+    assert (tmp_path / "instructor" / "solutions" / "01_events.ipynb").is_file()
+    bad = subprocess.run([*run, "--notebooks", "1-x"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "is not NN, NN-MM or all" in bad.stderr
