@@ -140,3 +140,26 @@ def test_saved_notebook_matches_its_source(src):
     if solution is not None:
         saved = json.loads(solution_path.read_text(encoding="utf-8"))
         assert _shape(saved["cells"]) == _shape(solution.cells), "rebuild: tools/build_notebooks.py"
+
+
+def test_every_link_to_a_notebook_points_at_one_that_exists():
+    """After a renumbering, a stale link is the first thing a learner trips on."""
+    texts = {
+        "README.md": (ROOT.parent / "README.md").read_text(encoding="utf-8"),
+        "notebooks/README.md": (ROOT / "README.md").read_text(encoding="utf-8"),
+    }
+    texts.update({f"notebooks/src/{p.name}": p.read_text(encoding="utf-8") for p in SOURCES})
+    names = {p.name for p in NOTEBOOKS}
+    broken = [
+        f"{where}: {name}"
+        for where, text in texts.items()
+        for name in re.findall(r"\b(\d\d_[a-z0-9_]+\.ipynb)", text)
+        if name not in names
+    ]
+    assert not broken, broken
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_a_notebook_title_carries_its_own_number(src):
+    first = _built_from_source(src)[0].cells[0].source
+    assert first.startswith(f"# {src.name[:2]} ·"), first.splitlines()[0]
