@@ -432,8 +432,12 @@ share_vs_group(6)
 # The share group works through the backlog about three times as fast: all six workers are busy. But
 # look at `keys_out_of_order`: for every customer, some order finished before an earlier one of the same
 # customer, because two workers held that customer's orders at the same time. A share group gives up
-# per-key order; use it for work items that do not depend on each other.
-#
+# per-key order; use it for work items that do not depend on each other. Try other numbers of workers:
+
+# %% tags=["nbval-ignore-output"]
+explore(share_vs_group, consumers=(1, 8, 1, 6))
+
+# %% [markdown]
 # Each record a share consumer receives is **acquired** under a lock (30 s,
 # `group.share.record.lock.duration.ms`). The consumer then settles it: `ACCEPT` (done), `RELEASE`
 # (give it back, for anyone) or `REJECT` (never again). Each delivery adds one to its delivery count;
