@@ -36,6 +36,16 @@ TOPIC_DEFAULTS = {
     **compaction.COMPACTION_DEFAULTS,  # cleanup.policy and the cleaner's settings
 }
 
+#: Kafka's lower bound for each modelled topic property (LogConfig's validators; all are longs).
+#: ``retention.bytes`` has none: any negative value means no size limit, as in Kafka.
+#: ``segment.bytes`` is at least 1 here: the simulator counts key, value and header bytes, not
+#: Kafka's wire bytes, so Kafka's own minimum (14 bytes up to 3.x, 1 MiB from 4.0) does not
+#: translate; a small segment is how a notebook shows retention at work.
+TOPIC_RANGES = {"retention.ms": -1, "retention.bytes": None, "segment.bytes": 1, "segment.ms": 1}
+
+#: Kafka's limit on a topic name's length.
+MAX_TOPIC_NAME = 249
+
 #: How often the broker looks for segments to delete (log.retention.check.interval.ms).
 RETENTION_CHECK_MS = 300000
 
@@ -263,6 +273,7 @@ class Topic:
         self.name = name
         self.config = config
         self.partitions = [PartitionLog(name, i, config, now) for i in range(partitions)]
+        self.deleted = False  # set by Broker.delete_topic; clients holding the object look again
 
     def __repr__(self) -> str:
         return f"Topic({self.name!r}, partitions={len(self.partitions)})"
@@ -308,15 +319,17 @@ class Broker:
         config: dict | None = None,
         replication_factor: int | None = None,
     ) -> Topic:
-        """Create a topic; ``ValueError`` for a bad name or count, ``KafkaException`` if it exists.
+        """Create a topic; ``KafkaException`` for a name or config Kafka refuses, or if it exists.
 
+        The name follows Kafka's rule (``TOPIC_EXCEPTION``, Kafka's
+        INVALID_TOPIC_EXCEPTION): 1 to 249 characters of ASCII letters, digits,
+        ``.``, ``_`` and ``-``, and not ``.`` or ``..``. Config values follow
+        Kafka's types and ranges (``INVALID_CONFIG``): see :data:`TOPIC_RANGES`.
+        A partition count that is not a whole number >= 1 is a ``ValueError``.
         ``replication_factor`` and the ``min.insync.replicas`` and
         ``unclean.leader.election.enable`` settings need ``Simulation(brokers=N)``.
         """
-        if not isinstance(name, str) or not name or any(c not in _TOPIC_CHARS for c in name):
-            raise ValueError(
-                f"topic name must be a non-empty string of letters, digits, '.', '_' or '-', got {name!r}"
-            )
+        check_topic_name(name)
         if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
             raise ValueError(f"a topic needs a whole number of partitions >= 1, got {partitions!r}")
         if name in self.topics:
@@ -325,21 +338,12 @@ class Broker:
 
         config, rf, settings = replication_options(self._sim, config, replication_factor)
         cfg = dict(TOPIC_DEFAULTS)
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(
+                f"topic config must be a dict of Kafka topic properties, got {config!r}"
+            )
         for key, value in (config or {}).items():
-            if key not in TOPIC_DEFAULTS:
-                raise fail(
-                    "INVALID_CONFIG",
-                    f"unknown topic property {key!r}; the simulator models: {', '.join(TOPIC_DEFAULTS)}",
-                )
-            if key in compaction.COMPACTION_DEFAULTS:
-                cfg[key] = compaction.topic_value(key, value)
-                continue
-            try:
-                cfg[key] = int(value)
-            except (TypeError, ValueError):
-                raise fail(
-                    "INVALID_CONFIG", f"topic property {key!r} expects an integer, got {value!r}"
-                ) from None
+            cfg[key] = check_topic_property(key, value)
         topic = Topic(name, partitions, cfg, self._sim.now)
         note = _cfg_note(cfg)
         cluster = self._sim.cluster
@@ -401,6 +405,27 @@ class Broker:
         self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
         self._sim._on_partitions_changed(name)
         return topic
+
+    def delete_topic(self, name: str) -> None:
+        """Delete a topic: its records, and every group's committed offsets for it.
+
+        As in Kafka, a producer that sends to it afterwards is answered
+        ``UNKNOWN_TOPIC_OR_PART`` (at ``produce()`` here, or in the delivery
+        report of a batch already on its way), and groups subscribed to it
+        rebalance without its partitions.
+        """
+        topic = self.topic(name)
+        del self.topics[name]
+        topic.deleted = True
+        for key in [k for k in self._idempotence if k[1] == name]:
+            del self._idempotence[key]
+        sim = self._sim
+        sim.journal.write("topic_deleted", "broker", topic=name, count=topic.partition_count)
+        for gid in sorted(sim.groups):
+            group = sim.groups[gid]
+            for tp in [tp for tp in group.committed if tp[0] == name]:
+                del group.committed[tp]
+        sim._on_partitions_changed(name, f"{name} was deleted")
 
     def topic(self, name: str) -> Topic:
         """The topic called ``name``, or a ``KafkaException`` listing the topics that exist."""
@@ -481,6 +506,73 @@ class Broker:
 
 
 _TOPIC_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+_LONG = 2**63 - 1
+
+
+def check_topic_name(name) -> None:
+    """Refuse a topic name Kafka refuses (``TOPIC_EXCEPTION``), saying which rule it breaks."""
+    if not isinstance(name, str):
+        raise fail(
+            "TOPIC_EXCEPTION", f"a topic name must be a string, got {type(name).__name__} {name!r}"
+        )
+    rule = "1 to 249 characters of ASCII letters, digits, '.', '_' and '-', and not '.' or '..'"
+    if not name:
+        why = "it is empty"
+    elif name in (".", ".."):
+        why = f"{name!r} is not allowed"
+    elif len(name) > MAX_TOPIC_NAME:
+        why = f"it is {len(name)} characters long"
+    else:
+        bad = sorted({c for c in name if c not in _TOPIC_CHARS})
+        if not bad:
+            return
+        why = f"it contains {', '.join(repr(c) for c in bad)}"
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    raise fail("TOPIC_EXCEPTION", f"invalid topic name {shown!r}: {why}; a topic name is {rule}")
+
+
+def check_topic_property(key: str, value):
+    """A topic property's value as Kafka reads it; ``INVALID_CONFIG`` for an unknown key or a bad value."""
+    if key not in TOPIC_DEFAULTS:
+        raise fail(
+            "INVALID_CONFIG",
+            f"unknown topic property {key!r}; the simulator models: {', '.join(TOPIC_DEFAULTS)}",
+        )
+    if key in compaction.COMPACTION_DEFAULTS:
+        return compaction.topic_value(key, value)
+    return topic_config_value(key, value)
+
+
+def topic_config_value(key: str, value) -> int:
+    """A topic property's value as Kafka reads it (a long, or its decimal text), range checked.
+
+    ``INVALID_CONFIG`` with Kafka's wording for anything else: a ``bool`` (not a
+    number to Kafka, though Python calls it an int), a float, NaN, text that is
+    not a whole number, or a value below the property's minimum.
+    """
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value.strip())
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise fail(
+            "INVALID_CONFIG",
+            f"Invalid value {value!r} for configuration {key}: Not a number of type LONG "
+            "(a whole number of " + ("milliseconds" if key.endswith(".ms") else "bytes") + ")",
+        )
+    low = TOPIC_RANGES[key]
+    if low is not None and number < low:
+        raise fail(
+            "INVALID_CONFIG",
+            f"Invalid value {number} for configuration {key}: Value must be at least {low}"
+            + (" (-1 keeps records forever)" if key == "retention.ms" else ""),
+        )
+    if not -_LONG - 1 <= number <= _LONG:
+        raise fail(
+            "INVALID_CONFIG",
+            f"Invalid value {number} for configuration {key}: out of range of a LONG",
+        )
+    return number
 
 
 def _cfg_note(cfg: dict) -> str:

@@ -33,6 +33,7 @@ from eda_sim.broker.group import Group
 from eda_sim.broker.group_consumer import BROKER_DEFAULTS, ConsumerGroup
 from eda_sim.broker.topics import Broker
 from eda_sim.broker.transactions import TransactionCoordinator
+from eda_sim.core.checks import instant, seconds
 from eda_sim.core.errors import fail
 from eda_sim.core.journal import Journal
 from eda_sim.core.measures import lag
@@ -91,10 +92,7 @@ class Simulation:
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         if not isinstance(name, str) or not name or "/" in name:
             raise ValueError(f"name must be a non-empty string without '/', got {name!r}")
-        if not isinstance(network_latency, (int, float)) or not 0 <= network_latency < _INF:
-            raise ValueError(
-                f"network_latency must be a finite number of virtual seconds >= 0, got {network_latency!r}"
-            )
+        seconds(network_latency, "network_latency")
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise ValueError(f"brokers must be a whole number >= 1, got {brokers!r}")
         if brokers == 1 and broker_config:
@@ -151,6 +149,7 @@ class Simulation:
         polling, so an idle world would otherwise never stop).
         """
         self._require_outside_run("Simulation.step")
+        seconds(horizon, "horizon", positive=True)
         before = self.journal.written
         stored = len(self.journal)
         deadline = self.now + horizon
@@ -161,12 +160,7 @@ class Simulation:
     def run(self, until: float) -> Simulation:
         """Run the clock up to virtual time ``until`` (seconds); returns the simulation."""
         self._require_outside_run("Simulation.run")
-        if isinstance(until, bool) or not isinstance(until, (int, float)) or until != until:
-            raise TypeError(f"until must be a virtual time in seconds, got {until!r}")
-        if until < self.now:
-            raise ValueError(
-                f"until={until} is in the past: the clock is at {self.now:g} s and only moves forward"
-            )
+        instant(until, "until", not_before=self.now)
         if until > self.now:
             self._running = True
             try:
@@ -177,8 +171,9 @@ class Simulation:
 
     def at(self, time: float, action, *args) -> None:
         """Call ``action(*args)`` at virtual time ``time`` (now or later)."""
-        if time < self.now:
-            raise ValueError(f"time={time} is in the past: the clock is at {self.now:g} s")
+        instant(time, "time", not_before=self.now)
+        if not callable(action):
+            raise TypeError(f"action must be a function to call at time {time:g}, got {action!r}")
 
         def later():
             yield self.env.timeout(time - self.now)
@@ -252,11 +247,11 @@ class Simulation:
             group = self.groups[group_id] = new
         return group
 
-    def _on_partitions_changed(self, topic: str) -> None:
+    def _on_partitions_changed(self, topic: str, reason: str | None = None) -> None:
         for gid in sorted(self.groups):
             group = self.groups[gid]
             if any(topic in c._subscription for c in group.members.values()):
-                group.rebalance(f"{topic} gained partitions")
+                group.rebalance(reason or f"{topic} gained partitions")
 
     # -- building the world -------------------------------------------------------------
 
@@ -321,7 +316,7 @@ class Simulation:
 
     def crash(self, target, at: float | None = None) -> None:
         """Crash a Member or Consumer now or at virtual time ``at``: no commit, no leave."""
-        if at is not None and at > self.now:
+        if at is not None and instant(at, "at", not_before=self.now) > self.now:
             return self.at(at, self.crash, target)
         if hasattr(target, "crash"):
             target.crash()
@@ -332,7 +327,7 @@ class Simulation:
 
     def restart(self, target, at: float | None = None) -> None:
         """Restart a crashed Member or Consumer now or at ``at``; it rejoins as a new member."""
-        if at is not None and at > self.now:
+        if at is not None and instant(at, "at", not_before=self.now) > self.now:
             return self.at(at, self.restart, target)
         if hasattr(target, "restart"):
             target.restart()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import NamedTuple
 
+from eda_sim.broker.topics import check_topic_name, check_topic_property
 from eda_sim.core.errors import KafkaException, fail
 from eda_sim.kafka import config as _config
 
@@ -205,13 +206,29 @@ class AdminClient:
         request_timeout: float = -1,
         validate_only: bool = False,
     ) -> dict:
-        """Create each :class:`NewTopic`; returns ``{topic: Future}``."""
-        out = {}
+        """Create each :class:`NewTopic`; returns ``{topic: Future}``.
+
+        Each topic succeeds or fails on its own, as with the real client: a bad
+        name (``TOPIC_EXCEPTION``), a bad config (``INVALID_CONFIG``), a bad
+        partition count (``INVALID_PARTITIONS``) or a name that exists
+        (``TOPIC_ALREADY_EXISTS``) fails that topic's future and no other.
+        An empty list, or anything but a list of :class:`NewTopic`, is refused
+        at once (confluent-kafka's ``ValueError``/``TypeError``).
+        """
+        if not isinstance(new_topics, list):
+            raise TypeError(
+                f"create_topics() expects a list of NewTopic objects, got {type(new_topics).__name__}"
+            )
+        if not new_topics:
+            raise ValueError("Expected non-empty list of NewTopic objects")
         for nt in new_topics:
             if not isinstance(nt, NewTopic):
                 raise TypeError(
                     f"create_topics() expects NewTopic objects, got {type(nt).__name__}"
                 )
+        broker = self._sim.broker
+        out = {}
+        for nt in new_topics:
             try:
                 count = nt.num_partitions
                 if count == -1:  # KIP-464: the broker's num.partitions, 1 by default
@@ -223,13 +240,46 @@ class AdminClient:
                         f"topic {nt.topic!r}: num_partitions must be >= 1 (or -1 for the broker default), got {count!r}",
                     )
                 if validate_only:
-                    if nt.topic in self._sim.broker.topics:
+                    check_topic_name(nt.topic)
+                    for key, value in nt.config.items():
+                        check_topic_property(key, value)
+                    if nt.topic in broker.topics:
                         raise fail("TOPIC_ALREADY_EXISTS", f"topic {nt.topic!r} already exists")
                 else:
-                    self._sim.broker.create_topic(nt.topic, count, nt.config, nt.replication_factor)
-                out[nt.topic] = _done()
+                    broker.create_topic(nt.topic, count, nt.config, nt.replication_factor)
+                result = _done()
+            except (KafkaException, TypeError) as err:
+                if not isinstance(err, KafkaException):
+                    err = fail("INVALID_CONFIG", str(err))
+                result = _done(error=err)
+            # A name given twice: the first request decides (the broker sees one CreateTopics entry).
+            out.setdefault(nt.topic, result)
+        return out
+
+    def delete_topics(
+        self, topics: list, operation_timeout: float = 0, request_timeout: float = -1
+    ) -> dict:
+        """Delete each named topic; returns ``{topic: Future}``.
+
+        A topic that does not exist fails its own future with
+        ``UNKNOWN_TOPIC_OR_PART``. After a deletion, producing to the topic is
+        answered ``UNKNOWN_TOPIC_OR_PART`` and subscribed groups rebalance
+        without it; its records and committed offsets are gone.
+        """
+        if not isinstance(topics, list):
+            raise TypeError(f"argument 1 must be list, not {type(topics).__name__}")
+        if not topics:
+            raise ValueError("Expected non-empty list of topic strings")
+        out = {}
+        for name in topics:
+            if not isinstance(name, str):
+                raise TypeError(f"delete_topics() expects topic names (str), got {name!r}")
+            try:
+                self._sim.broker.delete_topic(name)
+                result = _done()
             except KafkaException as err:
-                out[nt.topic] = _done(error=err)
+                result = _done(error=err)
+            out.setdefault(name, result)
         return out
 
     def create_partitions(

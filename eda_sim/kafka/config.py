@@ -28,7 +28,9 @@ def _bool(key, value):
     )
 
 
-def _int(low=None):
+def _int(low=None, high=None):
+    """A whole number in librdkafka's range for the property (``low``..``high``)."""
+
     def check(key, value):
         try:
             if isinstance(value, bool):
@@ -36,14 +38,21 @@ def _int(low=None):
             number = int(value)
             if isinstance(value, float) and number != value:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             raise fail(
                 "_INVALID_ARG",
-                f'Invalid value for configuration property "{key}": expected an integer, got {value!r}',
+                f'Invalid value for configuration property "{key}": expected an integer'
+                + (f" in {low}..{high}" if low is not None and high is not None else "")
+                + f", got {value!r}",
             ) from None
-        if low is not None and number < low:
+        if (low is not None and number < low) or (high is not None and number > high):
+            if high is None:
+                raise fail(
+                    "_INVALID_ARG", f'Configuration property "{key}" must be >= {low}, got {number}'
+                )
             raise fail(
-                "_INVALID_ARG", f'Configuration property "{key}" must be >= {low}, got {number}'
+                "_INVALID_ARG",
+                f'Configuration property "{key}" value {number} is outside allowed range {low}..{high}',
             )
         return number
 
@@ -136,12 +145,12 @@ CONSUMER = {
     **_COMMON,
     "group.id": (None, _str),
     "enable.auto.commit": (True, _bool),
-    "auto.commit.interval.ms": (5000, _int(0)),
+    "auto.commit.interval.ms": (5000, _int(0, 86400000)),
     "enable.auto.offset.store": (True, _bool),
     "auto.offset.reset": ("latest", _reset),
-    "session.timeout.ms": (45000, _int(1)),
-    "heartbeat.interval.ms": (3000, _int(1)),
-    "max.poll.interval.ms": (300000, _int(1)),
+    "session.timeout.ms": (45000, _int(1, 3600000)),
+    "heartbeat.interval.ms": (3000, _int(1, 3600000)),
+    "max.poll.interval.ms": (300000, _int(1, 86400000)),
     "partition.assignment.strategy": ("range,roundrobin", _strategy),
     "on_commit": (None, _callable),
     "isolation.level": ("read_committed", _choice("read_committed", "read_uncommitted")),
@@ -178,19 +187,20 @@ PRODUCER = {
     **_COMMON,
     "acks": ("all", _acks),
     "enable.idempotence": (False, _bool),
-    "linger.ms": (5, _int(0)),
-    "batch.num.messages": (10000, _int(1)),
-    "batch.size": (1000000, _int(1)),
+    "linger.ms": (5, _int(0, 900000)),
+    "batch.num.messages": (10000, _int(1, 1000000)),
+    "batch.size": (1000000, _int(1, 2147483647)),
     "partitioner": (
         "consistent_random",
         _choice("murmur2_random", "murmur2", "consistent_random", "consistent", "random"),
     ),
-    "sticky.partitioning.linger.ms": (10, _int(0)),
-    "retries": (2147483647, _int(0)),
-    "retry.backoff.ms": (100, _int(0)),
-    "request.timeout.ms": (30000, _int(1)),
-    "message.timeout.ms": (300000, _int(0)),
-    "max.in.flight.requests.per.connection": (1000000, _int(1)),
+    "sticky.partitioning.linger.ms": (10, _int(0, 900000)),
+    "retries": (2147483647, _int(0, 2147483647)),
+    "retry.backoff.ms": (100, _int(1, 300000)),
+    "request.timeout.ms": (30000, _int(1, 900000)),
+    "message.timeout.ms": (300000, _int(0, 2147483647)),
+    "max.in.flight.requests.per.connection": (1000000, _int(1, 1000000)),
+    "message.max.bytes": (1000000, _int(1000, 1000000000)),
     "compression.type": ("none", _choice("none", "gzip", "snappy", "lz4", "zstd")),
     "on_delivery": (None, _callable),
     "transactional.id": (None, _str),
@@ -207,6 +217,7 @@ ALIASES = {
     "delivery.timeout.ms": "message.timeout.ms",
     "request.required.acks": "acks",
     "delivery.report.cb": "on_delivery",
+    "max.in.flight": "max.in.flight.requests.per.connection",
 }
 
 

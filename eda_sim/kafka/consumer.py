@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from itertools import repeat
 
+from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, KafkaException, fail
 from eda_sim.kafka import config as _config
 from eda_sim.kafka.message import (
@@ -49,9 +50,28 @@ from eda_sim.kafka.message import (
 
 
 def check_subscription(topics, group_id) -> None:
-    """The argument checks ``subscribe()`` makes on every backend: a list of names and a ``group.id``."""
-    if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
-        raise TypeError(f"subscribe() expects a list of topic names, got {topics!r}")
+    """The argument checks ``subscribe()`` makes on every backend, as confluent-kafka makes them.
+
+    A list of topic name strings (``TypeError`` otherwise), not empty and
+    without repeats (librdkafka's ``_INVALID_ARG``), and a ``group.id``.
+    """
+    if not isinstance(topics, (list, tuple)) or not all(isinstance(t, str) for t in topics):
+        raise TypeError(
+            f"expected list of topic unicode strings: subscribe() takes a list of topic names, "
+            f"e.g. ['orders'], got {type(topics).__name__} {topics!r}"
+        )
+    if not topics:
+        raise fail(
+            "_INVALID_ARG",
+            "Failed to set subscription: the topic list is empty; name at least one topic "
+            "(to stop consuming, call unsubscribe())",
+        )
+    repeated = sorted({t for t in topics if topics.count(t) > 1})
+    if repeated:
+        raise fail(
+            "_INVALID_ARG",
+            f"Failed to set subscription: {', '.join(repeated)} listed more than once",
+        )
     if not group_id:
         raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
 
@@ -68,6 +88,12 @@ class Consumer:
             sim if sim is not None else resolve_simulation(self._config["bootstrap.servers"])
         )
         self.group_id = self._config["group.id"]
+        if not self.group_id:
+            # confluent-kafka refuses a consumer without a group at construction, in these words.
+            raise ValueError(
+                'Failed to create consumer: group.id must be set (e.g. {"group.id": "billing"}); '
+                "the group is what commits offsets and shares partitions"
+            )
         self.client_id = self._config["client.id"]
         self.member_id: str | None = None
         self._subscription: frozenset = frozenset()
@@ -146,22 +172,33 @@ class Consumer:
     # -- polling ---------------------------------------------------------------------
 
     def poll(self, timeout: float | None = None) -> Message | None:
-        """Return one message (or an error event), or None if none arrives within ``timeout`` virtual seconds."""
+        """Return one message (or an error event), or None if none arrives within ``timeout`` virtual seconds.
+
+        ``timeout`` in seconds; negative or None waits until something comes.
+        """
         out = self.consume(1, -1 if timeout is None else timeout)
         return out[0] if out else None
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
-        """Return up to ``num_messages`` messages, waiting at most ``timeout`` virtual seconds (-1: until any)."""
-        if (
-            isinstance(num_messages, bool)
-            or not isinstance(num_messages, int)
-            or not 1 <= num_messages <= 1000000
-        ):
-            raise ValueError(
-                f"num_messages must be an integer from 1 to 1000000, got {num_messages!r}"
+        """Return up to ``num_messages`` messages, waiting at most ``timeout`` virtual seconds (-1: until any).
+
+        As confluent-kafka: ``num_messages`` is 0 to 1,000,000 (0 returns an
+        empty list at once); ``timeout`` is a number of seconds, negative for
+        no limit. NaN and values that are not numbers are refused.
+        """
+        if not isinstance(num_messages, int):
+            raise TypeError(
+                f"num_messages must be an int from 0 to 1000000, got {type(num_messages).__name__} "
+                f"{num_messages!r}"
             )
-        if timeout is None or timeout < 0:
-            timeout = float("inf")
+        if not 0 <= num_messages <= 1000000:
+            raise ValueError(
+                f"num_messages must be between 0 and 1000000 (1M), got {num_messages!r}"
+            )
+        timeout = _timeout(timeout)
+        self._check_usable()
+        if num_messages == 0:
+            return []
         self._sim._require_outside_run("Consumer.consume/poll")
         out = self._fetch(num_messages)
         deadline = self._sim.now + timeout

@@ -106,6 +106,12 @@ class TopicPartition:
     ):
         if not isinstance(topic, str):
             raise TypeError(f"TopicPartition topic must be a str, got {type(topic).__name__}")
+        # As confluent-kafka: whole numbers only ('0', 1.5 or NaN is a TypeError there too).
+        for name, value in (("partition", partition), ("offset", offset)):
+            if not isinstance(value, int):
+                raise TypeError(
+                    f"TopicPartition {name} must be an int, got {type(value).__name__} {value!r}"
+                )
         self.topic = topic
         self.partition = partition
         self.offset = offset

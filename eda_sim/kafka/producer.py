@@ -33,10 +33,24 @@ from __future__ import annotations
 
 from collections import deque
 
+from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, fail
 from eda_sim.kafka import config as _config
 from eda_sim.kafka.message import _EPOCH_MS, Message
 from eda_sim.kafka.partitioner import Partitioner
+
+#: Bytes librdkafka adds to key + value + headers when it checks a record against
+#: ``message.max.bytes`` at ``produce()`` time (measured with confluent-kafka 2.16).
+_RECORD_OVERHEAD = 36
+
+
+def _idempotence_conflict(rule: str, value):
+    return fail(
+        "_INVALID_ARG",
+        f"Failed to create producer: {rule} when `enable.idempotence` is true (got {value!r}); "
+        "the broker remembers only the last 5 batches per producer and partition, so more in "
+        "flight, or no retries, would break the guarantee",
+    )
 
 
 class _Batch:
@@ -52,6 +66,7 @@ class _Batch:
         "epoch",
         "created",
         "done",
+        "requesting",
     )
 
     def __init__(self, topic, partition, created=0.0):
@@ -67,6 +82,7 @@ class _Batch:
         # when the first record was produced: message.timeout.ms counts from it
         self.created = created
         self.done = False
+        self.requesting = False  # holds one of max.in.flight's request slots
 
 
 def _to_bytes(value, what: str):
@@ -125,11 +141,28 @@ class Producer:
         self.name = self._sim._new_producer_name(cfg["client.id"], (config or {}).get("client.id"))
         # transactional.id implies the idempotent producer, as librdkafka sets it.
         self.idempotent = cfg["enable.idempotence"] or cfg["transactional.id"] is not None
+        given = {_config.ALIASES.get(k, k) for k in (config or {})}
         if self.idempotent:
-            # Idempotence needs acks=all and retries, as librdkafka enforces.
-            if (config or {}).get("acks") not in (None, "all", "-1", -1):
-                raise fail("_INVALID_ARG", "enable.idempotence=true requires acks=all")
+            # librdkafka refuses what would break idempotence, with these words, when the producer
+            # is created: the broker remembers only the last 5 batches per producer and partition,
+            # so a retry sent after more than 5 later batches could no longer be recognised.
+            if "acks" in given and cfg["acks"] != "all":
+                raise _idempotence_conflict("`acks` must be set to `all`", cfg["acks"])
+            if cfg["retries"] < 1:
+                raise _idempotence_conflict("`retries` must be set >= 1", cfg["retries"])
+            if "max.in.flight.requests.per.connection" not in given:
+                cfg["max.in.flight.requests.per.connection"] = 5
+            elif cfg["max.in.flight.requests.per.connection"] > 5:
+                raise _idempotence_conflict(
+                    "`max.in.flight` must be set <= 5",
+                    cfg["max.in.flight.requests.per.connection"],
+                )
             cfg["acks"] = "all"
+        self._max_in_flight = cfg["max.in.flight.requests.per.connection"]
+        self._max_message = cfg["message.max.bytes"]
+        self._requests = 0  # batches sent and not yet acknowledged (requests in flight)
+        self._waiting: deque = deque()  # batches ready to go, held back by max.in.flight
+        self._closed = False
         self._txn = None
         if cfg["transactional.id"] is not None:
             from eda_sim.broker.transactions import ProducerTransactions
@@ -178,19 +211,39 @@ class Producer:
         headers=None,
         callback=None,
     ):
-        """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``."""
+        """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``.
+
+        Refused at once, as confluent-kafka refuses them: a ``partition`` or
+        ``timestamp`` (milliseconds since the Unix epoch, 0 for now) that is not
+        an ``int`` (``TypeError``); a partition the topic does not have
+        (``_UNKNOWN_PARTITION``); a record larger than ``message.max.bytes``
+        (``MSG_SIZE_TOO_LARGE``); a topic that does not exist
+        (``UNKNOWN_TOPIC_OR_PART``); any call after :meth:`close` (``RuntimeError``).
+        """
         # This is the hot path of every benchmark: keep it flat and cheap.
+        if self._closed:
+            raise RuntimeError("Producer has been closed")
         if self._txn is not None:
             self._txn.on_produce()
         t = self._topics.get(topic)
-        if t is None:
+        if t is None or t.deleted:
             t = self._topics[topic] = self._sim.broker.topic(topic)
+        if partition.__class__ is not int and not isinstance(partition, int):
+            raise TypeError(
+                f"partition must be an int (-1, the default, lets the partitioner choose), "
+                f"got {type(partition).__name__} {partition!r}"
+            )
+        if timestamp.__class__ is not int and not isinstance(timestamp, int):
+            raise TypeError(
+                "timestamp must be an int: milliseconds since the Unix epoch (0, the default, "
+                f"means now), got {type(timestamp).__name__} {timestamp!r}"
+            )
         if key is not None and key.__class__ is not bytes:
             key = _to_bytes(key, "key")
         if value is not None and value.__class__ is not bytes:
             value = _to_bytes(value, "value")
         n = len(t.partitions)
-        if partition < 0:
+        if partition == -1:
             keyed = self._partitioner.keyed
             if key and keyed is not None:
                 # hot path: a keyed record goes straight to the partitioner's hash, as
@@ -198,9 +251,11 @@ class Producer:
                 partition = keyed(key, n)
             else:
                 partition = self._partitioner.partition(topic, key, n, self._env._now)
-        elif partition >= n:
+        if partition >= n or partition < -1:
             raise fail(
-                "_UNKNOWN_PARTITION", f"topic {topic!r} has partitions 0..{n - 1}, not {partition}"
+                "_UNKNOWN_PARTITION",
+                f"topic {topic!r} has partitions 0..{n - 1}, not {partition} "
+                "(-1, the default, lets the partitioner choose)",
             )
         now = (timestamp - _EPOCH_MS) / 1000.0 if timestamp else self._env._now
         size = (len(key) if key else 0) + (len(value) if value else 0)
@@ -208,6 +263,13 @@ class Producer:
         if headers is not None:
             hdrs, hsize = _headers(headers)
             size += hsize
+        if size + _RECORD_OVERHEAD > self._max_message:
+            raise fail(
+                "MSG_SIZE_TOO_LARGE",
+                f"Unable to produce message: Broker: Message size too large: key, value and headers "
+                f"take {size} bytes, and with {_RECORD_OVERHEAD} bytes of record overhead that is "
+                f"more than message.max.bytes={self._max_message} (configurable 1000..1000000000)",
+            )
         batch = self._batches.get((topic, partition))
         if batch is None:
             batch = self._open_batch(topic, partition)
@@ -242,7 +304,26 @@ class Producer:
         self._sim.journal.write(
             "produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records)
         )
+        if self._requests >= self._max_in_flight:
+            self._waiting.append(batch)  # max.in.flight reached: it goes when a request completes
+            return
+        self._requests += 1
+        batch.requesting = True
         self._transmit(batch)
+
+    def _request_done(self, batch: _Batch) -> None:
+        """``batch`` is finished (acknowledged or given up): free its slot, send the next one held back."""
+        if not batch.requesting:
+            if batch in self._waiting:  # given up (purged, timed out) before it was ever sent
+                self._waiting.remove(batch)
+            return
+        batch.requesting = False
+        self._requests -= 1
+        if self._waiting:
+            nxt = self._waiting.popleft()
+            self._requests += 1
+            nxt.requesting = True
+            self._transmit(nxt)
 
     def _transmit(self, batch: _Batch) -> None:
         env = self._sim.env
@@ -250,6 +331,13 @@ class Producer:
         ev.callbacks.append(lambda _ev: self._arrive(batch))
 
     def _arrive(self, batch: _Batch) -> None:
+        if batch.topic not in self._sim.broker.topics:  # deleted while the batch travelled
+            err = KafkaError(
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+                f"Broker: Unknown topic or partition: {batch.topic!r} was deleted",
+            )
+            self._later(batch, -1, err)
+            return
         refused = self._sim.broker.refusal(batch.topic, batch.records)
         if refused:  # the broker's answer, reported like any failed delivery
             self._sim.journal.write(
@@ -288,6 +376,17 @@ class Producer:
         if self._config["acks"] == "0":
             self._delivered(batch, -1)
             return
+        if first < 0:
+            # An idempotent retry of a batch the broker no longer remembers (it keeps the last 5
+            # per producer and partition): Kafka answers OUT_OF_ORDER_SEQUENCE_NUMBER, never a
+            # success without an offset. max.in.flight <= 5 keeps this from happening.
+            err = KafkaError(
+                KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+                f"Broker: Out of order sequence number: sequence {batch.base_seq} is no longer "
+                "among the 5 batches the broker remembers for this producer and partition",
+            )
+            self._later(batch, -1, err)
+            return
         ev = self._sim.env.timeout(self._latency)
         ev.callbacks.append(lambda _ev: self._ack(batch, first))
 
@@ -320,6 +419,11 @@ class Producer:
         )
         self._delivered(batch, first)
 
+    def _later(self, batch: _Batch, first: int, error) -> None:
+        """Deliver an error report after the reply's way back (the broker answered)."""
+        ev = self._sim.env.timeout(self._latency)
+        ev.callbacks.append(lambda _ev: self._delivered(batch, first, error))
+
     def _retry(self, batch: _Batch) -> None:
         batch.attempt += 1
         self._sim.journal.write(
@@ -339,6 +443,7 @@ class Producer:
         batch.done = True
         n = len(batch.records)
         self.in_flight -= n
+        self._request_done(batch)
         if error is None:
             self.acked_total += n
         if batch.callbacks is not None:
@@ -349,10 +454,17 @@ class Producer:
                     self._reports.append((cb, error, msg))
 
     def poll(self, timeout: float = 0) -> int:
-        """Serve delivery callbacks; wait up to ``timeout`` virtual seconds for one. Returns how many ran."""
-        if timeout and not self._reports:
+        """Serve delivery callbacks; wait up to ``timeout`` virtual seconds for one. Returns how many ran.
+
+        ``timeout`` is seconds (negative or None: until a report comes); NaN and
+        anything that is not a number are refused.
+        """
+        if self._closed:
+            raise RuntimeError("Producer has been closed")
+        wait = _timeout(timeout) if timeout.__class__ is not int else timeout
+        if wait and not self._reports:
             self._sim._require_outside_run("Producer.poll with a timeout")
-            deadline = self._sim.now + (float("inf") if timeout < 0 else timeout)
+            deadline = self._sim.now + (float("inf") if wait < 0 else wait)
             while not self._reports and self.in_flight and self._sim._advance(deadline):
                 pass
         served = 0
@@ -363,15 +475,37 @@ class Producer:
         return served
 
     def flush(self, timeout: float | None = None) -> int:
-        """Send everything now and advance the clock until all is acknowledged; return what is left."""
+        """Send everything now and advance the clock until all is acknowledged; return what is left.
+
+        ``timeout`` is seconds (negative or None: until everything is acknowledged).
+        """
+        if self._closed:
+            raise RuntimeError("Producer has been closed")
+        wait = _timeout(timeout)
         self._sim._require_outside_run("Producer.flush")
         for batch in sorted(self._batches.values(), key=lambda b: (b.topic, b.partition)):
             self._send(batch)
-        deadline = self._sim.now + (float("inf") if timeout is None or timeout < 0 else timeout)
+        deadline = self._sim.now + wait
         while self.in_flight and self._sim._advance(deadline):
             pass
         self.poll(0)
         return len(self)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush (as librdkafka does before it shuts down), then close; returns True.
+
+        After ``close()`` the producer refuses ``produce``, ``poll`` and
+        ``flush`` with ``RuntimeError("Producer has been closed")``, as
+        confluent-kafka does; closing again is a no-op. Records still
+        unacknowledged when ``timeout`` runs out are not waited for.
+        """
+        if not self._closed:
+            self.flush(timeout)
+            self._closed = True
+            self._sim.journal.write(
+                "producer_closed", self.name, count=len(self), detail="records not delivered"
+            )
+        return True
 
     def list_topics(self, topic: str | None = None, timeout: float = -1):
         """Cluster metadata, as ``AdminClient.list_topics``."""

@@ -506,6 +506,15 @@ class Event:
         (None), ``sim_seconds``, ``headers`` ({}), ``correlation_id`` (the id),
         ``causation_id`` (None), ``schema_version`` (1).
         """
+        try:
+            return cls._from_dict(data)
+        except RecursionError:
+            raise ValueError(
+                "event is nested too deeply to read (more levels than Python's recursion limit)"
+            ) from None
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> Event:
         if not isinstance(data, Mapping):
             raise ValueError(f"event JSON must be an object, got {type(data).__name__}")
         for name in _REQUIRED:
@@ -574,6 +583,14 @@ class Event:
             data = json.loads(text, parse_constant=_reject_constant)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"event JSON is not valid JSON: {exc}") from None
+        except RecursionError:
+            # json's decoder recurses once per level: 100,000 '[' exhaust the stack. Malformed
+            # input must come back as ValueError, as documented, not stop whoever decodes it.
+            raise ValueError(
+                "event JSON is nested too deeply to read (more levels than Python's recursion limit)"
+            ) from None
+        except MemoryError:
+            raise ValueError(f"event JSON is too large to read ({len(text)} characters)") from None
         return cls.from_dict(data)
 
 

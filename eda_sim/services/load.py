@@ -27,6 +27,7 @@ import math
 from collections import deque
 
 from eda_sim.core.checks import at_least as _at_least
+from eda_sim.core.checks import instant, seconds
 from eda_sim.core.checks import positive as _positive
 from eda_sim.services.events import Event
 from eda_sim.services.ratelimit import TokenBucket
@@ -54,10 +55,9 @@ class Feed:
         start: float = 0.0,
         headers=None,
     ):
-        if not isinstance(rate, (int, float)) or rate <= 0:
-            raise ValueError(f"rate must be a positive number of records per second, got {rate!r}")
-        if not isinstance(tick, (int, float)) or tick <= 0:
-            raise ValueError(f"tick must be a positive number of seconds, got {tick!r}")
+        rate = _positive(rate, "rate", "a number of records per second")
+        seconds(tick, "tick", positive=True)
+        seconds(start, "start")
         sim.topic(topic)
         self.sim = sim
         self.topic = topic
@@ -316,6 +316,16 @@ class Source:
         value_serializer=None,
     ):
         sim.topic(topic)
+        start = instant(start, f"{name}: start", not_before=0)
+        items = list(items)
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and "time" in item:
+                instant(item["time"], f"{name}: item {i}'s 'time'", not_before=0)
+            elif not isinstance(item, (dict, str, bytes)):
+                raise TypeError(
+                    f"{name}: item {i} must be a dict with a 'type' (an event) or str/bytes "
+                    f"(a raw value), got {type(item).__name__} {item!r}"
+                )
         self.sim = sim
         self.value_serializer = value_serializer
         self.name = name
@@ -324,7 +334,6 @@ class Source:
         self.type = type
         self.producer = sim.producer({"client.id": name})
         self.published = 0
-        items = list(items)
         types = produces or sorted(
             {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
         )

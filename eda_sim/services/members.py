@@ -37,9 +37,19 @@ import bisect
 
 import simpy
 
+from eda_sim.core.checks import count, instant, seconds
 from eda_sim.core.errors import KafkaException
 
 COMMIT_POLICIES = ("after", "before", "auto", "store")
+
+
+def processing_seconds(fn, rng) -> float:
+    """One draw of a ``processing_time`` function, checked: a finite number of seconds >= 0."""
+    wait = fn(rng)
+    try:
+        return seconds(wait, "processing_time(rng)")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the processing_time function returned a bad value: {err}") from None
 
 
 class Member:
@@ -62,22 +72,12 @@ class Member:
     ):
         if commit not in COMMIT_POLICIES:
             raise ValueError(f"commit must be one of {', '.join(COMMIT_POLICIES)}, got {commit!r}")
-        if (
-            isinstance(max_poll_records, bool)
-            or not isinstance(max_poll_records, int)
-            or max_poll_records < 1
-        ):
-            raise ValueError(f"max_poll_records must be an integer >= 1, got {max_poll_records!r}")
-        if not callable(processing_time) and (
-            not isinstance(processing_time, (int, float)) or processing_time < 0
-        ):
-            raise ValueError(
-                f"processing_time must be seconds >= 0 or a function of a random.Random, got {processing_time!r}"
-            )
-        if not isinstance(poll_timeout, (int, float)) or poll_timeout <= 0:
-            raise ValueError(
-                f"poll_timeout must be a positive number of virtual seconds, got {poll_timeout!r}"
-            )
+        count(max_poll_records, "max_poll_records", low=1)
+        if not callable(processing_time):
+            seconds(processing_time, "processing_time (or a function of a random.Random)")
+        seconds(poll_timeout, "poll_timeout", positive=True)
+        if start is not None:
+            instant(start, "start")
         if isinstance(topics, str):
             topics = [topics]
         self.sim = sim
@@ -192,7 +192,7 @@ class Member:
             rng = self.sim.random
             out, total = [], 0.0
             for _ in range(n):
-                total += float(pt(rng))
+                total += processing_seconds(pt, rng)
                 out.append(total)
             return out
         return [pt * (i + 1) for i in range(n)]
@@ -209,10 +209,10 @@ class Member:
         # One row per partition run, as fetched, counting the records the run handed out: a run
         # spans more offsets than records where compaction or transaction markers left gaps.
         i, n = 0, len(msgs)
-        for topic, part, first, count in runs:
+        for topic, part, first, size in runs:
             k = i
             while k < n and msgs[k]._partition == part and msgs[k]._topic == topic:
-                if msgs[k]._offset >= first + count:
+                if msgs[k]._offset >= first + size:
                     break
                 k += 1
             if k > i:

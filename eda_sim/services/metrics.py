@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from eda_sim.core.checks import number, seconds
 from eda_sim.core.measures import lag, latency, throughput
 from eda_sim.services.service import _declare, new_event, publish
 
@@ -113,16 +114,10 @@ def _grid(sim, bucket, until):
     """Validate and return (until, number of buckets, starts, widths)."""
     import numpy as np
 
-    if (
-        isinstance(bucket, bool)
-        or not isinstance(bucket, (int, float))
-        or not 0 < bucket < math.inf
-    ):
-        raise ValueError(f"bucket must be a positive number of virtual seconds, got {bucket!r}")
+    seconds(bucket, "bucket", positive=True)
     if until is None:
         until = sim.now
-    if isinstance(until, bool) or not isinstance(until, (int, float)) or until != until:
-        raise ValueError(f"until must be a virtual time in seconds, got {until!r}")
+    number(until, "until", low=0, what="a virtual time in seconds")
     if until > sim.now:
         raise ValueError(f"until={until} is in the future: the clock is at {sim.now:g} s")
     n = max(0, math.ceil(until / bucket - _EPS))

@@ -330,8 +330,8 @@ class InstanceReorder:
         part.last_arrival = inst.sim.now
         try:
             event = Event.from_json(m.value())
-        except (ValueError, TypeError, UnicodeDecodeError):
-            yield from inst._handle(m)  # no event time to order by: dead-lettered as malformed now
+        except Exception:  # noqa: BLE001 - no event time to order by: dead-lettered as malformed now
+            yield from inst._handle(m)
         else:
             heapq.heappush(part.held, m._offset)
             part.buffer.push(_Held(event.time, m, event))

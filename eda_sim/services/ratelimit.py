@@ -12,8 +12,7 @@ Example::
 
 from __future__ import annotations
 
-import math
-
+from eda_sim.core.checks import number
 from eda_sim.core.checks import positive as _positive
 
 
@@ -44,8 +43,7 @@ class TokenBucket:
         return f"TokenBucket(rate={self.rate:g}, burst={self.burst:g})"
 
     def _refill(self, now) -> float:
-        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-            raise ValueError(f"now must be a virtual time in seconds, got {now!r}")
+        number(now, "now", low=0, what="a virtual time in seconds")
         if self._at is not None and now < self._at:
             raise ValueError(
                 f"now={now!r} is before the last take at {self._at!r}: the clock only moves forward"

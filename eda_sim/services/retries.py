@@ -36,6 +36,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eda_sim.core.checks import count, number, seconds
+from eda_sim.core.errors import KafkaException
+
 
 class TransientError(Exception):
     """Raise from a handler for a failure that may pass if tried again."""
@@ -60,20 +63,10 @@ class Retry:
     permanent: tuple = (PermanentError, ValueError, KeyError, TypeError)
 
     def __post_init__(self):
-        if (
-            isinstance(self.attempts, bool)
-            or not isinstance(self.attempts, int)
-            or self.attempts < 1
-        ):
-            raise ValueError(
-                f"Retry.attempts must be a whole number >= 1 (tries, the first included), got {self.attempts!r}"
-            )
-        for name in ("backoff", "max_backoff"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"Retry.{name} must be virtual seconds >= 0, got {value!r}")
-        if not isinstance(self.factor, (int, float)) or self.factor < 1:
-            raise ValueError(f"Retry.factor must be >= 1, got {self.factor!r}")
+        count(self.attempts, "Retry.attempts", low=1)  # tries, the first included
+        seconds(self.backoff, "Retry.backoff")
+        seconds(self.max_backoff, "Retry.max_backoff")
+        number(self.factor, "Retry.factor", low=1, what="a finite growth factor")
 
     def delay(self, attempt: int) -> float:
         """The wait after failed try number ``attempt`` (1-based)."""
@@ -96,6 +89,8 @@ H_GROUP = "kafka_dlt-original-consumer-group"
 H_EXCEPTION = "kafka_dlt-exception-fqcn"
 H_MESSAGE = "kafka_dlt-exception-message"
 H_ATTEMPTS = "dlt-attempts"
+#: Set (with the original size) when a dead letter had to go without its value: too large.
+H_VALUE_DROPPED = "dlt-value-dropped"
 _DLT_HEADERS = {
     H_TOPIC,
     H_PARTITION,
@@ -171,14 +166,30 @@ def dead_letter(
     partition = (
         message.partition() if message.partition() < sim.topic(target).partition_count else -1
     )
-    producer.produce(
-        target,
-        value=message.value(),
-        key=message.key(),
-        headers=headers,
-        partition=partition,
-        timestamp=message.timestamp()[1],
-    )
+    try:
+        producer.produce(
+            target,
+            value=message.value(),
+            key=message.key(),
+            headers=headers,
+            partition=partition,
+            timestamp=message.timestamp()[1],
+        )
+    except KafkaException as err:
+        if err.error.name() != "MSG_SIZE_TOO_LARGE":
+            raise
+        # The record and its dead-letter headers together exceed message.max.bytes: park it
+        # without its value (the original stays in its topic at the offset the headers name).
+        size = len(message.value() or b"")
+        headers.append((H_VALUE_DROPPED, f"{size} bytes: too large to dead-letter whole"))
+        producer.produce(
+            target,
+            value=None,
+            key=message.key(),
+            headers=headers,
+            partition=partition,
+            timestamp=message.timestamp()[1],
+        )
     sim.journal.write(
         "dead_lettered",
         producer.name,
@@ -195,7 +206,7 @@ def dead_letter(
 def _header(headers, name: str):
     for k, v in headers or ():
         if k == name:
-            return v.decode() if isinstance(v, bytes) else v
+            return v.decode(errors="replace") if isinstance(v, bytes) else v
     return None
 
 
@@ -203,20 +214,29 @@ def dead_letters(sim, topic: str):
     """The dead letters in ``topic`` as a DataFrame: where each came from and why."""
     import pandas as pd
 
+    logs = sim.topic(topic).partitions
+    if not is_dead_letter_topic(sim, topic):
+        known = ", ".join(t for t in sorted(sim.broker.topics) if is_dead_letter_topic(sim, t))
+        raise ValueError(
+            f"{topic!r} is not a dead-letter topic: its records carry no {H_TOPIC} header. "
+            f"Dead-letter topics are named <topic>{DLT_SUFFIX} (or by Service(dead_letter=...)); "
+            f"here: {known or 'none yet'}"
+        )
     rows = []
-    for log in sim.topic(topic).partitions:
+    for log in logs:
         for r in log.records():
             h = r.headers
+            fqcn = _header(h, H_EXCEPTION)
             rows.append(
                 {
                     "dlt_offset": r.offset,
                     "original_topic": _header(h, H_TOPIC),
-                    "original_partition": int(_header(h, H_PARTITION)),
-                    "original_offset": int(_header(h, H_OFFSET)),
+                    "original_partition": _int_or_none(_header(h, H_PARTITION)),
+                    "original_offset": _int_or_none(_header(h, H_OFFSET)),
                     "group": _header(h, H_GROUP),
-                    "error": _header(h, H_EXCEPTION).rsplit(".", 1)[-1],
+                    "error": fqcn.rsplit(".", 1)[-1] if fqcn else None,
                     "message": _header(h, H_MESSAGE),
-                    "attempts": int(_header(h, H_ATTEMPTS)),
+                    "attempts": _int_or_none(_header(h, H_ATTEMPTS)),
                     "key": r.key.decode(errors="replace") if r.key is not None else None,
                     "value": _short(r.value),
                 }
@@ -237,6 +257,23 @@ def dead_letters(sim, topic: str):
     return frame.sort_values(
         ["original_topic", "original_partition", "original_offset"], kind="stable"
     ).reset_index(drop=True)
+
+
+def is_dead_letter_topic(sim, topic: str) -> bool:
+    """True for ``<topic>.DLT``, a service's named dead-letter topic, or a topic of dead letters."""
+    if topic.endswith(DLT_SUFFIX) or any(
+        s.dead_letter == topic for s in sim.services.values() if isinstance(s.dead_letter, str)
+    ):
+        return True
+    records = [r for log in sim.topic(topic).partitions for r in log.records()]
+    return bool(records) and all(_header(r.headers, H_TOPIC) is not None for r in records)
+
+
+def _int_or_none(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None  # a record someone else wrote into the dead-letter topic, without its headers
 
 
 def _short(value: bytes | None, limit: int = 60) -> str | None:

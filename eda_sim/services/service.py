@@ -43,11 +43,12 @@ from __future__ import annotations
 
 import simpy
 
+from eda_sim.core.checks import count, seconds
 from eda_sim.core.errors import KafkaException
 from eda_sim.core.spans import OUTCOMES, Span  # noqa: F401 - Span and OUTCOMES are part of this module's vocabulary
 from eda_sim.services.events import Event
 from eda_sim.services.idempotency import Inbox
-from eda_sim.services.members import Member
+from eda_sim.services.members import Member, processing_seconds
 from eda_sim.services.retries import NO_RETRY, Retry, dead_letter
 
 #: Headers every published event carries, so tracing works without parsing values.
@@ -253,8 +254,11 @@ class Service:
                     f"{name} handles {etype!r}, but no source or service produces it; "
                     f"produced types: {', '.join(sorted(catalog))}"
                 )
-        if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
-            raise ValueError(f"{name}: instances must be a whole number >= 1, got {instances!r}")
+        count(instances, f"{name}: instances", low=1)
+        count(max_in_flight, f"{name}: max_in_flight", low=1)
+        if not callable(processing_time):
+            seconds(processing_time, f"{name}: processing_time (or a function of a random.Random)")
+        seconds(poll_timeout, f"{name}: poll_timeout", positive=True)
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(
                 f"{name}: retry must be a Retry(...) policy, got {type(retry).__name__}"
@@ -434,7 +438,7 @@ class ServiceInstance(Member):
                 event = _decode(rec[2])
             else:
                 event = event_from_record(m, svc.value_deserializer)
-        except (ValueError, TypeError, UnicodeDecodeError, KafkaException) as err:
+        except Exception as err:  # noqa: BLE001 - whatever a bad record raises, it is dead-lettered
             # a record that does not deserialize (bad JSON, wrong magic byte, unknown schema id,
             # payload invalid for its schema) goes to the dead-letter topic with the reason
             self._give_up(m, None, err, 0, started, produced)
@@ -466,14 +470,14 @@ class ServiceInstance(Member):
                         schema_version=event.schema_version,
                         headers=event.headers,
                     )
-                except ValueError as err:
+                except Exception as err:  # noqa: BLE001 - a record the schema cannot read is malformed
                     self._give_up(m, event, err, 1, started, produced)
                     return
         attempt = 0
         pt = self.processing_time
         while True:
             attempt += 1
-            wait = float(pt(sim.random)) if callable(pt) else pt
+            wait = processing_seconds(pt, sim.random) if callable(pt) else pt
             if wait:
                 yield env.timeout(wait)
             if inbox is not None and event.id in inbox._index:
@@ -506,13 +510,20 @@ class ServiceInstance(Member):
                 continue
             break
         now = env._now
+        if ctx._out:
+            try:
+                for topic, ev in ctx._out:
+                    publish(svc.producer, topic, ev)
+            except (KafkaException, TypeError, ValueError) as err:
+                # The broker or the client refused an emitted event (too large, topic deleted):
+                # the handling did not complete, so the event is dead-lettered with the reason.
+                # Events emitted before the refused one stay published (no transaction here).
+                self._give_up(m, event, err, attempt, started, produced)
+                return
         if inbox is not None:
             inbox.add(
                 event.id, now, self.name
             )  # same instant as the handler's side effect: one transaction
-        if ctx._out:
-            for topic, ev in ctx._out:
-                publish(svc.producer, topic, ev)
         sim.journal.write(
             "handled",
             self.consumer.member_id or self.name,

@@ -320,10 +320,10 @@ def test_bad_input_says_what_is_expected():
         AlertMonitor(sim, Threshold("lag_scorer", 5), interval=0)
     with pytest.raises(TypeError, match="Threshold.above must be a number"):
         Threshold("lag_scorer", above="high")
-    with pytest.raises(
-        ValueError, match="bucket must be a positive number of virtual seconds, got 0"
-    ):
+    with pytest.raises(ValueError, match="bucket must be a duration in virtual seconds > 0, got 0"):
         metrics(sim, bucket=0)
+    with pytest.raises(ValueError, match="until must be a virtual time in seconds >= 0, got -1"):
+        metrics(sim, until=-1)
     with pytest.raises(ValueError, match="until=5 is in the future: the clock is at 0 s"):
         metrics(sim, until=5)
     with pytest.raises(ValueError, match="unknown group 'scorr'; groups are: ledger, scorer"):

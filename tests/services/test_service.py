@@ -214,13 +214,23 @@ def test_a_handler_for_a_type_nobody_produces_is_refused():
     "kwargs, text",
     [
         ({"attempts": 0}, "attempts must be a whole number >= 1"),
-        ({"backoff": -1}, "backoff must be virtual seconds >= 0"),
-        ({"factor": 0.5}, "factor must be >= 1"),
+        ({"backoff": -1}, "backoff must be a duration in virtual seconds >= 0"),
+        ({"factor": 0.5}, "factor must be a finite growth factor >= 1"),
+        ({"backoff": float("nan")}, "backoff must be .* got NaN"),
+        ({"factor": float("nan")}, "factor must be .* got NaN"),
+        ({"max_backoff": float("inf")}, "max_backoff must be a finite number"),
     ],
 )
 def test_bad_retry_policies(kwargs, text):
+    # A NaN backoff or factor used to be taken, and left the event waiting forever.
     with pytest.raises(ValueError, match=text):
         Retry(**kwargs)
+
+
+@pytest.mark.parametrize("field", ["attempts", "backoff", "factor", "max_backoff"])
+def test_a_boolean_is_not_a_retry_setting(field):
+    with pytest.raises(TypeError, match=f"Retry.{field} must be .* got bool True"):
+        Retry(**{field: True})
 
 
 def test_reconcile_names_unknown_services():
