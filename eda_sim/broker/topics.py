@@ -421,11 +421,12 @@ class Broker:
             del self._idempotence[key]
         sim = self._sim
         sim.journal.write("topic_deleted", "broker", topic=name, count=topic.partition_count)
+        # Rebalance first: members giving the partitions up may commit them on the way out.
+        sim._on_partitions_changed(name, f"{name} was deleted")
         for gid in sorted(sim.groups):
             group = sim.groups[gid]
             for tp in [tp for tp in group.committed if tp[0] == name]:
                 del group.committed[tp]
-        sim._on_partitions_changed(name, f"{name} was deleted")
 
     def topic(self, name: str) -> Topic:
         """The topic called ``name``, or a ``KafkaException`` listing the topics that exist."""

@@ -67,6 +67,7 @@ class _Batch:
         "created",
         "done",
         "requesting",
+        "draining",
     )
 
     def __init__(self, topic, partition, created=0.0):
@@ -83,6 +84,7 @@ class _Batch:
         self.created = created
         self.done = False
         self.requesting = False  # holds one of max.in.flight's request slots
+        self.draining = False  # an idempotent retry its partition waits for
 
 
 def _to_bytes(value, what: str):
@@ -162,6 +164,8 @@ class Producer:
         self._max_message = cfg["message.max.bytes"]
         self._requests = 0  # batches sent and not yet acknowledged (requests in flight)
         self._waiting: deque = deque()  # batches ready to go, held back by max.in.flight
+        self._draining: dict = {}  # (topic, partition) -> idempotent retries it waits for
+        self._held: dict = {}  # (topic, partition) -> batches held until those are answered
         self._closed = False
         self._txn = None
         if cfg["transactional.id"] is not None:
@@ -304,6 +308,12 @@ class Producer:
         self._sim.journal.write(
             "produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records)
         )
+        if self._draining and (batch.topic, batch.partition) in self._draining:
+            self._held.setdefault((batch.topic, batch.partition), []).append(batch)
+            return
+        self._dispatch(batch)
+
+    def _dispatch(self, batch: _Batch) -> None:
         if self._requests >= self._max_in_flight:
             self._waiting.append(batch)  # max.in.flight reached: it goes when a request completes
             return
@@ -313,9 +323,14 @@ class Producer:
 
     def _request_done(self, batch: _Batch) -> None:
         """``batch`` is finished (acknowledged or given up): free its slot, send the next one held back."""
+        if batch.draining:
+            self._drained(batch)
         if not batch.requesting:
             if batch in self._waiting:  # given up (purged, timed out) before it was ever sent
                 self._waiting.remove(batch)
+            held = self._held.get((batch.topic, batch.partition))
+            if held and batch in held:
+                held.remove(batch)
             return
         batch.requesting = False
         self._requests -= 1
@@ -411,6 +426,13 @@ class Producer:
                     KafkaError(KafkaError._MSG_TIMED_OUT, "no acknowledgement and no retries left"),
                 )
                 return
+            if self.idempotent and not batch.draining:
+                # librdkafka drains the partition before an idempotent retry: nothing newer goes
+                # to it until the retried batch is answered, so the retry is always among the
+                # last 5 batches the broker remembers (max.in.flight <= 5 bounds the rest).
+                batch.draining = True
+                tp = (batch.topic, batch.partition)
+                self._draining[tp] = self._draining.get(tp, 0) + 1
             ev = self._sim.env.timeout(self._config["request.timeout.ms"] / 1000.0)
             ev.callbacks.append(lambda _ev: self._retry(batch))
             return
@@ -418,6 +440,18 @@ class Producer:
             "acked", self.name, "", batch.topic, batch.partition, first, len(batch.records)
         )
         self._delivered(batch, first)
+
+    def _drained(self, batch: _Batch) -> None:
+        """A retried batch was answered: its partition takes new batches again, held ones first."""
+        batch.draining = False
+        tp = (batch.topic, batch.partition)
+        left = self._draining[tp] - 1
+        if left:
+            self._draining[tp] = left
+            return
+        del self._draining[tp]
+        for held in self._held.pop(tp, ()):
+            self._dispatch(held)
 
     def _later(self, batch: _Batch, first: int, error) -> None:
         """Deliver an error report after the reply's way back (the broker answered)."""
