@@ -29,6 +29,7 @@ from collections import deque
 from eda_sim.core.checks import at_least as _at_least
 from eda_sim.core.checks import instant, seconds
 from eda_sim.core.checks import positive as _positive
+from eda_sim.core.errors import KafkaException
 from eda_sim.services.events import Event
 from eda_sim.services.ratelimit import TokenBucket
 from eda_sim.services.service import _declare, new_event, publish
@@ -321,6 +322,10 @@ class Source:
         for i, item in enumerate(items):
             if isinstance(item, dict) and "time" in item:
                 instant(item["time"], f"{name}: item {i}'s 'time'", not_before=0)
+            if isinstance(item, dict) and not (type or item.get("type")):
+                raise ValueError(
+                    f"{name}: item {i} has no 'type' and the Source has no type=: {item!r}"
+                )
             elif not isinstance(item, (dict, str, bytes)):
                 raise TypeError(
                     f"{name}: item {i} must be a dict with a 'type' (an event) or str/bytes "
@@ -334,6 +339,7 @@ class Source:
         self.type = type
         self.producer = sim.producer({"client.id": name})
         self.published = 0
+        self.refused = 0  # raw items the producer refused (too large)
         types = produces or sorted(
             {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
         )
@@ -352,9 +358,21 @@ class Source:
         self.producer.poll(0)
 
     def emit(self, item) -> None:
-        """Publish one item now (a dict becomes an event; str/bytes go out raw)."""
+        """Publish one item now (a dict becomes an event; str/bytes go out raw).
+
+        A raw value the producer refuses (over ``message.max.bytes``) is not
+        published: a ``refused`` journal row says why and ``refused`` counts
+        it, and the source goes on, as a front end that logs a failed send.
+        """
         if isinstance(item, (str, bytes)):
-            self.producer.produce(self.topic, value=item)
+            try:
+                self.producer.produce(self.topic, value=item)
+            except KafkaException as err:
+                self.refused += 1
+                self.sim.journal.write(
+                    "refused", self.name, "", self.topic, -1, -1, 1, f"produce() refused it: {err}"
+                )
+                return
         else:
             payload = {k: v for k, v in item.items() if k not in ("time", "type")}
             etype = self.type or item.get("type")

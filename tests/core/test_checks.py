@@ -13,12 +13,12 @@ from eda_sim.ai.datagen import clickstream, transactions
 from eda_sim.core.checks import count, instant, number, rate, seconds, timeout
 from eda_sim.kafka import AdminClient, KafkaException, NewTopic, TopicPartition
 from eda_sim.services.autoscale import Autoscaler
-from eda_sim.services.load import Feed, LimitedFeed, Storm
+from eda_sim.services.load import DelayedSource, Feed, LimitedFeed, Source, Storm
 from eda_sim.services.metrics import AlertMonitor, Threshold, lag_by_partition, metrics
-from eda_sim.services.ordering import DelayedSource, ReorderBuffer
+from eda_sim.services.ordering import ReorderBuffer
 from eda_sim.services.ratelimit import TokenBucket
 from eda_sim.services.retries import Retry
-from eda_sim.services.service import Service, Source
+from eda_sim.services.service import Service
 
 NAN, INF = float("nan"), float("inf")
 BAD = {"nan": NAN, "inf": INF, "negative": -1, "bool": True}
