@@ -68,6 +68,7 @@ class _Batch:
         "done",
         "requesting",
         "draining",
+        "waiting",
     )
 
     def __init__(self, topic, partition, created=0.0):
@@ -85,6 +86,7 @@ class _Batch:
         self.done = False
         self.requesting = False  # holds one of max.in.flight's request slots
         self.draining = False  # an idempotent retry its partition waits for
+        self.waiting = False  # ready, waiting for a request slot (still open while not full)
 
 
 def _to_bytes(value, what: str):
@@ -163,9 +165,8 @@ class Producer:
         self._max_in_flight = cfg["max.in.flight.requests.per.connection"]
         self._max_message = cfg["message.max.bytes"]
         self._requests = 0  # batches sent and not yet acknowledged (requests in flight)
-        self._waiting: deque = deque()  # batches ready to go, held back by max.in.flight
+        self._ready: deque = deque()  # batches ready to go, waiting for a slot or a drain
         self._draining: dict = {}  # (topic, partition) -> idempotent retries it waits for
-        self._held: dict = {}  # (topic, partition) -> batches held until those are answered
         self._closed = False
         self._txn = None
         if cfg["transactional.id"] is not None:
@@ -286,6 +287,10 @@ class Producer:
         records.append((now, key, value, hdrs))
         batch.nbytes += size
         self.in_flight += 1
+        if batch.waiting:
+            # A batch waiting for a request slot grows; message.timeout.ms then counts from its
+            # newest record (librdkafka times out each record on its own; a batch stays whole here).
+            batch.created = self._env._now
         if len(records) >= self._max_records or batch.nbytes >= self._max_bytes:
             self._send(batch)
 
@@ -296,8 +301,32 @@ class Producer:
         return batch
 
     def _send(self, batch: _Batch) -> None:
-        batch.open = False
-        del self._batches[(batch.topic, batch.partition)]
+        """``batch`` is ready: send it now if a request slot is free, else it waits its turn.
+
+        As in librdkafka, a batch waiting for one of ``max.in.flight``'s slots
+        (or for its partition to drain an idempotent retry) keeps taking new
+        records until it is full, so waiting makes batches bigger, not more.
+        """
+        if not batch.waiting:
+            if self._requests < self._max_in_flight and not (
+                self._draining and (batch.topic, batch.partition) in self._draining
+            ):
+                self._request(batch)
+                return
+            batch.waiting = True
+            self._ready.append(batch)
+        if batch.open and (
+            len(batch.records) >= self._max_records or batch.nbytes >= self._max_bytes
+        ):
+            batch.open = False  # full: the next record opens a new batch
+            del self._batches[(batch.topic, batch.partition)]
+
+    def _request(self, batch: _Batch) -> None:
+        """Close ``batch`` and send it as one request, taking a slot of max.in.flight."""
+        batch.waiting = False
+        if batch.open:
+            batch.open = False
+            del self._batches[(batch.topic, batch.partition)]
         if self.idempotent:
             key = (batch.topic, batch.partition)
             batch.base_seq = self._seq.get(key, 0)
@@ -308,37 +337,35 @@ class Producer:
         self._sim.journal.write(
             "produced", self.name, "", batch.topic, batch.partition, -1, len(batch.records)
         )
-        if self._draining and (batch.topic, batch.partition) in self._draining:
-            self._held.setdefault((batch.topic, batch.partition), []).append(batch)
-            return
-        self._dispatch(batch)
-
-    def _dispatch(self, batch: _Batch) -> None:
-        if self._requests >= self._max_in_flight:
-            self._waiting.append(batch)  # max.in.flight reached: it goes when a request completes
-            return
         self._requests += 1
         batch.requesting = True
         self._transmit(batch)
 
+    def _pump(self) -> None:
+        """Send waiting batches, oldest first, while slots are free (skipping draining partitions)."""
+        ready = self._ready
+        while ready and self._requests < self._max_in_flight:
+            draining = self._draining
+            nxt = next(
+                (b for b in ready if not draining or (b.topic, b.partition) not in draining), None
+            )
+            if nxt is None:
+                return
+            ready.remove(nxt)
+            self._request(nxt)
+
     def _request_done(self, batch: _Batch) -> None:
-        """``batch`` is finished (acknowledged or given up): free its slot, send the next one held back."""
+        """``batch`` is finished (acknowledged or given up): free its slot, send what waits."""
         if batch.draining:
             self._drained(batch)
-        if not batch.requesting:
-            if batch in self._waiting:  # given up (purged, timed out) before it was ever sent
-                self._waiting.remove(batch)
-            held = self._held.get((batch.topic, batch.partition))
-            if held and batch in held:
-                held.remove(batch)
-            return
-        batch.requesting = False
-        self._requests -= 1
-        if self._waiting:
-            nxt = self._waiting.popleft()
-            self._requests += 1
-            nxt.requesting = True
-            self._transmit(nxt)
+        if batch.requesting:
+            batch.requesting = False
+            self._requests -= 1
+        elif batch.waiting:  # given up (purged, timed out) before it was ever sent
+            batch.waiting = False
+            self._ready.remove(batch)
+        if self._ready:
+            self._pump()
 
     def _transmit(self, batch: _Batch) -> None:
         env = self._sim.env
@@ -450,8 +477,8 @@ class Producer:
             self._draining[tp] = left
             return
         del self._draining[tp]
-        for held in self._held.pop(tp, ()):
-            self._dispatch(held)
+        if self._ready:
+            self._pump()
 
     def _later(self, batch: _Batch, first: int, error) -> None:
         """Deliver an error report after the reply's way back (the broker answered)."""
