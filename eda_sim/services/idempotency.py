@@ -34,7 +34,7 @@ class Inbox:
     def __init__(self, name: str):
         self.name = name
         self._index: dict[str, int] = {}  # event id -> row number
-        self._rows = AppendLog()  # (event id, time, by), in insertion order
+        self._rows = AppendLog()  # (event id, time, by, outcome), in insertion order
         self.refused = 0
 
     def __contains__(self, event_id: str) -> bool:
@@ -46,22 +46,34 @@ class Inbox:
     def __repr__(self) -> str:
         return f"<Inbox {self.name}: {len(self._index)} event ids>"
 
-    def add(self, event_id: str, time: float, by: str = "") -> None:
-        """Insert an id; :class:`DuplicateEventError` if it is already there (nothing changes)."""
+    def add(self, event_id: str, time: float, by: str = "", outcome: str = "handled") -> None:
+        """Insert an id; :class:`DuplicateEventError` if it is already there (nothing changes).
+
+        ``outcome`` is how the service finished with the event: ``handled``
+        (its side effect happened), ``dead_lettered``, ``failed`` or ``late``. A
+        service with ``idempotent=True`` settles each event once, whichever way
+        it ended, so a redelivered poison event is not dead-lettered twice.
+        """
         if not isinstance(event_id, str) or not event_id:
             raise ValueError(f"an event id must be a non-empty string, got {event_id!r}")
         index = self._index
         if event_id in index:
             self.refused += 1
-            _, first_time, first_by = self._rows[index[event_id]]
+            _, first_time, first_by, first_outcome = self._rows[index[event_id]]
             raise DuplicateEventError(
-                f"event {event_id} is already in inbox {self.name!r} (processed at {first_time:g} s by {first_by})"
+                f"event {event_id} is already in inbox {self.name!r} "
+                f"({first_outcome} at {first_time:g} s by {first_by})"
             )
         index[event_id] = len(index)
-        self._rows.append((event_id, time, by))
+        self._rows.append((event_id, time, by, outcome))
+
+    def outcome(self, event_id: str) -> str | None:
+        """How the event ended (``handled``, ``dead_lettered``, ``failed``, ``late``), or None if unseen."""
+        row = self._index.get(event_id)
+        return None if row is None else self._rows[row][3]
 
     def table(self):
-        """The inbox as a DataFrame: event_id, time, by."""
+        """The inbox as a DataFrame: event_id, time, by, outcome."""
         import pandas as pd
 
-        return pd.DataFrame(list(self._rows), columns=["event_id", "time", "by"])
+        return pd.DataFrame(list(self._rows), columns=["event_id", "time", "by", "outcome"])

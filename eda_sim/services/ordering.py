@@ -371,6 +371,14 @@ class InstanceReorder:
         svc = inst.service
         sim = inst.sim
         m, event = held.message, held.event
+        part = self._parts.get((m._topic, m._partition))
+        inbox = svc.inbox
+        if inbox is not None and event.id in inbox._index:
+            # Settled by an earlier delivery: one outcome per event, not a late copy as well.
+            inst._duplicate(m, event, "", "", m._rec[0], sim.now, 0)
+            if part is not None:
+                part.release(m._offset)
+            return
         target = late_topic(sim, m._topic)
         partition = m._partition if m._partition < sim.topic(target).partition_count else -1
         headers = list(m.headers() or []) + [(H_LATE_REASON, reason)]
@@ -411,7 +419,8 @@ class InstanceReorder:
                 reason,
             )
         )
-        part = self._parts.get((m._topic, m._partition))
+        if inbox is not None:
+            inbox.add(event.id, sim.now, inst.name, "late")
         if part is not None:
             part.release(m._offset)
 

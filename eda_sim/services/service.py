@@ -559,6 +559,13 @@ class ServiceInstance(Member):
     def _give_up(self, m, event, err, attempts, started, produced) -> None:
         svc = self.service
         text = f"{type(err).__name__}: {err}"
+        inbox = svc.inbox
+        eid = event.id if event is not None else f"{m._topic}-{m._partition}@{m._offset}"
+        if inbox is not None and eid in inbox._index:
+            # Settled by an earlier delivery (a redelivery after a crash or a rebalance): one
+            # outcome per event, so an idempotent service does not dead-letter it a second time.
+            self._duplicate(m, event, "", "", produced, started, attempts, eid=eid)
+            return
         if svc.dead_letter:
             name = svc.dead_letter if isinstance(svc.dead_letter, str) else None
             dead_letter(self.sim, svc.producer, m, err, attempts, svc.name, name)
@@ -575,8 +582,10 @@ class ServiceInstance(Member):
                 f"{text}; no dead-letter topic: skipped",
             )
             outcome = "failed"
+        if inbox is not None:
+            inbox.add(eid, self.sim.now, self.name, outcome)
         if event is None:
-            eid, etype, cid, cause = f"{m._topic}-{m._partition}@{m._offset}", "(malformed)", "", ""
+            etype, cid, cause = "(malformed)", "", ""
             self.sim.spans.append(
                 Span(
                     svc.name,
@@ -609,9 +618,12 @@ class ServiceInstance(Member):
                 text,
             )
 
-    def _duplicate(self, m, event, cid, cause, produced, started, attempts) -> None:
+    def _duplicate(self, m, event, cid, cause, produced, started, attempts, eid=None) -> None:
         svc = self.service
         svc.inbox.refused += 1
+        eid = event.id if event is not None else eid
+        etype = event.type if event is not None else "(malformed)"
+        settled = svc.inbox.outcome(eid)
         self.sim.journal.write(
             "duplicate_skipped",
             self.consumer.member_id or self.name,
@@ -620,8 +632,32 @@ class ServiceInstance(Member):
             m._partition,
             m._offset,
             1,
-            f"{event.type} {event.id} already in the inbox",
+            f"{etype} {eid} already in the inbox"
+            + ("" if settled == "handled" else f" ({settled})"),
         )
+        if event is None:
+            self.sim.spans.append(
+                Span(
+                    svc.name,
+                    self.name,
+                    eid,
+                    etype,
+                    "",
+                    "",
+                    m._topic,
+                    m._partition,
+                    m._offset,
+                    produced,
+                    started,
+                    self.sim.now,
+                    "duplicate",
+                    attempts,
+                    "",
+                )
+            )
+            return
+        if not cid:
+            cid, cause = event.correlation_id, event.causation_id or ""
         self._span(event, cid, cause, m, produced, started, "duplicate", attempts, "")
 
     def _span(self, event, cid, cause, m, produced, started, outcome, attempts, error):
@@ -665,13 +701,20 @@ def reconcile(sim, service: str | Service):
 
     One row per topic: ``produced`` (records appended, retries' duplicates
     included), ``processed`` (offsets whose handling finished: handled,
-    skipped as a duplicate or as not for this service), ``dead_lettered``,
-    ``in_flight`` (retained offsets not finished yet: being handled or waiting
+    skipped as a duplicate or as not for this service), ``dead_lettered``
+    (sent to the dead-letter topic, or failed without one), ``late`` (sent
+    aside to ``<topic>.late`` by the reorder policy), ``in_flight`` (retained offsets not finished yet: being handled or waiting
     in the log), ``expired`` (removed by retention before they were finished),
     ``lost`` (committed before they were handled, by a service with
     ``commit="before"``, and never finished because the instance crashed:
     at-most-once delivery; Kafka will not hand them out again), and
-    ``balanced``: produced = processed + dead_lettered + in_flight + expired + lost.
+    ``balanced``: produced = processed + dead_lettered + late + in_flight + expired + lost.
+
+    Each offset counts once. Under at-least-once delivery a redelivered record
+    can be handled again (that is the contract); one that a later delivery
+    dead-letters or sends aside counts there, as its copy in that topic does.
+    With ``idempotent=True`` each event ends exactly one way, whatever the
+    redeliveries: handled, dead-lettered, late (or lost, with ``commit="before"``).
     """
     import pandas as pd
 
@@ -679,16 +722,27 @@ def reconcile(sim, service: str | Service):
     if svc is None:
         known = ", ".join(sorted(sim.services)) or "none"
         raise ValueError(f"unknown service {service!r}; services are: {known}")
-    finished: dict = {}  # (topic, partition, offset) -> how its first finished handling ended
+    # (topic, partition, offset) -> how its handling ended, counted once: an offset handled by one
+    # delivery and dead-lettered or sent aside by another (at-least-once, without idempotent=True)
+    # counts where its copy went, so these counts agree with the dead-letter and late topics.
+    rank = {"processed": 0, "late": 1, "dead_lettered": 2}
+    finished: dict = {}
     for s in sim.spans:
         if s.service == svc.name:
-            finished.setdefault(
-                (s.topic, s.partition, s.offset),
-                "dead_lettered" if s.outcome in ("dead_lettered", "failed") else "processed",
-            )
+            key = (s.topic, s.partition, s.offset)
+            outcome = _SETTLED.get(s.outcome, "processed")
+            if rank[outcome] >= rank[finished.get(key, "processed")]:
+                finished[key] = outcome
     rows = []
     for name in svc.topics:
-        counts = {"processed": 0, "dead_lettered": 0, "in_flight": 0, "expired": 0, "lost": 0}
+        counts = {
+            "processed": 0,
+            "dead_lettered": 0,
+            "late": 0,
+            "in_flight": 0,
+            "expired": 0,
+            "lost": 0,
+        }
         produced = 0
         for log in sim.topic(name).partitions:
             produced += log.log_end_offset
@@ -714,12 +768,17 @@ def reconcile(sim, service: str | Service):
             "produced",
             "processed",
             "dead_lettered",
+            "late",
             "in_flight",
             "expired",
             "lost",
             "balanced",
         ],
     )
+
+
+#: How a span's outcome counts in :func:`reconcile`.
+_SETTLED = {"dead_lettered": "dead_lettered", "failed": "dead_lettered", "late": "late"}
 
 
 def events_frame(sim, topic: str):

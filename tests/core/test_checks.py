@@ -101,7 +101,7 @@ PARAMETERS = {
             .create_topics([NewTopic("x", num_partitions=v)])["x"]
             .result()
         ),
-        {},
+        {"negative": "KIP-464: -1 takes the broker's num.partitions (1)"},
     ),
     "producer config linger.ms": (lambda sim, v: sim.producer({"linger.ms": v}), {}),
     "producer config retries": (lambda sim, v: sim.producer({"retries": v}), {}),
