@@ -11,6 +11,13 @@ keeps a learner's client code the same shape as code for a real cluster, where
 ``bootstrap.servers`` names the brokers. Creating a simulation with a name that
 is taken replaces the older one, so re-running a notebook cell just works.
 
+The registry of names holds simulations *weakly*: keep a reference to your
+simulation (``sim = Simulation(...)``) for as long as clients should reach it.
+A simulation nothing refers to any more is freed like any other object, and
+its address then answers ``_TRANSPORT`` with a message that says so. Holding
+every world a long kernel or test run ever made would keep all their journals
+in memory (a million-record run holds hundreds of megabytes).
+
 Example::
 
     sim = Simulation(seed=7)
@@ -40,6 +47,14 @@ from eda_sim.core.measures import lag
 from eda_sim.core.spans import SpanLog
 
 _SIMULATIONS: weakref.WeakValueDictionary[str, Simulation] = weakref.WeakValueDictionary()
+_FREED: set = set()  # names whose simulation was garbage-collected, for a clearer error
+
+
+def _freed(name: str) -> None:
+    if name not in _SIMULATIONS:
+        _FREED.add(name)
+
+
 _INF = float("inf")
 
 
@@ -62,6 +77,13 @@ def resolve_simulation(bootstrap_servers: str | None) -> Simulation:
     name = bootstrap_servers[len("sim://") :]
     sim = _SIMULATIONS.get(name)
     if sim is None:
+        if name in _FREED:
+            raise fail(
+                "_TRANSPORT",
+                f"no simulation answers at {bootstrap_servers!r}: the Simulation called {name!r} was "
+                f"freed because nothing referred to it any more. Keep a reference to it "
+                f"(sim = Simulation(name={name!r}, ...)) while clients use it; live: {live}",
+            )
         raise fail("_TRANSPORT", f"no simulation answers at {bootstrap_servers!r}; live: {live}")
     return sim
 
@@ -125,6 +147,8 @@ class Simulation:
         self._running = False
         self._data_signal = self.env.event()
         _SIMULATIONS[name] = self
+        _FREED.discard(name)
+        weakref.finalize(self, _freed, name)
 
     def __repr__(self) -> str:
         return f"Simulation(seed={self.seed}, name={self.name!r}, now={self.now:g})"

@@ -363,3 +363,21 @@ def test_a_commit_past_the_log_end_is_taken_as_kafka_takes_it_and_lag_stays_non_
     row = sim.offsets("g").set_index("partition").loc[0]
     assert row.committed == 50 and row.log_end == 0 and row.lag == 0
     assert (sim.offsets("g").lag.dropna() >= 0).all()
+
+
+def test_the_registry_holds_simulations_weakly_and_says_so_when_one_was_freed():
+    import gc
+
+    from eda_sim.kafka import Consumer
+
+    Simulation(seed=1, name="ephemeral")  # nothing keeps it
+    gc.collect()
+    conf = {"bootstrap.servers": "sim://ephemeral", "group.id": "g"}
+    with pytest.raises(KafkaException, match="was freed because nothing referred to it") as err:
+        Consumer(conf)
+    assert code(err) == "_TRANSPORT" and "sim = Simulation(name='ephemeral'" in str(err.value)
+    kept = Simulation(seed=1, name="ephemeral")
+    gc.collect()
+    assert Consumer(conf)._sim is kept
+    with pytest.raises(KafkaException, match="no simulation answers at 'sim://never'; live"):
+        Consumer({"bootstrap.servers": "sim://never", "group.id": "g"})

@@ -573,6 +573,7 @@ def test_reconcile_counts_events_committed_before_handling_and_lost_in_a_crash()
         "produced",
         "processed",
         "dead_lettered",
+        "late",
         "in_flight",
         "expired",
         "lost",
