@@ -92,9 +92,12 @@ sent, redrive(sim, "transactions.DLT"), sorted(svc.scored)[-3:]
 # %% [markdown]
 # ## Every event accounted for
 #
-# At any instant, produced = processed + dead-lettered + in flight (+ expired, removed by retention
-# first; + lost, committed before handling by an at-most-once service that then crashed: both zero
-# here). Counts that do not reconcile mean something was dropped silently.
+# At any instant, produced = processed + dead-lettered + in flight (+ late, sent aside by a reorder
+# window; + expired, removed by retention first; + lost, committed before handling by an at-most-once
+# service that then crashed: all zero here). Counts that do not reconcile mean something was dropped
+# silently. Each offset counts once. Delivery is at least once, so a crash before the commit can hand
+# a poison event over again and park a second copy in the dead-letter topic; with `idempotent=True`
+# the inbox remembers that the event was dead-lettered and skips the copy.
 
 # %%
 import pandas as pd
