@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from eda_sim.views import projector as _projector
 from eda_sim.views.style import DPI
 
 if TYPE_CHECKING:
@@ -47,7 +48,10 @@ def _m(name):
 def new_figure(size) -> Figure:
     # Made by pyplot so that the notebook's backend is loaded (which registers IPython's PNG formatter
     # for figures), then closed at once so that only the returned figure shows, once.
-    fig = _m("plt").figure(figsize=size, dpi=DPI)
+    # Projector mode: the same pixels, drawn as a smaller page at a higher dpi, so every text
+    # (fixed in points) and line comes out ``scale`` times larger against the picture.
+    scale = _projector.scale()
+    fig = _m("plt").figure(figsize=(size[0] / scale, size[1] / scale), dpi=DPI * scale)
     _m("plt").close(fig)
     _m("FigureCanvasAgg")(
         fig
