@@ -259,7 +259,11 @@ def metrics(sim, bucket: float = 1.0, *, until: float | None = None):
     cols["errors_per_s"] = per_bucket(df["count"][err].groupby(b[err]).sum())
     dead = (df["kind"] == "dead_lettered").to_numpy()
     cols["dead_letters_per_s"] = per_bucket(df["count"][dead].groupby(b[dead]).sum())
-    return pd.DataFrame(cols, index=index)
+    frame = pd.DataFrame(cols, index=index)
+    frame.attrs.update(
+        bucket=float(bucket), until=until
+    )  # draw_metrics leaves out a partial bucket
+    return frame
 
 
 def lag_by_partition(sim, group: str, bucket: float = 1.0, *, until: float | None = None):

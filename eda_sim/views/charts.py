@@ -114,7 +114,25 @@ def core_metrics(sim, bucket: float = 1.0, topic: str | None = None) -> pd.DataF
     }
     for g in groups:
         data[f"lag_{g}"] = [float(v) for v in lag[g]]
-    return pd.DataFrame(data, index=index, columns=cols)
+    frame = pd.DataFrame(data, index=index, columns=cols)
+    frame.attrs.update(bucket=float(bucket), until=now)  # draw_metrics leaves out a partial bucket
+    return frame
+
+
+def full_buckets(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without a last bucket that the clock has not finished.
+
+    Metrics frames record their ``bucket`` and ``until`` in ``frame.attrs``.
+    A bucket that ends after ``until`` covers only part of its time: a rate
+    over a few milliseconds reads 0 or a spike, and a lag sampled mid-bucket
+    is not comparable with the others, so it is not drawn. Frames without
+    those attributes are returned as they are.
+    """
+    bucket, until = frame.attrs.get("bucket"), frame.attrs.get("until")
+    if bucket is None or until is None or frame.empty:
+        return frame
+    last = float(frame.index[-1])
+    return frame.iloc[:-1] if last + bucket > until + 1e-9 else frame
 
 
 _PCT = re.compile(r"(^|_)p\d{2,3}($|_)")
@@ -199,6 +217,8 @@ def draw_metrics(
             f"metrics are: {', '.join(known) or 'none'}"
         )
     need = max(1, len(panels))
+    span = frame.attrs.get("until")
+    frame = full_buckets(frame)
     with _mpl.matplotlib.rc_context(_STYLE):
         if ax is None:
             fig = _mpl.new_figure(_metrics_size(need))
@@ -215,11 +235,13 @@ def draw_metrics(
         if title:
             _mpl.title(axes[0], title)
         axes[need - 1].set_xlabel("virtual time (s)")
+        if span is not None:  # the axis spans the clock, so it stays put while buckets fill in
+            axes[need - 1].set_xlim(0, max(float(span), frame.attrs.get("bucket", 1.0)))
         if frame.empty or not panels:
             axes[0].text(
                 0.5,
                 0.5,
-                "no metrics yet",
+                "no full bucket yet" if span is not None else "no metrics yet",
                 ha="center",
                 va="center",
                 color=_GREY,

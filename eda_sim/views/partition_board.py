@@ -139,7 +139,10 @@ def draw_board(
     triangle the owner's position, and the lag is written at the right. Offsets
     removed by retention are hatched grey. Each member keeps its colour across
     times (order of first join), so a rebalance shows as strips changing colour.
-    With several groups reading ``topic``, pass ``group``.
+    Each strip ends at its own partition's log end (a shorter log is a shorter
+    strip, not a blank tail); members of the group that own no partition get a
+    row of their own under the partitions, marked idle. With several groups
+    reading ``topic``, pass ``group``.
     """
     _check_topic(sim, topic)
     t = _check_time(sim, time)
@@ -154,8 +157,12 @@ def draw_board(
     # a KIP-848 group: its epoch in the title, each owner's member epoch and where a partition is headed
     group_epoch, epochs, target = epoch_state(sim, g, t) if g else (None, {}, {})
     n = len(frame)
+    owners = set(frame["owner"])
+    # members alive (or crashed) in the group at t that own nothing here: an idle row each
+    idle = [m for m in _state(sim, time).members.get(g, {}) if m not in owners] if g else []
+    idle.sort(key=lambda m: (list(colours).index(m) if m in colours else len(colours), m))
     with _mpl.matplotlib.rc_context(_STYLE):
-        fig, ax = _mpl.figure_and_ax(ax, _board_size(n))
+        fig, ax = _mpl.figure_and_ax(ax, _board_size(n + len(idle)))
         epoch_text = "" if group_epoch is None else f" · group epoch {group_epoch}"
         _mpl.title(
             ax,
@@ -194,9 +201,9 @@ def draw_board(
                 )
             )
             ax.add_patch(
-                _mpl.Rectangle(
+                _mpl.Rectangle(  # the outline ends where this partition's log ends
                     (0, y - 0.3),
-                    hi,
+                    row.log_end,
                     0.6,
                     fill=False,
                     edgecolor=colour if row.owner else "#BBBBBB",
@@ -229,9 +236,34 @@ def draw_board(
                 fontsize=9,
                 color=_ALERT if row.lag is not pd.NA and row.lag > 0 else "black",
             )
+        for k, m in enumerate(idle):
+            y = n + k
+            colour, hatch = colours.get(m, (_LIGHT, ""))
+            ax.plot([0], [y], marker="s", markersize=9, color=colour, linestyle="none")
+            ax.annotate(
+                f"{m} · idle: no partition",
+                (0.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(12, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+            )
+            ax.annotate(
+                "idle",
+                (0.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(-6, 0),
+                textcoords="offset points",
+                ha="right",
+                va="center",
+                fontsize=9,
+                color="#666666",
+            )
         ax.plot(ticks_x, ticks_y, color="black", lw=2.2, solid_capstyle="butt", zorder=4)
         ax.plot(pos_x, pos_y, marker="v", color="black", markersize=7, zorder=5, linestyle="none")
-        ax.set_ylim(n - 0.4 if n else 0.6, -0.7)
+        rows_drawn = n + len(idle)
+        ax.set_ylim(rows_drawn - 0.4 if rows_drawn else 0.6, -0.7)
         # partition names as plain labels: a _mpl.matplotlib tick costs four artists on every draw
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
@@ -251,7 +283,7 @@ def draw_board(
         ax.set_xlabel("offset")
         ax.xaxis.set_major_locator(_mpl.MaxNLocator(nbins=8, integer=True))
         handles = []
-        for m in seen:
+        for m in seen + idle:
             colour, hatch = colours.get(m, (_LIGHT, ""))
             crashed = any(frame.loc[frame["owner"] == m, "crashed"])
             handles.append(
@@ -259,7 +291,7 @@ def draw_board(
                     facecolor=colour,
                     hatch="xx" if crashed else hatch,
                     edgecolor="white",
-                    label=f"{m} (crashed)" if crashed else m,
+                    label=f"{m} (crashed)" if crashed else m if m in seen else f"{m} (idle)",
                 )
             )
         handles.append(_mpl.Patch(facecolor=_LIGHT, edgecolor="#BBBBBB", label="no owner"))
@@ -274,14 +306,14 @@ def draw_board(
         ax.legend(
             handles=handles,
             loc="upper left",
-            bbox_to_anchor=(0, -0.22 if n < 4 else -0.12),
+            bbox_to_anchor=(0, -0.22 if rows_drawn < 4 else -0.12),
             ncol=min(len(handles), 6),
             frameon=False,
         )
         fig.subplots_adjust(
             left=0.08,
             right=0.82 if group_epoch is None else 0.74,  # room for member epochs and targets
-            bottom=0.3 if n < 4 else 0.2,
-            top=0.85 if n < 4 else 0.9,
+            bottom=0.3 if rows_drawn < 4 else 0.2,
+            top=0.85 if rows_drawn < 4 else 0.9,
         )
         return fig

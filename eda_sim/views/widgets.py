@@ -15,9 +15,11 @@ takes a ``build`` function that makes a fresh world from the knobs' values
 
 How time moves:
 
-* **Step** calls ``sim.step(step_horizon)``: the clock runs to the next
-  thing that happens (at least one journal row), at most ``step_horizon``
-  virtual seconds ahead.
+* **Step** runs the clock to the next moment where the picture changes: a
+  moment is the next journal row and every other event of that same virtual
+  instant; moments that only wrote bookkeeping (acks, offset resets) or leave
+  the picture as it was are run through, at most ``step_horizon`` virtual
+  seconds and ``STEP_MOMENTS`` moments ahead.
 * **Play** advances the clock by ``tick`` virtual seconds per tick (not one
   step per tick: steps can be microseconds apart, and a fixed slice of
   virtual time makes the animation's pace honest). Pause is Play's own
@@ -29,24 +31,45 @@ How time moves:
 
 Every part is an attribute (``ui.step_button``, ``ui.play``,
 ``ui.reset_button``, ``ui.speed``, ``ui.time_label``, ``ui.knobs``,
-``ui.out``, ``ui.sim``, ``ui.figures``), so a headless run can
-``ui.step_button.click()`` and read ``ui.time_label.value``.
+``ui.picture``, ``ui.message``, ``ui.sim``, ``ui.figures``), so a headless
+run can ``ui.step_button.click()`` and read ``ui.time_label.value``.
 
-Under nbval, a figure drawn into an ``Output`` widget shows as an ordinary
-output, so the cell that displays live controls carries the tag
+Every redraw draws all the views into one PNG (:func:`stack_png`) that
+replaces ``ui.picture``'s image in place, then sets the readout: one image,
+one stable height, no flicker, and readout and picture of the same instant.
+
+The cell that displays live controls carries the tag
 ``nbval-ignore-output`` (reason: live widget output), and a plain cell with
 :func:`show` draws the same views where nbval checks them.
 """
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as W
-from IPython import get_ipython
 from IPython.display import display
 
 from eda_sim import views as _views
 
-__all__ = ["Controls", "Figures", "controls", "explore", "knob", "resolve_view", "show"]
+__all__ = [
+    "QUIET_KINDS",
+    "STEP_MOMENTS",
+    "Controls",
+    "Figures",
+    "controls",
+    "explore",
+    "knob",
+    "resolve_view",
+    "show",
+    "stack_png",
+]
+
+#: Journal kinds no picture shows: a Step runs on past moments that only wrote these.
+QUIET_KINDS = frozenset({"acked", "offset_reset"})
+
+#: The most moments one Step runs looking for a changed picture (each costs a redraw).
+STEP_MOMENTS = 12
 
 #: Play's range of ticks; it stops at the end (about 11 days at 1 tick/s).
 PLAY_TICKS = 1_000_000
@@ -164,10 +187,6 @@ def knob(name: str, spec):
     )
 
 
-def _in_kernel() -> bool:
-    return get_ipython() is not None
-
-
 class Controls(W.VBox):
     """Live controls for a simulation (see the module docstring); a VBox with its parts as attributes."""
 
@@ -237,7 +256,9 @@ class Controls(W.VBox):
         )
         self._speed_link = W.link((self.speed, "value"), (self.play, "interval"))
         self.time_label = W.HTML(value="")
-        self.out = W.Output()
+        # the views, drawn into one PNG replaced in place; errors as text under it
+        self.picture = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+        self.message = W.HTML(value="")
 
         self.step_button.on_click(lambda _b: self.step())
         self.reset_button.on_click(lambda _b: self.reset())
@@ -252,8 +273,12 @@ class Controls(W.VBox):
         ]
         if self.knobs:
             rows.append(W.HBox(list(self.knobs.values()), layout=W.Layout(flex_flow="row wrap")))
-        rows.append(self.out)
+        rows += [self.picture, self.message]
         super().__init__(children=rows)
+        # classes a browser test (or a stylesheet) can find the parts by
+        self.add_class("eda-controls")
+        self.picture.add_class("eda-picture")
+        self.picture.add_class(f"eda-views-{len(self.views)}")
         self.sim = self._build()
         self.redraw()
 
@@ -277,8 +302,30 @@ class Controls(W.VBox):
         return sim
 
     def step(self) -> list:
-        """One ``sim.step(step_horizon)``, then redraw; returns the journal rows it wrote."""
-        rows = self.sim.step(self.step_horizon)
+        """Run to the next moment where the picture changes, then show it; returns the journal rows written.
+
+        A moment is one ``sim.step`` (to the next journal row) and every other
+        event due at that same virtual instant. A Step runs moments until one
+        wrote something besides bookkeeping (:data:`QUIET_KINDS`) and the
+        picture it draws differs from the one shown, or ``step_horizon``
+        virtual seconds or :data:`STEP_MOMENTS` moments have passed.
+        """
+        sim, rows = self.sim, []
+        deadline = sim.now + self.step_horizon
+        shown = bytes(self.picture.value)
+        for _ in range(STEP_MOMENTS):
+            got = sim.step(max(deadline - sim.now, 0.0))
+            rows += got
+            while sim.env.peek() == sim.now:  # the rest of this instant: one picture per moment
+                rows += sim.step(0.0)
+            if not got or sim.now >= deadline:
+                break
+            if all(r.kind in QUIET_KINDS for r in got):
+                continue
+            drawn = self._draw()
+            if drawn[2] != shown:
+                self._show(*drawn)
+                return rows
         self.redraw()
         return rows
 
@@ -303,26 +350,66 @@ class Controls(W.VBox):
             self.advance()
 
     def redraw(self) -> None:
-        """Update the time readout and draw every view into the output area."""
-        sim = self.sim
-        self.time_label.value = f"t = {sim.now:.3f} s · {sim.journal.written:,} journal rows"
+        """Draw every view into one picture, then set the readout to the same instant.
+
+        All views go into one PNG that replaces the image in place (an
+        ``ipywidgets.Image``): no cleared output between frames, so no flicker
+        and one stable height, and one message per redraw. The readout is set
+        after the picture, from the same clock, so it never runs ahead of it.
+        """
+        self._show(*self._draw())
+
+    def _draw(self) -> tuple:
         figures, errors = [], []
         for label, draw in self.views:
             try:
-                fig = draw(sim)
+                fig = draw(self.sim)
             except Exception as err:  # noqa: BLE001 - shown to the learner; a callback's traceback would vanish
                 errors.append(f"{label}: {type(err).__name__}: {err}")
             else:
                 if fig is not None:
                     figures.append(fig)
+        return figures, errors, stack_png(figures) if figures else b""
+
+    def _show(self, figures, errors, png) -> None:
+        sim = self.sim
         self.figures, self.errors = figures, errors
-        if _in_kernel():
-            with self.out:
-                self.out.clear_output(wait=True)
-                for fig in figures:
-                    display(fig)
-                for text in errors:
-                    display(W.HTML(f"<pre style='color:#D55E00'>{_escape(text)}</pre>"))
+        if figures:
+            self.picture.value = png
+        self.picture.layout.display = None if figures else "none"
+        self.message.value = "".join(
+            f"<pre style='color:#D55E00;margin:0'>{_escape(text)}</pre>" for text in errors
+        )
+        self.time_label.value = f"t = {sim.now:.3f} s · {sim.journal.written:,} journal rows"
+
+
+def stack_png(figures) -> bytes:
+    """One PNG of ``figures`` drawn one under the other (left-aligned, white between), fast to encode.
+
+    The figures are rendered by Agg at their own size and DPI (the library
+    fixes both), so the picture's size only changes when a view's does.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from eda_sim.views import figure as _mpl
+
+    frames = []
+    for fig in figures:
+        canvas = fig.canvas if hasattr(fig.canvas, "buffer_rgba") else _mpl.FigureCanvasAgg(fig)
+        canvas.draw()
+        frames.append(np.asarray(canvas.buffer_rgba())[:, :, :3])
+    width = max(f.shape[1] for f in frames)
+    gap = 8 if len(frames) > 1 else 0
+    height = sum(f.shape[0] for f in frames) + gap * (len(frames) - 1)
+    sheet = np.full((height, width, 3), 255, dtype=np.uint8)
+    y = 0
+    for f in frames:
+        sheet[y : y + f.shape[0], : f.shape[1]] = f
+        y += f.shape[0] + gap
+    buf = io.BytesIO()
+    Image.fromarray(sheet).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
 
 
 def _escape(text: str) -> str:
@@ -383,6 +470,7 @@ def explore(fn, **knobs) -> W.VBox:
     for w in widgets.values():
         w.observe(redraw, names="value")
     box = W.VBox([W.HBox(list(widgets.values())), out])
+    box.add_class("eda-explore")
     box.knobs, box.out, box.redraw = widgets, out, redraw
     redraw()
     return box

@@ -529,3 +529,33 @@ def test_bad_input_names_what_exists():
         views.draw_metrics(views.core_metrics(sim), thresholds={"lagg": 1})
     with pytest.raises(TypeError, match="expects a DataFrame"):
         views.draw_metrics([1, 2])
+
+
+def test_board_strips_end_at_their_own_log_end_and_idle_members_get_rows():
+    from matplotlib.patches import Rectangle
+
+    from eda_sim.views import board, draw_board
+
+    sim = Simulation(seed=2, name="idle-board")
+    sim.create_topic("orders", partitions=2)
+    Feed(
+        sim, "orders", (("same-key", f"order {i}") for i in range(30)), rate=50
+    )  # one partition only
+    for n in (1, 2, 3):
+        sim.member(
+            "billing", ["orders"], name=f"billing-{n}", config={"auto.offset.reset": "earliest"}
+        )
+    sim.run(until=2.0)
+    frame = board(sim, "orders")
+    ends = dict(zip(frame["partition"], frame["log_end"]))
+    assert sorted(ends.values()) == [0, 30]
+    fig = draw_board(sim, "orders")
+    outlines = [p for p in fig.axes[0].patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert sorted(p.get_width() for p in outlines) == [0, 30]  # no strip drawn past its own end
+    owners = set(frame["owner"]) - {""}
+    idle = {"billing-1-1", "billing-2-1", "billing-3-1"} - owners
+    assert len(idle) == 1
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert f"{idle.pop()} · idle: no partition" in texts
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(label.endswith("(idle)") for label in legend)

@@ -41,7 +41,8 @@ def make(**kw) -> Controls:
 
 def test_controls_show_the_parts_and_draw_the_views_at_once():
     ui = make()
-    assert isinstance(ui, W.VBox) and isinstance(ui.out, W.Output)
+    assert isinstance(ui, W.VBox) and isinstance(ui.picture, W.Image)
+    assert bytes(ui.picture.value).startswith(b"\x89PNG")
     assert ui.time_label.value == "t = 0.000 s · 1 journal rows"
     assert [type(f) for f in ui.figures] == [Figure, Figure] and ui.errors == []
     assert BUILDS == [{"partitions": 3, "fast": False, "seed": 7}]
@@ -146,3 +147,47 @@ def test_show_draws_the_same_views_as_plain_figures():
     assert isinstance(figs, Figures) and [repr(f) for f in figs] == [repr(f) for f in ui.figures]
     assert repr(figs[0]) == "<Figure size 1000x500 with 1 Axes>"
     assert len(show(ui.sim)) == 1  # the flow diagram by default
+
+
+def test_several_views_are_one_picture_replaced_in_place():
+    import io
+
+    from PIL import Image
+
+    ui = make()
+    image = ui.picture
+    ui.step_button.click()
+    assert ui.picture is image and len(ui.figures) == 2  # the same Image widget, a new frame
+    heights = [round(f.get_figheight() * f.dpi) for f in ui.figures]
+    frame = Image.open(io.BytesIO(bytes(ui.picture.value)))
+    assert frame.height == sum(heights) + 8  # both views, one under the other, 8 px apart
+    assert frame.width == max(round(f.get_figwidth() * f.dpi) for f in ui.figures)
+
+
+def test_a_step_ends_on_a_whole_moment_where_the_picture_changed():
+    from eda_sim.views.widgets import QUIET_KINDS
+
+    ui = make()
+    for _ in range(6):
+        shown = bytes(ui.picture.value)
+        rows = ui.step()
+        assert rows and any(r.kind not in QUIET_KINDS for r in rows)
+        assert ui.sim.env.peek() > ui.sim.now  # nothing more is due at the instant shown
+        assert bytes(ui.picture.value) != shown
+        assert ui.time_label.value.startswith(f"t = {ui.sim.now:.3f} s")
+
+
+def test_a_partial_last_bucket_is_not_drawn_and_the_axis_spans_the_clock():
+    from eda_sim.views.charts import core_metrics, draw_core_metrics, full_buckets
+
+    sim = build()
+    sim.run(until=3.004)  # the last 1 s bucket has run 4 ms: its rate would read 0 or a spike
+    frame = core_metrics(sim)
+    assert list(frame.index) == [0.0, 1.0, 2.0, 3.0]
+    assert list(full_buckets(frame).index) == [0.0, 1.0, 2.0]
+    fig = draw_core_metrics(sim)
+    line = fig.axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [0.0, 1.0, 2.0]
+    assert fig.axes[-1].get_xlim() == (0.0, 3.004)
+    sim.run(until=4.0)  # now whole: all four buckets drawn
+    assert list(draw_core_metrics(sim).axes[0].get_lines()[0].get_xdata()) == [0.0, 1.0, 2.0, 3.0]
