@@ -163,3 +163,31 @@ def test_every_link_to_a_notebook_points_at_one_that_exists():
 def test_a_notebook_title_carries_its_own_number(src):
     first = _built_from_source(src)[0].cells[0].source
     assert first.startswith(f"# {src.name[:2]} ·"), first.splitlines()[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_opens_unmodified_in_jupyterlab(path):
+    """The saved kernelspec is what JupyterLab 4 writes, so opening a notebook does not mark it modified."""
+    spec = json.loads(path.read_text(encoding="utf-8"))["metadata"]["kernelspec"]
+    assert spec == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_live_cells_are_readable_without_a_kernel(path):
+    """Each saved widget output carries its last frame for renderers without widgets (GitHub, nbviewer).
+
+    Controls carry the picture (image/png); an explore cell the picture, table or text it showed. A
+    widget's own repr (``VBox(children=...``) is not a page a learner can read.
+    """
+    for cell in code(path):
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" not in data:
+                continue
+            source = text(cell)
+            if re.search(r"^controls\(", source, re.M):
+                assert "image/png" in data, f"{source[:60]!r}: no picture of the controls saved"
+            plain = "".join(data.get("text/plain", ""))
+            assert {"image/png", "text/html"} & set(data) or not plain.startswith(
+                ("VBox(", "<Controls")
+            ), f"{source[:60]!r}: only the widget's repr is saved"

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_notebooks import run  # noqa: E402
+from run_notebooks import KERNELSPEC, run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "notebooks" / "src"
@@ -60,11 +60,7 @@ def parse(text: str) -> list[dict]:
 
 def notebook(cells: list[dict], solution: bool):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)  # what JupyterLab writes
     nb.metadata["language_info"] = {"name": "python"}
     out = []
     for i, c in enumerate(cells):

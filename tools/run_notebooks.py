@@ -2,13 +2,23 @@
 """Execute notebooks in place, top to bottom in a fresh kernel, and save them with outputs.
 
 Usage: .venv/bin/python tools/run_notebooks.py [NOTEBOOK ...]   (default: every notebook)
+       .venv/bin/python tools/run_notebooks.py --finish [NOTEBOOK ...]   (no run: fallbacks, kernelspec)
 
 This is how notebooks are saved before a commit, so that `pytest --nbval`
 compares against outputs of a clean run. Widget state is stored in the
 notebook metadata (nbclient's default), so static renderers show the last
 state of the controls.
+
+Before saving, :func:`finish` makes a notebook readable without a kernel:
+each live widget output also carries its last frame (the picture of the
+controls, or the table/text an ``explore`` cell showed) as a plain output
+type, which GitHub, nbviewer and an untrusted JupyterLab show instead of the
+widget's ``VBox(...)`` text (JupyterLab with widgets still picks the widget
+view, ranked first); and the kernelspec's display name is the one JupyterLab
+writes, so opening a notebook does not mark it modified.
 """
 
+import base64
 import json
 import re
 import sys
@@ -34,8 +44,68 @@ def run(path: Path) -> float:
     elapsed = time.perf_counter() - start
     if not _has_widgets(nb):
         nb.metadata.pop("widgets", None)
-    nbformat.write(_stable_widget_ids(nb, path.stem), path)
+    nbformat.write(finish(_stable_widget_ids(nb, path.stem)), path)
     return elapsed
+
+
+#: What JupyterLab writes for the venv's kernel; saved as is, opening changes nothing.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def finish(nb):
+    """Add each widget output's last frame as a fallback type, and JupyterLab's kernelspec; returns ``nb``."""
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if not view:
+                continue
+            for key in ("image/png", "text/html"):
+                out["data"].pop(key, None)  # a fallback from an earlier finish is replaced
+            frame = _last_frame(models, view.get("model_id"), set())
+            if frame:
+                out["data"].update(frame)
+    return nb
+
+
+def _last_frame(models: dict, model_id, seen: set) -> dict:
+    """The last picture (or table, or text) a widget and its children show, as an output bundle."""
+    model = models.get(model_id)
+    if model is None or model_id in seen:
+        return {}
+    seen.add(model_id)
+    name, st = model.get("model_name"), model.get("state", {})
+    if name == "ImageModel" and st.get("format", "png") == "png":
+        for buf in model.get("buffers", []):
+            if buf.get("path") == ["value"]:
+                data = buf["data"]
+                if buf.get("encoding") != "base64":
+                    data = base64.b64encode(data.encode("latin-1")).decode()
+                return {"image/png": data}
+    if name == "OutputModel":
+        frame, text = {}, []
+        for o in st.get("outputs", []):
+            data = o.get("data", {})
+            if "image/png" in data:
+                frame = {"image/png": data["image/png"]}
+            elif "text/html" in data and "image/png" not in frame:
+                frame = {"text/html": data["text/html"]}
+            if o.get("output_type") == "stream":
+                text.append("".join(o.get("text", "")))
+            elif "text/plain" in data:
+                text.append("".join(data["text/plain"]) + "\n")
+        if not frame and text:  # printed results: shown as text instead of the widget's repr
+            frame = {"text/plain": "".join(text).rstrip("\n")}
+        return frame
+    found = {}
+    for child in st.get("children", []):
+        frame = _last_frame(models, str(child).removeprefix("IPY_MODEL_"), seen)
+        if "image/png" in frame or (frame and not found):
+            found = frame
+    return found
 
 
 _MODEL_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
@@ -74,9 +144,15 @@ def _has_widgets(nb) -> bool:
 
 
 def main(argv):
+    only_finish = "--finish" in argv
+    argv = [a for a in argv if a != "--finish"]
     paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").rglob("[0-9]*.ipynb"))
     for p in paths:
         if ".ipynb_checkpoints" in p.parts:
+            continue
+        if only_finish:
+            nbformat.write(finish(nbformat.read(p, as_version=4)), p)
+            print(f"{p}: finished")
             continue
         print(f"{p.relative_to(ROOT) if p.is_absolute() else p}: {run(p):.1f} s")
     return 0
