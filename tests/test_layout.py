@@ -116,3 +116,41 @@ def test_every_package_is_a_layer_or_a_known_top_level_module():
     assert top == sorted([*LAYERS, "testing"])
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert modules == ["__init__.py", "__main__.py", "bench.py"]
+
+
+# Reaches into other objects' private members (``obj._x``, ``from m import _x``) not marked as a
+# measured hot path. The ratchet only goes down: lower it when you remove some; a new reach needs a
+# public name (a read-only property or a method) instead, or a ``# hot path: why`` comment on its
+# line if it is per-record code the benchmark measures.
+PRIVATE_REACHES_AT_MOST = 57
+
+
+def _reach_tool():
+    import importlib.util
+
+    path = PACKAGE.parent / "tools" / "private_reaches.py"
+    spec = importlib.util.spec_from_file_location("private_reaches", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_private_reaches_do_not_grow():
+    unmarked = [r for r in _reach_tool().reaches(PACKAGE) if not r.hot_path]
+    where = "\n".join(f"{r.path}:{r.line}: .{r.attr}" for r in unmarked[:20])
+    assert len(unmarked) <= PRIVATE_REACHES_AT_MOST, (
+        f"{len(unmarked)} reaches into private members (at most {PRIVATE_REACHES_AT_MOST}); "
+        f"use a public name, or mark a measured hot path:\n{where}"
+    )
+
+
+def test_the_reach_scan_sees_a_reach_and_its_hot_path_mark(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "from other import _helper\n"
+        "def f(self, other, row):\n"
+        "    a = other._x\n"
+        "    b = other._y  # hot path: per record\n"
+        "    c = self._z + row._fields[0]\n"
+    )
+    found = {(r.attr, r.hot_path) for r in _reach_tool().reaches(tmp_path)}
+    assert found == {("_helper", False), ("_x", False), ("_y", True)}

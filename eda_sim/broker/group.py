@@ -102,7 +102,8 @@ def assign_sticky(members: list, subscriptions: dict, partitions: dict, current:
     return {m: sorted(kept[m]) for m in ordered}
 
 
-def _fmt(parts) -> str:
+def format_partitions(parts) -> str:
+    """``[topic-partition,...]``, sorted: how the journal writes a partition list."""
     return "[" + ",".join(f"{t}-{p}" for t, p in sorted(parts)) + "]"
 
 
@@ -139,17 +140,17 @@ class Group:
 
     def join(self, consumer) -> None:
         """Add a member and rebalance; a static member returning to its place keeps its partitions."""
-        instance = consumer._config["group.instance.id"]
+        instance = consumer.config["group.instance.id"]
         if instance is not None and self.instances.get(instance) in self.members:
             self._static_rejoin(consumer, instance)
             return
-        if consumer._config["group.protocol"] != "classic":
+        if consumer.config["group.protocol"] != "classic":
             raise fail(
                 "INCONSISTENT_GROUP_PROTOCOL",
                 f"group {self.group_id!r} uses the classic protocol; this member asks for "
-                f"group.protocol={consumer._config['group.protocol']}",
+                f"group.protocol={consumer.config['group.protocol']}",
             )
-        strategies = consumer._config["partition.assignment.strategy"]
+        strategies = consumer.config["partition.assignment.strategy"]
         if self.strategy is None or not self.members:
             self.strategy = strategies[0]
         elif self.strategy not in strategies:
@@ -166,8 +167,8 @@ class Group:
             "joined",
             consumer.member_id,
             self.group_id,
-            detail=",".join(sorted(consumer._subscription)),
-            data=tuple(sorted(consumer._subscription)),
+            detail=",".join(sorted(consumer.subscribed_topics)),
+            data=tuple(sorted(consumer.subscribed_topics)),
         )
         self.rebalance(f"{consumer.member_id} joined")
 
@@ -180,7 +181,7 @@ class Group:
         member_id = self.instances[instance]
         previous = self.members[member_id]
         if previous is not consumer and previous.member_id == member_id and not previous.crashed:
-            previous._fence(instance)  # a second live process with the same group.instance.id
+            previous.group_fenced(instance)  # a second live process with the same group.instance.id
         consumer.member_id = member_id
         self.members[member_id] = consumer
         self._new_session(member_id)
@@ -190,9 +191,9 @@ class Group:
             member_id,
             self.group_id,
             count=len(parts),
-            detail=f"group.instance.id={instance} kept {_fmt(parts)}; no rebalance",
+            detail=f"group.instance.id={instance} kept {format_partitions(parts)}; no rebalance",
         )
-        consumer._on_assign(parts)
+        consumer.group_assigned(parts)
 
     def depart(self, member_id: str, reason: str) -> None:
         """A static member closes without leaving: its partitions stay its own until its session expires."""
@@ -205,12 +206,12 @@ class Group:
             member_id,
             self.group_id,
             count=len(parts),
-            detail=f"{reason}; keeps {_fmt(parts)}",
+            detail=f"{reason}; keeps {format_partitions(parts)}",
         )
 
     def session_timeout(self, consumer) -> float:
         """Seconds without heartbeats before ``consumer`` is removed: its ``session.timeout.ms``."""
-        return consumer._config["session.timeout.ms"] / 1000.0
+        return consumer.config["session.timeout.ms"] / 1000.0
 
     def expiry_reason(self, consumer) -> str:
         """Why a member whose heartbeats stopped was removed."""
@@ -246,7 +247,7 @@ class Group:
                 member_id,
                 self.group_id,
                 count=len(parts),
-                detail=_fmt(parts),
+                detail=format_partitions(parts),
                 data=tuple(sorted(parts)),
             )
         for tp in parts:
@@ -262,7 +263,7 @@ class Group:
 
     def _target(self) -> dict:
         broker = self._sim.broker
-        subs = {m: c._subscription for m, c in self.members.items()}
+        subs = {m: c.subscribed_topics for m, c in self.members.items()}
         topics = sorted({t for s in subs.values() for t in s if t in broker.topics})
         counts = {t: broker.topics[t].partition_count for t in topics}
         ids = list(self.members)
@@ -286,7 +287,7 @@ class Group:
                         m,
                         self.group_id,
                         count=len(parts),
-                        detail=_fmt(parts),
+                        detail=format_partitions(parts),
                         data=tuple(sorted(parts)),
                     )
                 for tp in parts:
@@ -307,7 +308,7 @@ class Group:
                     m,
                     self.group_id,
                     count=len(lose),
-                    detail=_fmt(lose),
+                    detail=format_partitions(lose),
                     data=tuple(sorted(lose)),
                 )
                 for tp in lose:
@@ -347,20 +348,20 @@ class Group:
                     m,
                     self.group_id,
                     count=len(gained[m]),
-                    detail=_fmt(gained[m]),
+                    detail=format_partitions(gained[m]),
                     data=tuple(sorted(gained[m])),
                 )
             consumer = self.members[m]
             if consumer.member_id == m:  # a crashed member that restarted is a new member now
-                consumer._on_assign(gained[m])
+                consumer.group_assigned(gained[m])
 
     def _revoke(self, member_id: str, parts: list, lost: bool) -> None:
         consumer = self.members[member_id]
         if consumer.member_id == member_id:
-            consumer._on_revoke(parts, lost=lost)
+            consumer.group_revoked(parts, lost=lost)
 
     def _describe(self, assignment: dict) -> str:
-        return " ".join(f"{m}={_fmt(assignment[m])}" for m in sorted(assignment))
+        return " ".join(f"{m}={format_partitions(assignment[m])}" for m in sorted(assignment))
 
     # -- offsets -------------------------------------------------------------------
 
@@ -379,7 +380,7 @@ class Group:
             lost = sorted(tp for tp in offsets if self.owner.get(tp) != member_id)
             reason = None
             if lost:
-                reason = f"{member_id} does not own {_fmt(lost)} in generation {self.generation}"
+                reason = f"{member_id} does not own {format_partitions(lost)} in generation {self.generation}"
         if reason is not None:
             for (topic, part), offset in sorted(offsets.items()):
                 journal.write(

@@ -35,7 +35,7 @@ takes the protocol of whichever member joins it first.
 
 from __future__ import annotations
 
-from eda_sim.broker.group import Group, _fmt, assign_range, assign_sticky
+from eda_sim.broker.group import Group, assign_range, assign_sticky, format_partitions
 from eda_sim.core.errors import fail
 
 #: Broker-side settings of the group protocols, with Kafka 4's defaults; ``Simulation.broker_config``
@@ -105,18 +105,18 @@ class ConsumerGroup(Group):
 
     def join(self, consumer) -> None:
         """A heartbeat with member epoch 0: the member joins, the group epoch moves, it gets a first share."""
-        if consumer._config["group.protocol"] != "consumer":
+        if consumer.config["group.protocol"] != "consumer":
             raise fail(
                 "INCONSISTENT_GROUP_PROTOCOL",
                 f"group {self.group_id!r} uses the consumer protocol (KIP-848); this member asks for classic",
             )
         offered = str(broker_setting(self._sim, "group.consumer.assignors")).split(",")
-        wanted = consumer._config["group.remote.assignor"]
+        wanted = consumer.config["group.remote.assignor"]
         if wanted is not None:
             self.assignor = wanted
         elif self.assignor is None:
             self.assignor = offered[0]
-        instance = consumer._config["group.instance.id"]
+        instance = consumer.config["group.instance.id"]
         if instance is not None and self.instances.get(instance) in self.members:
             self._static_rejoin(consumer, instance)
             self._heartbeat_loop(consumer.member_id)
@@ -133,8 +133,8 @@ class ConsumerGroup(Group):
             "joined",
             m,
             self.group_id,
-            detail=",".join(sorted(consumer._subscription)),
-            data=tuple(sorted(consumer._subscription)),
+            detail=",".join(sorted(consumer.subscribed_topics)),
+            data=tuple(sorted(consumer.subscribed_topics)),
         )
         self.rebalance(f"{m} joined")
         self._heartbeat_loop(m)
@@ -153,7 +153,7 @@ class ConsumerGroup(Group):
                 member_id,
                 self.group_id,
                 count=len(parts),
-                detail=_fmt(parts),
+                detail=format_partitions(parts),
                 data=tuple(sorted(parts)),
             )
         for tp in parts:
@@ -168,7 +168,7 @@ class ConsumerGroup(Group):
     def evict(self, member_id: str, reason: str) -> None:
         """``max.poll.interval.ms`` passed: librdkafka leaves (a static member with epoch -2, keeping its place)."""
         consumer = self.members.get(member_id)
-        if consumer is not None and consumer._config["group.instance.id"] is not None:
+        if consumer is not None and consumer.config["group.instance.id"] is not None:
             self.depart(member_id, f"{reason}; a static member leaves with epoch -2")
             self.expire_later(member_id, self.session_timeout(), self.expiry_reason())
         else:
@@ -180,7 +180,7 @@ class ConsumerGroup(Group):
         """Bump the group epoch and compute the new target assignment; members move on their heartbeats."""
         self.group_epoch += 1
         broker = self._sim.broker
-        subs = {m: c._subscription for m, c in self.members.items()}
+        subs = {m: c.subscribed_topics for m, c in self.members.items()}
         topics = sorted({t for s in subs.values() for t in s if t in broker.topics})
         counts = {t: broker.topics[t].partition_count for t in topics}
         ids = list(self.members)
@@ -234,14 +234,13 @@ class ConsumerGroup(Group):
         lose = [tp for tp in owned if tp not in keep]
         if lose and not polled:
             reachable = consumer.member_id == member_id and not consumer.crashed
-            if reachable and consumer._group_poll_hook is None:
-                consumer._group_poll_hook = lambda: self._polled(member_id, consumer)
+            if reachable and consumer.run_at_next_poll(lambda: self._polled(member_id, consumer)):
                 journal.write(
                     "epoch",
                     member_id,
                     self.group_id,
                     count=self.member_epoch[member_id],
-                    detail=f"owns {_fmt(owned)}; target {_fmt(target)}; revokes {_fmt(lose)} at its next poll",
+                    detail=f"owns {format_partitions(owned)}; target {format_partitions(target)}; revokes {format_partitions(lose)} at its next poll",
                 )
             return  # a crashed or departed owner keeps them until it comes back or its session expires
         if lose:
@@ -251,7 +250,7 @@ class ConsumerGroup(Group):
                 member_id,
                 self.group_id,
                 count=len(lose),
-                detail=_fmt(lose),
+                detail=format_partitions(lose),
                 data=tuple(sorted(lose)),
             )
             for tp in lose:
@@ -268,11 +267,11 @@ class ConsumerGroup(Group):
                 member_id,
                 self.group_id,
                 count=len(gain),
-                detail=_fmt(gain),
+                detail=format_partitions(gain),
                 data=tuple(sorted(gain)),
             )
             if consumer.member_id == member_id:
-                consumer._on_assign(gain)
+                consumer.group_assigned(gain)
         before = self.member_epoch[member_id]
         self.member_epoch[member_id] = (
             self.target_epoch
@@ -284,8 +283,8 @@ class ConsumerGroup(Group):
                 member_id,
                 self.group_id,
                 count=self.target_epoch,
-                detail=f"owns {_fmt(owned)}; target {_fmt(target)}"
-                + (f"; waits for {_fmt(waits)}" if waits else ""),
+                detail=f"owns {format_partitions(owned)}; target {format_partitions(target)}"
+                + (f"; waits for {format_partitions(waits)}" if waits else ""),
             )
 
     def _polled(self, member_id: str, consumer) -> None:

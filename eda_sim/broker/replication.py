@@ -672,7 +672,7 @@ class Cluster:
             self._wake_fetchers(part)  # followers learn the new HW (Kafka completes held fetches)
         if leader.hw > part.visible:
             part.visible = leader.hw
-            self._sim._signal_data()
+            self._sim.signal_data()
             if part.pending:
                 done = [e for e in part.pending if e[0] <= part.visible]
                 if done:
@@ -1004,7 +1004,7 @@ class Cluster:
             if b != new and self.nodes[b].alive:
                 self._follow(part, b)
         self._advance_hw(part)
-        self._sim._signal_data()
+        self._sim.signal_data()
         self._release_waiting(part)
 
     def _release_waiting(self, part) -> None:

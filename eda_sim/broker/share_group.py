@@ -144,9 +144,9 @@ class ShareGroup:
             "joined",
             consumer.member_id,
             self.group_id,
-            detail=",".join(sorted(consumer._subscription)),
+            detail=",".join(sorted(consumer.subscribed_topics)),
         )
-        self._assign(f"{consumer.member_id} joined")
+        self.reassign(f"{consumer.member_id} joined")
 
     def leave(self, member_id: str, kind: str = "left", reason: str = "left the group") -> None:
         """Take a member out; records it holds go back to AVAILABLE (or are archived at the limit)."""
@@ -162,20 +162,20 @@ class ShareGroup:
         del self.members[member_id]
         self.assignment.pop(member_id, None)
         self._sim.journal.write(kind, member_id, self.group_id, detail=reason)
-        self._assign(f"{member_id} {kind}")
+        self.reassign(f"{member_id} {kind}")
 
-    def _assign(self, reason: str) -> None:
+    def reassign(self, reason: str) -> None:
         """Kafka's simple assignor in spirit: partitions spread over members, shared when members outnumber them."""
         self.epoch += 1
         broker = self._sim.broker
         ids = sorted(self.members)
         out = {m: [] for m in ids}
         topics = sorted(
-            {t for c in self.members.values() for t in c._subscription if t in broker.topics}
+            {t for c in self.members.values() for t in c.subscribed_topics if t in broker.topics}
         )
         parts = [(t, p) for t in topics for p in range(broker.topics[t].partition_count)]
         if ids and parts:
-            subscribed = {m: self.members[m]._subscription for m in ids}
+            subscribed = {m: self.members[m].subscribed_topics for m in ids}
             slots = max(len(ids), len(parts))
             for i in range(slots):  # deal partitions to members in turn until both are covered
                 tp = parts[i % len(parts)]

@@ -403,7 +403,7 @@ class Broker:
                 for i in range(topic.partition_count, total)
             )
         self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
-        self._sim._on_partitions_changed(name)
+        self._sim.on_partitions_changed(name)
         return topic
 
     def delete_topic(self, name: str) -> None:
@@ -422,7 +422,7 @@ class Broker:
         sim = self._sim
         sim.journal.write("topic_deleted", "broker", topic=name, count=topic.partition_count)
         # Rebalance first: members giving the partitions up may commit them on the way out.
-        sim._on_partitions_changed(name, f"{name} was deleted")
+        sim.on_partitions_changed(name, f"{name} was deleted")
         for gid in sorted(sim.groups):
             group = sim.groups[gid]
             for tp in [tp for tp in group.committed if tp[0] == name]:

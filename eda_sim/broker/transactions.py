@@ -197,7 +197,7 @@ class TransactionCoordinator:
             )
         reg = self._ids.get(txn_id)
         if reg is None:
-            reg = self._ids[txn_id] = _Registration(self._sim._new_producer_id())
+            reg = self._ids[txn_id] = _Registration(self._sim.new_producer_id())
         if reg.current is not None and reg.current.state == "ongoing":
             self._end(reg.current, commit=False, why="fenced by a new instance")
         reg.current = None
@@ -327,7 +327,7 @@ class TransactionCoordinator:
             )
         if commit:
             for group_id in sorted(txn.offsets):
-                group = sim._group(group_id)
+                group = sim.ensure_group(group_id)
                 for tp, offset in sorted(txn.offsets[group_id].items()):
                     if group.committed.get(tp) != offset:
                         group.committed[tp] = offset
@@ -340,7 +340,7 @@ class TransactionCoordinator:
             count=len(txn.partitions),
             detail=txn.name + (f": {why}" if why else ""),
         )
-        sim._signal_data()
+        sim.signal_data()
 
     def _expire(self, txn: Transaction) -> None:
         if txn.state != "ongoing":
@@ -400,14 +400,14 @@ class ProducerTransactions:
         """Wait one request-response with the coordinator on the virtual clock."""
         sim = self._sim
         deadline = sim.now + 2 * sim.network_latency
-        while sim._advance(deadline):
+        while sim.advance(deadline):
             pass
 
     # -- the API -------------------------------------------------------------------------------
 
     def init(self, timeout) -> None:
         self._require(INIT)
-        self._sim._require_outside_run("Producer.init_transactions")
+        self._sim.require_outside_run("Producer.init_transactions")
         coordinator = self._coordinator
         coordinator.set_timeout(self.txn_id, self.timeout_ms)
         self._round_trip()
@@ -469,7 +469,7 @@ class ProducerTransactions:
                 offsets[(tp.topic, tp.partition)] = tp.offset
         if not offsets:
             return
-        self._sim._require_outside_run("Producer.send_offsets_to_transaction")
+        self._sim.require_outside_run("Producer.send_offsets_to_transaction")
         self._round_trip()
         try:
             self._txn = self._coordinator.add_offsets(
@@ -480,7 +480,7 @@ class ProducerTransactions:
 
     def commit(self, timeout) -> None:
         self._require(IN_TRANSACTION)
-        self._sim._require_outside_run("Producer.commit_transaction")
+        self._sim.require_outside_run("Producer.commit_transaction")
         left = self._producer.flush(timeout)
         if self.state != IN_TRANSACTION:
             raise self._error
@@ -501,7 +501,7 @@ class ProducerTransactions:
 
     def abort(self, timeout) -> None:
         self._require(IN_TRANSACTION, ABORTABLE_ERROR)
-        self._sim._require_outside_run("Producer.abort_transaction")
+        self._sim.require_outside_run("Producer.abort_transaction")
         producer = self._producer
         # Purge what was not sent yet; what is in flight is awaited (and lands inside the aborted transaction).
         purge = KafkaError(KafkaError._PURGE_QUEUE, "purged by abort_transaction()")

@@ -126,7 +126,7 @@ class KafkaError:
 
     def __eq__(self, other):
         if isinstance(other, KafkaError):
-            return self._code == other._code
+            return self._code == other.code()
         if isinstance(other, int):
             return self._code == other
         return NotImplemented

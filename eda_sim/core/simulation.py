@@ -172,18 +172,18 @@ class Simulation:
         left to do, or ``horizon`` virtual seconds pass (idle members keep
         polling, so an idle world would otherwise never stop).
         """
-        self._require_outside_run("Simulation.step")
+        self.require_outside_run("Simulation.step")
         seconds(horizon, "horizon", positive=True)
         before = self.journal.written
         stored = len(self.journal)
         deadline = self.now + horizon
-        while self.journal.written == before and self._advance(deadline):
+        while self.journal.written == before and self.advance(deadline):
             pass
         return self.journal.rows()[stored:] if self.journal.enabled else []
 
     def run(self, until: float) -> Simulation:
         """Run the clock up to virtual time ``until`` (seconds); returns the simulation."""
-        self._require_outside_run("Simulation.run")
+        self.require_outside_run("Simulation.run")
         instant(until, "until", not_before=self.now)
         if until > self.now:
             self._running = True
@@ -205,8 +205,14 @@ class Simulation:
 
         self.env.process(later())
 
-    def _advance(self, deadline: float) -> bool:
-        """Process the next event if it is due by ``deadline``; else move the clock to it. True if work was done."""
+    # -- for the client and broker layers: blocking calls and the data signal ----------
+
+    def advance(self, deadline: float) -> bool:
+        """Process the next event if it is due by ``deadline``; else move the clock to it. True if work was done.
+
+        What a blocking client call (``consume``, ``flush``, ``commit``) loops on
+        from a notebook cell.
+        """
         env = self.env
         nxt = env.peek()
         if nxt <= deadline and nxt != _INF:
@@ -224,14 +230,26 @@ class Simulation:
                 self._running = False
         return False
 
-    def _require_outside_run(self, what: str) -> None:
+    def require_outside_run(self, what: str) -> None:
+        """Refuse a blocking call (``what``) made from a process on the clock: it would deadlock."""
         if self._running:
             raise RuntimeError(
                 f"{what} blocks on the virtual clock and cannot be called from a process on that clock; "
                 "call it from a notebook cell, or use a Member to run a consumer on the clock"
             )
 
-    def _signal_data(self) -> None:
+    @property
+    def running(self) -> bool:
+        """Whether a process on the clock is running now (a blocking call would deadlock)."""
+        return self._running
+
+    @property
+    def data_signal(self) -> simpy.Event:
+        """The event a waiting poll yields on; :meth:`signal_data` fires it when records arrive."""
+        return self._data_signal
+
+    def signal_data(self) -> None:
+        """Wake every poll waiting for records (a produce or a committed transaction made some readable)."""
         sig = self._data_signal
         if sig.callbacks:
             sig.succeed()
@@ -239,25 +257,31 @@ class Simulation:
 
     # -- names, deterministic ---------------------------------------------------------
 
-    def _next(self, counter: str) -> int:
+    def next_number(self, counter: str) -> int:
+        """The next number (1, 2, ...) of the named counter: deterministic ids and names."""
         n = self._counters.get(counter, 0) + 1
         self._counters[counter] = n
         return n
 
-    def _new_member_id(self, client_id: str) -> str:
-        return f"{client_id}-{self._next('member:' + client_id)}"
+    def new_member_id(self, client_id: str) -> str:
+        """A new group member id for ``client_id`` (``client_id-N``)."""
+        return f"{client_id}-{self.next_number('member:' + client_id)}"
 
-    def _new_producer_name(self, client_id: str, given: str | None) -> str:
+    def new_producer_name(self, client_id: str, given: str | None) -> str:
+        """``given`` if no producer has it yet, else the next ``producer-N``."""
         name = (
-            given if given and given not in self.producers else f"producer-{self._next('producer')}"
+            given
+            if given and given not in self.producers
+            else f"producer-{self.next_number('producer')}"
         )
         return name
 
-    def _new_producer_id(self) -> int:
-        return 1000 + self._next("producer-id")
+    def new_producer_id(self) -> int:
+        """A new producer id (PID) for an idempotent or transactional producer."""
+        return 1000 + self.next_number("producer-id")
 
-    def _group(self, group_id: str, protocol: str | None = None) -> Group:
-        """The group ``group_id``; a member joining with ``protocol`` sets an empty group's protocol."""
+    def ensure_group(self, group_id: str, protocol: str | None = None) -> Group:
+        """The group ``group_id``, created if new; a member joining with ``protocol`` sets an empty group's protocol."""
         group = self.groups.get(group_id)
         if group is None or (
             protocol is not None and group.protocol_type != protocol and not group.members
@@ -271,11 +295,24 @@ class Simulation:
             group = self.groups[group_id] = new
         return group
 
-    def _on_partitions_changed(self, topic: str, reason: str | None = None) -> None:
+    def on_partitions_changed(self, topic: str, reason: str | None = None) -> None:
+        """Rebalance every group subscribed to ``topic``: its partitions changed (``reason`` says how)."""
         for gid in sorted(self.groups):
             group = self.groups[gid]
-            if any(topic in c._subscription for c in group.members.values()):
+            if any(topic in c.subscribed_topics for c in group.members.values()):
                 group.rebalance(reason or f"{topic} gained partitions")
+
+    # The old private names, kept only while branches written before the rename land; new code
+    # uses the public names above (tests/test_layout.py counts reaches like ``sim._advance``).
+    _advance = advance
+    _require_outside_run = require_outside_run
+    _signal_data = signal_data
+    _next = next_number
+    _new_member_id = new_member_id
+    _new_producer_name = new_producer_name
+    _new_producer_id = new_producer_id
+    _group = ensure_group
+    _on_partitions_changed = on_partitions_changed
 
     # -- building the world -------------------------------------------------------------
 
@@ -336,16 +373,14 @@ class Simulation:
         """Make the next ``n`` acknowledgements to ``producer`` get lost on the way back."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a whole number >= 1, got {n!r}")
-        producer._lose_acks += n
+        producer.lose_acks(n)
 
     def crash(self, target, at: float | None = None) -> None:
-        """Crash a Member or Consumer now or at virtual time ``at``: no commit, no leave."""
+        """Crash a Member, Consumer or Producer now or at virtual time ``at``: no commit, no leave."""
         if at is not None and instant(at, "at", not_before=self.now) > self.now:
             return self.at(at, self.crash, target)
         if hasattr(target, "crash"):
             target.crash()
-        elif hasattr(target, "_crash"):
-            target._crash()
         else:
             raise TypeError(f"crash() expects a Member or a Consumer, got {type(target).__name__}")
 
@@ -355,8 +390,6 @@ class Simulation:
             return self.at(at, self.restart, target)
         if hasattr(target, "restart"):
             target.restart()
-        elif hasattr(target, "_restart"):
-            target._restart()
         else:
             raise TypeError(
                 f"restart() expects a Member or a Consumer, got {type(target).__name__}"
@@ -483,7 +516,7 @@ class Simulation:
                 subscribed = [
                     g
                     for g in groups
-                    if any(t.name in c._subscription for c in g.members.values())
+                    if any(t.name in c.subscribed_topics for c in g.members.values())
                     or any(tp[0] == t.name for tp in g.committed)
                 ]
                 if group_id is None and not subscribed:
@@ -502,7 +535,7 @@ class Simulation:
                     owner = g.owner.get((t.name, log.index), "")
                     consumer = g.members.get(owner)
                     position = (
-                        consumer._positions.get((t.name, log.index))
+                        consumer.positions.get((t.name, log.index))
                         if consumer is not None
                         else None
                     )

@@ -28,7 +28,7 @@ def _bool(key, value):
     )
 
 
-def _int(low=None, high=None):
+def int_value(low=None, high=None):
     """A whole number in librdkafka's range for the property (``low``..``high``)."""
 
     def check(key, value):
@@ -59,7 +59,9 @@ def _int(low=None, high=None):
     return check
 
 
-def _choice(*choices):
+def one_of(*choices):
+    """A checker for a property that takes one of ``choices``."""
+
     def check(key, value):
         if value not in choices:
             raise fail(
@@ -71,7 +73,8 @@ def _choice(*choices):
     return check
 
 
-def _str(key, value):
+def str_value(key, value):
+    """Check a string property; return the value."""
     if not isinstance(value, str):
         raise fail(
             "_INVALID_ARG",
@@ -80,7 +83,8 @@ def _str(key, value):
     return value
 
 
-def _callable(key, value):
+def callable_value(key, value):
+    """Check a callback property (None or a callable); return the value."""
     if value is not None and not callable(value):
         raise fail(
             "_INVALID_ARG",
@@ -134,31 +138,31 @@ def _reset(key, value):
 
 
 _COMMON = {
-    "bootstrap.servers": (None, _str),
-    "client.id": ("rdkafka", _str),
-    "error_cb": (None, _callable),
-    "debug": ("", _str),
+    "bootstrap.servers": (None, str_value),
+    "client.id": ("rdkafka", str_value),
+    "error_cb": (None, callable_value),
+    "debug": ("", str_value),
 }
 
 #: Consumer properties: key -> (default, checker). Defaults are librdkafka's.
 CONSUMER = {
     **_COMMON,
-    "group.id": (None, _str),
+    "group.id": (None, str_value),
     "enable.auto.commit": (True, _bool),
-    "auto.commit.interval.ms": (5000, _int(0, 86400000)),
+    "auto.commit.interval.ms": (5000, int_value(0, 86400000)),
     "enable.auto.offset.store": (True, _bool),
     "auto.offset.reset": ("latest", _reset),
-    "session.timeout.ms": (45000, _int(1, 3600000)),
-    "heartbeat.interval.ms": (3000, _int(1, 3600000)),
-    "max.poll.interval.ms": (300000, _int(1, 86400000)),
+    "session.timeout.ms": (45000, int_value(1, 3600000)),
+    "heartbeat.interval.ms": (3000, int_value(1, 3600000)),
+    "max.poll.interval.ms": (300000, int_value(1, 86400000)),
     "partition.assignment.strategy": ("range,roundrobin", _strategy),
-    "on_commit": (None, _callable),
-    "isolation.level": ("read_committed", _choice("read_committed", "read_uncommitted")),
+    "on_commit": (None, callable_value),
+    "isolation.level": ("read_committed", one_of("read_committed", "read_uncommitted")),
     # KIP-345 static membership and the KIP-848 protocol: see eda_sim.broker.group_consumer
-    "group.instance.id": (None, _str),
-    "group.protocol": ("classic", _choice("classic", "consumer")),
+    "group.instance.id": (None, str_value),
+    "group.protocol": ("classic", one_of("classic", "consumer")),
     # librdkafka takes any name and the broker refuses one it does not offer; the simulator says so at once
-    "group.remote.assignor": (None, _choice("uniform", "range")),
+    "group.remote.assignor": (None, one_of("uniform", "range")),
 }
 
 #: Keys librdkafka refuses when ``group.protocol=consumer``: the broker owns them under KIP-848.
@@ -187,24 +191,24 @@ PRODUCER = {
     **_COMMON,
     "acks": ("all", _acks),
     "enable.idempotence": (False, _bool),
-    "linger.ms": (5, _int(0, 900000)),
-    "batch.num.messages": (10000, _int(1, 1000000)),
-    "batch.size": (1000000, _int(1, 2147483647)),
+    "linger.ms": (5, int_value(0, 900000)),
+    "batch.num.messages": (10000, int_value(1, 1000000)),
+    "batch.size": (1000000, int_value(1, 2147483647)),
     "partitioner": (
         "consistent_random",
-        _choice("murmur2_random", "murmur2", "consistent_random", "consistent", "random"),
+        one_of("murmur2_random", "murmur2", "consistent_random", "consistent", "random"),
     ),
-    "sticky.partitioning.linger.ms": (10, _int(0, 900000)),
-    "retries": (2147483647, _int(0, 2147483647)),
-    "retry.backoff.ms": (100, _int(1, 300000)),
-    "request.timeout.ms": (30000, _int(1, 900000)),
-    "message.timeout.ms": (300000, _int(0, 2147483647)),
-    "max.in.flight.requests.per.connection": (1000000, _int(1, 1000000)),
-    "message.max.bytes": (1000000, _int(1000, 1000000000)),
-    "compression.type": ("none", _choice("none", "gzip", "snappy", "lz4", "zstd")),
-    "on_delivery": (None, _callable),
-    "transactional.id": (None, _str),
-    "transaction.timeout.ms": (60000, _int(1000)),
+    "sticky.partitioning.linger.ms": (10, int_value(0, 900000)),
+    "retries": (2147483647, int_value(0, 2147483647)),
+    "retry.backoff.ms": (100, int_value(1, 300000)),
+    "request.timeout.ms": (30000, int_value(1, 900000)),
+    "message.timeout.ms": (300000, int_value(0, 2147483647)),
+    "max.in.flight.requests.per.connection": (1000000, int_value(1, 1000000)),
+    "message.max.bytes": (1000000, int_value(1000, 1000000000)),
+    "compression.type": ("none", one_of("none", "gzip", "snappy", "lz4", "zstd")),
+    "on_delivery": (None, callable_value),
+    "transactional.id": (None, str_value),
+    "transaction.timeout.ms": (60000, int_value(1000)),
 }
 
 #: AdminClient properties.

@@ -35,7 +35,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from itertools import repeat
+from types import MappingProxyType
 
 from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, KafkaException, fail
@@ -152,7 +154,9 @@ class Consumer:
         self._subscription = frozenset(topics)
         self._callbacks = (on_assign, on_revoke, on_lost)
         if self.member_id is not None:
-            self._sim._group(self.group_id).rebalance(f"{self.member_id} changed subscription")
+            self._sim.ensure_group(self.group_id).rebalance(
+                f"{self.member_id} changed subscription"
+            )
 
     def unsubscribe(self) -> None:
         """Leave the group and drop the subscription."""
@@ -168,6 +172,50 @@ class Consumer:
     def memberid(self) -> str | None:
         """The member id the group gave this consumer, or None outside a group."""
         return self.member_id
+
+    # -- read-only views for the group coordinator and the service layer (simulator extras) --
+
+    @property
+    def config(self) -> Mapping:
+        """The resolved configuration (defaults filled in), read-only."""
+        return MappingProxyType(self._config)
+
+    @property
+    def subscribed_topics(self) -> frozenset:
+        """The topics subscribed to (empty when not subscribed)."""
+        return self._subscription
+
+    @property
+    def positions(self) -> Mapping:
+        """The next offset to fetch per owned ``(topic, partition)``, read-only."""
+        return MappingProxyType(self._positions)
+
+    @property
+    def stored_offsets(self) -> Mapping:
+        """The offsets stored for the next commit per ``(topic, partition)``, read-only."""
+        return MappingProxyType(self._stored)
+
+    @property
+    def owned_partitions(self) -> tuple:
+        """The ``(topic, partition)`` pairs this member owns now, sorted (``assignment()`` without the check)."""
+        return tuple(self._assignment)
+
+    @property
+    def last_runs(self) -> list:
+        """The last fetch as runs of ``(topic, partition, first offset, count)``."""
+        return self._last_runs
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    def run_at_next_poll(self, action: Callable[[], None]) -> bool:
+        """Have the next poll call ``action`` first (KIP-848 revocations); False if one is already waiting."""
+        if self._group_poll_hook is not None:
+            return False
+        self._group_poll_hook = action
+        return True
 
     # -- polling ---------------------------------------------------------------------
 
@@ -199,20 +247,20 @@ class Consumer:
         self._check_usable()
         if num_messages == 0:
             return []
-        self._sim._require_outside_run("Consumer.consume/poll")
+        self._sim.require_outside_run("Consumer.consume/poll")
         out = self._fetch(num_messages)
         deadline = self._sim.now + timeout
-        while not out and self._sim._advance(deadline):
+        while not out and self._sim.advance(deadline):
             out = self._fetch(num_messages)
         return out
 
-    def _poll_in_process(self, num_messages: int, timeout: float):
-        """Process-side poll: a generator a SimPy process ``yield from``s."""
+    def poll_in_process(self, num_messages: int, timeout: float):
+        """Simulator extra: ``consume`` for a process on the clock, a generator it ``yield from``s."""
         out = self._fetch(num_messages)
         if out or timeout <= 0:
             return out
         env = self._sim.env
-        yield env.any_of([self._sim._data_signal, env.timeout(timeout)])
+        yield env.any_of([self._sim.data_signal, env.timeout(timeout)])
         return self._fetch(num_messages)
 
     def _fetch(self, max_n: int) -> list:
@@ -356,7 +404,7 @@ class Consumer:
         return None if asynchronous else parts
 
     def _commit(self, offsets: dict) -> str | None:
-        group = self._sim._group(self.group_id) if self.group_id else None
+        group = self._sim.ensure_group(self.group_id) if self.group_id else None
         member = self.member_id or f"{self.client_id}(not in group)"
         if group is None:
             return "the consumer has no group.id"
@@ -392,7 +440,7 @@ class Consumer:
     def committed(self, partitions: list, timeout: float | None = None) -> list[TopicPartition]:
         """The group's committed offset for each partition (``OFFSET_INVALID`` when none)."""
         self._check_usable()
-        group = self._sim._group(self.group_id)
+        group = self._sim.ensure_group(self.group_id)
         return [
             TopicPartition(
                 tp.topic,
@@ -493,10 +541,10 @@ class Consumer:
 
     def _join(self) -> None:
         sim = self._sim
-        self.member_id = sim._new_member_id(self.client_id)
+        self.member_id = sim.new_member_id(self.client_id)
         self._incarnation += 1
         # a static member may get its old member id back
-        sim._group(self.group_id, self._config["group.protocol"]).join(self)
+        sim.ensure_group(self.group_id, self._config["group.protocol"]).join(self)
         member = self.member_id
         sim.env.process(self._watchdog(member, self._incarnation))
         if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:
@@ -505,7 +553,7 @@ class Consumer:
     def _leave(self, terminating: bool = False) -> None:
         if self.member_id is None:
             return
-        group = self._sim._group(self.group_id)
+        group = self._sim.ensure_group(self.group_id)
         if terminating and self._config["group.instance.id"] is not None:
             group.depart(self.member_id, "static member closed without leaving")
             group.expire_later(self.member_id, self._session_timeout(), self._expiry_reason())
@@ -515,12 +563,12 @@ class Consumer:
 
     def _session_timeout(self) -> float:
         """Seconds without heartbeats before the group removes this member."""
-        return self._sim._group(self.group_id).session_timeout(self)
+        return self._sim.ensure_group(self.group_id).session_timeout(self)
 
     def _expiry_reason(self) -> str:
-        return self._sim._group(self.group_id).expiry_reason(self)
+        return self._sim.ensure_group(self.group_id).expiry_reason(self)
 
-    def _fence(self, instance: str) -> None:
+    def group_fenced(self, instance: str) -> None:
         """Another consumer joined with this one's ``group.instance.id``: this one is fenced for good."""
         self._assignment = []
         self._positions = {}
@@ -541,8 +589,9 @@ class Consumer:
             )
         )
 
-    def _on_assign(self, parts: list) -> None:
-        group = self._sim._group(self.group_id)
+    def group_assigned(self, parts: list) -> None:
+        """The coordinator hands this member ``parts`` ((topic, partition) pairs): set positions, call on_assign."""
+        group = self._sim.ensure_group(self.group_id)
         pending = self._sim.transactions.pending_offsets
         for tp in parts:
             if pending(self.group_id, tp) is not None:
@@ -576,7 +625,7 @@ class Consumer:
         ready = sorted(tp for tp in self._unstable if pending(self.group_id, tp) is None)
         if ready:
             self._unstable.difference_update(ready)
-            group = self._sim._group(self.group_id)
+            group = self._sim.ensure_group(self.group_id)
             for tp in ready:
                 committed = group.committed.get(tp)
                 log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
@@ -588,10 +637,11 @@ class Consumer:
                 else:
                     self._reset(tp, log, "no committed offset")
 
-    def _on_revoke(self, parts: list, lost: bool) -> None:
+    def group_revoked(self, parts: list, lost: bool) -> None:
+        """The coordinator takes ``parts`` back (``lost``: without a chance to commit); call on_revoke/on_lost."""
         if parts and not lost and not self.crashed and self._config["enable.auto.commit"]:
             # Kafka's clients commit what was polled before giving partitions up.
-            group = self._sim._group(self.group_id)
+            group = self._sim.ensure_group(self.group_id)
             offs = {
                 tp: self._stored[tp]
                 for tp in parts
@@ -670,7 +720,7 @@ class Consumer:
             if wait > 0:
                 yield env.timeout(wait)
                 continue
-            group = self._sim._group(self.group_id)
+            group = self._sim.ensure_group(self.group_id)
             group.evict(member, f"no poll for {interval:g} s (max.poll.interval.ms)")
             self.member_id = None
             self._pending_errors.append(
@@ -700,7 +750,7 @@ class Consumer:
                 or self._closed
             ):
                 return
-            group = self._sim._group(self.group_id)
+            group = self._sim.ensure_group(self.group_id)
             offs = {
                 tp: self._stored[tp]
                 for tp in self._assignment
@@ -711,7 +761,7 @@ class Consumer:
 
     # -- simulator controls --------------------------------------------------------------
 
-    def _crash(self) -> None:
+    def crash(self) -> None:
         """Stop dead: no commit, no leave. The group notices after session.timeout.ms."""
         if self.crashed or self._closed:
             return
@@ -725,10 +775,10 @@ class Consumer:
             detail="no commit, no leave; the group waits for session.timeout.ms",
         )
         if member is not None:
-            group = self._sim._group(self.group_id)
+            group = self._sim.ensure_group(self.group_id)
             group.expire_later(member, self._session_timeout(), self._expiry_reason())
 
-    def _restart(self) -> None:
+    def restart(self) -> None:
         """Come back after a crash as a new member with empty local state."""
         if not self.crashed:
             raise ValueError(f"{self!r} has not crashed; only a crashed consumer can be restarted")

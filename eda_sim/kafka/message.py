@@ -18,12 +18,13 @@ OFFSET_INVALID = -1001
 TIMESTAMP_NOT_AVAILABLE = 0
 TIMESTAMP_CREATE_TIME = 1
 
-_EPOCH_MS = int(SIM_EPOCH.timestamp() * 1000)
+#: Virtual time 0 (``SIM_EPOCH``) in milliseconds since the Unix epoch.
+EPOCH_MS = int(SIM_EPOCH.timestamp() * 1000)
 
 
 def to_epoch_ms(virtual_seconds: float) -> int:
     """A virtual time as milliseconds since the Unix epoch (the simulation starts at SIM_EPOCH)."""
-    return _EPOCH_MS + int(round(virtual_seconds * 1000))
+    return EPOCH_MS + int(round(virtual_seconds * 1000))
 
 
 class Message:

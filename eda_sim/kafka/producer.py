@@ -32,11 +32,13 @@ Example::
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, fail
 from eda_sim.kafka import config as _config
-from eda_sim.kafka.message import _EPOCH_MS, Message
+from eda_sim.kafka.message import EPOCH_MS, Message
 from eda_sim.kafka.partitioner import Partitioner
 
 #: Bytes librdkafka adds to key + value + headers when it checks a record against
@@ -142,7 +144,7 @@ class Producer:
 
         self._config = cfg = _config.resolve(config, _config.PRODUCER, "producer")
         self._sim = sim if sim is not None else resolve_simulation(cfg["bootstrap.servers"])
-        self.name = self._sim._new_producer_name(cfg["client.id"], (config or {}).get("client.id"))
+        self.name = self._sim.new_producer_name(cfg["client.id"], (config or {}).get("client.id"))
         # transactional.id implies the idempotent producer, as librdkafka sets it.
         self.idempotent = cfg["enable.idempotence"] or cfg["transactional.id"] is not None
         given = {_config.ALIASES.get(k, k) for k in (config or {})}
@@ -177,7 +179,7 @@ class Producer:
             )
         # A transactional producer gets its id from the coordinator in init_transactions().
         self.producer_id = (
-            self._sim._new_producer_id() if self.idempotent and self._txn is None else None
+            self._sim.new_producer_id() if self.idempotent and self._txn is None else None
         )
         self._linger = cfg["linger.ms"] / 1000.0
         self._sticky_linger = cfg["sticky.partitioning.linger.ms"] / 1000.0
@@ -255,14 +257,16 @@ class Producer:
                 # Partitioner.partition would send it; every other case is decided there
                 partition = keyed(key, n)
             else:
-                partition = self._partitioner.partition(topic, key, n, self._env._now)
+                now = self._env._now  # hot path: per record, simpy's clock without the property
+                partition = self._partitioner.partition(topic, key, n, now)
         if partition >= n or partition < -1:
             raise fail(
                 "_UNKNOWN_PARTITION",
                 f"topic {topic!r} has partitions 0..{n - 1}, not {partition} "
                 "(-1, the default, lets the partitioner choose)",
             )
-        now = (timestamp - _EPOCH_MS) / 1000.0 if timestamp else self._env._now
+        # hot path: per record, simpy's clock without the property
+        now = (timestamp - EPOCH_MS) / 1000.0 if timestamp else self._env._now  # hot path
         size = (len(key) if key else 0) + (len(value) if value else 0)
         hdrs = None
         if headers is not None:
@@ -290,12 +294,13 @@ class Producer:
         if batch.waiting:
             # A batch waiting for a request slot grows; message.timeout.ms then counts from its
             # newest record (librdkafka times out each record on its own; a batch stays whole here).
-            batch.created = self._env._now
+            batch.created = self._env._now  # hot path: per record
         if len(records) >= self._max_records or batch.nbytes >= self._max_bytes:
             self._send(batch)
 
     def _open_batch(self, topic, partition) -> _Batch:
-        batch = self._batches[(topic, partition)] = _Batch(topic, partition, self._env._now)
+        now = self._env._now  # hot path: per batch, simpy's clock without the property
+        batch = self._batches[(topic, partition)] = _Batch(topic, partition, now)
         ev = self._sim.env.timeout(self._linger)
         ev.callbacks.append(lambda _ev, b=batch: self._send(b) if b.open else None)
         return batch
@@ -414,7 +419,7 @@ class Producer:
             self._sim.transactions.appended(
                 txn, batch.topic, batch.partition, first, len(batch.records)
             )
-        self._sim._signal_data()
+        self._sim.signal_data()
         if self._config["acks"] == "0":
             self._delivered(batch, -1)
             return
@@ -514,6 +519,17 @@ class Producer:
                     msg = Message(batch.topic, batch.partition, offset, batch.records[i])
                     self._reports.append((cb, error, msg))
 
+    # -- simulator extras ------------------------------------------------------------------
+
+    @property
+    def config(self) -> Mapping:
+        """The resolved configuration (defaults filled in), read-only."""
+        return MappingProxyType(self._config)
+
+    def lose_acks(self, n: int) -> None:
+        """Lose the next ``n`` acknowledgements on the way back (``Simulation.lose_acks`` checks ``n``)."""
+        self._lose_acks += n
+
     def poll(self, timeout: float = 0) -> int:
         """Serve delivery callbacks; wait up to ``timeout`` virtual seconds for one. Returns how many ran.
 
@@ -524,9 +540,9 @@ class Producer:
             raise RuntimeError("Producer has been closed")
         wait = _timeout(timeout) if timeout.__class__ is not int else timeout
         if wait and not self._reports:
-            self._sim._require_outside_run("Producer.poll with a timeout")
+            self._sim.require_outside_run("Producer.poll with a timeout")
             deadline = self._sim.now + (float("inf") if wait < 0 else wait)
-            while not self._reports and self.in_flight and self._sim._advance(deadline):
+            while not self._reports and self.in_flight and self._sim.advance(deadline):
                 pass
         served = 0
         while self._reports:
@@ -543,11 +559,11 @@ class Producer:
         if self._closed:
             raise RuntimeError("Producer has been closed")
         wait = _timeout(timeout)
-        self._sim._require_outside_run("Producer.flush")
+        self._sim.require_outside_run("Producer.flush")
         for batch in sorted(self._batches.values(), key=lambda b: (b.topic, b.partition)):
             self._send(batch)
         deadline = self._sim.now + wait
-        while self.in_flight and self._sim._advance(deadline):
+        while self.in_flight and self._sim.advance(deadline):
             pass
         self.poll(0)
         return len(self)
@@ -576,7 +592,7 @@ class Producer:
 
     # -- transactions (eda_sim.broker.transactions has the rules) ------------------------------------
 
-    def _crash(self) -> None:
+    def crash(self) -> None:
         """Stop dead, as a killed process: records still queued for a batch are lost, none is sent.
 
         Requests already on the wire still reach the broker. Use

@@ -33,6 +33,8 @@ Example::
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from eda_sim.broker.share_group import ACCEPT, REJECT, RELEASE, share_group
 from eda_sim.core.errors import KafkaError, KafkaException, fail
@@ -80,14 +82,14 @@ _BROKER_SIDE = ("session.timeout.ms", "heartbeat.interval.ms")
 
 #: Share consumer properties: key -> (default, checker).
 SHARE_CONSUMER = {
-    "bootstrap.servers": (None, _config._str),
-    "client.id": ("rdkafka", _config._str),
-    "group.id": (None, _config._str),
-    "share.acknowledgement.mode": ("implicit", _config._choice("implicit", "explicit")),
-    "max.poll.records": (500, _config._int(1)),
-    "max.poll.interval.ms": (300000, _config._int(1)),
-    "error_cb": (None, _config._callable),
-    "debug": ("", _config._str),
+    "bootstrap.servers": (None, _config.str_value),
+    "client.id": ("rdkafka", _config.str_value),
+    "group.id": (None, _config.str_value),
+    "share.acknowledgement.mode": ("implicit", _config.one_of("implicit", "explicit")),
+    "max.poll.records": (500, _config.int_value(1)),
+    "max.poll.interval.ms": (300000, _config.int_value(1)),
+    "error_cb": (None, _config.callable_value),
+    "debug": ("", _config.str_value),
 }
 
 
@@ -174,12 +176,22 @@ class ShareConsumer:
             return self.unsubscribe()
         self._subscription = frozenset(topics)
         if self.member_id is not None:
-            share_group(self._sim, self.group_id)._assign(f"{self.member_id} changed subscription")
+            share_group(self._sim, self.group_id).reassign(f"{self.member_id} changed subscription")
 
     def subscription(self) -> list:
         """The subscribed topics."""
         self._usable()
         return sorted(self._subscription)
+
+    @property
+    def subscribed_topics(self) -> frozenset:
+        """Simulator extra for the share-group coordinator: the subscribed topics, with no state check."""
+        return self._subscription
+
+    @property
+    def config(self) -> Mapping:
+        """Simulator extra: the resolved configuration (defaults filled in), read-only."""
+        return MappingProxyType(self._config)
 
     def unsubscribe(self) -> None:
         """Leave the share group (records in hand go back to the group) and drop the subscription."""
@@ -193,7 +205,7 @@ class ShareConsumer:
         """A batch of messages (empty if none arrives within ``timeout`` virtual seconds), each acquired for this member."""
         self._usable()
         self._before_poll()
-        self._sim._require_outside_run("ShareConsumer.poll")
+        self._sim.require_outside_run("ShareConsumer.poll")
         if self._errors:
             out, self._errors = self._errors, []
             return out
@@ -201,12 +213,12 @@ class ShareConsumer:
             timeout = float("inf")
         out = self._acquire()
         deadline = self._sim.now + timeout
-        while not out and self._sim._advance(deadline):
+        while not out and self._sim.advance(deadline):
             out = self._acquire()
         return out
 
-    def _poll_in_process(self, timeout: float):
-        """Process-side poll: a generator a SimPy process ``yield from``s."""
+    def poll_in_process(self, timeout: float):
+        """Simulator extra: ``poll`` for a process on the clock, a generator it ``yield from``s."""
         self._usable()
         self._before_poll()
         if self._errors:
@@ -216,7 +228,7 @@ class ShareConsumer:
         if out or timeout <= 0:
             return out
         env = self._sim.env
-        yield env.any_of([self._sim._data_signal, env.timeout(timeout)])
+        yield env.any_of([self._sim.data_signal, env.timeout(timeout)])
         return self._acquire()
 
     def _before_poll(self) -> None:
@@ -235,7 +247,7 @@ class ShareConsumer:
 
     def _acquire(self) -> list:
         if self.member_id is None:
-            self.member_id = self._sim._new_member_id(self.client_id)
+            self.member_id = self._sim.new_member_id(self.client_id)
             share_group(self._sim, self.group_id).join(self)
             self._sim.env.process(self._watchdog(self.member_id))
         got = share_group(self._sim, self.group_id).acquire(
@@ -243,7 +255,7 @@ class ShareConsumer:
         )
         msgs = [ShareMessage(t, p, o, rec, n) for t, p, o, rec, n in got]
         if msgs:
-            self._in_hand = {(m._topic, m._partition, m._offset): None for m in msgs}
+            self._in_hand = {(t, p, o): None for t, p, o, _, _ in got}
         return msgs
 
     # -- acknowledging ------------------------------------------------------------------------
@@ -351,7 +363,7 @@ class ShareConsumer:
         self._in_hand = {}
         self._pending = []
 
-    def _crash(self) -> None:
+    def crash(self) -> None:
         """Stop dead: nothing is acknowledged; the records in hand come back when their locks expire."""
         if self.crashed or self._closed:
             return

@@ -32,7 +32,7 @@ from eda_sim.core.checks import positive as _positive
 from eda_sim.core.errors import KafkaException
 from eda_sim.services.events import Event
 from eda_sim.services.ratelimit import TokenBucket
-from eda_sim.services.service import _declare, new_event, publish
+from eda_sim.services.service import declare_event_types, new_event, publish
 
 
 class Feed:
@@ -227,7 +227,7 @@ class Storm:
         sim.topic(topic)
         self.sim = sim
         self.topic = topic
-        self.name = name or f"storm-{sim._next('storm')}"
+        self.name = name or f"storm-{sim.next_number('storm')}"
         self.records = int(round(self.rate * self.duration))
         if self.records < 1:
             raise ValueError(
@@ -343,7 +343,7 @@ class Source:
         types = produces or sorted(
             {type} if type else {i["type"] for i in items if isinstance(i, dict) and "type" in i}
         )
-        _declare(sim, topic, types, name)
+        declare_event_types(sim, topic, types, name)
         self.process = sim.env.process(self._run(items, start))
 
     def _run(self, items, start: float):
@@ -414,7 +414,7 @@ class DelayedSource:
         key: str | None = None,
         type: str | None = None,
     ):
-        from eda_sim.services.service import _declare
+        from eda_sim.services.service import declare_event_types
 
         if not isinstance(name, str) or not name:
             raise ValueError(f"a DelayedSource needs a non-empty name, got {name!r}")
@@ -465,7 +465,7 @@ class DelayedSource:
             schedule.append((float(at), i, etype, item))
         schedule.sort(key=lambda s: (s[0], s[1]))
         self.schedule = [(at, item) for at, _, _, item in schedule]
-        _declare(sim, topic, sorted({s[2] for s in schedule}), name)
+        declare_event_types(sim, topic, sorted({s[2] for s in schedule}), name)
         self.producer = sim.producer({"client.id": name})
         self.published = 0
         self.process = sim.env.process(self._run(schedule))

@@ -81,7 +81,7 @@ class Member:
         if isinstance(topics, str):
             topics = [topics]
         self.sim = sim
-        self.name = name or f"{group_id}-member-{sim._next('member-name:' + group_id)}"
+        self.name = name or f"{group_id}-member-{sim.next_number('member-name:' + group_id)}"
         if self.name in sim.members:
             raise ValueError(
                 f"a member called {self.name!r} already exists; names: {', '.join(sorted(sim.members))}"
@@ -134,6 +134,11 @@ class Member:
         return self.consumer.member_id
 
     @property
+    def stopping(self) -> bool:
+        """Whether ``stop()`` was called and the member leaves after its current batch."""
+        return self._stopping
+
+    @property
     def alive(self) -> bool:
         """True while the member's process runs."""
         return self._process is not None and self._process.is_alive
@@ -146,12 +151,10 @@ class Member:
         env = self.sim.env
         try:
             while not self._stopping:
-                msgs = yield from consumer._poll_in_process(
-                    self.max_poll_records, self.poll_timeout
-                )
-                if not msgs or msgs[0]._error is not None:
+                msgs = yield from consumer.poll_in_process(self.max_poll_records, self.poll_timeout)
+                if not msgs or msgs[0].error() is not None:
                     continue  # error events come alone and are already in the journal
-                runs = consumer._last_runs
+                runs = consumer.last_runs
                 if self.commit == "before":
                     self._commit()
                 finish = self._finish_times(len(msgs))
@@ -172,7 +175,7 @@ class Member:
                 done = bisect.bisect_right(finish, env.now - started + 1e-12)
                 self._processed(msgs[:done], runs)
                 self._busy = None
-            consumer._crash()
+            consumer.crash()
             self._process = None
 
     def _store_each(self, msgs: list, finish: list):
@@ -211,8 +214,9 @@ class Member:
         i, n = 0, len(msgs)
         for topic, part, first, size in runs:
             k = i
-            while k < n and msgs[k]._partition == part and msgs[k]._topic == topic:
-                if msgs[k]._offset >= first + size:
+            # hot path: per record, the message's fields without method calls
+            while k < n and msgs[k]._partition == part and msgs[k]._topic == topic:  # hot path
+                if msgs[k]._offset >= first + size:  # hot path
                     break
                 k += 1
             if k > i:
@@ -235,20 +239,20 @@ class Member:
         """Stop dead now: records already processed stay processed; nothing is committed."""
         if self.alive:
             self._process.interrupt("crash")
-            if not self.sim._running:
+            if not self.sim.running:
                 # Called from a cell: deliver the interrupt now (it is urgent, so nothing else moves first).
-                while self.alive and self.sim._advance(self.sim.now):
+                while self.alive and self.sim.advance(self.sim.now):
                     pass
         elif not self.consumer.crashed:
-            self.consumer._crash()
+            self.consumer.crash()
 
     def restart(self) -> None:
         """Start again after a crash or a stop, as a new member of the group."""
         if self.alive:
             raise ValueError(f"{self.name} is running; crash or stop it before restarting")
         if self.consumer.crashed:
-            self.consumer._restart()
-        elif self.consumer._closed:
+            self.consumer.restart()
+        elif self.consumer.closed:
             # A clean stop closed the consumer, and a closed consumer cannot be used again (as with
             # confluent-kafka): start a new one with the same settings, as an operator would.
             self.consumer = self.sim.consumer(self._consumer_config)

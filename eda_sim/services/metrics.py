@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 from eda_sim.core.checks import number, seconds
 from eda_sim.core.measures import lag, latency, throughput
-from eda_sim.services.service import _declare, new_event, publish
+from eda_sim.services.service import declare_event_types, new_event, publish
 
 _EPS = 1e-9
 _RATE_KINDS = ("retry_scheduled", "dead_lettered", "failed")
@@ -74,11 +74,11 @@ def _live_subscriptions(sim, topics: dict) -> None:
     for svc in sim.services.values():
         topics.setdefault(svc.name, set()).update(svc.topics)
     for member in sim.members.values():
-        topics.setdefault(member.group_id, set()).update(member.consumer._subscription)
+        topics.setdefault(member.group_id, set()).update(member.consumer.subscribed_topics)
     for gid, group in sim.groups.items():
         subs = topics.setdefault(gid, set())
         for consumer in group.members.values():
-            subs.update(consumer._subscription)
+            subs.update(consumer.subscribed_topics)
 
 
 def _groups(rows, sim) -> dict:
@@ -462,7 +462,7 @@ class AlertMonitor:
         self.bucket = float(bucket if bucket is not None else interval)
         self.raised = {r.name: False for r in rules}
         self.producer = sim.producer({"client.id": "monitor"})
-        _declare(sim, topic, ALERT_TYPES, self.producer.name)
+        declare_event_types(sim, topic, ALERT_TYPES, self.producer.name)
         self._window = _Window(sim)
         self._evaluated = -1  # index of the last bucket evaluated
         self._stopping = False

@@ -281,19 +281,19 @@ class InstanceReorder:
         inst = self.instance
         consumer = inst.consumer
         self._forget_lost(consumer)
-        batch = bool(msgs) and msgs[0]._error is None
+        batch = bool(msgs) and msgs[0].error() is None
         if batch:
             if inst.commit == "before":
                 for m in msgs:
                     consumer.store_offsets(m)
-                inst._commit()
-                inst._committed_batch = msgs
+                inst.commit_stored()
+                inst.committed_batch = msgs
             for m in msgs:
                 yield from self._push(m)
-            inst._committed_batch = None
+            inst.committed_batch = None
         flushed = yield from self._flush_quiet()
         if (batch or flushed) and inst.commit == "after":
-            inst._commit()
+            inst.commit_stored()
 
     def held(self, tp: tuple | None = None) -> list:
         """(topic, partition, offset) of the records in this instance's buffers (or ``tp``'s), not yet handled."""
@@ -312,7 +312,7 @@ class InstanceReorder:
             self._member = consumer.member_id
             self._parts.clear()
             return
-        owned = set(consumer._assignment)
+        owned = set(consumer.owned_partitions)
         for tp in [tp for tp in self._parts if tp not in owned]:
             if inst.commit == "before":
                 inst.service.at_risk.update(self.held(tp))
@@ -320,20 +320,19 @@ class InstanceReorder:
 
     def _push(self, m):
         inst = self.instance
-        tp = (m._topic, m._partition)
+        offset = m._offset  # hot path: per record, the field without a method call
+        tp = (m._topic, m._partition)  # hot path
         part = self._parts.get(tp)
-        if (
-            part is None or m._offset <= part.last_offset
-        ):  # new, or rewound by a rebalance: start over
+        if part is None or offset <= part.last_offset:  # new, or rewound by a rebalance: start over
             part = self._parts[tp] = _Partition(self.window, self._late)
-        part.last_offset = m._offset
+        part.last_offset = offset
         part.last_arrival = inst.sim.now
         try:
             event = Event.from_json(m.value())
         except Exception:  # noqa: BLE001 - no event time to order by: dead-lettered as malformed now
-            yield from inst._handle(m)
+            yield from inst.handle_record(m)
         else:
-            heapq.heappush(part.held, m._offset)
+            heapq.heappush(part.held, offset)
             part.buffer.push(_Held(event.time, m, event))
             yield from self._handle_ready(part)
         self._store(tp, part)
@@ -342,8 +341,8 @@ class InstanceReorder:
         inst = self.instance
         while part.ready:
             held = part.ready.popleft()
-            yield from inst._handle(held.message)
-            part.release(held.message._offset)
+            yield from inst.handle_record(held.message)
+            part.release(held.message._offset)  # hot path: per record
 
     def _flush_quiet(self):
         now = self.instance.sim.now
@@ -360,7 +359,7 @@ class InstanceReorder:
 
     def _store(self, tp, part) -> None:
         consumer = self.instance.consumer
-        if self.instance.commit == "before" or tp not in consumer._assignment:
+        if self.instance.commit == "before" or tp not in consumer._assignment:  # hot path
             return  # a partition revoked meanwhile: its new owner starts from the committed offset
         consumer.store_offsets(offsets=[TopicPartition(tp[0], tp[1], part.next_to_commit())])
 
@@ -371,16 +370,16 @@ class InstanceReorder:
         svc = inst.service
         sim = inst.sim
         m, event = held.message, held.event
-        part = self._parts.get((m._topic, m._partition))
+        part = self._parts.get((m.topic(), m.partition()))
         inbox = svc.inbox
-        if inbox is not None and event.id in inbox._index:
+        if inbox is not None and event.id in inbox:
             # Settled by an earlier delivery: one outcome per event, not a late copy as well.
-            inst._duplicate(m, event, "", "", m._rec[0], sim.now, 0)
+            inst.settle_duplicate(m, event, "", "", m.time(), sim.now, 0)
             if part is not None:
-                part.release(m._offset)
+                part.release(m.offset())
             return
-        target = late_topic(sim, m._topic)
-        partition = m._partition if m._partition < sim.topic(target).partition_count else -1
+        target = late_topic(sim, m.topic())
+        partition = m.partition() if m.partition() < sim.topic(target).partition_count else -1
         headers = list(m.headers() or []) + [(H_LATE_REASON, reason)]
         svc.producer.produce(
             target,
@@ -394,9 +393,9 @@ class InstanceReorder:
             "late",
             inst.consumer.member_id or inst.name,
             svc.name,
-            m._topic,
-            m._partition,
-            m._offset,
+            m.topic(),
+            m.partition(),
+            m.offset(),
             1,
             f"{event.type} {event.id}: {reason} -> {target}",
         )
@@ -408,10 +407,10 @@ class InstanceReorder:
                 event.type,
                 event.correlation_id,
                 event.causation_id or "",
-                m._topic,
-                m._partition,
-                m._offset,
-                m._rec[0],
+                m.topic(),
+                m.partition(),
+                m.offset(),
+                m.time(),
                 sim.now,
                 sim.now,
                 "late",
@@ -422,7 +421,7 @@ class InstanceReorder:
         if inbox is not None:
             inbox.add(event.id, sim.now, inst.name, "late")
         if part is not None:
-            part.release(m._offset)
+            part.release(m.offset())
 
 
 def late_events(sim, topic: str):

@@ -147,7 +147,7 @@ def new_event(
     id: str | None = None,
 ) -> Event:
     """An event stamped now with a deterministic id; with ``parent``, it continues the parent's trace."""
-    eid = id or f"evt-{sim._next('event'):06d}"
+    eid = id or f"evt-{sim.next_number('event'):06d}"
     correlation = parent.correlation_id if parent is not None else eid
     return Event.create(
         type,
@@ -161,7 +161,8 @@ def new_event(
     )
 
 
-def _declare(sim, topic: str, types, who: str) -> None:
+def declare_event_types(sim, topic: str, types, who: str) -> None:
+    """Record in ``sim.event_catalog`` that ``who`` writes events of ``types`` to ``topic`` (the flow picture reads it)."""
     catalog = sim.event_catalog
     for t in types:
         if not isinstance(t, str) or not t:
@@ -289,7 +290,7 @@ class Service:
         self.producer = sim.producer({"client.id": name})
         for topic, types in (produces or {}).items():
             sim.topic(topic)
-            _declare(sim, topic, types, name)
+            declare_event_types(sim, topic, types, name)
         self.instances: list = []
         for _ in range(instances):
             self.add_instance()
@@ -298,6 +299,11 @@ class Service:
                 f"a service called {name!r} exists already; services: {', '.join(sorted(sim.services))}"
             )
         sim.services[name] = self
+
+    @property
+    def consumer_config(self) -> dict:
+        """The consumer configuration each instance starts from (a copy)."""
+        return dict(self._config)
 
     def __repr__(self) -> str:
         alive = sum(1 for i in self.instances if i.alive)
@@ -312,7 +318,7 @@ class Service:
     def remove_instance(self) -> ServiceInstance | None:
         """Stop the newest running instance cleanly; it leaves the group after its current batch."""
         for inst in reversed(self.instances):
-            if inst.alive and not inst._stopping:
+            if inst.alive and not inst.stopping:
                 inst.stop()
                 return inst
         return None
@@ -320,7 +326,7 @@ class Service:
     @property
     def running(self) -> int:
         """How many instances are running and not stopping."""
-        return sum(1 for i in self.instances if i.alive and not i._stopping)
+        return sum(1 for i in self.instances if i.alive and not i.stopping)
 
     def dropped(self, topic: str, partition: int) -> set:
         """Offsets of ``topic``-``partition`` this service dropped under at-most-once, finished or not.
@@ -344,9 +350,7 @@ class ServiceInstance(Member):
     def __init__(self, service: Service, name: str):
         self.service = service
         self._reorder = None
-        self._committed_batch = (
-            None  # with commit="before": the batch committed and not yet handled
-        )
+        self.committed_batch = None  # with commit="before": the batch committed and not yet handled
         if (
             service.reorder is not None
         ):  # checked before the member exists: a bad window leaves no member behind
@@ -362,7 +366,7 @@ class ServiceInstance(Member):
             commit=service.commit,
             max_poll_records=service.max_in_flight,
             poll_timeout=service.poll_timeout,
-            config={**service._config, "enable.auto.offset.store": False},
+            config={**service.consumer_config, "enable.auto.offset.store": False},
         )
 
     # Each record waits on the clock once per try (its processing time) and between tries (the
@@ -374,36 +378,34 @@ class ServiceInstance(Member):
         consumer = self.consumer
         try:
             while not self._stopping:
-                msgs = yield from consumer._poll_in_process(
-                    self.max_poll_records, self.poll_timeout
-                )
+                msgs = yield from consumer.poll_in_process(self.max_poll_records, self.poll_timeout)
                 if (
                     self._reorder is not None
                 ):  # holds events back by event time and stores offsets itself
                     yield from self._reorder.step(msgs)
                     continue
-                if not msgs or msgs[0]._error is not None:
+                if not msgs or msgs[0].error() is not None:
                     continue
                 if self.commit == "before":
                     for m in msgs:
                         consumer.store_offsets(m)
-                    self._commit()
-                    self._committed_batch = msgs
+                    self.commit_stored()
+                    self.committed_batch = msgs
                 for m in msgs:
-                    yield from self._handle(m)
-                    tp = (m._topic, m._partition)
-                    if tp in consumer._assignment and not (consumer.crashed or consumer._closed):
-                        consumer._stored[tp] = (
-                            m._offset + 1
-                        )  # what store_offsets(m) does, without its checks
+                    yield from self.handle_record(m)
+                    # hot path: per record, what store_offsets(m) does without its checks
+                    tp = (m._topic, m._partition)  # hot path
+                    owned = tp in consumer._assignment  # hot path
+                    if owned and not (consumer.crashed or consumer._closed):  # hot path
+                        consumer._stored[tp] = m._offset + 1  # hot path
                     else:
                         try:
                             consumer.store_offsets(m)
                         except KafkaException:
                             pass  # revoked while we handled it: the new owner starts from the committed offset
-                self._committed_batch = None
+                self.committed_batch = None
                 if self.commit == "after":
-                    self._commit()
+                    self.commit_stored()
             if self._reorder is not None and self.commit == "before":
                 self.service.at_risk.update(
                     self._reorder.held()
@@ -415,23 +417,25 @@ class ServiceInstance(Member):
                 self.commit == "before"
             ):  # everything polled was committed: what is not finished is at risk
                 at_risk = self.service.at_risk
-                if self._committed_batch is not None:
+                if self.committed_batch is not None:
                     at_risk.update(
-                        (m._topic, m._partition, m._offset) for m in self._committed_batch
+                        (m.topic(), m.partition(), m.offset()) for m in self.committed_batch
                     )
                 if self._reorder is not None:
                     at_risk.update(self._reorder.held())
-            self._committed_batch = None
-            consumer._crash()
+            self.committed_batch = None
+            consumer.crash()
             self._process = None
 
-    def _handle(self, m):
+    def handle_record(self, m):
         """Handle one record, a generator that yields a timeout per wait (the reorder policy uses it too)."""
         svc = self.service
         sim = self.sim
         env = sim.env
-        started = env._now
-        rec = m._rec
+        # hot path: per record, simpy's clock and the message's fields without method calls
+        started = env._now  # hot path
+        rec = m._rec  # hot path
+        topic, partition, offset = m._topic, m._partition, m._offset  # hot path
         produced = rec[0]
         try:
             if svc.value_deserializer is None:
@@ -450,8 +454,8 @@ class ServiceInstance(Member):
             self._span(event, cid, cause, m, produced, started, "skipped", 0, "")
             return
         inbox = svc.inbox
-        if inbox is not None and event.id in inbox._index:
-            self._duplicate(m, event, cid, cause, produced, started, 0)
+        if inbox is not None and event.id in inbox._index:  # hot path: per event
+            self.settle_duplicate(m, event, cid, cause, produced, started, 0)
             return
         if svc.schemas:
             schema = svc.schemas.get(event.type)
@@ -480,11 +484,11 @@ class ServiceInstance(Member):
             wait = processing_seconds(pt, sim.random) if callable(pt) else pt
             if wait:
                 yield env.timeout(wait)
-            if inbox is not None and event.id in inbox._index:
+            if inbox is not None and event.id in inbox._index:  # hot path: per event
                 # Another instance finished the same event while this one worked on it (a rebalance
                 # handed the partition over mid-batch). The inbox's insert and the side effect are
                 # one transaction, so the unique constraint refuses it and nothing happens twice.
-                self._duplicate(m, event, cid, cause, produced, started, attempt - 1)
+                self.settle_duplicate(m, event, cid, cause, produced, started, attempt - 1)
                 return
             ctx = Context(sim, svc, self, event, attempt)
             try:
@@ -499,9 +503,9 @@ class ServiceInstance(Member):
                     "retry_scheduled",
                     self.consumer.member_id or self.name,
                     svc.name,
-                    m._topic,
-                    m._partition,
-                    m._offset,
+                    topic,
+                    partition,
+                    offset,
                     1,
                     f"{type(err).__name__}: {err}; try {attempt + 1} in {delay:g} s",
                 )
@@ -509,11 +513,12 @@ class ServiceInstance(Member):
                     yield env.timeout(delay)
                 continue
             break
-        now = env._now
-        if ctx._out:
+        now = env._now  # hot path
+        out = ctx._out  # hot path: per event, the events the handler emitted
+        if out:
             try:
-                for topic, ev in ctx._out:
-                    publish(svc.producer, topic, ev)
+                for to, ev in out:
+                    publish(svc.producer, to, ev)
             except (KafkaException, TypeError, ValueError) as err:
                 # The broker or the client refused an emitted event (too large, topic deleted):
                 # the handling did not complete, so the event is dead-lettered with the reason.
@@ -528,9 +533,9 @@ class ServiceInstance(Member):
             "handled",
             self.consumer.member_id or self.name,
             svc.name,
-            m._topic,
-            m._partition,
-            m._offset,
+            topic,
+            partition,
+            offset,
             1,
             f"{event.type} {event.id} after {attempt} tries"
             if attempt > 1
@@ -544,9 +549,9 @@ class ServiceInstance(Member):
                 event.type,
                 cid,
                 cause,
-                m._topic,
-                m._partition,
-                m._offset,
+                topic,
+                partition,
+                offset,
                 produced,
                 started,
                 now,
@@ -560,11 +565,11 @@ class ServiceInstance(Member):
         svc = self.service
         text = f"{type(err).__name__}: {err}"
         inbox = svc.inbox
-        eid = event.id if event is not None else f"{m._topic}-{m._partition}@{m._offset}"
-        if inbox is not None and eid in inbox._index:
+        eid = event.id if event is not None else f"{m.topic()}-{m.partition()}@{m.offset()}"
+        if inbox is not None and eid in inbox:
             # Settled by an earlier delivery (a redelivery after a crash or a rebalance): one
             # outcome per event, so an idempotent service does not dead-letter it a second time.
-            self._duplicate(m, event, "", "", produced, started, attempts, eid=eid)
+            self.settle_duplicate(m, event, "", "", produced, started, attempts, eid=eid)
             return
         if svc.dead_letter:
             name = svc.dead_letter if isinstance(svc.dead_letter, str) else None
@@ -575,9 +580,9 @@ class ServiceInstance(Member):
                 "failed",
                 self.consumer.member_id or self.name,
                 svc.name,
-                m._topic,
-                m._partition,
-                m._offset,
+                m.topic(),
+                m.partition(),
+                m.offset(),
                 1,
                 f"{text}; no dead-letter topic: skipped",
             )
@@ -594,9 +599,9 @@ class ServiceInstance(Member):
                     etype,
                     cid,
                     cause,
-                    m._topic,
-                    m._partition,
-                    m._offset,
+                    m.topic(),
+                    m.partition(),
+                    m.offset(),
                     produced,
                     started,
                     self.sim.now,
@@ -618,7 +623,8 @@ class ServiceInstance(Member):
                 text,
             )
 
-    def _duplicate(self, m, event, cid, cause, produced, started, attempts, eid=None) -> None:
+    def settle_duplicate(self, m, event, cid, cause, produced, started, attempts, eid=None) -> None:
+        """Account for an event the inbox has seen already: journal row and span, no effect."""
         svc = self.service
         svc.inbox.refused += 1
         eid = event.id if event is not None else eid
@@ -628,9 +634,9 @@ class ServiceInstance(Member):
             "duplicate_skipped",
             self.consumer.member_id or self.name,
             svc.name,
-            m._topic,
-            m._partition,
-            m._offset,
+            m.topic(),
+            m.partition(),
+            m.offset(),
             1,
             f"{etype} {eid} already in the inbox"
             + ("" if settled == "handled" else f" ({settled})"),
@@ -644,9 +650,9 @@ class ServiceInstance(Member):
                     etype,
                     "",
                     "",
-                    m._topic,
-                    m._partition,
-                    m._offset,
+                    m.topic(),
+                    m.partition(),
+                    m.offset(),
                     produced,
                     started,
                     self.sim.now,
@@ -669,9 +675,9 @@ class ServiceInstance(Member):
                 event.type,
                 cid,
                 cause,
-                m._topic,
-                m._partition,
-                m._offset,
+                m.topic(),
+                m.partition(),
+                m.offset(),
                 produced,
                 started,
                 self.sim.now,
@@ -681,7 +687,8 @@ class ServiceInstance(Member):
             )
         )
 
-    def _commit(self) -> None:
+    def commit_stored(self) -> None:
+        """Commit the stored offsets now; a refusal is in the journal, not raised."""
         try:
             self.consumer.commit(asynchronous=False)
         except KafkaException:

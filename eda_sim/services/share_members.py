@@ -102,7 +102,7 @@ class ShareWorker:
         journal = self.sim.journal
         try:
             while not self._stopping:
-                msgs = yield from consumer._poll_in_process(self.poll_timeout)
+                msgs = yield from consumer.poll_in_process(self.poll_timeout)
                 for msg in msgs:
                     if msg.error() is not None:
                         continue  # an error event (an unknown topic): nothing to process
@@ -126,7 +126,7 @@ class ShareWorker:
             consumer.close()
             self._process = None
         except simpy.Interrupt:
-            consumer._crash()
+            consumer.crash()
             self._process = None
 
     def _outcome(self, msg) -> AcknowledgeType:
@@ -146,8 +146,8 @@ class ShareWorker:
         """Stop dead now: nothing acknowledged; the group gets the records back when their locks expire."""
         if self.alive:
             self._process.interrupt("crash")
-            if not self.sim._running:
-                while self.alive and self.sim._advance(self.sim.now):
+            if not self.sim.running:
+                while self.alive and self.sim.advance(self.sim.now):
                     pass
 
     def restart(self) -> None:

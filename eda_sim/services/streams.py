@@ -121,7 +121,8 @@ class StreamApp:
         self.max_poll_records = max_poll_records
         self._n_instances = instances
         self.instances: list = []
-        self._standby: dict = {}  # (instance name, partition) -> changelog offset its copy reached
+        #: (instance name, partition) -> the changelog offset that instance's standby copy reached
+        self.standby_offsets: dict = {}
 
     def __repr__(self) -> str:
         return f"<StreamApp {self.name}: steps {[s[0] for s in self.steps]}>"
@@ -254,9 +255,9 @@ class StreamApp:
 
     # -- standby replicas --------------------------------------------------------------
 
-    def _standby_follow(self) -> None:
-        """Live instances that do not own a partition keep a standby copy of up to
-        ``standby_replicas`` partitions' stores warm (applied up to the changelog's end)."""
+    def follow_standbys(self) -> None:
+        """Keep standby copies warm: live instances that do not own a partition follow up to
+        ``standby_replicas`` partitions' stores (applied up to the changelog's end)."""
         if not self.standby_replicas:
             return
         live = sorted((i for i in self.instances if i.alive), key=lambda i: i.name)
@@ -265,7 +266,7 @@ class StreamApp:
         for p in range(self.partitions):
             hosts = [i for i in live if i.name != owners.get(p)][: self.standby_replicas]
             for inst in hosts:
-                self._standby[(inst.name, p)] = logs[p].log_end_offset
+                self.standby_offsets[(inst.name, p)] = logs[p].log_end_offset
 
 
 class _Task:
@@ -324,27 +325,26 @@ class StreamInstance(Member):
         # Each run of the process has its own producer (changelog, results, late records); a crash
         # loses what it had queued, which is safe because a commit flushes it first.
         self.producer = sim.producer({"client.id": f"{self.name}-producer-{self._runs}"})
-        for key in [k for k in app._standby if k[0] == self.name]:
-            del app._standby[key]  # a standby copy in this process's memory is gone too
+        for key in [k for k in app.standby_offsets if k[0] == self.name]:
+            del app.standby_offsets[key]  # a standby copy in this process's memory is gone too
         last_commit = env.now
         try:
             while not self._stopping:
-                msgs = yield from consumer._poll_in_process(
-                    self.max_poll_records, self.poll_timeout
-                )
+                msgs = yield from consumer.poll_in_process(self.max_poll_records, self.poll_timeout)
                 yield from self._sync_tasks()
-                app._standby_follow()
+                app.follow_standbys()
+                # hot path: per record, the message's fields and what store_offsets(m) does
                 for m in msgs:
-                    if m._error is not None:
+                    if m._error is not None:  # hot path
                         continue
-                    tp = (m._topic, m._partition)
-                    task = self.tasks.get(m._partition)
-                    if task is None or tp not in consumer._assignment:
+                    tp = (m._topic, m._partition)  # hot path
+                    task = self.tasks.get(tp[1])
+                    if task is None or tp not in consumer._assignment:  # hot path
                         continue  # revoked since the poll: the new owner reads it again
                     if app.processing_time:
                         yield env.timeout(app.processing_time)
                     self._process_record(task, m)
-                    consumer._stored[tp] = m._offset + 1
+                    consumer._stored[tp] = m._offset + 1  # hot path
                     self.processed_total += 1
                 if env.now - last_commit >= app.commit_interval:
                     yield from self._commit_stored()
@@ -354,7 +354,7 @@ class StreamInstance(Member):
             self._process = None
         except simpy.Interrupt:
             self.sim.crash(self.producer)  # what it had queued dies with the process
-            consumer._crash()
+            consumer.crash()
             self.tasks = {}
             self._process = None
 
@@ -365,7 +365,8 @@ class StreamInstance(Member):
             task.flush_clock()
         while self.producer.in_flight:
             yield self.sim.env.timeout(0.001)
-        if any(tp in self.consumer._stored for tp in self.consumer._assignment):
+        stored = self.consumer.stored_offsets
+        if any(tp in stored for tp in self.consumer.owned_partitions):
             try:
                 self.consumer.commit(asynchronous=False)
             except KafkaException:
@@ -374,12 +375,12 @@ class StreamInstance(Member):
     def _sync_tasks(self):
         """Create (restoring) tasks for newly assigned partitions; drop revoked ones."""
         app = self.app
-        owned = {p for (t, p) in self.consumer._assignment if t == app.source}
+        owned = {p for (t, p) in self.consumer.owned_partitions if t == app.source}
         for p in [p for p in self.tasks if p not in owned]:
             del self.tasks[p]
         for p in sorted(owned - set(self.tasks)):
             log = self.sim.topic(app.changelog).partitions[p]
-            start = app._standby.get((self.name, p), 0)
+            start = app.standby_offsets.get((self.name, p), 0)
             restored = restore(log, start)
             seconds = restored.records * app.restore_time
             if seconds:
@@ -411,12 +412,13 @@ class StreamInstance(Member):
     def _process_record(self, task: _Task, m) -> None:
         app = self.app
         store = task.store
+        offset, rec = m._offset, m._rec  # hot path: per record, the fields without method calls
         try:
-            event = Event.from_json(m._rec[2])
+            event = Event.from_json(rec[2])
         except (ValueError, TypeError, UnicodeDecodeError):
-            self._late(m, None, f"undecodable record at offset {m._offset}")
+            self._late(m, None, f"undecodable record at offset {offset}")
             return
-        if m._offset <= store.applied:
+        if offset <= store.applied:
             app.duplicates += 1  # its effect is already in the restored state
             if app.dedupe:
                 # Skip it, but let it move the stream time as it did the first time: the windows it
@@ -429,7 +431,7 @@ class StreamInstance(Member):
             if kind == "apply":
                 value = fn(value)
                 if value is None:
-                    store.applied = max(store.applied, m._offset)
+                    store.applied = max(store.applied, offset)
                     return
             else:
                 k = str(value.get(opt))
@@ -441,13 +443,13 @@ class StreamInstance(Member):
         agg = task.agg
         why = agg.is_late(event.time)
         wm = agg.watermark
-        trace = [self.sim.now, m._partition, key, event.time, wm, bool(why)]
+        trace = [self.sim.now, m.partition(), key, event.time, wm, bool(why)]
         if app.keep_timeline:
             app.trace.append(trace)
         if why:
             agg.push(key, event.time)  # refused: it lands in agg.late, with the reason
             self._late(m, key, why)
-            store.applied = max(store.applied, m._offset)
+            store.applied = max(store.applied, offset)
             return
         missed = len(agg.missed)
         emitted = agg.push(key, event.time, value.get(field, 0.0) if field else 1.0)
@@ -467,10 +469,10 @@ class StreamInstance(Member):
         for k, start in agg.changed:
             slot = agg.windows.get((k, start))
             if slot is not None:
-                store.put(f"{k}@{start!r}", slot, m._offset)
+                store.put(f"{k}@{start!r}", slot, offset)
         for k, start in agg.removed:
             if (k, start) not in agg.windows:  # gone, not merged into a session under the same key
-                store.put(f"{k}@{start!r}", None, m._offset)
+                store.put(f"{k}@{start!r}", None, offset)
         if agg.removed:
             task.flush_clock()
         for e in emitted:
@@ -494,11 +496,11 @@ class StreamInstance(Member):
         app = self.app
         self.producer.produce(
             app.late_topic,
-            m._rec[2],
-            m._rec[1],
-            partition=m._partition,
+            m.value(),
+            m.key(),
+            partition=m.partition(),
             headers=[(H_LATE_REASON, why.encode())],
         )
         self.sim.journal.write(
-            "late", self.name, app.name, m._topic, m._partition, m._offset, 1, why
+            "late", self.name, app.name, m.topic(), m.partition(), m.offset(), 1, why
         )

@@ -448,7 +448,7 @@ def _why_waiting(sim, svc_name: str, e, now: float) -> str:
     owner = group.owner.get(tp) if group is not None else None
     consumer = group.members.get(owner) if owner is not None else None
     if consumer is not None and consumer.crashed:
-        timeout = consumer._config["session.timeout.ms"] / 1000.0
+        timeout = consumer.config["session.timeout.ms"] / 1000.0
         return (
             f"{head}: {e.topic}-{e.partition} is still assigned to {owner}, which crashed; the group "
             f"reassigns it only after session.timeout.ms ({timeout:g} s) without heartbeats{none_running}"

@@ -104,7 +104,7 @@ from eda_sim.kafka import config as _config
 from eda_sim.kafka.admin import ClusterMetadata, PartitionMetadata, TopicMetadata
 from eda_sim.kafka.consumer import check_subscription
 from eda_sim.kafka.message import (
-    _EPOCH_MS,
+    EPOCH_MS,
     OFFSET_BEGINNING,
     OFFSET_END,
     OFFSET_INVALID,
@@ -566,7 +566,7 @@ def _now_ms() -> int:
 
 
 def _sim_seconds(ms: int) -> float:
-    return (ms - _EPOCH_MS) / 1000.0
+    return (ms - EPOCH_MS) / 1000.0
 
 
 class RedisMessage(Message):
@@ -630,13 +630,13 @@ def _error_message(code: str, reason: str) -> RedisMessage:
 # ----------------------------------------------------------------------------- config
 
 
-_EXTRA_COMMON = {"socket.timeout.ms": (2000, _config._int(1))}
+_EXTRA_COMMON = {"socket.timeout.ms": (2000, _config.int_value(1))}
 _CONSUMER_SCHEMA = {
     **_config.CONSUMER,
     **_EXTRA_COMMON,
-    "group.instance.id": (None, _config._str),
-    "redis.claim.idle.ms": (30000, _config._int(0)),
-    "redis.partition.ownership": ("leased", _config._choice("leased", "shared")),
+    "group.instance.id": (None, _config.str_value),
+    "redis.claim.idle.ms": (30000, _config.int_value(0)),
+    "redis.partition.ownership": ("leased", _config.one_of("leased", "shared")),
 }
 _PRODUCER_SCHEMA = {**_config.PRODUCER, **_EXTRA_COMMON}
 
@@ -2012,7 +2012,7 @@ class RedisService:
                 _xadd_args(
                     stream_key(topic, p),
                     maxlen,
-                    int(round(ev.time * 1000)) + _EPOCH_MS,
+                    int(round(ev.time * 1000)) + EPOCH_MS,
                     ev.key,
                     ev.to_json(),
                     _encode_headers(hdrs),
