@@ -360,7 +360,7 @@ class Source:
     def emit(self, item) -> None:
         """Publish one item now (a dict becomes an event; str/bytes go out raw).
 
-        A raw value the producer refuses (over ``message.max.bytes``) is not
+        An item the producer refuses (over ``message.max.bytes``) is not
         published: a ``refused`` journal row says why and ``refused`` counts
         it, and the source goes on, as a front end that logs a failed send.
         """
@@ -381,12 +381,19 @@ class Source:
                     f"{self.name}: item has no 'type' and the Source has no type=: {item!r}"
                 )
             key = payload.get(self.key) if self.key else None
-            publish(
-                self.producer,
-                self.topic,
-                new_event(self.sim, etype, payload, key=None if key is None else str(key)),
-                serializer=self.value_serializer,
-            )
+            try:
+                publish(
+                    self.producer,
+                    self.topic,
+                    new_event(self.sim, etype, payload, key=None if key is None else str(key)),
+                    serializer=self.value_serializer,
+                )
+            except KafkaException as err:
+                self.refused += 1
+                self.sim.journal.write(
+                    "refused", self.name, "", self.topic, -1, -1, 1, f"produce() refused it: {err}"
+                )
+                return
         self.published += 1
 
 
@@ -468,6 +475,7 @@ class DelayedSource:
         declare_event_types(sim, topic, sorted({s[2] for s in schedule}), name)
         self.producer = sim.producer({"client.id": name})
         self.published = 0
+        self.refused = 0  # items the producer refused (too large)
         self.process = sim.env.process(self._run(schedule))
 
     def _run(self, schedule):
@@ -481,7 +489,14 @@ class DelayedSource:
             key = payload.get(self.key) if self.key else None
             ev = new_event(self.sim, etype, payload, key=None if key is None else str(key))
             ev = Event.create(ev.type, ev.payload, id=ev.id, key=ev.key, time=item["time"])
-            publish(self.producer, self.topic, ev)
+            try:
+                publish(self.producer, self.topic, ev)
+            except KafkaException as err:  # too large: refused, counted, and the source goes on
+                self.refused += 1
+                self.sim.journal.write(
+                    "refused", self.name, "", self.topic, -1, -1, 1, f"produce() refused it: {err}"
+                )
+                continue
             self.published += 1
         self.producer.poll(0)
 

@@ -74,8 +74,10 @@ import math
 from collections import deque
 from typing import NamedTuple
 
+from eda_sim.core.errors import KafkaException
 from eda_sim.kafka.message import TopicPartition
 from eda_sim.services.events import Event
+from eda_sim.services.retries import H_VALUE_DROPPED
 
 __all__ = [
     "H_LATE_REASON",
@@ -381,14 +383,30 @@ class InstanceReorder:
         target = late_topic(sim, m.topic())
         partition = m.partition() if m.partition() < sim.topic(target).partition_count else -1
         headers = list(m.headers() or []) + [(H_LATE_REASON, reason)]
-        svc.producer.produce(
-            target,
-            value=m.value(),
-            key=m.key(),
-            headers=headers,
-            partition=partition,
-            timestamp=m.timestamp()[1],
-        )
+        try:
+            svc.producer.produce(
+                target,
+                value=m.value(),
+                key=m.key(),
+                headers=headers,
+                partition=partition,
+                timestamp=m.timestamp()[1],
+            )
+        except KafkaException as err:
+            if err.error.name() != "MSG_SIZE_TOO_LARGE":
+                raise
+            # With the late-reason header the record is over message.max.bytes: it goes aside
+            # without its value, as a too-large dead letter does (H_VALUE_DROPPED says so).
+            size = len(m.value() or b"")
+            headers.append((H_VALUE_DROPPED, f"{size} bytes: too large to send aside whole"))
+            svc.producer.produce(
+                target,
+                value=None,
+                key=m.key(),
+                headers=headers,
+                partition=partition,
+                timestamp=m.timestamp()[1],
+            )
         sim.journal.write(
             "late",
             inst.consumer.member_id or inst.name,

@@ -162,3 +162,33 @@ def test_new_event_helper_is_unchanged_for_good_events():
     sim = Simulation(seed=3, name="bad-records")
     ev = new_event(sim, "T", {"a": 1})
     assert Event.from_json(ev.to_json()) == ev
+
+
+def test_a_late_event_too_large_to_send_aside_whole_goes_without_its_value():
+    from eda_sim.services.load import DelayedSource
+    from eda_sim.services.ordering import H_LATE_REASON
+
+    sim = Simulation(seed=3, name="bad-records")
+    sim.create_topic("in", partitions=1)
+    big = {"time": 1.0, "type": "T", "blob": "x" * 999_650, "arrival": 8.0}
+    DelayedSource(sim, "phone", "in", [{"time": 5.0, "type": "T", "arrival": 5.0}, big])
+    svc = Service(sim, "reader", consumes="in", handlers={"T": lambda e, c: None}, reorder=1.0)
+    sim.run(until=10)
+    recon = reconcile(sim, svc).iloc[0]
+    assert (recon.processed, recon.late, recon.balanced) == (1, 1, True)
+    (record,) = sim.topic("in.late").partitions[0].records()
+    headers = dict(record.headers)
+    assert record.value is None and H_LATE_REASON in headers and H_VALUE_DROPPED in headers
+
+
+def test_sources_go_on_past_an_event_too_large_to_produce():
+    from eda_sim.services.load import DelayedSource
+
+    sim = Simulation(seed=3, name="bad-records")
+    sim.create_topic("in", partitions=1)
+    huge = {"type": "T", "blob": "x" * 1_000_000}
+    src = Source(sim, "app", "in", [{"time": 0.1, **huge}, {"time": 0.2, "type": "T"}])
+    late = DelayedSource(sim, "phone", "in", [{"time": 0.3, **huge}, {"time": 0.4, "type": "T"}])
+    sim.run(until=2)
+    assert (src.published, src.refused, late.published, late.refused) == (1, 1, 1, 1)
+    assert sim.topic("in").partitions[0].log_end_offset == 2
