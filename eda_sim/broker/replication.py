@@ -874,7 +874,9 @@ class Cluster:
             return
         node.alive = False
         node.incarnation += 1
-        self._sim.journal.write("broker_crashed", f"broker-{broker}", detail="stopped abruptly")
+        self._sim.journal.write(
+            "broker_crashed", f"broker-{broker}", detail="stopped abruptly", data=(broker,)
+        )
         # open connections break: requests waiting at this leader fail and are retried elsewhere
         for part in self.partitions:
             if part.leader == broker and part.pending:
@@ -1039,7 +1041,9 @@ class Cluster:
             return
         node.alive = True
         node.incarnation += 1
-        self._sim.journal.write("broker_restarted", f"broker-{broker}", detail="back with its logs")
+        self._sim.journal.write(
+            "broker_restarted", f"broker-{broker}", detail="back with its logs", data=(broker,)
+        )
         for part in self.partitions:
             if broker not in part.assignment:
                 continue

@@ -361,13 +361,19 @@ class Broker:
                 if x
             )
         self.topics[name] = topic
+        # on a cluster: the replication factor and each partition's replicas (the first leads)
+        placement = (
+            (rf, tuple(tuple(p.assignment) for p in topic.partitions))
+            if cluster is not None
+            else ()
+        )
         self._sim.journal.write(
             "topic_created",
             "broker",
             topic=name,
             count=partitions,
             detail=note,
-            data=(rf,) if cluster is not None else (),
+            data=placement,
         )
         if (
             cfg["retention.ms"] != TOPIC_DEFAULTS["retention.ms"] or cfg["retention.bytes"] >= 0
@@ -387,6 +393,8 @@ class Broker:
                 f"topic {name!r} has {topic.partition_count} partitions; the new total must be a larger integer, got {total!r}",
             )
         now = self._sim.now
+        first = topic.partition_count
+        data = ()
         if self._sim.cluster is not None:
             topic.partitions.extend(
                 self._sim.cluster.new_partitions(
@@ -397,12 +405,14 @@ class Broker:
                     topic.config,
                 )
             )
+            rf = topic.replication_factor
+            data = (rf, tuple(tuple(p.assignment) for p in topic.partitions[first:]))
         else:
             topic.partitions.extend(
                 PartitionLog(name, i, topic.config, now)
                 for i in range(topic.partition_count, total)
             )
-        self._sim.journal.write("partitions_added", "broker", topic=name, count=total)
+        self._sim.journal.write("partitions_added", "broker", topic=name, count=total, data=data)
         self._sim.on_partitions_changed(name)
         return topic
 

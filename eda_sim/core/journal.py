@@ -58,8 +58,8 @@ COLUMNS = (
 
 #: Every kind of row the core writes, with what it means. The service layer adds its own.
 KINDS = {
-    "topic_created": "a topic was created (count = partitions; data = (replication factor,) on a cluster)",
-    "partitions_added": "a topic grew to more partitions (count = new total)",
+    "topic_created": "a topic was created (count = partitions; data = (replication factor, replicas per partition) on a cluster)",
+    "partitions_added": "a topic grew to more partitions (count = new total; data as topic_created's, new partitions only)",
     "topic_deleted": "a topic was deleted with its records and the groups' offsets for it",
     "produced": "a producer sent a batch to the broker (count = records)",
     "appended": "the broker appended a batch to a partition's log",
@@ -102,9 +102,9 @@ KINDS = {
     "leader_elected": "the controller chose a partition's leader (offset = its log end, count = leader epoch, data = (leader, epoch, ISR))",
     "partition_offline": "a partition's leader failed and no replica may lead it",
     "truncated": "a replica cut its log back to where it agrees with the leader (count = records removed)",
-    "broker_crashed": "a broker stopped abruptly",
+    "broker_crashed": "a broker stopped abruptly (data = (broker,))",
     "broker_fenced": "the controller noticed a crashed broker (after broker.session.timeout.ms)",
-    "broker_restarted": "a crashed broker came back with the logs it had",
+    "broker_restarted": "a crashed broker came back with the logs it had (data = (broker,))",
     "broker_cut": "replication traffic to and from a broker is dropped (a network partition)",
     "broker_healed": "replication traffic to and from a broker flows again",
     "sequence_reset": "an idempotent producer found acknowledged sequences gone from a new leader and restarted its sequence (KIP-360 epoch bump)",

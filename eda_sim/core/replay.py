@@ -36,6 +36,9 @@ class State:
         self.replication: dict = {}  # topic -> replication factor
         self.isr: dict = {}  # (topic, partition) -> tuple of in-sync brokers
         self.offline: set = set()  # (topic, partition) with no leader
+        self.replicas: dict = {}  # (topic, partition) -> brokers holding a replica, preferred first
+        self.leader: dict = {}  # (topic, partition) -> broker the controller last made its leader
+        self.brokers_down: set = set()  # brokers crashed and not restarted
 
     def apply(self, r) -> None:
         """Fold one journal row into this state."""
@@ -101,18 +104,28 @@ class State:
             # which is shorter when records only the old leader had were lost
             tp = (r.topic, r.partition)
             s.log_end[tp] = r.offset
+            s.leader[tp] = r.data[0]
             s.isr[tp] = r.data[2]
             s.offline.discard(tp)
         elif k == "isr_shrunk" or k == "isr_expanded":
             s.isr[(r.topic, r.partition)] = r.data
         elif k == "partition_offline":
             s.offline.add((r.topic, r.partition))
+            s.leader[(r.topic, r.partition)] = -1  # as the controller has it: no one leads
+        elif k == "broker_crashed":
+            s.brokers_down.add(r.data[0])
+        elif k == "broker_restarted":
+            s.brokers_down.discard(r.data[0])
         elif k == "expired":
             s.log_start[(r.topic, r.partition)] = r.offset + r.count
         elif k == "topic_created" or k == "partitions_added":
+            first = s.partitions.get(r.topic, 0) if k == "partitions_added" else 0
             s.partitions[r.topic] = r.count
-            if r.data:  # on a cluster: (replication factor,)
+            if r.data:  # on a cluster: (replication factor, replicas of each new partition)
                 s.replication[r.topic] = r.data[0]
+                for p, replicas in enumerate(r.data[1], start=first):
+                    s.replicas[(r.topic, p)] = replicas
+                    s.leader[(r.topic, p)] = replicas[0]
 
     def read_topics(self, group: str) -> list:
         """The topics ``group`` reads (subscribed to, or committed on)."""

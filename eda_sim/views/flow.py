@@ -52,7 +52,9 @@ def _node(kind: str, name: str) -> str:
     return f"{kind}:{name}"
 
 
-def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOLD) -> nx.DiGraph:
+def flow_graph(
+    sim, time: float | None = None, lag_threshold: int = LAG_THRESHOLD, *, brokers: bool = False
+) -> nx.DiGraph:
     """The flow of events as a directed graph: producers -> topics -> services/groups -> topics.
 
     Node ids are ``"<kind>:<name>"`` with kind ``producer``, ``topic``,
@@ -80,6 +82,18 @@ def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOL
     cluster, topics also carry ``replication`` (the replication factor),
     ``under_replicated`` (partitions whose ISR is smaller) and ``offline``
     (partitions with no leader), which the drawing marks.
+
+    With ``brokers=True`` the graph also has one node per broker (``"broker:<id>"``,
+    kind ``broker``, name ``broker-<id>``) with ``broker`` (its id), ``down``
+    (crashed and not restarted), ``leads`` (partitions it leads) and ``replicas``
+    (partition replicas it holds), and an edge ``broker -> topic`` with ``leads``
+    (how many of the topic's partitions it leads) for each topic it leads
+    partitions of. All of it is replayed from the journal at ``time``: the
+    placement from 'topic_created', leaders from 'leader_elected' and
+    'partition_offline', up and down from 'broker_crashed' and 'broker_restarted'.
+    A crashed leader keeps its partitions until the controller fences it (after
+    ``broker.session.timeout.ms``), as it does in Kafka. Without a cluster there
+    is one broker, ``broker-0``, leading every partition.
     """
     s = _state(sim, time)
     g = nx.DiGraph()
@@ -174,7 +188,53 @@ def flow_graph(sim, time: float | None = None, lag_threshold: int = LAG_THRESHOL
         data["down"] = had_members and data["members"] == 0
         data["lag"] = lag.get(name, 0)
         data["lagging"] = data["lag"] > lag_threshold
+    if brokers:
+        _add_brokers(g, s, len(sim.cluster.nodes) if sim.cluster is not None else 1)
     return g
+
+
+def _add_brokers(g: nx.DiGraph, s, count: int) -> None:
+    """Broker nodes and ``broker -> topic`` leadership edges, from the replayed state ``s``."""
+    leads: dict = defaultdict(lambda: defaultdict(int))  # broker -> topic -> partitions led
+    hosted: dict = defaultdict(int)
+    for topic in sorted(s.partitions):
+        for p in range(s.partitions[topic]):
+            tp = (topic, p)
+            replicas = s.replicas.get(tp, (0,))  # one broker: it holds and leads everything
+            for b in replicas:
+                hosted[b] += 1
+            leader = s.leader.get(tp, replicas[0])
+            if leader >= 0 and tp not in s.offline:
+                leads[leader][topic] += 1
+    for b in range(count):
+        node = _node("broker", str(b))
+        g.add_node(
+            node,
+            kind="broker",
+            name=f"broker-{b}",
+            broker=b,
+            events=0,
+            produced=0,
+            delivered=0,
+            down=b in s.brokers_down,
+            lagging=False,
+            dead_lettering=False,
+            dlt=False,
+            lag=0,
+            members=0,
+            crashed=0,
+            leads=sum(leads[b].values()),
+            replicas=hosted[b],
+        )
+        for topic in sorted(leads[b]):
+            g.add_edge(
+                node,
+                _node("topic", topic),
+                leads=leads[b][topic],
+                events=0,
+                weight=0,
+                declared=False,
+            )
 
 
 def flow_layout(graph: nx.DiGraph) -> dict:
@@ -188,7 +248,26 @@ def flow_layout(graph: nx.DiGraph) -> dict:
     mean rank of their neighbours in the layer before (then by name), which
     keeps edges from crossing where it can; ``x`` is the layer and ``y`` the
     rank, centred. Nothing random: the same graph gives the same positions.
+
+    Broker nodes (``flow_graph(..., brokers=True)``) are not part of the flow:
+    they sit on a row of their own below it, in id order, spread across its
+    width, and leave every other node where it would be without them.
     """
+    brokers = sorted(
+        (n for n in graph if graph.nodes[n].get("kind") == "broker"),
+        key=lambda n: graph.nodes[n]["broker"],
+    )
+    if brokers:
+        pos = flow_layout(graph.subgraph(n for n in graph if n not in set(brokers)))
+        xs = [x for x, _y in pos.values()] or [0.0]
+        lo, hi = min(xs), max(xs)
+        y = min([y for _x, y in pos.values()] or [0.0]) - 1.2
+        width = max(hi - lo, 1.0 * (len(brokers) - 1))
+        left = (lo + hi) / 2 - width / 2
+        for i, node in enumerate(brokers):
+            x = left + width * i / (len(brokers) - 1) if len(brokers) > 1 else (lo + hi) / 2
+            pos[node] = (float(x), float(y))
+        return pos
     nodes = sorted(graph, key=lambda n: (_KIND_ORDER.get(graph.nodes[n].get("kind"), 9), n))
     back = set()
     state: dict = {}
@@ -241,12 +320,19 @@ def flow_layout(graph: nx.DiGraph) -> dict:
     return {n: (float(layer[n]), -float(rank[n])) for n in nodes}
 
 
-_FLOW_FILL = {"producer": "#DCEAF5", "service": "#D5EFE6", "group": "#FBEBCB", "topic": "#F2F2F2"}
+_FLOW_FILL = {
+    "producer": "#DCEAF5",
+    "service": "#D5EFE6",
+    "group": "#FBEBCB",
+    "topic": "#F2F2F2",
+    "broker": "#F6E4EE",
+}
 _FLOW_EDGE = {
     "producer": _OI["blue"],
     "service": _OI["green"],
     "group": _OI["orange"],
     "topic": "#555555",
+    "broker": _OI["purple"],
 }
 
 
@@ -261,7 +347,12 @@ def _wrap(name: str, width: int = 11) -> str:
 
 
 def draw_flow(
-    sim, time: float | None = None, ax=None, lag_threshold: int = LAG_THRESHOLD
+    sim,
+    time: float | None = None,
+    ax=None,
+    lag_threshold: int = LAG_THRESHOLD,
+    *,
+    brokers: bool = False,
 ) -> Figure:
     """Draw :func:`flow_graph`: boxes for producers and services, rounded boxes for topics.
 
@@ -270,11 +361,16 @@ def draw_flow(
     orange ``LAG n`` above ``lag_threshold``, red borders on dead-letter topics
     and a ``→ DLT`` on whoever writes to them. Positions come from
     :func:`flow_layout` of the whole journal, so drawing an earlier ``time``
-    keeps every node where it is now.
+    keeps every node where it is now. ``brokers=True`` adds a row of brokers
+    below the flow (a red dashed ``DOWN`` box for a crashed one), each with
+    dotted lines to the topics whose partitions it leads, labelled with how
+    many (see :func:`flow_graph`).
     """
     t = _check_time(sim, time)
-    graph = flow_graph(sim, time, lag_threshold)
-    pos = flow_layout(flow_graph(sim, None, lag_threshold) if time is not None else graph)
+    graph = flow_graph(sim, time, lag_threshold, brokers=brokers)
+    pos = flow_layout(
+        flow_graph(sim, None, lag_threshold, brokers=brokers) if time is not None else graph
+    )
     with _mpl.matplotlib.rc_context(_STYLE):
         own = ax is None
         fig, ax = _mpl.figure_and_ax(ax, FLOW_SIZE)
@@ -322,9 +418,14 @@ def draw_flow(
                     linestyle="--" if d["down"] else "-",
                 ),
             )
-            if topic:  # a client's counts are on its edges; a topic's size and partitions only here
+            if topic or kind == "broker":  # a client's counts are on its edges
+                text = (
+                    f"{_count(d['events'])} event{'' if d['events'] == 1 else 's'} · {d['partitions']} part."
+                    if topic
+                    else f"{d['replicas']} replica{'' if d['replicas'] == 1 else 's'} · leads {d['leads']}"
+                )
                 ax.annotate(
-                    f"{_count(d['events'])} event{'' if d['events'] == 1 else 's'} · {d['partitions']} part.",
+                    text,
                     (x, y),
                     xytext=(0, -21 if "\n" not in _wrap(d["name"]) else -28),
                     textcoords="offset points",
@@ -373,6 +474,9 @@ def draw_flow(
         to_px = ax.transData.transform
         for a, b in sorted(graph.edges):
             d = graph.edges[a, b]
+            if "leads" in d:  # a broker leading partitions of a topic: not a flow of events
+                _draw_lead(ax, pos[a], pos[b], d["leads"], graph.nodes[a]["down"])
+                continue
             back = pos[b][0] <= pos[a][0]
             width = 0.8 + 2.6 * math.log1p(d["events"]) / math.log1p(top)
             colour = _ALERT if graph.nodes[b].get("dlt") else "#4D4D4D"
@@ -422,6 +526,7 @@ def draw_flow(
                 ("topic", "topic"),
                 ("service", "service (group + producer)"),
                 ("group", "consumer group"),
+                ("broker", "broker (leads partitions)"),
             )
             if any(graph.nodes[n]["kind"] == k for n in graph)
         ]
@@ -433,3 +538,24 @@ def draw_flow(
             frameon=False,
         )
         return fig
+
+
+def _draw_lead(ax, a: tuple, b: tuple, leads: int, down: bool) -> None:
+    """A dotted line from a broker up to a topic it leads partitions of, labelled with how many."""
+    colour = _ALERT if down else _OI["purple"]
+    # stop short of the topic, so the line does not run through its count underneath
+    k = 1 - 0.35 / max(abs(b[1] - a[1]), 0.35)
+    end = (a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k)
+    ax.plot(
+        [a[0], end[0]], [a[1], end[1]], linestyle=":", color=colour, lw=1.3, zorder=1, alpha=0.8
+    )
+    ax.annotate(
+        f"leads {leads}",
+        ((a[0] + b[0]) / 2, a[1] + (b[1] - a[1]) * 0.35),
+        ha="center",
+        va="center",
+        fontsize=7,
+        color=colour,
+        zorder=4,
+        bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8),
+    )

@@ -160,11 +160,16 @@ windows
 # %% [markdown]
 # The flow diagram marks a topic whose partitions run with fewer in-sync replicas than replicas, the
 # first thing to alert on: one more failure and writes stop (or, with unclean election, data goes).
+# With `brokers=True` it adds the brokers underneath, each linked to the topics it leads partitions of.
 
 # %%
 from eda_sim.views import draw_flow
 
-draw_flow(short.sim, time=20.0)
+draw_flow(short.sim, time=20.0, brokers=True)
+
+# %% [markdown]
+# Brokers 1 and 2 are down; broker 0 is up and still leads `payments`. A live leader is not enough:
+# with `min.insync.replicas=2` it refuses the writes, and only the reads go on.
 
 # %%
 refused = short.sim.journal.frame(kind="refused")
