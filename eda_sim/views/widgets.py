@@ -314,10 +314,10 @@ class Controls(W.VBox):
         deadline = sim.now + self.step_horizon
         shown = bytes(self.picture.value)
         for _ in range(STEP_MOMENTS):
-            got = sim.step(max(deadline - sim.now, 0.0))
-            rows += got
-            while sim.env.peek() == sim.now:  # the rest of this instant: one picture per moment
-                rows += sim.step(0.0)
+            if sim.now >= deadline:
+                break
+            got = sim.step(deadline - sim.now)
+            rows += got + _finish_instant(sim)  # one picture per moment, not per event
             if not got or sim.now >= deadline:
                 break
             if all(r.kind in QUIET_KINDS for r in got):
@@ -381,6 +381,14 @@ class Controls(W.VBox):
             f"<pre style='color:#D55E00;margin:0'>{_escape(text)}</pre>" for text in errors
         )
         self.time_label.value = f"t = {sim.now:.3f} s · {sim.journal.written:,} journal rows"
+
+
+def _finish_instant(sim) -> list:
+    """Run every event still due at the current virtual instant; returns the journal rows they wrote."""
+    stored = len(sim.journal)
+    while sim.env.peek() == sim.now:
+        sim._advance(sim.now)
+    return sim.journal.rows()[stored:] if sim.journal.enabled else []
 
 
 def stack_png(figures) -> bytes:
