@@ -11,8 +11,9 @@ REORDER = exercises("03")[1]  # its starter passes 2 of the check's 3 items by i
 
 def test_a_learner_who_replaced_the_check_still_gets_the_real_one(monkeypatch):
     monkeypatch.setattr(nb01, "check_events_vs_commands", lambda answer: "all checks pass ✔")
-    text, points = regrade(nb01.__name__, "check_events_vs_commands", {}, points=10)
-    assert points == 0.0 and "not sorted yet" in text
+    answer = {"UserViewedProduct": "command"}
+    text, points = regrade(nb01.__name__, "check_events_vs_commands", answer, points=10)
+    assert points == 0.0 and "UserViewedProduct is not a command" in text
 
 
 def test_points_scale_the_checks_score():
