@@ -154,3 +154,43 @@ def test_the_reach_scan_sees_a_reach_and_its_hot_path_mark(tmp_path):
     )
     found = {(r.attr, r.hot_path) for r in _reach_tool().reaches(tmp_path)}
     assert found == {("_helper", False), ("_x", False), ("_y", True)}
+
+
+# The public API a learner's code calls: every parameter and return value is annotated.
+ANNOTATED = [
+    "kafka/producer.py",
+    "kafka/consumer.py",
+    "kafka/admin.py",
+    "core/simulation.py",
+    "services/service.py",
+    "services/load.py",
+]
+
+
+def test_the_public_api_has_type_hints():
+    missing = []
+    for rel in ANNOTATED:
+        tree = ast.parse((PACKAGE / rel).read_text(encoding="utf-8"))
+        public = [
+            n for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")
+        ]
+        for owner in [tree, *public]:
+            for fn in owner.body:
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                if fn.name.startswith("_") and fn.name != "__init__":
+                    continue
+                a = fn.args
+                params = [
+                    *a.posonlyargs,
+                    *a.args,
+                    *a.kwonlyargs,
+                    *filter(None, [a.vararg, a.kwarg]),
+                ]
+                unannotated = [
+                    p.arg for p in params if p.arg not in ("self", "cls") and not p.annotation
+                ]
+                if unannotated or (fn.returns is None and fn.name != "__init__"):
+                    name = fn.name if owner is tree else f"{owner.name}.{fn.name}"
+                    missing.append(f"{rel}: {name} {unannotated or ''}")
+    assert not missing, "public functions without type hints:\n" + "\n".join(missing)

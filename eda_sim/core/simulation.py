@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import random
 import weakref
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -45,6 +47,14 @@ from eda_sim.core.errors import fail
 from eda_sim.core.journal import Journal
 from eda_sim.core.measures import lag
 from eda_sim.core.spans import SpanLog
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from eda_sim.broker.topics import Topic
+    from eda_sim.kafka.consumer import Consumer
+    from eda_sim.kafka.producer import Producer
+    from eda_sim.services.members import Member
 
 _SIMULATIONS: weakref.WeakValueDictionary[str, Simulation] = weakref.WeakValueDictionary()
 _FREED: set = set()  # names whose simulation was garbage-collected, for a clearer error
@@ -193,7 +203,7 @@ class Simulation:
                 self._running = False
         return self
 
-    def at(self, time: float, action, *args) -> None:
+    def at(self, time: float, action: Callable[..., Any], *args: Any) -> None:
         """Call ``action(*args)`` at virtual time ``time`` (now or later)."""
         instant(time, "time", not_before=self.now)
         if not callable(action):
@@ -322,7 +332,7 @@ class Simulation:
         partitions: int = 1,
         config: dict | None = None,
         replication_factor: int | None = None,
-    ):
+    ) -> Topic:
         """Create a topic with ``partitions`` partitions (and optional retention config).
 
         With ``Simulation(brokers=N)`` each partition gets ``replication_factor``
@@ -331,15 +341,15 @@ class Simulation:
         """
         return self.broker.create_topic(name, partitions, config, replication_factor)
 
-    def add_partitions(self, name: str, total: int):
+    def add_partitions(self, name: str, total: int) -> Topic:
         """Grow a topic to ``total`` partitions; subscribed groups rebalance."""
         return self.broker.add_partitions(name, total)
 
-    def topic(self, name: str):
+    def topic(self, name: str) -> Topic:
         """The topic called ``name`` (a clear error lists the topics if there is none)."""
         return self.broker.topic(name)
 
-    def producer(self, config: dict | None = None, **settings):
+    def producer(self, config: dict | None = None, **settings: Any) -> Producer:
         """A :class:`~eda_sim.kafka.producer.Producer` bound to this simulation.
 
         Settings may be given as a dict of librdkafka keys or as keyword
@@ -353,7 +363,7 @@ class Simulation:
         self.producers[p.name] = p
         return p
 
-    def consumer(self, config: dict | None = None, **settings):
+    def consumer(self, config: dict | None = None, **settings: Any) -> Consumer:
         """A :class:`~eda_sim.kafka.consumer.Consumer` bound to this simulation."""
         from eda_sim.kafka.consumer import Consumer
 
@@ -361,7 +371,7 @@ class Simulation:
         cfg.setdefault("bootstrap.servers", self.bootstrap_servers)
         return Consumer(cfg, sim=self)
 
-    def member(self, group_id: str, topics, **options):
+    def member(self, group_id: str, topics: list[str], **options: Any) -> Member:
         """Start a group member as a process on the clock; see :class:`~eda_sim.services.members.Member`."""
         from eda_sim.services.members import Member
 
@@ -369,13 +379,13 @@ class Simulation:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def lose_acks(self, producer, n: int = 1) -> None:
+    def lose_acks(self, producer: Producer, n: int = 1) -> None:
         """Make the next ``n`` acknowledgements to ``producer`` get lost on the way back."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a whole number >= 1, got {n!r}")
         producer.lose_acks(n)
 
-    def crash(self, target, at: float | None = None) -> None:
+    def crash(self, target: Member | Consumer | Producer, at: float | None = None) -> None:
         """Crash a Member, Consumer or Producer now or at virtual time ``at``: no commit, no leave."""
         if at is not None and instant(at, "at", not_before=self.now) > self.now:
             return self.at(at, self.crash, target)
@@ -384,7 +394,7 @@ class Simulation:
         else:
             raise TypeError(f"crash() expects a Member or a Consumer, got {type(target).__name__}")
 
-    def restart(self, target, at: float | None = None) -> None:
+    def restart(self, target: Member | Consumer, at: float | None = None) -> None:
         """Restart a crashed Member or Consumer now or at ``at``; it rejoins as a new member."""
         if at is not None and instant(at, "at", not_before=self.now) > self.now:
             return self.at(at, self.restart, target)
@@ -448,7 +458,7 @@ class Simulation:
         if not self._later(at, cluster.set_slow, broker, delay):
             cluster.set_slow(broker, delay)
 
-    def faults(self, schedule) -> None:
+    def faults(self, schedule: Iterable[tuple]) -> None:
         """Schedule broker faults: ``(time, action, broker[, delay])`` steps.
 
         ``action`` is one of ``crash``, ``restart``, ``cut``, ``heal``, ``slow``
@@ -484,7 +494,7 @@ class Simulation:
             )
         return self.groups[group_id]
 
-    def offsets(self, group_id: str | None = None, topic: str | None = None):
+    def offsets(self, group_id: str | None = None, topic: str | None = None) -> pd.DataFrame:
         """Per partition: log start and end, and for each group its committed offset, lag and owner.
 
         Lag is :func:`eda_sim.core.measures.lag`, the course's one definition:
@@ -567,7 +577,7 @@ class Simulation:
             frame[col] = frame[col].astype("Int64")
         return frame
 
-    def records(self, topic: str, decode: bool = True):
+    def records(self, topic: str, decode: bool = True) -> pd.DataFrame:
         """Every retained record of ``topic`` as a DataFrame (partition, offset, time, key, value); markers left out."""
         import pandas as pd
 

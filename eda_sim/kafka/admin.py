@@ -14,11 +14,14 @@ Example::
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from eda_sim.broker.topics import check_topic_name, check_topic_property
 from eda_sim.core.errors import KafkaException, fail
 from eda_sim.kafka import config as _config
+
+if TYPE_CHECKING:
+    from eda_sim.core.simulation import Simulation
 
 
 class NewTopic:
@@ -79,7 +82,7 @@ class ClusterMetadata(NamedTuple):
     topics: dict
 
 
-def cluster_metadata(sim, topic: str | None = None) -> ClusterMetadata:
+def cluster_metadata(sim: Simulation, topic: str | None = None) -> ClusterMetadata:
     """Metadata of ``sim``'s brokers and its topics (or just ``topic``).
 
     With a cluster (``Simulation(brokers=N)``) each partition names its leader,
@@ -132,7 +135,7 @@ class TopicCollection:
 class TopicPartitionInfo:
     """One partition in a :class:`TopicDescription`: its leader ``Node`` (None while offline), replicas, ISR."""
 
-    def __init__(self, id: int, leader, replicas: list, isr: list):
+    def __init__(self, id: int, leader: Node | None, replicas: list, isr: list):
         self.id = id
         self.leader = leader
         self.replicas = replicas
@@ -149,7 +152,7 @@ class TopicPartitionInfo:
 class TopicDescription:
     """What :meth:`AdminClient.describe_topics` returns per topic (``topic_id`` is not modelled: None)."""
 
-    def __init__(self, name: str, topic_id, is_internal: bool, partitions: list):
+    def __init__(self, name: str, topic_id: object, is_internal: bool, partitions: list):
         self.name = name
         self.topic_id = topic_id
         self.is_internal = is_internal
@@ -164,7 +167,7 @@ def _node(broker: int) -> Node:
     return Node(broker, f"broker-{broker}", 9092)
 
 
-def describe_topic(sim, name: str) -> TopicDescription:
+def describe_topic(sim: Simulation, name: str) -> TopicDescription:
     """The :class:`TopicDescription` of ``name`` on ``sim`` (a clear error if it does not exist)."""
     meta = cluster_metadata(sim, name).topics[name]
     parts = [
@@ -191,7 +194,7 @@ def _done(result=None, error=None) -> Future:
 class AdminClient:
     """Create topics, add partitions and read metadata on a simulation."""
 
-    def __init__(self, config: dict | None = None, *, sim=None):
+    def __init__(self, config: dict | None = None, *, sim: Simulation | None = None):
         from eda_sim.core.simulation import resolve_simulation
 
         self._config = _config.resolve(config, _config.ADMIN, "admin client")
@@ -300,7 +303,7 @@ class AdminClient:
                 out[np_.topic] = _done(error=err)
         return out
 
-    def describe_topics(self, topics: TopicCollection, **kwargs) -> dict:
+    def describe_topics(self, topics: TopicCollection, **kwargs: object) -> dict:
         """Describe each named topic: ``{name: Future}`` resolving to a :class:`TopicDescription`
         with each partition's leader, replicas and in-sync replicas."""
         if not isinstance(topics, TopicCollection):

@@ -35,9 +35,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from itertools import repeat
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, KafkaException, fail
@@ -50,8 +51,13 @@ from eda_sim.kafka.message import (
     TopicPartition,
 )
 
+if TYPE_CHECKING:
+    from eda_sim.broker.transactions import ConsumerGroupMetadata
+    from eda_sim.core.simulation import Simulation
+    from eda_sim.kafka.admin import ClusterMetadata
 
-def check_subscription(topics, group_id) -> None:
+
+def check_subscription(topics: list[str], group_id: str | None) -> None:
     """The argument checks ``subscribe()`` makes on every backend, as confluent-kafka makes them.
 
     A list of topic name strings (``TypeError`` otherwise), not empty and
@@ -81,7 +87,7 @@ def check_subscription(topics, group_id) -> None:
 class Consumer:
     """A consumer group member, shaped like ``confluent_kafka.Consumer``."""
 
-    def __init__(self, config: dict | None = None, *, sim=None):
+    def __init__(self, config: dict | None = None, *, sim: Simulation | None = None):
         from eda_sim.core.simulation import resolve_simulation
 
         _config.check_group_protocol(config)
@@ -127,7 +133,13 @@ class Consumer:
 
     # -- subscription --------------------------------------------------------------
 
-    def subscribe(self, topics, on_assign=None, on_revoke=None, on_lost=None) -> None:
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: Callable | None = None,
+        on_revoke: Callable | None = None,
+        on_lost: Callable | None = None,
+    ) -> None:
         """Subscribe to topics; the group is joined on the next ``poll``, as with Kafka.
 
         A topic that does not exist is not an error here: as librdkafka does, the
@@ -254,7 +266,9 @@ class Consumer:
             out = self._fetch(num_messages)
         return out
 
-    def poll_in_process(self, num_messages: int, timeout: float):
+    def poll_in_process(
+        self, num_messages: int, timeout: float
+    ) -> Generator[Any, Any, list[Message]]:
         """Simulator extra: ``consume`` for a process on the clock, a generator it ``yield from``s."""
         out = self._fetch(num_messages)
         if out or timeout <= 0:
@@ -350,7 +364,7 @@ class Consumer:
 
     def commit(
         self, message: Message | None = None, offsets: list | None = None, asynchronous: bool = True
-    ):
+    ) -> list[TopicPartition] | None:
         """Commit offsets: a message's (its offset + 1), explicit ones, or all stored positions.
 
         Synchronous commits return the committed ``TopicPartition`` list and
@@ -497,7 +511,7 @@ class Consumer:
 
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
-    ):
+    ) -> tuple[int, int]:
         """``(low, high)``: the log-start offset and the end this consumer can read to.
 
         The end is the log-end offset under ``read_uncommitted`` and the last
@@ -511,7 +525,7 @@ class Consumer:
             high = self._sim.transactions.last_stable_offset(partition.topic, partition.partition)
         return log.log_start_offset, high
 
-    def consumer_group_metadata(self):
+    def consumer_group_metadata(self) -> ConsumerGroupMetadata:
         """The group's id, generation and this member's id, for ``send_offsets_to_transaction()``."""
         self._check_usable()
         from eda_sim.broker.transactions import ConsumerGroupMetadata
@@ -519,7 +533,7 @@ class Consumer:
         # The generation seen at the last poll: a rebalance since then makes the offsets stale (KIP-447).
         return ConsumerGroupMetadata(self.group_id, self._generation, self.member_id)
 
-    def list_topics(self, topic: str | None = None, timeout: float = -1):
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
         """Cluster metadata, as ``AdminClient.list_topics``."""
         from eda_sim.kafka.admin import cluster_metadata
 

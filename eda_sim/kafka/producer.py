@@ -32,14 +32,21 @@ Example::
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, fail
 from eda_sim.kafka import config as _config
 from eda_sim.kafka.message import EPOCH_MS, Message
 from eda_sim.kafka.partitioner import Partitioner
+
+if TYPE_CHECKING:
+    from eda_sim.broker.transactions import ConsumerGroupMetadata
+    from eda_sim.core.simulation import Simulation
+    from eda_sim.kafka.admin import ClusterMetadata
+    from eda_sim.kafka.message import TopicPartition
 
 #: Bytes librdkafka adds to key + value + headers when it checks a record against
 #: ``message.max.bytes`` at ``produce()`` time (measured with confluent-kafka 2.16).
@@ -139,7 +146,7 @@ def _headers(headers):
 class Producer:
     """A producer, shaped like ``confluent_kafka.Producer``."""
 
-    def __init__(self, config: dict | None = None, *, sim=None):
+    def __init__(self, config: dict | None = None, *, sim: Simulation | None = None):
         from eda_sim.core.simulation import resolve_simulation
 
         self._config = cfg = _config.resolve(config, _config.PRODUCER, "producer")
@@ -209,15 +216,15 @@ class Producer:
 
     def produce(
         self,
-        topic,
-        value=None,
-        key=None,
-        partition=-1,
-        on_delivery=None,
-        timestamp=0,
-        headers=None,
-        callback=None,
-    ):
+        topic: str,
+        value: str | bytes | None = None,
+        key: str | bytes | None = None,
+        partition: int = -1,
+        on_delivery: Callable | None = None,
+        timestamp: int = 0,
+        headers: dict | list | None = None,
+        callback: Callable | None = None,
+    ) -> None:
         """Queue one record for ``topic``; it is sent in a batch after ``linger.ms``.
 
         Refused at once, as confluent-kafka refuses them: a ``partition`` or
@@ -584,7 +591,7 @@ class Producer:
             )
         return True
 
-    def list_topics(self, topic: str | None = None, timeout: float = -1):
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
         """Cluster metadata, as ``AdminClient.list_topics``."""
         from eda_sim.kafka.admin import cluster_metadata
 
@@ -622,7 +629,12 @@ class Producer:
         """Start a transaction; ``produce()`` is allowed only inside one."""
         self._transactions().begin()
 
-    def send_offsets_to_transaction(self, positions, group_metadata, timeout: float | None = None):
+    def send_offsets_to_transaction(
+        self,
+        positions: list[TopicPartition],
+        group_metadata: ConsumerGroupMetadata,
+        timeout: float | None = None,
+    ) -> None:
         """Put a consumer group's next offsets in the transaction: committed only if it commits."""
         self._transactions().send_offsets(positions, group_metadata, timeout)
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from eda_sim.core.checks import at_least as _at_least
 from eda_sim.core.checks import instant, seconds
@@ -33,6 +35,10 @@ from eda_sim.core.errors import KafkaException
 from eda_sim.services.events import Event
 from eda_sim.services.ratelimit import TokenBucket
 from eda_sim.services.service import declare_event_types, new_event, publish
+
+if TYPE_CHECKING:
+    from eda_sim.core.simulation import Simulation
+    from eda_sim.kafka.producer import Producer
 
 
 class Feed:
@@ -45,17 +51,17 @@ class Feed:
 
     def __init__(
         self,
-        sim,
+        sim: Simulation,
         topic: str,
-        records,
+        records: Iterable,
         rate: float,
         *,
-        producer=None,
+        producer: Producer | None = None,
         config: dict | None = None,
         tick: float = 0.01,
         start: float = 0.0,
-        headers=None,
-    ):
+        headers: dict | list | None = None,
+    ) -> None:
         rate = _positive(rate, "rate", "a number of records per second")
         seconds(tick, "tick", positive=True)
         seconds(start, "start")
@@ -105,17 +111,17 @@ class LimitedFeed:
 
     def __init__(
         self,
-        sim,
+        sim: Simulation,
         topic: str,
-        records,
+        records: Iterable,
         rate: float,
         *,
         limit: TokenBucket | None = None,
-        producer=None,
+        producer: Producer | None = None,
         config: dict | None = None,
         start: float = 0.0,
-        headers=None,
-    ):
+        headers: dict | list | None = None,
+    ) -> None:
         self.rate = _positive(rate, "rate", "a number of records per second")
         if limit is not None and not isinstance(limit, TokenBucket):
             raise TypeError(
@@ -205,12 +211,12 @@ class Storm:
 
     def __init__(
         self,
-        sim,
+        sim: Simulation,
         topic: str,
         rate: float,
         duration: float,
         start: float,
-        make,
+        make: Callable[[int], Any],
         *,
         key: str | None = None,
         name: str | None = None,
@@ -305,16 +311,16 @@ class Source:
 
     def __init__(
         self,
-        sim,
+        sim: Simulation,
         name: str,
         topic: str,
-        items,
+        items: Iterable,
         *,
         key: str | None = None,
         type: str | None = None,
-        produces=None,
+        produces: list[str] | None = None,
         start: float = 0.0,
-        value_serializer=None,
+        value_serializer: Callable | None = None,
     ):
         sim.topic(topic)
         start = instant(start, f"{name}: start", not_before=0)
@@ -357,7 +363,7 @@ class Source:
             self.emit(item)
         self.producer.poll(0)
 
-    def emit(self, item) -> None:
+    def emit(self, item: Any) -> None:
         """Publish one item now (a dict becomes an event; str/bytes go out raw).
 
         An item the producer refuses (over ``message.max.bytes``) is not
@@ -412,12 +418,12 @@ class DelayedSource:
 
     def __init__(
         self,
-        sim,
+        sim: Simulation,
         name: str,
         topic: str,
-        items,
+        items: Iterable,
         *,
-        delay=0.0,
+        delay: float | Callable = 0.0,
         key: str | None = None,
         type: str | None = None,
     ):

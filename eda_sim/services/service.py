@@ -41,6 +41,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any
+
 import simpy
 
 from eda_sim.core.checks import count, seconds
@@ -50,6 +53,13 @@ from eda_sim.services.events import Event
 from eda_sim.services.idempotency import Inbox
 from eda_sim.services.members import Member, processing_seconds
 from eda_sim.services.retries import NO_RETRY, Retry, dead_letter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from eda_sim.core.simulation import Simulation
+    from eda_sim.kafka.message import Message
+    from eda_sim.kafka.producer import Producer
 
 #: Headers every published event carries, so tracing works without parsing values.
 H_EVENT_ID = "event-id"
@@ -70,7 +80,13 @@ def event_headers(event: Event) -> list:
     ]
 
 
-def publish(producer, topic: str, event: Event, partition: int = -1, serializer=None) -> None:
+def publish(
+    producer: Producer,
+    topic: str,
+    event: Event,
+    partition: int = -1,
+    serializer: Callable | None = None,
+) -> None:
     """Produce ``event`` to ``topic``, keyed by ``event.key``, with tracing headers.
 
     The value is the event as JSON, or, with a ``serializer`` (a schema registry serializer such
@@ -102,7 +118,7 @@ def _header_text(headers, name: str) -> str | None:
     return None
 
 
-def event_from_record(message, deserializer) -> Event:
+def event_from_record(message: Message, deserializer: Callable) -> Event:
     """The event a record carries when its value is a payload in Confluent's wire format.
 
     ``deserializer`` (e.g. ``JSONDeserializer`` or ``AvroDeserializer``) reads the payload; the
@@ -137,7 +153,7 @@ def event_from_record(message, deserializer) -> Event:
 
 
 def new_event(
-    sim,
+    sim: Simulation,
     type: str,
     payload: dict,
     *,
@@ -161,7 +177,7 @@ def new_event(
     )
 
 
-def declare_event_types(sim, topic: str, types, who: str) -> None:
+def declare_event_types(sim: Simulation, topic: str, types: Iterable[str], who: str) -> None:
     """Record in ``sim.event_catalog`` that ``who`` writes events of ``types`` to ``topic`` (the flow picture reads it)."""
     catalog = sim.event_catalog
     for t in types:
@@ -175,7 +191,14 @@ class Context:
 
     __slots__ = ("sim", "service", "instance", "event", "attempt", "_out")
 
-    def __init__(self, sim, service, instance, event, attempt):
+    def __init__(
+        self,
+        sim: Simulation,
+        service: Service,
+        instance: ServiceInstance,
+        event: Event,
+        attempt: int,
+    ) -> None:
         self.sim = sim
         self.service = service
         self.instance = instance
@@ -218,25 +241,25 @@ class Service:
 
     def __init__(
         self,
-        sim,
+        sim: Simulation,
         name: str,
         *,
-        consumes,
+        consumes: str | list[str],
         handlers: dict,
         produces: dict | None = None,
         instances: int = 1,
-        processing_time=0.01,
+        processing_time: float | Callable = 0.01,
         retry: Retry | None = None,
         dead_letter: bool | str = True,
         idempotent: bool = False,
         schemas: dict | None = None,
-        reorder=None,
+        reorder: float | None = None,
         max_in_flight: int = 100,
         commit: str = "after",
         config: dict | None = None,
         poll_timeout: float = 0.1,
-        value_deserializer=None,
-    ):
+        value_deserializer: Callable | None = None,
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"a service needs a non-empty name, got {name!r}")
         topics = [consumes] if isinstance(consumes, str) else list(consumes)
@@ -427,7 +450,7 @@ class ServiceInstance(Member):
             consumer.crash()
             self._process = None
 
-    def handle_record(self, m):
+    def handle_record(self, m: Message) -> Generator[simpy.Event, Any, None]:
         """Handle one record, a generator that yields a timeout per wait (the reorder policy uses it too)."""
         svc = self.service
         sim = self.sim
@@ -623,7 +646,17 @@ class ServiceInstance(Member):
                 text,
             )
 
-    def settle_duplicate(self, m, event, cid, cause, produced, started, attempts, eid=None) -> None:
+    def settle_duplicate(
+        self,
+        m: Message,
+        event: Event | None,
+        cid: str,
+        cause: str,
+        produced: float,
+        started: float,
+        attempts: int,
+        eid: str | None = None,
+    ) -> None:
         """Account for an event the inbox has seen already: journal row and span, no effect."""
         svc = self.service
         svc.inbox.refused += 1
@@ -695,7 +728,7 @@ class ServiceInstance(Member):
             pass  # refused or nothing stored: the journal has the reason
 
 
-def spans_frame(sim, service: str | None = None):
+def spans_frame(sim: Simulation, service: str | None = None) -> pd.DataFrame:
     """``sim.spans`` as a DataFrame (optionally one service's)."""
     import pandas as pd
 
@@ -703,7 +736,7 @@ def spans_frame(sim, service: str | None = None):
     return pd.DataFrame(rows, columns=Span._fields)
 
 
-def reconcile(sim, service: str | Service):
+def reconcile(sim: Simulation, service: str | Service) -> pd.DataFrame:
     """Account for every record in the topics a service consumes, at this instant.
 
     One row per topic: ``produced`` (records appended, retries' duplicates
@@ -788,7 +821,7 @@ def reconcile(sim, service: str | Service):
 _SETTLED = {"dead_lettered": "dead_lettered", "failed": "dead_lettered", "late": "late"}
 
 
-def events_frame(sim, topic: str):
+def events_frame(sim: Simulation, topic: str) -> pd.DataFrame:
     """The events in ``topic`` as a DataFrame: time, type, key, id, then one column per payload field.
 
     Records that are not valid events (malformed input) are left out; see the
@@ -822,7 +855,7 @@ def events_frame(sim, topic: str):
     )
 
 
-def decode(message) -> Event:
+def decode(message: Message) -> Event:
     """Parse a consumed message's value as an :class:`Event` (``ValueError`` says what is wrong)."""
     return Event.from_json(message.value())
 
