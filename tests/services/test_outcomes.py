@@ -217,3 +217,25 @@ def test_reconcile_counts_a_handled_then_dead_lettered_offset_where_its_copy_wen
     recon = reconcile(sim, svc).iloc[0]
     assert seen[1] == 2 and len(dead_letters(sim, "in.DLT")) == 1
     assert (recon.processed, recon.dead_lettered, recon.balanced) == (2, 1, True)
+
+
+def test_dead_letters_refuses_a_topic_that_holds_no_dead_letters_and_names_those_that_do():
+    import pytest
+
+    sim = Simulation(seed=1, name="outcomes")
+    sim.create_topic("in", partitions=1)
+    DelayedSource(sim, "src", "in", [{"time": 0.0, "type": "T", "i": 0}])
+
+    def poison(event, ctx):
+        raise ValueError("poison")
+
+    Service(sim, "svc", consumes="in", handlers={"T": poison})
+    sim.run(until=1)
+    with pytest.raises(ValueError, match=r"'in' is not a dead-letter topic.*here: in.DLT"):
+        dead_letters(sim, "in")
+    assert len(dead_letters(sim, "in.DLT")) == 1
+    p = sim.producer()  # someone writes a record without the headers into the DLT
+    p.produce("in.DLT", value="stray")
+    p.flush()
+    table = dead_letters(sim, "in.DLT")
+    assert len(table) == 2 and table.original_offset.isna().sum() == 1
