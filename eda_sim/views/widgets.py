@@ -387,7 +387,7 @@ def _finish_instant(sim) -> list:
     """Run every event still due at the current virtual instant; returns the journal rows they wrote."""
     stored = len(sim.journal)
     while sim.env.peek() == sim.now:
-        sim._advance(sim.now)
+        sim.advance(sim.now)
     return sim.journal.rows()[stored:] if sim.journal.enabled else []
 
 
