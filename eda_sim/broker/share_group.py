@@ -357,6 +357,47 @@ class ShareGroup:
             out[tp] = {"spso": sp.spso, **counts}
         return out
 
+    def frame(self):
+        """One row per share-partition now: who shares it and where each of its records stands.
+
+        Columns: ``topic``, ``partition``, ``members`` (members it is assigned
+        to), ``log_end``, ``start`` (the share-partition start offset: every
+        record before it is settled), ``acquired`` (handed to a member, lock
+        running), ``available`` (from ``start`` to ``log_end``, neither acquired
+        nor settled: released, lock expired, or not fetched yet), and what was
+        settled since the group began: ``accepted``, ``rejected`` and
+        ``archived`` (delivered ``share.delivery.count.limit`` times).
+        """
+        import pandas as pd
+
+        topics = self._sim.broker.topics
+        settled: dict = {}
+        for (topic, part, _offset), outcome in self.outcomes.items():
+            row = settled.setdefault((topic, part), {"accepted": 0, "rejected": 0, "archived": 0})
+            row[outcome] += 1
+        rows = []
+        for tp, sp in sorted(self.partitions.items()):
+            if tp[0] not in topics:  # deleted since
+                continue
+            log_end = topics[tp[0]].partitions[tp[1]].log_end_offset
+            states = [r.state for o, r in sp.records.items() if o >= sp.spso]
+            acquired = states.count(ACQUIRED)
+            done = states.count(ACKNOWLEDGED) + states.count(ARCHIVED)
+            rows.append(
+                {
+                    "topic": tp[0],
+                    "partition": tp[1],
+                    "members": sum(1 for parts in self.assignment.values() if tp in parts),
+                    "log_end": log_end,
+                    "start": sp.spso,
+                    "acquired": acquired,
+                    "available": max(log_end - sp.spso - acquired - done, 0),
+                    **settled.get(tp, {"accepted": 0, "rejected": 0, "archived": 0}),
+                }
+            )
+        columns = ["topic", "partition", "members", "log_end", "start", "acquired", "available"]
+        return pd.DataFrame(rows, columns=columns + ["accepted", "rejected", "archived"])
+
 
 class ShareRecordArchived(Exception):
     """Why a share group archived a record (the cause a dead letter carries)."""

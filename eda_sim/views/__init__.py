@@ -68,6 +68,7 @@ _WHERE = {
     "compaction_cells": "compaction",
     "draw_compaction": "compaction",
     "draw_watermark": "watermark",
+    "draw_share_group": "share",
     "OKABE_ITO": "style",
     "DPI": "style",
     "FLOW_SIZE": "style",
