@@ -293,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--records and --repeat must be at least 1")
     n = args.records
     out = sys.stdout
+    progress = Progress(3 + 3 * args.repeat + 2)
+    progress("8 bare deques")
     base_s, base_n = deques(n)
     base_rate = base_n / base_s
     out.write(
@@ -306,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         ("simulator, journal off", False, 1),
         ("3 brokers, replication 3, journal on", True, 3),
     ):
+        progress(label)
         secs, sim, processed = simulated(n, journal=journal, brokers=brokers)
         if processed != n:
             raise SystemExit(f"{label}: processed {processed} of {n} records")
@@ -326,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     spans = 0
     for _ in range(args.repeat):
         for label, start in event_lines:
+            progress(label)
             secs, sim, processed = simulated(n, journal=True, service=start)
             if processed != n:
                 raise SystemExit(f"{label}: handled {processed} of {n} events")
@@ -345,10 +349,32 @@ def main(argv: list[str] | None = None) -> int:
         f"({windowed / plain_events:.2f} of the plain consumer of the same events)\n"
     )
     mem_n = min(n, 200_000)
+    progress("peak memory per record")
     out.write(
         f"peak memory per retained record ({mem_n:,} records, journal on): {memory_per_record(mem_n):.0f} bytes\n"
     )
+    progress.done()
     return 0
+
+
+class Progress:
+    """Which run of the benchmark is going, on stderr: one line per run, so a terminal, a log and a
+    notebook all show it (a bar redrawn in place shows only in a terminal), and the figures on stdout
+    stay clean to paste."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.n, self.stream = total, 0, stream or sys.stderr
+        self.started = time.perf_counter()
+
+    def __call__(self, label: str) -> None:
+        self.n += 1
+        elapsed = time.perf_counter() - self.started
+        self.stream.write(f"[{self.n}/{self.total}] {label} ... ({elapsed:.0f} s so far)\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write(f"done in {time.perf_counter() - self.started:.0f} s\n")
+        self.stream.flush()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ event), so that notebook cells stay short and tests can check the stories;
 
 A check never raises: it returns a :class:`Feedback` whose text reads well in a
 notebook, so a notebook committed with its exercise still open runs top to
-bottom. Each notebook's checks live in ``eda_sim.course.nbNN.check`` and can also be
+bottom, and whose score (a fixed list of items with points, ``to_json()``) a
+grader can read. An untouched starting answer scores 0 and runs nothing; hints
+come in steps (``check_x.hint()``, ``check_x.hint(2)``, the worked solution last). Each notebook's checks live in ``eda_sim.course.nbNN.check`` and can also be
 imported from here; they load on first use, so importing this package stays cheap.
 
 Example::
@@ -38,10 +40,14 @@ CHECKS = {
     "check_ordering_key": "nb03",
     "check_reorder_window": "nb03",
     "check_group_sizing": "nb04",
+    "check_static_deploy": "nb04",
     "check_idempotent_ledger": "nb05",
+    "check_topic_settings": "nb06",
+    "check_exact_payments": "nb07",
     "check_retry_policy": "nb08",
     "check_schema_evolution": "nb09",
     "check_autoscaler_plan": "nb10",
+    "check_velocity": "nb11",
     "check_trace_carried": "nb12",
     "check_recommender_settings": "nb13",
     "check_fraud_design": "nb14",

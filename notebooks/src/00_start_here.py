@@ -38,7 +38,9 @@ from eda_sim.course.nb00.world import SERVICES, ai_flow
 from eda_sim.views.widgets import controls
 
 def build(broken="none", drift=False):
-    return ai_flow(seed=1, until=0, break_hop=None if broken == "none" else broken, drift_at=15 if drift else None)
+    # built at t = 0 with two virtual minutes of traffic; Step and Play run it
+    return ai_flow(seed=1, until=0, duration=120, break_hop=None if broken == "none" else broken,
+                   drift_at=15 if drift else None)
 
 controls(build, ["flow"], knobs={"broken": ["none", *SERVICES], "drift": False}, tick=1.0)
 
@@ -111,8 +113,10 @@ check_roles(answer)
 #
 # **How the notebooks work.** Each starts with what you will be able to do and how long it takes. Cells
 # are short; run them in order (Shift+Enter). Live controls sit in cells whose saved output may differ
-# from yours; a plain cell after them shows the same picture. Exercises end with a check that says what
-# is right, what is missing, and gives a hint; worked solutions are in `notebooks/solutions/`.
+# from yours; a plain cell after them shows the same picture. Exercises end with a check that scores your
+# answer and says what is right and what is wrong; until you change the starting answer it only says so.
+# Stuck? The check names its hints: `check_roles.hint()` gives a nudge, `.hint(2)` more, and the last step
+# is the worked solution (also in `notebooks/solutions/`).
 #
 # **What the simulator simplifies.** One broker unless a notebook asks for more (06 runs three, with
 # replication), rebalances that complete instantly, and a network with a fixed small delay. Everything else (partitioning, offsets, commits, groups, retention)

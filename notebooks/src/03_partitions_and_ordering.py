@@ -75,7 +75,7 @@ key_order(unkeyed)
 # %% tags=["exercise"]
 from eda_sim.course.nb03.check import check_ordering_key
 
-my_key = None
+my_key = ...  # a field's name, as a string, or None for no key
 check_ordering_key(my_key)
 
 # %% tags=["solution"]

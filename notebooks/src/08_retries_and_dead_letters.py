@@ -112,15 +112,18 @@ pd.concat(checks)[["at", "produced", "processed", "dead_lettered", "in_flight", 
 # ## Try it: attempts and backoff
 #
 # Change the number of tries and the first backoff; watch how many transactions are scored, parked,
-# or still stuck after 20 virtual seconds.
+# or still stuck after 20 virtual seconds, how many calls the handler took, and how long one event held up
+# the others on its partition.
 
 # %% tags=["nbval-ignore-output"]
+from eda_sim.course.nb08.world import worst_stall
 from eda_sim.views.widgets import explore
 
 def outcome(attempts, backoff, treat_all_as_transient):
     policy = Retry(attempts=attempts, backoff=backoff, permanent=() if treat_all_as_transient else Retry.permanent)
     s, v = scoring_world(policy)
     print(reconcile(s, v)[["processed", "dead_lettered", "in_flight"]].to_string(index=False))
+    print(f"handler calls: {sum(v.tries.values())}; longest hold: {worst_stall(s):.2f} s")
 
 explore(outcome, attempts=(1, 20, 1, 3), backoff=(0.05, 2.0, 0.05, 0.2), treat_all_as_transient=False)
 

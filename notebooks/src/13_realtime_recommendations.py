@@ -131,10 +131,10 @@ from eda_sim.views.widgets import explore
 def compare(k, window):
     return compare_models(seed=10, k=k, window=window, models=("item-to-item", "popularity"))
 
-explore(compare, k=(1, 10, 1, 5), window=(1.0, 120.0, 1.0, 120.0))
+explore(compare, k=(1, 10, 1, 5), window=(1.0, 120.0, 1.0, 2.0))
 
 # %%
-compare(5, 120.0)
+compare(5, 2.0)
 
 # %% [markdown]
 # A longer list hits more often for **every** model, so compare models at the same `k`. A window shorter

@@ -98,9 +98,6 @@ try_drift(2.0, 100, 0.3)
 # %%
 from eda_sim.course.nb15.world import BACKTEST_CONFIG, backtest
 
-BACKTEST_CONFIG
-
-# %%
 backtest(sim)
 
 # %% [markdown]

@@ -245,10 +245,15 @@ def test_no_dead_letter_path():
     assert "'transactions', has no dead-letter topic" in misses(check_fraud_design(late))
 
 
-@pytest.mark.parametrize("design", [{}, None, {"events": {}, "flow": [], "dead_letters": {}}])
+@pytest.mark.parametrize("design", [{}, {"events": {}, "flow": [], "dead_letters": {}}])
 def test_an_empty_design_gets_feedback(design):
     text = misses(check_fraud_design(design))
     assert "no path from a transaction to an alert" in text and "no dead-letter path" in text
+
+
+def test_no_design_at_all_is_invalid_and_scores_0():
+    fb = check_fraud_design(None)
+    assert fb.status == "invalid" and fb.score == 0 and "a design is a dict" in misses(fb)
 
 
 @pytest.mark.parametrize(
@@ -404,7 +409,7 @@ def test_nb13_partly_right_answer_too_many_items():
 
 
 def test_nb13_wrong_answer_window_too_short():
-    fb = check_recommender_settings(5, 2.0)
+    fb = check_recommender_settings(5, 3.0)
     assert not fb.passed and "margin" in fb.missing[0] and fb.hint
     assert "should be a whole number" in check_recommender_settings("5", 30.0).missing[0]
 

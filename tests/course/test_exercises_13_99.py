@@ -1,76 +1,12 @@
-"""Notebooks 16 and 99's checks with a right, a partly right and a wrong answer: the feedback says so."""
+"""Notebook 99: the quiz and the demonstrations that break each belief.
+
+The checks' own cases (right, partly right, wrong, garbage, raising) are in test_exercise_contract.py.
+"""
 
 import pandas as pd
 import pytest
 
-from eda_sim.course import Feedback
-from eda_sim.course.nb16.check import QUESTIONS as TERM_QUESTIONS
-from eda_sim.course.nb16.check import check_broker_terms
-from eda_sim.course.nb99.check import DEMOS, QUESTIONS, check_quiz, demonstrate, quiz
-
-# -- 13: the brokers' own words ---------------------------------------------------------------------
-
-
-RIGHT_TERMS = {
-    "Kinesis": {"partition": "shard", "offset": "sequence number"},
-    "Event Hubs": {"consumer group": "consumer group"},
-    "Pub/Sub": {"consumer group": "subscription", "partition": "ordering key"},
-    "Redis Streams": {"committed offset": "XACK"},
-}
-
-
-def test_13_right_every_term_with_what_it_means():
-    fb = check_broker_terms(RIGHT_TERMS)
-    text = str(fb)
-    assert fb.passed and "all checks pass" in text and len(fb.right) == 6
-    assert "Kinesis · partition → shard: a Kinesis data stream is a set of shards" in text
-    assert (
-        "Pub/Sub · consumer group → subscription: every subscription receives every message" in text
-    )
-
-
-def test_13_right_answers_may_differ_in_case_articles_and_synonyms():
-    loose = {
-        "Kinesis": {"partition": " Shards ", "offset": "Sequence-Number"},
-        "Event Hubs": {"consumer group": "a consumer group"},
-        "Pub/Sub": {"consumer group": "the subscription", "partition": "none (ordering keys)"},
-        "Redis Streams": {"committed offset": "acknowledgement"},
-    }
-    assert check_broker_terms(loose).passed
-
-
-def test_13_partly_right_kafka_words_where_the_broker_has_its_own():
-    answer = {
-        "Kinesis": {"partition": "partition", "offset": "sequence number"},
-        "Event Hubs": {"consumer group": "consumer group"},
-        "Pub/Sub": {"consumer group": "consumer group", "partition": "ordering key"},
-        "Redis Streams": {"committed offset": "XACK"},
-    }
-    fb = check_broker_terms(answer)
-    text = str(fb)
-    assert not fb.passed and "4 of 6 checks pass" in text
-    assert (
-        "Kinesis · partition is not 'partition': a Kinesis data stream is a set of shards" in text
-    )
-    assert "Pub/Sub · consumer group is not 'consumer group'" in text and "subscription" in text
-    assert "hint:" in text and "the unit of order" in text
-
-
-def test_13_wrong_or_unanswered_and_bad_input_is_feedback():
-    fb = check_broker_terms({"Kinesis": {"partition": "?", "offset": "offset"}})
-    text = str(fb)
-    assert not fb.passed and not fb.right
-    assert "Kinesis · partition: not answered yet" in text
-    assert "Kinesis · offset is not 'offset': Kinesis gives each record a sequence number" in text
-    assert "Pub/Sub: missing" in text and "Redis Streams: missing" in text
-    assert "should be a dict" in str(check_broker_terms(["shard"]))
-    assert sum(len(ideas) for ideas in TERM_QUESTIONS.values()) == 6
-
-
-# -- 99: the quiz ---------------------------------------------------------------------------------------
-
-
-RIGHT = {1: "b", 2: "b", 3: "a", 4: "c", 5: "b", 6: "c", 7: "c", 8: "b", 9: "b", 10: "b", 11: "b"}
+from eda_sim.course.nb99.check import DEMOS, QUESTIONS, demonstrate, quiz
 
 
 def test_99_the_quiz_has_eleven_questions_from_the_misconceptions_each_naming_its_notebook():
@@ -83,53 +19,6 @@ def test_99_the_quiz_has_eleven_questions_from_the_misconceptions_each_naming_it
     assert (
         text.startswith("1. A topic has 4 partitions") and "\n\n11. " in text and "   (c) " in text
     )
-
-
-def test_99_right_every_answer():
-    fb = check_quiz(RIGHT)
-    text = str(fb)
-    assert fb.passed and "Recap quiz: all checks pass" in text
-    assert "1. (b) it stays the same: in a group each partition has one reader" in text
-    assert "hint:" not in text
-
-
-def test_99_partly_right_each_wrong_option_is_explained_with_its_notebook():
-    answers = {**RIGHT, 3: "b", 5: "a", 8: "?"}
-    fb = check_quiz(answers)
-    text = str(fb)
-    assert not fb.passed and "8 of 11 checks pass" in text
-    assert (
-        "3. not (b): the new owner starts at the committed offset, which is past the batch" in text
-    )
-    assert (
-        "5. not (a): Kafka's exactly-once covers what is written to Kafka" in text
-        and "(notebook 05)" in text
-    )
-    assert "8. not answered yet" in text
-    assert "hint: for each question you missed, re-run its demonstration" in text
-
-
-def test_99_wrong_answers_and_odd_input_are_feedback_not_exceptions():
-    fb = check_quiz(
-        {1: "a", 2: "a", 3: "c", 4: "a", 5: "c", 6: "a", 7: "a", 8: "a", 9: "c", 10: "a", 11: "c"}
-    )
-    text = str(fb)
-    assert not fb.right and "0 of 11 checks pass" in text
-    assert "10. not (a): on a compacted topic the log cleaner removes every record" in text
-    assert "11. not (c): a processor never knows that every charge has arrived" in text
-    assert "9. not (c): cooperative rebalancing revokes fewer partitions" in text
-    assert "6. not (a): it never succeeds: every event behind it on the partition waits" in text
-    assert "7. not (a): to a schema a rename is one field removed and another added" in text
-    assert check_quiz(
-        {str(k): f"({v.upper()})" for k, v in RIGHT.items()}
-    ).passed  # "1": "(B)" is fine
-    odd = str(check_quiz({**RIGHT, 2: "d", 12: "a"}))
-    assert "2. 'd' is not one of a, b, c" in odd and "there is no question 12" in odd
-    assert "should be a dict" in str(check_quiz(["b"] * 8))
-    assert isinstance(check_quiz({}), Feedback)
-
-
-# -- 99: the demonstrations -----------------------------------------------------------------------------
 
 
 def test_99_every_belief_in_the_quiz_has_a_demonstration():

@@ -51,8 +51,8 @@ def test_static_deploy_right():
 def test_static_deploy_partly_right_default_session_is_too_short():
     fb = check_static_deploy(lambda name: {"group.instance.id": name})
     text = str(fb)
-    assert not fb.passed and "2 of 3 checks pass" in text
-    assert "longer than the session (45 s)" in text and "hint:" in text
+    assert not fb.passed and "2 of 4 points" in text
+    assert "longer than the session (45 s)" in text and "stuck?" in text
 
 
 def test_static_deploy_partly_right_shared_id_and_too_long_session():

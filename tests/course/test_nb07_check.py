@@ -35,7 +35,7 @@ def test_right_answer_passes():
 def test_the_template_names_a_double_charged_and_a_double_posted_payment():
     text = str(check_exact_payments(handler(offsets_in_transaction=False, inbox=False)))
     assert "payment pay-000 was charged twice after a crash before" in text
-    assert "posted twice" in text and "hint:" in text
+    assert "posted twice" in text and "stuck?" in text
 
 
 def test_partly_right_transactions_without_the_inbox_still_double_charge():

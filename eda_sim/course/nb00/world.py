@@ -84,6 +84,7 @@ def ai_flow(
     seed: int = 1,
     *,
     until: float = 30.0,
+    duration: float | None = None,
     users: int = 12,
     upload_rate: float = 4.0,
     request_rate: float = 2.0,
@@ -92,7 +93,10 @@ def ai_flow(
     drift_at: float | None = None,
     name: str = "ai-flow",
 ) -> Simulation:
-    """Build and run the flow to ``until``; return the simulation.
+    """Build the flow and run it to ``until``; return the simulation.
+
+    ``duration`` is how long the uploader and the frontend send (default: ``until``); live controls
+    build with ``until=0`` and a duration, so that Step and Play have traffic to show.
 
     ``break_hop`` names a service that fails every event permanently;
     ``crash=(service, time)`` crashes that service's first instance at
@@ -101,6 +105,9 @@ def ai_flow(
     """
     if break_hop is not None and break_hop not in SERVICES:
         raise ValueError(f"break_hop must be one of {', '.join(SERVICES)}, got {break_hop!r}")
+    duration = until if duration is None else duration
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration < 0:
+        raise ValueError(f"duration must be a number of virtual seconds >= 0, got {duration!r}")
     sim = Simulation(seed=seed, name=name)
     rng = random.Random(seed)
     for topic, partitions in TOPICS.items():
@@ -109,7 +116,7 @@ def ai_flow(
         sim,
         "uploader",
         "raw-data",
-        _uploads(rng, users, until, upload_rate),
+        _uploads(rng, users, duration, upload_rate),
         key="user_id",
         type="RawDataUploaded",
     )
@@ -117,7 +124,7 @@ def ai_flow(
         sim,
         "frontend",
         "inference-requests",
-        _requests(rng, users, until, request_rate, drift_at),
+        _requests(rng, users, duration, request_rate, drift_at),
         key="user_id",
         type="InferenceRequested",
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eda_sim.course.feedback import checker
+from eda_sim.course.feedback import checker, same_code
 from eda_sim.course.nb04.world import group_summary, group_world, storm_counts
 
 PARTITIONS = 6
@@ -13,6 +13,11 @@ BACKLOG = 600
 RUN = 20.0
 #: Keeping up: at the end, no more than one second of orders waits.
 LAG_OK = int(RATE)
+#: "Well inside" max.poll.interval.ms: a batch may take at most this share of it, leaving room for a slow
+#: record or a pause.
+MARGIN = 0.5
+#: The exercise cell's starting answer.
+STARTER = (2, 500)
 
 
 def sizing_world(instances: int, max_poll_records: int):
@@ -31,40 +36,71 @@ def sizing_world(instances: int, max_poll_records: int):
 
 
 @checker(
+    "group-sizing",
     "Exercise 04 · a group that keeps up, with no evictions and no idle workers",
-    hint=f"a worker handles {1 / PROCESSING_TIME:g} orders/s and each of the {PARTITIONS} partitions brings "
-    f"about {RATE / PARTITIONS:g}/s, so every partition needs a worker of its own, and a worker more than "
-    f"partitions gets nothing; a poll's batch takes max_poll_records x {PROCESSING_TIME:g} s and must end "
-    f"well inside max.poll.interval.ms ({MAX_POLL_INTERVAL_MS / 1000:g} s)",
+    items=[
+        ("no-idle", 1, "every worker owns a partition"),
+        ("no-evictions", 2, "no worker is evicted for a slow poll loop"),
+        ("margin", 1, "a poll's batch ends well inside max.poll.interval.ms"),
+        ("keeps-up", 1, "the group keeps up with the orders"),
+    ],
+    hints=[
+        f"how many orders per second does one worker handle, how many does each of the {PARTITIONS} "
+        "partitions bring, and how long does one poll's batch take?",
+        f"a worker handles {1 / PROCESSING_TIME:g} orders/s and each of the {PARTITIONS} partitions brings "
+        f"about {RATE / PARTITIONS:g}/s, so every partition needs a worker of its own, and a worker more "
+        f"than partitions gets nothing; a poll's batch takes max_poll_records x {PROCESSING_TIME:g} s and "
+        f"must end well inside max.poll.interval.ms ({MAX_POLL_INTERVAL_MS / 1000:g} s), say within half",
+    ],
+    starter=lambda instances, max_poll_records: (instances, max_poll_records) == STARTER,
+    not_answered=f"instances and max_poll_records are still the starting {STARTER[0]} and {STARTER[1]}; "
+    "choose your own, then run the cell again",
 )
 def check_group_sizing(fb, instances, max_poll_records) -> None:
     """Run the orders world with ``instances`` workers taking ``max_poll_records`` per poll, and judge it."""
-    for name, value, top in (
-        ("instances", instances, 32),
-        ("max_poll_records", max_poll_records, 100000),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-            fb.miss(f"{name} should be a whole number from 1 to {top}, got {value!r}")
-    if fb.missing:
+    bad = [
+        f"{name} should be a whole number from 1 to {top}, got {value!r}"
+        for name, value, top in (
+            ("instances", instances, 32),
+            ("max_poll_records", max_poll_records, 100000),
+        )
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top
+    ]
+    if bad:
+        fb.invalid("; ".join(bad))
         return
     sim = sizing_world(instances, max_poll_records)
     summary = group_summary(sim)
     counts = storm_counts(sim, PROCESSING_TIME, max_poll_records, "range")
     batch = max_poll_records * PROCESSING_TIME
+    limit = MAX_POLL_INTERVAL_MS / 1000
     idle = summary["idle"]
-    fb.expect(
+    fb.mark(
+        "no-idle",
         idle == 0 and instances <= PARTITIONS,
         f"each of the {instances} workers owns a partition and does work",
         f"{max(idle, instances - PARTITIONS)} of {instances} workers sat idle: the topic has {PARTITIONS} "
         "partitions and a partition belongs to one member of the group",
     )
-    fb.expect(
+    fb.mark(
+        "no-evictions",
         counts["evictions"] == 0,
-        f"no worker was evicted: a batch of {max_poll_records} takes {batch:g} s, inside "
-        f"max.poll.interval.ms ({MAX_POLL_INTERVAL_MS / 1000:g} s)",
+        f"no worker was evicted: a batch of {max_poll_records} takes {batch:g} s, less than "
+        f"max.poll.interval.ms ({limit:g} s)",
         f"workers were evicted {counts['evictions']} times: a batch of {max_poll_records} orders takes "
-        f"{batch:g} s, more than max.poll.interval.ms allows ({MAX_POLL_INTERVAL_MS / 1000:g} s); "
+        f"{batch:g} s, more than max.poll.interval.ms allows ({limit:g} s); "
         f"{counts['duplicates']} orders were processed twice",
+    )
+    fb.mark(
+        "margin",
+        batch <= MARGIN * limit,
+        f"a batch takes {batch:g} s, well inside the {limit:g} s limit",
+        f"a batch of {max_poll_records} takes {batch:g} s of the {limit:g} s max.poll.interval.ms allows: "
+        f"one slow order or a pause and the worker is evicted; keep a batch within {MARGIN * limit:g} s "
+        f"({int(MARGIN * limit / PROCESSING_TIME)} records or fewer)"
+        if batch <= limit
+        else f"a batch of {max_poll_records} takes {batch:g} s, longer than the {limit:g} s "
+        "max.poll.interval.ms allows",
     )
     lag = summary["lag"]
     busiest = -(-PARTITIONS // instances)  # partitions on the busiest worker
@@ -77,7 +113,8 @@ def check_group_sizing(fb, instances, max_poll_records) -> None:
         )
     else:
         why = "the backlog is not worked off"
-    fb.expect(
+    fb.mark(
+        "keeps-up",
         lag <= LAG_OK,
         f"the group keeps up: {lag} orders waiting after {RUN:g} s",
         f"the group falls behind: {lag} orders waiting after {RUN:g} s ({why})",
@@ -90,7 +127,12 @@ DEPLOY_WORKERS = 3
 DEPLOY_PARTITIONS = 6
 RESTART_S = 50.0  # how long one worker's restart takes in the exercise's deploy
 DEPLOY_EVERY_S = 60.0
-MAX_WAIT_MS = 90000  # a crashed worker's partitions should not wait longer than this unread
+MAX_WAIT_MS = 90000
+#: Exercise (b)'s starting function: a longer session, no static membership.
+STARTER_DEPLOY = """
+def worker_config(name):
+    return {"session.timeout.ms": 45000}
+"""  # a crashed worker's partitions should not wait longer than this unread
 
 
 def deploy_exercise_world(worker_config):
@@ -136,26 +178,49 @@ def deploy_exercise_world(worker_config):
 
 
 @checker(
+    "static-deploy",
     "Exercise 04 (b) · a rolling deploy with no rebalance",
-    hint=f"a static member (group.instance.id) that is back within session.timeout.ms keeps its place and "
-    f"its partitions; a restart here takes {RESTART_S:g} s, so the session must outlast it, while a worker "
-    f"that really crashed should lose its partitions within {MAX_WAIT_MS // 1000} s; each worker needs an id "
-    "of its own (a second process with the same id fences the first)",
+    items=[
+        ("own-ids", 1, "each worker is a static member with an id of its own"),
+        ("no-rebalance", 2, "the deploy causes no rebalance"),
+        (
+            "crash-bound",
+            1,
+            f"a worker that really crashes loses its partitions within {MAX_WAIT_MS // 1000} s",
+        ),
+    ],
+    hints=[
+        "how does the group tell a worker that restarts from one that is gone, and how long does it wait?",
+        f"a static member (group.instance.id) that is back within session.timeout.ms keeps its place and "
+        f"its partitions; a restart here takes {RESTART_S:g} s, so the session must outlast it, while a "
+        f"worker that really crashed should lose its partitions within {MAX_WAIT_MS // 1000} s; each worker "
+        "needs an id of its own (a second process with the same id fences the first)",
+    ],
+    starter=lambda worker_config: same_code(worker_config, STARTER_DEPLOY),
+    not_answered="worker_config is still the starting function; change the settings it returns, then run "
+    "the cell again",
 )
 def check_static_deploy(fb, worker_config) -> None:
     """Run the deploy with ``worker_config(name)``'s settings for each worker, and judge it."""
     if not callable(worker_config):
-        fb.miss(
+        fb.invalid(
             "worker_config should be a function that takes a worker's name and returns a dict of consumer "
             f"settings, got {type(worker_config).__name__}"
         )
         return
+    from eda_sim.core.errors import KafkaException
     from eda_sim.course.nb04.protocols import group_counts
 
-    sim, configs = deploy_exercise_world(worker_config)
+    try:
+        sim, configs = deploy_exercise_world(fb.guard(worker_config, "worker_config"))
+    except (TypeError, ValueError, KafkaException) as err:
+        fb.stop_if_raised()
+        fb.invalid(f"the consumers refused these settings: {err}")
+        return
     ids = [c.get("group.instance.id") for c in configs.values()]
     named = [i for i in ids if i is not None]
-    fb.expect(
+    fb.mark(
+        "own-ids",
         len(named) == DEPLOY_WORKERS and len(set(named)) == DEPLOY_WORKERS,
         f"each worker is a static member with an id of its own: {', '.join(map(str, named))}",
         "every worker needs its own group.instance.id"
@@ -175,7 +240,8 @@ def check_static_deploy(fb, worker_config) -> None:
     )
     longest = max(timeouts, default=0.0)
     counts = group_counts(sim, after=4.9)
-    fb.expect(
+    fb.mark(
+        "no-rebalance",
         counts["rebalances"] == 0,
         "the deploy caused no rebalance: every worker was back within its session and kept its partitions",
         f"the deploy caused {counts['rebalances']} rebalances and revoked {counts['revoked']} partitions"
@@ -186,7 +252,8 @@ def check_static_deploy(fb, worker_config) -> None:
             else ""
         ),
     )
-    fb.expect(
+    fb.mark(
+        "crash-bound",
         0 < longest * 1000 <= MAX_WAIT_MS,
         f"a worker that really crashes loses its partitions after {longest:g} s",
         f"a worker that really crashes would keep its partitions, unread, for {longest:g} s: keep the session "

@@ -9,6 +9,7 @@ both ways, so FULL accepts it.
 
 from __future__ import annotations
 
+import copy
 import json
 
 from eda_sim.course.feedback import checker
@@ -51,17 +52,34 @@ def _as_schema(v2) -> Schema | None:
     return None
 
 
+def _starter(v2) -> bool:
+    return isinstance(v2, dict) and v2 == VIEW_V1
+
+
 @checker(
+    "schema-evolution",
     "Exercise 09 · add 'device' so that a FULL registry accepts it",
-    hint="version 1 lets extra properties in when they are strings (its additionalProperties): "
-    "keep that as it is, add 'device' as an optional string property (not in required), and "
-    "keep every field of version 1 unchanged",
+    items=[
+        ("valid", 1, "v2 is a valid JSON object schema"),
+        ("has-device", 1, "v2 has a 'device' property"),
+        ("accepted", 2, "the registry accepts v2 under FULL"),
+        ("new-reads-old", 1, "a new consumer reads an event written with version 1"),
+        ("old-reads-new", 1, "an old consumer reads an event written with v2"),
+    ],
+    hints=[
+        "look at version 1's additionalProperties: which extra properties does it already let in?",
+        "version 1 lets extra properties in when they are strings (its additionalProperties): keep that "
+        "as it is, add 'device' as an optional string property (not in required), and keep every field "
+        "of version 1 unchanged",
+    ],
+    starter=_starter,
+    not_answered="my_v2 is still version 1; add 'device' to my_v2['properties'], then run the cell again",
 )
 def check_schema_evolution(fb, v2) -> None:
     """Check a proposed version 2 of :data:`VIEW_V1` with a ``device`` field under FULL."""
     schema = _as_schema(v2)
     if schema is None:
-        fb.miss(
+        fb.invalid(
             "v2 should be a JSON Schema: a dict (or its JSON text, or Schema(..., 'JSON')), "
             f"got {type(v2).__name__}"
         )
@@ -69,16 +87,19 @@ def check_schema_evolution(fb, v2) -> None:
     try:
         parsed = json.loads(schema.schema_str)
         json_validator(parsed)
-    except Exception as err:  # not JSON, or not a valid schema for its draft
-        fb.miss(f"v2 is not a valid JSON Schema: {err}")
+    except Exception as err:  # noqa: BLE001 - not JSON, or not a valid schema for its draft
+        fb.invalid(f"v2 is not a valid JSON Schema: {err}")
         return
     if not isinstance(parsed, dict):
-        fb.miss(f"v2 should be a JSON object schema, got {parsed!r}")
+        fb.invalid(f"v2 should be a JSON object schema, got {parsed!r}")
         return
-    fb.ok("v2 is a valid JSON Schema")
+    fb.ok("valid", "v2 is a valid JSON Schema")
     props = parsed.get("properties") if isinstance(parsed.get("properties"), dict) else {}
-    if not fb.expect(
-        "device" in props, "v2 has a 'device' property", "v2 has no 'device' property yet"
+    if not fb.mark(
+        "has-device",
+        "device" in props,
+        "v2 has a 'device' property",
+        "v2 has no 'device' property yet",
     ):
         return
     registry = SchemaRegistryClient()
@@ -86,7 +107,8 @@ def check_schema_evolution(fb, v2) -> None:
     registry.register_schema(_SUBJECT, Schema(json.dumps(VIEW_V1), "JSON"))
     verdict = registry.check_compatibility(_SUBJECT, schema)
     problems = "; ".join(dict.fromkeys(f"{p.type} at {p.path}" for p in verdict.problems))
-    if not fb.expect(
+    if not fb.mark(
+        "accepted",
         verdict.is_compatible,
         "the registry accepts v2 under FULL",
         f"the registry refuses v2 under FULL: {problems}",
@@ -94,20 +116,23 @@ def check_schema_evolution(fb, v2) -> None:
         return
     registry.register_schema(_SUBJECT, schema)
     ctx = SerializationContext("product-views", MessageField.VALUE)
-    old_bytes = JSONSerializer(json.dumps(VIEW_V1), registry)(OLD_EVENT, ctx)
+    old_bytes = JSONSerializer(json.dumps(VIEW_V1), registry)(copy.deepcopy(OLD_EVENT), ctx)
     new_reader = JSONDeserializer(schema.schema_str, schema_registry_client=registry)
     try:
-        fb.ok(f"a new consumer reads an old event as {new_reader(old_bytes, ctx)}")
+        fb.ok("new-reads-old", f"a new consumer reads an old event as {new_reader(old_bytes, ctx)}")
     except SerializationError as err:
-        fb.miss(f"a new consumer cannot read an old event: {err}")
+        fb.fail("new-reads-old", f"a new consumer cannot read an old event: {err}")
     new_event = {**OLD_EVENT, "device": "ios"}
     try:
         new_bytes = JSONSerializer(schema.schema_str, registry)(new_event, ctx)
     except SerializationError as err:
-        fb.miss(f"a new producer cannot write {new_event}: {err}")
+        fb.fail("old-reads-new", f"a new producer cannot write {new_event}: {err}")
         return
     old_reader = JSONDeserializer(json.dumps(VIEW_V1), schema_registry_client=registry)
     try:
-        fb.ok(f"an old consumer reads a new event as {old_reader(new_bytes, ctx)}")
+        fb.ok("old-reads-new", f"an old consumer reads a new event as {old_reader(new_bytes, ctx)}")
     except SerializationError as err:
-        fb.miss(f"an old consumer cannot read a new event: {err}")
+        fb.fail("old-reads-new", f"an old consumer cannot read a new event: {err}")
+
+
+hint = check_schema_evolution.hint

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from eda_sim.core.simulation import Simulation
-from eda_sim.course.feedback import checker
+from eda_sim.course.feedback import checker, same_code, takes
 from eda_sim.services.events import Event
 from eda_sim.services.load import Source
 from eda_sim.services.service import Service
+
+#: The exercise cell's starting handler: it builds the new event from scratch, starting a new trace.
+STARTER = """
+def enrich(event, ctx):
+    enriched = new_event(
+        ctx.sim, "OrderEnriched", {"order": event.payload["order"], "vip": True}, key=event.key
+    )
+    publish(ctx.service.producer, "orders-enriched", enriched)
+"""
+TYPE = "OrderEnriched"
 
 
 def enrichment_world(handler, n: int = 6):
@@ -36,41 +46,78 @@ def enrichment_world(handler, n: int = 6):
 
 
 @checker(
-    "Exercise 09 · keep the trace unbroken through the enricher",
-    hint="publish with ctx.emit(topic, type, payload): it stamps the new event with the handled event's "
-    "correlation id and its id as the causation id; an event built from scratch starts a new trace",
+    "trace-carried",
+    "Exercise 12 · keep the trace unbroken through the enricher",
+    items=[
+        ("one-each", 1, "each order produces one enriched event"),
+        ("type", 1, f"the enriched events are of type {TYPE}"),
+        ("causation", 2, "each enriched event names its order as its cause"),
+        ("correlation", 2, "each enriched event carries its order's correlation id"),
+    ],
+    hints=[
+        "look at the ids of an event the handler publishes: which of them say where it came from?",
+        "publish with ctx.emit(topic, type, payload): it stamps the new event with the handled event's "
+        "correlation id and its id as the causation id; an event built from scratch starts a new trace",
+    ],
+    starter=lambda handler: same_code(handler, STARTER),
+    not_answered="enrich is still the starting handler, which builds the new event from scratch; change "
+    "it, then run the cell again",
 )
 def check_trace_carried(fb, handler) -> None:
     """Run the learner's enricher and check every OrderEnriched event continues its order's trace."""
-    if not callable(handler):
-        fb.miss("enrich should be a function(event, ctx)")
+    wrong = takes(handler, "event", "ctx")
+    if wrong:
+        fb.invalid(f"enrich {wrong}")
         return
-    sim = enrichment_world(handler)
+    sim = enrichment_world(fb.guard(handler, "enrich"))
+    fb.stop_if_raised()
     orders = {
         Event.from_json(r.value).id: Event.from_json(r.value)
         for log in sim.topic("orders").partitions
         for r in log.records()
     }
-    enriched = [
+    out = [
         Event.from_json(r.value)
         for log in sim.topic("orders-enriched").partitions
         for r in log.records()
     ]
-    if not fb.expect(
-        len(enriched) == len(orders),
-        f"each of the {len(orders)} orders produced one OrderEnriched",
-        f"{len(enriched)} OrderEnriched events for {len(orders)} orders",
+    elsewhere = sorted(
+        f"{name} ({n})"
+        for name, topic in sim.broker.topics.items()
+        if name not in ("orders", "orders-enriched") and not name.endswith(".DLT")
+        for n in [sum(log.log_end_offset for log in topic.partitions)]
+        if n
+    )
+    if not fb.mark(
+        "one-each",
+        len(out) == len(orders),
+        f"each of the {len(orders)} orders produced one event on orders-enriched",
+        f"{len(out)} events on orders-enriched for {len(orders)} orders"
+        + (f"; your handler published to {', '.join(elsewhere)} instead" if elsewhere else ""),
     ):
         return
-    caused = [e for e in enriched if e.causation_id in orders]
-    fb.expect(
-        len(caused) == len(enriched),
-        "every OrderEnriched names the order it came from as its cause",
-        f"{len(enriched) - len(caused)} OrderEnriched events have no causation id pointing at an order",
+    types = sorted({e.type for e in out} - {TYPE})
+    fb.mark(
+        "type",
+        not types,
+        f"every event is an {TYPE}",
+        f"the enricher published {', '.join(types)}, not {TYPE}: a consumer of orders-enriched subscribes "
+        "to the type its contract names",
+    )
+    caused = [e for e in out if e.causation_id in orders]
+    fb.mark(
+        "causation",
+        len(caused) == len(out),
+        "every enriched event names the order it came from as its cause",
+        f"{len(out) - len(caused)} enriched events have no causation id pointing at an order",
     )
     same = [e for e in caused if e.correlation_id == orders[e.causation_id].correlation_id]
-    fb.expect(
-        len(same) == len(enriched),
-        "every OrderEnriched carries its order's correlation id",
-        f"{len(enriched) - len(same)} OrderEnriched events start a trace of their own",
+    fb.mark(
+        "correlation",
+        len(same) == len(out),
+        "every enriched event carries its order's correlation id",
+        f"{len(out) - len(same)} enriched events start a trace of their own",
     )
+
+
+hint = check_trace_carried.hint

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import re
 
-from eda_sim.course.feedback import checker
+from eda_sim.course.feedback import all_placeholders, checker
+from eda_sim.course.nb16.world import TERMS
 
-#: broker -> Kafka idea -> (accepted answers, normalised; the fact to show). One blank per line of the answer.
+#: The row of the notebook's table of terms (``broker_terms()``) that holds each Kafka idea.
+ROW = {
+    "partition": "unit of order and scale",
+    "offset": "position of an event",
+    "consumer group": "independent reader",
+    "committed offset": "progress saved",
+}
+
+#: broker -> Kafka idea -> (other accepted answers, normalised; the fact to show). The table's own cell,
+#: whole or any of its parts, is accepted too (see :func:`is_accepted`).
 QUESTIONS = {
     "Kinesis": {
         "partition": (
@@ -73,29 +83,67 @@ def _norm(text) -> str:
     return _ARTICLE.sub("", words)
 
 
+def table_words(broker: str, idea: str) -> set:
+    """The normalised words of the notebook's own table for ``idea`` on ``broker``, accepted as answers.
+
+    The table's cell counts whole (copied verbatim) and by its parts (split at ``;`` and ``,``), and
+    without a parenthesised remark: "checkpoint (DynamoDB lease)" accepts "checkpoint".
+    """
+    cell = TERMS[ROW[idea]][broker]
+    parts = {cell, re.sub(r"\([^)]*\)", "", cell)}
+    for piece in re.split(r"[;,]", cell):
+        parts |= {piece, re.sub(r"\([^)]*\)", "", piece)}
+    return {_norm(p) for p in parts if _norm(p)}
+
+
+def is_accepted(broker: str, idea: str, given) -> bool:
+    """True if ``given`` names ``idea`` on ``broker``: one of :data:`QUESTIONS`' answers or the table's.
+
+    Membership only (``in``), so a sealed set of answers works as well as a plain one.
+    """
+    word = _norm(given)
+    return word in QUESTIONS[broker][idea][0] or word in table_words(broker, idea)
+
+
 @checker(
-    "Exercise 13 · the brokers' own words",
-    hint="read the table of terms above row by row: a partition is the unit of order (what is it called "
-    "where?), an offset is a position, a consumer group is a reader that gets the whole stream, and "
-    "a committed offset is how a reader saves its progress",
+    "broker-terms",
+    "Exercise 16 · the brokers' own words",
+    items=[
+        (f"{broker}/{idea}", 1, f"{broker}'s word for {idea}")
+        for broker, ideas in QUESTIONS.items()
+        for idea in ideas
+    ],
+    hints=[
+        "read the table of terms above: find the row of each Kafka idea, then the broker's column",
+        "a partition is the unit of order (what is it called where?), an offset is a position, a consumer "
+        "group is a reader that gets the whole stream, and a committed offset is how a reader saves its "
+        "progress",
+    ],
+    starter=all_placeholders,
+    not_answered='replace each "?" with the broker\'s own word, from the table above, then run the cell '
+    "again",
 )
 def check_broker_terms(fb, answer: dict) -> None:
     """Check a dict ``{broker: {Kafka idea: that broker's term}}`` against :data:`QUESTIONS`."""
     if not isinstance(answer, dict):
-        fb.miss(
+        fb.invalid(
             f"answer should be a dict of broker -> {{Kafka idea: term}}, got {type(answer).__name__}"
         )
         return
     for broker, ideas in QUESTIONS.items():
         given_ideas = answer.get(broker)
-        if not isinstance(given_ideas, dict):
-            fb.miss(f"{broker}: missing; keep the dict of ideas from the exercise cell")
-            continue
-        for idea, (accepted, fact) in ideas.items():
+        for idea, (_extra, fact) in ideas.items():
+            item = f"{broker}/{idea}"
+            if not isinstance(given_ideas, dict):
+                fb.fail(item, f"{broker}: missing; keep the dict of ideas from the exercise cell")
+                continue
             given = given_ideas.get(idea)
             if given is None or str(given).strip() in ("", "?"):
-                fb.miss(f"{broker} · {idea}: not answered yet")
-            elif _norm(given) in accepted:
-                fb.ok(f"{broker} · {idea} → {given}: {fact}")
+                fb.fail(item, f"{broker} · {idea}: not answered yet")
+            elif is_accepted(broker, idea, given):
+                fb.ok(item, f"{broker} · {idea} → {given}: {fact}")
             else:
-                fb.miss(f"{broker} · {idea} is not {given!r}: {fact}")
+                fb.fail(item, f"{broker} · {idea} is not {given!r}: {fact}")
+
+
+hint = check_broker_terms.hint

@@ -16,7 +16,7 @@ Example::
 
 from __future__ import annotations
 
-from eda_sim.course.feedback import checker
+from eda_sim.course.feedback import all_placeholders, checker
 
 #: The quiz: one dict per question, numbered from 1 in this order.
 QUESTIONS = [
@@ -238,35 +238,45 @@ def _letter(value) -> str | None:
 
 
 @checker(
+    "recap-quiz",
     "Recap quiz",
-    hint="for each question you missed, re-run its demonstration (demonstrate(belief), or the menu under "
-    "'See a belief fail again') or open the notebook named in its line; then answer again",
+    items=[(str(n), 1, q["belief"]) for n, q in enumerate(QUESTIONS, 1)],
+    hints=[
+        "for each question you missed, re-run its demonstration (demonstrate(belief), or the menu under "
+        "'See a belief fail again') or open the notebook named in its line; then answer again",
+    ],
+    starter=all_placeholders,
+    not_answered='replace each "?" with "a", "b" or "c", then run the cell again',
 )
 def check_quiz(fb, answers: dict) -> None:
     """Check ``{question number: "a" | "b" | "c"}``: right answers, and why each wrong option does not hold."""
     if not isinstance(answers, dict):
-        fb.miss(
+        fb.invalid(
             f"answers should be a dict of question number -> 'a', 'b' or 'c', got {type(answers).__name__}"
         )
         return
     for n, q in enumerate(QUESTIONS, 1):
-        given = _letter(answers.get(n, answers.get(str(n))))
+        raw = answers.get(n, answers.get(str(n)))
+        given = _letter(raw)
         where = f"(notebook {q['notebook']})"
-        if given is None or given == "?":
-            fb.miss(f"{n}. not answered yet")
+        if given is None or given == "?" or raw is ...:
+            fb.fail(str(n), f"{n}. not answered yet")
         elif given == q["answer"]:
-            fb.ok(f"{n}. ({given}) {q['options'][given]}")
+            fb.ok(str(n), f"{n}. ({given}) {q['options'][given]}")
         elif given in q["options"]:
-            fb.miss(f"{n}. not ({given}): {q['why'][given]} {where}")
+            fb.fail(str(n), f"{n}. not ({given}): {q['why'][given]} {where}")
         else:
-            fb.miss(f"{n}. {answers.get(n, answers.get(str(n)))!r} is not one of a, b, c")
+            fb.fail(str(n), f"{n}. {raw!r} is not one of a, b, c")
     extra = sorted(
         str(k) for k in answers if str(k) not in {str(i) for i in range(1, len(QUESTIONS) + 1)}
     )
     if extra:
-        fb.miss(
+        fb.note(
             f"there is no question {', '.join(extra)}; questions are numbered 1 to {len(QUESTIONS)}"
         )
+
+
+hint = check_quiz.hint
 
 
 # ----------------------------------------------------------------------------- demonstrations
