@@ -15,6 +15,7 @@ exercise, score, max_score, feedback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -135,14 +136,24 @@ def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
                 "max_score": None,
                 "feedback": problem or "the check did not run",
             }
-        if ex["check"] in untouched and result["score"]:
+        if ex["check"] in untouched:
             # A starter can pass an item by itself (a default that happens to be right); a
-            # student earns nothing for a cell they did not change.
+            # student earns nothing for a cell they did not change. (The checks say so too.)
             result["feedback"] = f"the starting answer, untouched: 0 points\n{result['feedback']}"
             result["score"] = 0.0
-        exercise = result.pop("id", None) or f"nb{number}.{ex['check']}"
+        exercise = result.pop("id", None) or _exercise_id(number, ex["check"])
         rows.append({"notebook": path.name, "exercise": exercise, **result})
     return rows
+
+
+def _exercise_id(number: str, check: str) -> str:
+    """The check's stable exercise id (``check.exercise``), even when the student's cell did not run."""
+    try:
+        fn = getattr(importlib.import_module(f"eda_sim.course.nb{number}.check"), check)
+    except (ImportError, AttributeError):
+        fn = None
+    exercise = getattr(fn, "exercise", None)
+    return exercise if isinstance(exercise, str) else f"nb{number}.{check}"
 
 
 def _job(args):
