@@ -152,16 +152,17 @@ SAME_BY_DESIGN = {
 }
 
 
-def _knob_matters(fn, knobs, defaults, name) -> bool:
-    """True if moving knob ``name`` changes what ``fn`` shows: from the defaults, or, when a knob
-    only matters together with another (grace once lateness is short), with one other knob moved."""
-    settings = [defaults] + [
-        {**defaults, other: value}
-        for other, widget in knobs.items()
-        if other != name
-        for value in _other_values(widget)
-    ]
-    for base in settings:
+def _knob_matters(fn, knobs, defaults, name, most: int = 40) -> bool:
+    """True if moving knob ``name`` changes what ``fn`` shows: from the defaults, or, when a knob only
+    matters together with others (grace once lateness is short, a stall's length once the action is a
+    stall), from settings of the other knobs (one moved first, then every combination, at most
+    ``most`` of them)."""
+    others = [k for k in knobs if k != name]
+    singles = [{**defaults, k: v} for k in others for v in _other_values(knobs[k])]
+    grid = [dict(defaults)]
+    for k in others:
+        grid = [{**g, k: v} for g in grid for v in [defaults[k], *_other_values(knobs[k])]]
+    for base in [defaults, *singles, *grid[:most]]:
         shown = _call_shown(fn, base)
         if any(_call_shown(fn, {**base, name: v}) != shown for v in _other_values(knobs[name])):
             return True
