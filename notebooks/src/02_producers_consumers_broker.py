@@ -93,7 +93,10 @@ pd.DataFrame([first_reads({"group.id": "trending"}),
 # %% [markdown]
 # `trending` read nothing of the history: it started at the end. `archive` read everything there was.
 # The setting only matters for a group with no committed offset: a group that has committed resumes where
-# it left off, whatever `auto.offset.reset` says.
+# it left off, whatever `auto.offset.reset` says. Two exceptions on a real cluster: the committed offsets
+# of a group with no members expire after `offsets.retention.minutes` (7 days by default), and a committed
+# offset that retention has already deleted is out of range; in both cases the group starts where
+# `auto.offset.reset` says again (the simulator models the second, not the first).
 
 # %% [markdown]
 # ## A group shares the work; groups share nothing
@@ -175,11 +178,12 @@ show(shop_world(until=20.0, recommenders=3, offline=(4.0, 10.0)), *views)
 # ## Reading deletes nothing; age does
 #
 # Many people believe a broker deletes a record once it has been consumed. It does not: every group reads
-# independently, and on an ordinary topic (`cleanup.policy=delete`, the default) records leave only by
-# **retention**: by age (`retention.ms`) or by size (`retention.bytes`), and always a whole **segment** at a
-# time (a segment is a chunk of the log, rolled every `segment.ms` or `segment.bytes`). A *compacted* topic
+# independently, and on an ordinary topic (`cleanup.policy=delete`, the default) records leave by
+# **retention**: by age (`retention.ms`) or by size (`retention.bytes`, a limit per partition), and always a
+# whole **segment** at a time (a segment is a chunk of the log, rolled every `segment.ms` or `segment.bytes`). A *compacted* topic
 # (`cleanup.policy=compact`) also loses every record that a newer one with the same key replaced, long
-# before any retention: notebook 11 shows it. Below, a topic nobody reads, with one record per second, a
+# before any retention: notebook 11 shows it. An administrator can also cut a partition's start with
+# DeleteRecords (`AdminClient.delete_records`), which the simulator does not model. Below, a topic nobody reads, with one record per second, a
 # retention of one minute and 20-second segments; the broker checks every five minutes.
 
 # %%

@@ -90,8 +90,9 @@ try_drift(2.0, 100, 0.3)
 #
 # The data team has a v2 model that uses all twelve rolling features (v1 used four). Would it have done
 # better on *these* payments? The topic still holds them. A consumer in a **new group** that has never
-# committed starts where `auto.offset.reset` says: with `earliest`, at offset 0 of every partition (the
-# default, `latest`, would read only what arrives after it joins). It reads
+# committed starts where `auto.offset.reset` says: with `earliest`, at the start of every partition's log
+# (offset 0 here, because retention has deleted nothing yet; after it has, the oldest record still kept),
+# while the default, `latest`, would read only what arrives after it joins. It reads
 # everything again, rebuilds the features, and scores with both versions. The live scorer consumed all of
 # these payments already: consuming deletes nothing, and each group has its own committed offsets.
 
