@@ -98,7 +98,8 @@ class _Batch:
         self.waiting = False  # ready, waiting for a request slot (still open while not full)
 
 
-def _to_bytes(value, what: str):
+def to_bytes(value: str | bytes | bytearray | memoryview | None, what: str) -> bytes | None:
+    """``value`` (bytes-like, str or None) as bytes; ``what`` names it in the error for any other type."""
     if value is None or type(value) is bytes:
         return value
     if type(value) is str:
@@ -110,7 +111,7 @@ def _to_bytes(value, what: str):
     )
 
 
-def _headers(headers):
+def normalise_headers(headers: dict | list | None) -> tuple[tuple | None, int]:
     """Headers as a tuple of ``(str, bytes | None)`` pairs and their size in bytes.
 
     ``headers`` is a dict or a list of ``(name, value)`` pairs, values ``str``,
@@ -133,7 +134,7 @@ def _headers(headers):
                 continue
             if not isinstance(name, str):
                 raise TypeError(f"header name {name!r} is a {type(name).__name__}")
-            value = _to_bytes(value, f"header {name!r}")
+            value = to_bytes(value, f"header {name!r}")
             out.append((name, value))
             size += len(name) + (len(value) if value else 0)
     except (TypeError, ValueError) as err:
@@ -253,9 +254,9 @@ class Producer:
                 f"means now), got {type(timestamp).__name__} {timestamp!r}"
             )
         if key is not None and key.__class__ is not bytes:
-            key = _to_bytes(key, "key")
+            key = to_bytes(key, "key")
         if value is not None and value.__class__ is not bytes:
-            value = _to_bytes(value, "value")
+            value = to_bytes(value, "value")
         n = len(t.partitions)
         if partition == -1:
             keyed = self._partitioner.keyed
@@ -277,7 +278,7 @@ class Producer:
         size = (len(key) if key else 0) + (len(value) if value else 0)
         hdrs = None
         if headers is not None:
-            hdrs, hsize = _headers(headers)
+            hdrs, hsize = normalise_headers(headers)
             size += hsize
         if size + _RECORD_OVERHEAD > self._max_message:
             raise fail(

@@ -212,6 +212,18 @@ class Consumer:
         """This member's consumer name in the Redis groups."""
         return self.name
 
+    # -- for the service runner (RedisService) ------------------------------------------
+
+    @property
+    def redis(self):
+        """The Redis client this consumer talks through."""
+        return self._r
+
+    @property
+    def topic_cache(self) -> TopicCache:
+        """The cached topic metadata (partition counts) of this consumer's server."""
+        return self._meta
+
     # -- polling ---------------------------------------------------------------------
 
     def poll(self, timeout: float | None = None) -> RedisMessage | None:
@@ -237,7 +249,7 @@ class Consumer:
         deadline = time.monotonic() + timeout
         tried = False
         while True:
-            self._maintain()
+            self.maintain()
             if self._errors:
                 return [self._errors.pop(0)]
             if self._buffer:
@@ -254,15 +266,16 @@ class Consumer:
         while buffer and len(out) < n:
             m = buffer.popleft()
             key = m.stream()
-            self._outstanding.setdefault(key, {})[m._entry_id] = m
+            self._outstanding.setdefault(key, {})[m.entry_id()] = m
             if self._autostore:
-                self._stored.setdefault(key, {})[m._entry_id] = m._offset
-            self._positions[key] = m._offset + 1
+                self._stored.setdefault(key, {})[m.entry_id()] = m.offset()
+            self._positions[key] = m.offset() + 1
             out.append(m)
         self.delivered_total += len(out)
         return out
 
-    def _maintain(self) -> None:
+    def maintain(self) -> None:
+        """Heartbeat and renew this member's partition leases now (called while a batch is handled)."""
         now = time.monotonic()
         try:
             if not self._joined:
@@ -426,7 +439,7 @@ class Consumer:
         for key in keys:
             pipe.xpending_range(key, self.group_id, "-", "+", 200, idle=self._claim_idle)
         listed = pipe.execute()
-        mine = {(m.stream(), m._entry_id) for m in self._buffer}
+        mine = {(m.stream(), m.entry_id()) for m in self._buffer}
         mine.update((key, i) for key, held in self._outstanding.items() for i in held)
         todo = []
         for key, rows in zip(keys, listed):
@@ -583,9 +596,9 @@ class Consumer:
                     )
                 key = stream_key(tp.topic, tp.partition)
                 below = {
-                    i: m._offset
+                    i: m.offset()
                     for i, m in self._outstanding.get(key, {}).items()
-                    if m._offset < tp.offset
+                    if m.offset() < tp.offset
                 }
                 if below:
                     todo.setdefault(key, {}).update(below)
@@ -620,7 +633,7 @@ class Consumer:
             return None
         parts = []
         for key in keys:
-            self._settle(key, todo[key])
+            self.settle(key, todo[key])
             s = self._by_key.get(key)
             topic, _, part = key.rpartition(":")
             parts.append(
@@ -634,7 +647,7 @@ class Consumer:
             self._config["on_commit"](None, parts)
         return None if asynchronous else parts
 
-    def _settle(self, key: str, entry_ids) -> None:
+    def settle(self, key: str, entry_ids) -> None:
         """Forget entries acknowledged (here or by a script) or put back for redelivery."""
         out = self._outstanding.get(key)
         stored = self._stored.get(key)
@@ -658,14 +671,14 @@ class Consumer:
         for tp in offsets or ():
             key = stream_key(tp.topic, tp.partition)
             for i, m in self._outstanding.get(key, {}).items():
-                if m._offset < tp.offset:
-                    self._stored.setdefault(key, {})[i] = m._offset
+                if m.offset() < tp.offset:
+                    self._stored.setdefault(key, {})[i] = m.offset()
 
     def nack(self, message) -> None:
         """Give an entry back unacknowledged (an extra): it stays pending and is claimed again after
         ``redis.claim.idle.ms`` with its delivery count raised. Later entries may be handled first."""
         self._check_usable()
-        self._settle(message.stream(), [message.entry_id()])
+        self.settle(message.stream(), [message.entry_id()])
 
     def committed(self, partitions: list, timeout: float | None = None) -> list[TopicPartition]:
         """Per partition, the offset below which the group has acknowledged every entry.

@@ -20,8 +20,8 @@ from eda_sim.backends.redis.keys import id_str, stream_key
 from eda_sim.core.errors import KafkaError, fail
 from eda_sim.kafka.admin import ClusterMetadata
 from eda_sim.kafka.partitioner import Partitioner
-from eda_sim.kafka.producer import _headers as _normalise_headers
-from eda_sim.kafka.producer import _to_bytes
+from eda_sim.kafka.producer import normalise_headers as _normalise_headers
+from eda_sim.kafka.producer import to_bytes as _to_bytes
 
 # ----------------------------------------------------------------------------- producer
 

@@ -270,8 +270,8 @@ class RedisService:
             conf["group.instance.id"] = instance
         self.consumer = Consumer(conf)
         self.instance = self.consumer.name
-        self._r = self.consumer._r
-        self._topics = self.consumer._meta
+        self._r = self.consumer.redis
+        self._topics = self.consumer.topic_cache
         for topic in list(topics_) + list(produces or {}):
             self._topics.get(topic)
         self.inbox_key = f"{META_PREFIX}inbox:{name}"
@@ -331,7 +331,7 @@ class RedisService:
                 for m in msgs:
                     self._handle(m)
                     done += 1
-                    consumer._maintain()  # keep the leases while a batch is handled
+                    consumer.maintain()  # keep the leases while a batch is handled
                 self._finish_batch()
                 last_work = time.monotonic()
         finally:
@@ -481,7 +481,7 @@ class RedisService:
                 keys=[self.inbox_key, m.stream()],
                 args=[event.id, self.consumer.group_id, m.entry_id(), json.dumps(commands)],
             )
-            self.consumer._settle(m.stream(), [m.entry_id()])
+            self.consumer.settle(m.stream(), [m.entry_id()])
             return "handled" if fresh == 1 else "duplicate"
         if redelivered:
             commands.append(["XACK", m.stream(), self.consumer.group_id, m.entry_id()])
@@ -491,7 +491,7 @@ class RedisService:
                 pipe.execute_command(*c)
             pipe.execute()
         if redelivered:
-            self.consumer._settle(m.stream(), [m.entry_id()])
+            self.consumer.settle(m.stream(), [m.entry_id()])
         return "handled"
 
     def _redeliver(self, m, event, err, attempt, started) -> None:
@@ -545,7 +545,7 @@ class RedisService:
         pipe.xack(m.stream(), self.consumer.group_id, m.entry_id())
         pipe.hdel(self.attempts_key, _field(m, "starts"), _field(m, "tries"))
         pipe.execute()
-        self.consumer._settle(m.stream(), [m.entry_id()])
+        self.consumer.settle(m.stream(), [m.entry_id()])
         self._span(m, event, started, outcome, attempts, text)
 
     def _done(self, m, event, started, outcome, attempts, error, acked=False) -> None:
