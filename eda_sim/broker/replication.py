@@ -219,7 +219,7 @@ class Replica:
     def restart_at(self, offset: int, now: float) -> None:
         """Drop the whole log and continue empty from ``offset`` (the leader no longer has older records)."""
         log = self.log
-        fresh = PartitionLog(log.topic, log.index, log._config, now)
+        fresh = PartitionLog(log.topic, log.index, log.config, now)
         fresh._base = fresh.log_start_offset = fresh._segments[0].base = offset
         self.log = fresh
         self.batches = []
@@ -456,7 +456,7 @@ class Cluster:
             self._timeout_later(producer, batch, part)
             return
         journal = sim.journal
-        acks = producer._config["acks"]
+        acks = producer.config["acks"]
         if acks == "all" and len(part.isr) < part.setting("min.insync.replicas"):
             self._refuse(
                 producer,
@@ -540,7 +540,7 @@ class Cluster:
                 self._complete(part, entry)
             else:
                 part.pending.append(entry)
-                ev = sim.env.timeout(producer._config["request.timeout.ms"] / 1000.0)
+                ev = sim.env.timeout(producer.config["request.timeout.ms"] / 1000.0)
                 ev.callbacks.append(lambda _ev: self._request_timeout(part, entry))
 
     def _answer(self, producer, batch, part, first: int) -> None:
@@ -575,7 +575,7 @@ class Cluster:
         """The producer got an error back: retry after ``retry.backoff.ms``, or report it."""
         if self._expired(producer, batch):
             return
-        cfg = producer._config
+        cfg = producer.config
         if error.retriable() and batch.attempt < cfg["retries"]:
             # librdkafka backs off exponentially from retry.backoff.ms up to retry.backoff.max.ms
             backoff = min(cfg["retry.backoff.ms"] * 2**batch.attempt, RETRY_BACKOFF_MAX_MS)
@@ -604,7 +604,7 @@ class Cluster:
         """Fail the batch with ``_MSG_TIMED_OUT`` if ``message.timeout.ms`` has passed since produce()."""
         if batch.done:
             return True
-        limit = producer._config["message.timeout.ms"]
+        limit = producer.config["message.timeout.ms"]
         if limit and self._sim.now - batch.created >= limit / 1000.0:
             self._give_up(
                 producer,
@@ -616,7 +616,7 @@ class Cluster:
 
     def _timeout_later(self, producer, batch, part) -> None:
         """While the batch waits for a leader, ``message.timeout.ms`` may run out."""
-        limit = producer._config["message.timeout.ms"]
+        limit = producer.config["message.timeout.ms"]
         if not limit:
             return
 
