@@ -36,7 +36,7 @@ def book(tmp_path_factory):
     _submit(folder, "di", None)
     # a student whose notebook hangs: the cell times out, twice, and the exercise scores 0
     _submit(folder, "ed", "import time\ntime.sleep(600)")
-    # notebook 03's starters pass some items of their checks by themselves (1 of 3, 2 of 3)
+    # notebook 03's starters (some checks pass a few of their items by themselves)
     _submit(folder, "fay", None, STARTER_03)
     out = folder / "gradebook.csv"
     return grade(folder, out, timeout=4, jobs=2), out
@@ -55,7 +55,7 @@ def test_gradebook_scores_each_student_by_re_running_the_check(book):
     assert "CellTimeoutError on attempt 2" in feedback["ed"]
 
 
-def test_an_untouched_starter_scores_0_even_where_its_check_passes_items(book):
+def test_an_untouched_starter_scores_0_and_says_so(book):
     frame, _out = book
     fay = frame[frame["student"] == "fay"]
     assert len(fay) == 2 and list(fay["score"]) == [0.0, 0.0]
