@@ -142,12 +142,16 @@ def test_saved_notebook_matches_its_source(src):
         assert _shape(saved["cells"]) == _shape(solution.cells), "rebuild: tools/build_notebooks.py"
 
 
+PAGES = ["API_CARD.md", "GLOSSARY.md"]
+
+
 def test_every_link_to_a_notebook_points_at_one_that_exists():
     """After a renumbering, a stale link is the first thing a learner trips on."""
     texts = {
         "README.md": (ROOT.parent / "README.md").read_text(encoding="utf-8"),
         "notebooks/README.md": (ROOT / "README.md").read_text(encoding="utf-8"),
     }
+    texts.update({f"notebooks/{page}": (ROOT / page).read_text(encoding="utf-8") for page in PAGES})
     texts.update({f"notebooks/src/{p.name}": p.read_text(encoding="utf-8") for p in SOURCES})
     names = {p.name for p in NOTEBOOKS}
     broken = [
@@ -157,6 +161,29 @@ def test_every_link_to_a_notebook_points_at_one_that_exists():
         if name not in names
     ]
     assert not broken, broken
+
+
+def test_every_glossary_term_links_the_notebook_that_teaches_it():
+    """One bullet per term, alphabetical, each ending with a link to its notebook."""
+    bullets = re.findall(
+        r"^- \*\*(.+?)\*\*: (.+)$", (ROOT / "GLOSSARY.md").read_text(encoding="utf-8"), re.M
+    )
+    terms = [term for term, _ in bullets]
+    assert len(terms) >= 30
+    assert terms == sorted(terms, key=str.lower), "keep the glossary alphabetical"
+    unlinked = [
+        t for t, text in bullets if not re.search(r"\(\[(\d\d)\]\(\1_[a-z0-9_]+\.ipynb\)\)$", text)
+    ]
+    assert not unlinked, unlinked
+
+
+def test_the_api_card_and_glossary_are_linked_from_the_start():
+    """README's notebook section and notebook 00's course map both point at the two pages."""
+    for where in (ROOT.parent / "README.md", ROOT / "src" / "00_start_here.py"):
+        text = where.read_text(encoding="utf-8")
+        prefix = "notebooks/" if where.name == "README.md" else ""
+        for page in PAGES:
+            assert f"]({prefix}{page})" in text, f"{where.name} does not link {page}"
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)

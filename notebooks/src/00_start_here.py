@@ -111,6 +111,9 @@ check_roles(answer)
 # | 16 | [to a real broker](16_to_a_real_broker.ipynb) | the same code on Redis Streams |
 # | 99 | [recap](99_recap.ipynb) | the takeaways and a self-check quiz |
 #
+# Keep two pages open beside the notebooks: the [API card](API_CARD.md), every call on one page, and the
+# [glossary](GLOSSARY.md), each term in a sentence with the notebook that teaches it.
+#
 # **How the notebooks work.** Each starts with what you will be able to do and how long it takes. Cells
 # are short; run them in order (Shift+Enter). Live controls sit in cells whose saved output may differ
 # from yours; a plain cell after them shows the same picture. Exercises end with a check that scores your
