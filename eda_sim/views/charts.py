@@ -241,7 +241,11 @@ def draw_metrics(
             axes[0].text(
                 0.5,
                 0.5,
-                "no full bucket yet" if span is not None else "no metrics yet",
+                (
+                    f"no full {frame.attrs.get('bucket', 1.0):g} s bucket yet (t = {float(span):.3f} s)"
+                    if span is not None
+                    else "no metrics yet"
+                ),
                 ha="center",
                 va="center",
                 color=_GREY,

@@ -257,7 +257,11 @@ class Controls(W.VBox):
         self._speed_link = W.link((self.speed, "value"), (self.play, "interval"))
         self.time_label = W.HTML(value="")
         # the views, drawn into one PNG replaced in place; errors as text under it
-        self.picture = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+        self.picture = W.Image(
+            format="png",
+            layout=W.Layout(max_width="100%", object_fit="contain", object_position="left top"),
+        )
+        self._height = None  # the picture's box height, fixed per world (see _show)
         self.message = W.HTML(value="")
 
         self.step_button.on_click(lambda _b: self.step())
@@ -343,6 +347,7 @@ class Controls(W.VBox):
         finally:
             self._quiet = False
         self.sim = self._build()
+        self._height = None
         self.redraw()
 
     def _on_tick(self, change) -> None:
@@ -375,6 +380,12 @@ class Controls(W.VBox):
         sim = self.sim
         self.figures, self.errors = figures, errors
         if figures:
+            if self._height is None:
+                # the box keeps the first frame's height until the world is rebuilt: a view that
+                # grows (more keys on a timeline) is scaled into it instead of pushing the page
+                self._height = round(sum(f.get_figheight() * f.dpi for f in figures))
+                self._height += 8 * (len(figures) - 1)
+                self.picture.layout.height = f"{self._height}px"
             self.picture.value = png
         self.picture.layout.display = None if figures else "none"
         self.message.value = "".join(
