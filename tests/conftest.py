@@ -26,3 +26,22 @@ def redis_server(tmp_path_factory):
         )
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server
+
+
+_SESSION_START: list = []
+
+
+def pytest_sessionstart(session):
+    import time
+
+    _SESSION_START.append(time.time())
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show the browser test's click-to-picture figures (written by whichever worker ran it)."""
+    from pathlib import Path
+
+    report = Path(__file__).resolve().parents[1] / "artifacts" / "browser" / "click_to_picture.txt"
+    if _SESSION_START and report.exists() and report.stat().st_mtime >= _SESSION_START[0]:
+        terminalreporter.write_sep("-", "browser: click to new picture")
+        terminalreporter.write_line(report.read_text().rstrip())
