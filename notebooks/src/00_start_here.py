@@ -100,10 +100,12 @@ check_roles(answer)
 # | 03 | [partitions and ordering](03_partitions_and_ordering.ipynb) | order per partition, keys, adding partitions, a reorder buffer |
 # | 04 | [consumer groups and scaling](04_consumer_groups_and_scaling.ipynb) | idle extra consumers, rebalances, a rebalance storm |
 # | 05 | [delivery and idempotency](05_delivery_and_idempotency.ipynb) | commit timing, a crash sweep, a ledger that double-counts |
+# | 06 | [durability and replication](06_durability_and_replication.ipynb) | three brokers, a failover, what `acks` loses |
 # | 07 | [transactions and exactly-once](07_transactions_and_exactly_once.ipynb) | a zombie fenced, what read_committed sees, the outbox |
 # | 08 | [retries and dead letters](08_retries_and_dead_letters.ipynb) | backoff, poison events, re-drive, counts that reconcile |
 # | 09 | [schemas and evolution](09_schemas_and_evolution.ipynb) | a registry accepting and refusing changes |
 # | 10 | [storms, backpressure, monitoring](10_storms_backpressure_and_monitoring.ipynb) | lag in a surge, autoscaling, hot keys, alerts |
+# | 11 | [state: tables, windows and joins](11_state_tables_windows_joins.ipynb) | a compacted feature store, windows, the [watermark](GLOSSARY.md), a join |
 # | 12 | [tracing](12_tracing.ipynb) | one request across services, the hop where it stopped |
 # | 13 | [real-time recommendations](13_realtime_recommendations.ipynb) | a model learning from the stream |
 # | 14 | [fraud-detection challenge](14_fraud_detection_challenge.ipynb) | your own design, run and scored |
