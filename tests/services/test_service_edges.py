@@ -121,3 +121,15 @@ def test_the_hit_rate_buckets_start_at_their_edge():
     assert list(rates.start) == [0.0, 60.0, 120.0]
     assert list(rates.evaluated) == [1, 1, 1] and list(rates.hits) == [1, 0, 1]
     assert list(rates.cumulative_hit_rate) == [1.0, 0.5, pytest.approx(2 / 3)]
+
+
+def test_an_event_at_the_time_of_the_last_released_one_is_not_late():
+    # Late means behind an event already released; a tie is in order (ties go in arrival order).
+    from eda_sim.services.events import Event
+    from eda_sim.services.ordering import ReorderBuffer
+
+    buf = ReorderBuffer(1.0)
+    for i, t in enumerate([1.0, 3.0, 1.0, 0.5]):
+        buf.push(Event.create("T", {}, id=f"e{i}", time=t))
+    assert [e.id for e in buf.emitted] == ["e0", "e2"]
+    assert [e.id for e, _why in buf.late] == ["e3"]
