@@ -134,3 +134,12 @@ def test_a_restarting_consumer_starts_where_kafka_says_under_every_reset_policy(
         assert first and first[0].error() is None and first[0].offset() == want
     else:
         assert first == [] and c.position([TopicPartition("t", 0)])[0].offset == want
+
+
+def test_a_virtual_time_becomes_the_nearest_millisecond_since_the_epoch():
+    # 2.9999 s is 3000 ms after the simulation's epoch, not 2999 (truncating would say so).
+    from eda_sim.kafka.message import EPOCH_MS, to_epoch_ms
+
+    assert to_epoch_ms(2.9999) == EPOCH_MS + 3000
+    assert to_epoch_ms(0.0016) == EPOCH_MS + 2
+    assert to_epoch_ms(0.0) == EPOCH_MS
