@@ -99,6 +99,15 @@ def test_the_package_documents_examples():
     assert len(EXAMPLES) >= 30
 
 
+@pytest.fixture(autouse=True)
+def _projector_off(monkeypatch):
+    # an example may turn projector mode on; the next test must see the library's defaults
+    from eda_sim.views import projector
+
+    monkeypatch.delenv("EDA_SIM_PROJECTOR", raising=False)
+    monkeypatch.setattr(projector, "_scale", None)
+
+
 @pytest.mark.parametrize(("module_name", "block"), EXAMPLES)
 def test_docstring_example_runs(module_name, block):
     for prefix, why in NEEDS.items():

@@ -17,8 +17,11 @@ see :mod:`eda_sim.kafka.config` and :mod:`eda_sim.broker.topics`.
 Example::
 
     seconds(0.5, "backoff")                 # 0.5
-    seconds(float("nan"), "backoff")        # ValueError: backoff must be a finite number ...
-    count(True, "instances", low=1)         # TypeError: instances must be a whole number ...
+    for bad in (lambda: seconds(float("nan"), "backoff"), lambda: count(True, "instances", low=1)):
+        try:
+            bad()
+        except (TypeError, ValueError) as error:
+            print(error)                    # backoff must be ..., got NaN; instances must be a whole number ...
 """
 
 from __future__ import annotations

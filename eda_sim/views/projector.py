@@ -9,7 +9,8 @@ notebooks are built with it off, so their outputs do not change.
 Example::
 
     from eda_sim.views.projector import projector
-    projector(1.3)
+    projector(1.3)                          # text 1.3 times larger in every picture from now on
+    projector(1)                            # and back to normal
 """
 
 from __future__ import annotations
