@@ -241,17 +241,7 @@ class Group:
         # An evicted or dead member loses its partitions without a chance to commit.
         self._revoke(member_id, parts, lost=kind != "left")
         self._sim.journal.write(kind, member_id, self.group_id, detail=reason)
-        if parts:
-            self._sim.journal.write(
-                "revoked",
-                member_id,
-                self.group_id,
-                count=len(parts),
-                detail=format_partitions(parts),
-                data=tuple(sorted(parts)),
-            )
-        for tp in parts:
-            self.owner.pop(tp, None)
+        self._revoked(member_id, parts)
         del self.members[member_id]
         del self.assignment[member_id]
         self._sessions.pop(member_id, None)
@@ -282,16 +272,7 @@ class Group:
                 parts = self.assignment[m]
                 if parts:
                     self._revoke(m, parts, lost=False)
-                    journal.write(
-                        "revoked",
-                        m,
-                        self.group_id,
-                        count=len(parts),
-                        detail=format_partitions(parts),
-                        data=tuple(sorted(parts)),
-                    )
-                for tp in parts:
-                    self.owner.pop(tp, None)
+                self._revoked(m, parts)
                 self.assignment[m] = []
             self._hand_out(target, reason)
             return
@@ -303,16 +284,7 @@ class Group:
             if lose:
                 moving = True
                 self._revoke(m, lose, lost=False)
-                journal.write(
-                    "revoked",
-                    m,
-                    self.group_id,
-                    count=len(lose),
-                    detail=format_partitions(lose),
-                    data=tuple(sorted(lose)),
-                )
-                for tp in lose:
-                    self.owner.pop(tp, None)
+                self._revoked(m, lose)
                 self.assignment[m] = [tp for tp in self.assignment[m] if tp in keep]
         if moving:
             self.generation += 1
@@ -354,6 +326,20 @@ class Group:
             consumer = self.members[m]
             if consumer.member_id == m:  # a crashed member that restarted is a new member now
                 consumer.group_assigned(gained[m])
+
+    def _revoked(self, member_id: str, parts: list) -> None:
+        """Write the 'revoked' journal row for ``parts`` (when there are any) and free them."""
+        if parts:
+            self._sim.journal.write(
+                "revoked",
+                member_id,
+                self.group_id,
+                count=len(parts),
+                detail=format_partitions(parts),
+                data=tuple(sorted(parts)),
+            )
+        for tp in parts:
+            self.owner.pop(tp, None)
 
     def _revoke(self, member_id: str, parts: list, lost: bool) -> None:
         consumer = self.members[member_id]

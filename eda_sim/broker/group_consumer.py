@@ -147,17 +147,7 @@ class ConsumerGroup(Group):
         parts = self.assignment.get(member_id, [])
         self._revoke(member_id, parts, lost=kind != "left")
         self._sim.journal.write(kind, member_id, self.group_id, detail=reason)
-        if parts:
-            self._sim.journal.write(
-                "revoked",
-                member_id,
-                self.group_id,
-                count=len(parts),
-                detail=format_partitions(parts),
-                data=tuple(sorted(parts)),
-            )
-        for tp in parts:
-            self.owner.pop(tp, None)
+        self._revoked(member_id, parts)
         for table in (self.members, self.assignment, self.member_epoch, self.target):
             table.pop(member_id, None)
         self._sessions.pop(member_id, None)
@@ -245,16 +235,7 @@ class ConsumerGroup(Group):
             return  # a crashed or departed owner keeps them until it comes back or its session expires
         if lose:
             self._revoke(member_id, lose, lost=False)
-            journal.write(
-                "revoked",
-                member_id,
-                self.group_id,
-                count=len(lose),
-                detail=format_partitions(lose),
-                data=tuple(sorted(lose)),
-            )
-            for tp in lose:
-                self.owner.pop(tp, None)
+            self._revoked(member_id, lose)
             owned = self.assignment[member_id] = [tp for tp in owned if tp in keep]
         have = set(owned)
         gain = [tp for tp in target if tp not in have and tp not in self.owner]
