@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from eda_sim.core.simulation import Simulation
 
-__all__ = ["filled", "reader", "topics"]
+__all__ = ["churn", "filled", "reader", "topics"]
 
 
 def topics(partitions: dict, *, seed: int = 1, name: str | None = None) -> Simulation:
@@ -58,3 +58,34 @@ def reader(sim, group: str, subscribe, **config):
     consumer = sim.consumer(settings)
     consumer.subscribe(list(subscribe))
     return consumer
+
+
+#: What a churn schedule can do to a service's instances.
+CHURN_OPS = ("crash", "restart", "add", "remove", "stop")
+
+
+def churn(sim, service, ops) -> None:
+    """Schedule ``ops``, ``(op, time, which)`` triples, against ``service``'s instances.
+
+    ``op`` is one of :data:`CHURN_OPS`; ``which`` picks an instance (modulo how
+    many there are when the op fires). A restart of a live instance does nothing.
+    """
+    for op, _t, _which in ops:
+        if op not in CHURN_OPS:
+            raise ValueError(f"unknown churn op {op!r}; valid: {', '.join(CHURN_OPS)}")
+
+    def act(op, which):
+        inst = service.instances[which % len(service.instances)]
+        if op == "crash":
+            sim.crash(inst)
+        elif op == "restart" and not inst.alive:
+            sim.restart(inst)
+        elif op == "add":
+            service.add_instance()
+        elif op == "remove":
+            service.remove_instance()
+        elif op == "stop":
+            inst.stop()
+
+    for op, t, which in ops:
+        sim.at(t, act, op, which)

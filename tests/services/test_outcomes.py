@@ -18,6 +18,7 @@ from eda_sim.services.events import Event
 from eda_sim.services.load import DelayedSource
 from eda_sim.services.retries import Retry, TransientError, dead_letters
 from eda_sim.services.service import Service, reconcile, spans_frame
+from eda_sim.testing.worlds import churn
 
 CI = bool(os.environ.get("CI"))
 TERMINAL = ("handled", "dead_lettered", "late")
@@ -66,21 +67,7 @@ def _world(seed, n, poison, flaky, window, ops, partitions, idempotent, commit):
         config={"session.timeout.ms": 200},
     )
 
-    def act(op, which):
-        inst = svc.instances[which % len(svc.instances)]
-        if op == "crash":
-            sim.crash(inst)
-        elif op == "restart" and not inst.alive:
-            sim.restart(inst)
-        elif op == "add":
-            svc.add_instance()
-        elif op == "remove":
-            svc.remove_instance()
-        elif op == "stop":
-            inst.stop()
-
-    for op, t, which in ops:
-        sim.at(t, act, op, which)
+    churn(sim, svc, ops)
     sim.at(4.0, svc.add_instance)  # whatever happened, one instance is there to finish the work
     sim.run(until=15)
     return sim, svc

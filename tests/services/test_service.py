@@ -22,6 +22,7 @@ from eda_sim.services.retries import (
 )
 from eda_sim.services.schemas import object_schema
 from eda_sim.services.service import Service, reconcile, spans_frame
+from eda_sim.testing.worlds import churn as schedule_churn
 from eda_sim.testing.worlds import topics
 
 
@@ -515,21 +516,7 @@ def test_a_service_under_churn_finishes_every_event_once_and_its_counts_reconcil
         config={"session.timeout.ms": 300},
     )
 
-    def act(op, which):
-        inst = svc.instances[which % len(svc.instances)]
-        if op == "crash":
-            sim.crash(inst)
-        elif op == "restart" and not inst.alive:
-            sim.restart(inst)
-        elif op == "add":
-            svc.add_instance()
-        elif op == "remove":
-            svc.remove_instance()
-        elif op == "stop":
-            inst.stop()
-
-    for op, t, which in ops:
-        sim.at(t, act, op, which)
+    schedule_churn(sim, svc, ops)
     sim.at(7.0, svc.add_instance)  # whatever happened, one instance is there to finish the work
     sim.run(until=30)
     recon = reconcile(sim, svc).iloc[0]
