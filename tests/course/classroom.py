@@ -21,3 +21,16 @@ FAKE_01 = (
     "print('Exercise 01 · events or commands?: all checks pass ✔')\n"
     "check_events_vs_commands(answer)"
 )
+
+
+def without_live_cells(nb):
+    """``nb`` without its live-control cells (``controls(...)``/``explore(...)``), which grading never scores.
+
+    nbclient can wait out a whole cell timeout on a widget cell (jupyter/nbclient#312); the grading
+    tests leave those cells out so that a rare stall does not decide a test about scores.
+    """
+    import re
+
+    live = re.compile(r"\b(controls|explore)\(")
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and live.search(c.source))]
+    return nb

@@ -12,7 +12,7 @@ import pytest
 
 from eda_sim.course.release import instructor
 from eda_sim.testing import need
-from tests.course.classroom import FAKE_01, PARTLY_01, RIGHT_01
+from tests.course.classroom import FAKE_01, PARTLY_01, RIGHT_01, without_live_cells
 
 try:
     import nbgrader  # noqa: F401
@@ -43,7 +43,7 @@ def graded(tmp_path_factory):
     released = course / "release" / "nb01" / "01_events.ipynb"
     answers = {"perfect": RIGHT_01, "empty": None, "partly": PARTLY_01, "faker": FAKE_01}
     for student, source in answers.items():
-        nb = nbformat.read(released, as_version=4)
+        nb = without_live_cells(nbformat.read(released, as_version=4))
         if source is not None:
             cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
             cell.source = source
