@@ -16,6 +16,13 @@ still commits, but the offset store is manual
 ``store_offsets()`` once it is processed: the at-least-once auto-commit
 librdkafka's documentation recommends.
 
+With ``client="java"`` the member is Kafka's Java consumer
+(:class:`~eda_sim.kafka.java.KafkaConsumer`) instead of confluent-kafka's:
+``max_poll_records`` becomes its ``max.poll.records`` and ``commit="auto"``
+is Java's auto-commit, made inside ``poll()`` for what the previous polls
+returned (at-least-once for this loop, which processes a batch before polling
+again). The Java client has no offset store, so ``commit="store"`` is refused.
+
 A member can be crashed (it stops dead: no commit, no leave; records it had
 finished processing stay processed), restarted (it rejoins as a new member and
 starts from the group's committed offsets) and stopped (it finishes its batch,
@@ -41,6 +48,8 @@ from eda_sim.core.checks import count, instant, seconds
 from eda_sim.core.errors import KafkaException
 
 COMMIT_POLICIES = ("after", "before", "auto", "store")
+#: The clients a member can be: confluent-kafka's (librdkafka's rules) or Kafka's Java consumer.
+CLIENTS = ("confluent-kafka", "java")
 
 
 def processing_seconds(fn, rng) -> float:
@@ -69,9 +78,18 @@ class Member:
         on_record=None,
         config: dict | None = None,
         start: float | None = None,
+        client: str = "confluent-kafka",
     ):
         if commit not in COMMIT_POLICIES:
             raise ValueError(f"commit must be one of {', '.join(COMMIT_POLICIES)}, got {commit!r}")
+        if client not in CLIENTS:
+            raise ValueError(f"client must be one of {', '.join(CLIENTS)}, got {client!r}")
+        if client == "java" and commit == "store":
+            raise ValueError(
+                'commit="store" needs librdkafka\'s offset store (enable.auto.offset.store=false and '
+                'store_offsets()), which the Java client does not have; with client="java" use '
+                '"auto", "after" or "before"'
+            )
         count(max_poll_records, "max_poll_records", low=1)
         if not callable(processing_time):
             seconds(processing_time, "processing_time (or a function of a random.Random)")
@@ -93,15 +111,17 @@ class Member:
         }
         if commit == "store":
             cfg["enable.auto.offset.store"] = False
+        if client == "java":
+            cfg["max.poll.records"] = max_poll_records
         cfg.update(config or {})
         self._consumer_config = cfg
+        self.client = client
         self._topics = list(topics)
         for topic in self._topics:
             sim.broker.topic(
                 topic
             )  # a simulated member fails at once on a topic that does not exist
-        self.consumer = sim.consumer(cfg)
-        self.consumer.subscribe(self._topics)
+        self.consumer = self._new_consumer()
         self.group_id = group_id
         self.commit = commit
         self.processing_time = processing_time
@@ -117,6 +137,19 @@ class Member:
             self._process = sim.env.process(self._run())
         else:
             sim.at(start, self._launch)
+
+    def _new_consumer(self):
+        """A consumer of this member's client with its settings, subscribed to its topics."""
+        if self.client == "java":
+            from eda_sim.kafka.java import KafkaConsumer
+
+            cfg = dict(self._consumer_config)
+            cfg.setdefault("bootstrap.servers", self.sim.bootstrap_servers)
+            consumer = KafkaConsumer(cfg, sim=self.sim)
+        else:
+            consumer = self.sim.consumer(self._consumer_config)
+        consumer.subscribe(self._topics)
+        return consumer
 
     def __repr__(self) -> str:
         state = (
@@ -229,7 +262,10 @@ class Member:
 
     def _commit(self) -> None:
         try:
-            self.consumer.commit(asynchronous=False)
+            if self.client == "java":
+                self.consumer.commitSync()
+            else:
+                self.consumer.commit(asynchronous=False)
         except KafkaException:
             pass  # refused (evicted, or the partitions moved): the journal has a commit_failed row
 
@@ -255,8 +291,7 @@ class Member:
         elif self.consumer.closed:
             # A clean stop closed the consumer, and a closed consumer cannot be used again (as with
             # confluent-kafka): start a new one with the same settings, as an operator would.
-            self.consumer = self.sim.consumer(self._consumer_config)
-            self.consumer.subscribe(self._topics)
+            self.consumer = self._new_consumer()
         self._stopping = False
         self._launch()
 

@@ -40,8 +40,12 @@ def crash_once(
     per_record: float = 0.1,
     auto_commit_ms: int = 700,
     seed: int = 5,
+    client: str = "confluent-kafka",
 ) -> dict:
     """One partition, one consumer, one crash at ``crash_at``; the consumer restarts 1 s later.
+
+    ``client`` is ``"confluent-kafka"`` (librdkafka's commit rules) or
+    ``"java"`` (Kafka's Java ``KafkaConsumer``: auto-commit inside ``poll()``).
 
     Returns what happened to every record: how many were never processed
     (lost), how many were processed more than once (duplicated), and the
@@ -64,6 +68,7 @@ def crash_once(
         commit=strategy,
         max_poll_records=batch,
         on_record=lambda m: done.update([int(m.value())]),
+        client=client,
         config={
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 500,
@@ -96,6 +101,28 @@ def crash_sweep(strategies=tuple(STRATEGIES), times=None, **options):
             raise ValueError(f"unknown strategy {s!r}; strategies are: {', '.join(STRATEGIES)}")
     times = [round(0.05 + 0.1 * i, 3) for i in range(13)] if times is None else list(times)
     return pd.DataFrame([crash_once(s, t, **options) for s in strategies for t in times])
+
+
+#: How each client is named in the tables: the library a learner would run.
+CLIENT_NAMES = {"confluent-kafka": "confluent-kafka (librdkafka)", "java": "Java KafkaConsumer"}
+
+
+def auto_commit_by_client(times=None, **options):
+    """The crash-point sweep of ``auto`` under each client: same records, batches, timer and crashes.
+
+    Returns a DataFrame with one row per crash time and, for each client, the
+    records lost and the records processed twice.
+    """
+    import pandas as pd
+
+    rows = [
+        dict(crash_once("auto", t, client=client, **options), client=name)
+        for client, name in CLIENT_NAMES.items()
+        for t in ([round(0.05 + 0.1 * i, 3) for i in range(13)] if times is None else times)
+    ]
+    return pd.DataFrame(rows).pivot(
+        index="crash_at", columns="client", values=["lost", "duplicated"]
+    )
 
 
 def payments(n: int = 40, every: float = 0.02, seed: int = 0) -> list[dict]:
