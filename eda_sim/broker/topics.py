@@ -223,8 +223,8 @@ class PartitionLog:
     def enforce_retention(self, now: float) -> int:
         """Delete whole segments that retention allows to go; return how many records went.
 
-        A closed segment goes when its newest record is older than
-        ``retention.ms``, or while the log without it is still at least
+        A closed segment goes when its newest record is strictly older than
+        ``retention.ms`` (exactly ``retention.ms`` old stays, as in Kafka), or while the log without it is still at least
         ``retention.bytes``. The active segment is rolled and deleted only when
         all of it is past ``retention.ms``, as Kafka does; size never deletes it.
         """
@@ -241,7 +241,10 @@ class PartitionLog:
             end = self.log_end_offset if active else segs[1].base
             if end == seg.base:  # empty segment
                 break
-            by_time = ms >= 0 and seg.max_time <= now - ms / 1000.0
+            # Kafka deletes a segment only when strictly older than retention.ms
+            # (UnifiedLog: now - largestTimestamp > retentionMs). Times are whole
+            # milliseconds; half of one absorbs the float error of the difference.
+            by_time = ms >= 0 and now - seg.max_time > (ms + 0.5) / 1000.0
             by_size = not active and max_bytes >= 0 and total - seg.size >= max_bytes
             if not (by_time or by_size):
                 break

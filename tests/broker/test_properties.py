@@ -513,7 +513,7 @@ class Checker:
             self.committed[g][tp] = r.offset
 
     def _check_expiry(self, r):
-        """Invariant 11: every removed record was past retention.ms, or the log after it held retention.bytes."""
+        """Invariant 11: every removed record was strictly past retention.ms, or the log after it held retention.bytes."""
         cfg = self.sim.topic(r.topic).config
         ms, max_bytes = cfg["retention.ms"], cfg["retention.bytes"]
         end = self.end[(r.topic, r.partition)]
@@ -521,7 +521,7 @@ class Checker:
             rec = self.snap.get((r.topic, r.partition, off))
             if rec is None:
                 continue  # appended and expired within one step: never seen
-            if ms >= 0 and rec.timestamp <= r.time - ms / 1000.0 + EPS:
+            if ms >= 0 and r.time - rec.timestamp > ms / 1000.0 + EPS:  # strictly older, as Kafka
                 continue
             later = [self.snap.get((r.topic, r.partition, o)) for o in range(off + 1, end)]
             if any(x is None for x in later):

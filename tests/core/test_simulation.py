@@ -89,6 +89,25 @@ def test_retention_moves_log_start_forward_by_whole_segments():
     assert log.log_end_offset == 20  # retention never touches the end
 
 
+@pytest.mark.parametrize("age_ms, kept", [(9_999, True), (10_000, True), (10_001, False)])
+def test_retention_deletes_a_segment_only_when_strictly_older_than_retention_ms(age_ms, kept):
+    # Kafka's UnifiedLog deletes when now - largestTimestamp > retention.ms: a segment
+    # exactly retention.ms old stays until the next check.
+    sim = Simulation(seed=1, name="ret-edge")
+    sim.create_topic("t", partitions=1, config={"retention.ms": 10_000, "segment.ms": 1_000})
+    p = sim.producer()
+    p.produce("t", value="old")
+    p.flush()
+    log = sim.topic("t").partitions[0]
+    born = log.record(0).timestamp
+    sim.run(until=born + 2.0)
+    p.produce("t", value="new")  # rolls the first segment (segment.ms)
+    p.flush()
+    sim.run(until=born + age_ms / 1000)
+    log.enforce_retention(sim.now)
+    assert log.log_start_offset == (0 if kept else 1), (sim.now, log.segments())
+
+
 def test_retention_by_size_keeps_at_least_retention_bytes():
     sim = Simulation(seed=1, name="ret-size")
     sim.create_topic("t", partitions=1, config={"retention.bytes": 100, "segment.bytes": 30})
