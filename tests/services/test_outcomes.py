@@ -206,6 +206,66 @@ def test_reconcile_counts_a_handled_then_dead_lettered_offset_where_its_copy_wen
     assert (recon.processed, recon.dead_lettered, recon.balanced) == (2, 1, True)
 
 
+def _late_then_poison(idempotent):
+    # Offset 2 (event time 0.125) arrives after offset 0 (0.25) was released: late, sent to in.late.
+    # Offset 1 is still held, so the stored offset stays at 1; a crash then delivers 1 and 2 again
+    # to a fresh reorder buffer, where 2 is no longer late: it is handled, and it is poison.
+    sim = Simulation(seed=1, name="outcomes")
+    sim.create_topic("in", partitions=1)
+    items = [
+        {"time": 0.25, "type": "T", "i": 0},
+        {"time": 1.0, "type": "T", "i": 1},
+        {"time": 0.125, "type": "T", "i": 2, "arrival": 1.25},
+    ]
+    DelayedSource(sim, "src", "in", items)
+
+    def handle(event, ctx):
+        if event.payload["i"] == 2:
+            raise ValueError("poison")
+
+    svc = Service(
+        sim,
+        "svc",
+        consumes="in",
+        handlers={"T": handle},
+        reorder=0.5,
+        idempotent=idempotent,
+        processing_time=0.02,
+        config={"session.timeout.ms": 100},
+    )
+    sim.crash(svc.instances[0], at=1.3)  # after the late copy went out, before offset 1 is released
+    sim.restart(svc.instances[0], at=1.5)
+    sim.run(until=4)
+    late = [
+        Event.from_json(r.value).payload["i"]
+        for log in sim.topic("in.late").partitions
+        for r in log.records()
+    ]
+    dlt = sim.topic("in.DLT").partitions[0].records() if "in.DLT" in sim.broker.topics else []
+    return sim, svc, late, dlt
+
+
+def test_an_offset_sent_late_then_dead_lettered_after_a_redelivery_counts_once():
+    # At-least-once: the two deliveries end differently and both copies exist. reconcile() counts
+    # the offset once, as dead-lettered (where the later copy went), and still balances.
+    sim, svc, late, dlt = _late_then_poison(idempotent=False)
+    ended = spans_frame(sim, "svc").query("offset == 2").outcome.tolist()
+    assert ended == ["late", "dead_lettered"] and late == [2] and len(dlt) == 1
+    recon = reconcile(sim, svc).iloc[0]
+    assert (recon.processed, recon.dead_lettered, recon.late, recon.balanced) == (2, 1, 0, True)
+
+
+def test_an_idempotent_service_keeps_the_late_outcome_across_a_redelivery():
+    # With idempotent=True the inbox remembers that offset 2 ended late: the redelivery is skipped
+    # as a duplicate, so it is never dead-lettered and counts once, as late.
+    sim, svc, late, dlt = _late_then_poison(idempotent=True)
+    ended = spans_frame(sim, "svc").query("offset == 2").outcome.tolist()
+    assert ended == ["late", "duplicate"] and late == [2] and dlt == []
+    assert svc.inbox.outcome("evt-000003") == "late"
+    recon = reconcile(sim, svc).iloc[0]
+    assert (recon.processed, recon.dead_lettered, recon.late, recon.balanced) == (2, 0, 1, True)
+
+
 def test_dead_letters_refuses_a_topic_that_holds_no_dead_letters_and_names_those_that_do():
     import pytest
 
