@@ -249,6 +249,43 @@ storm_sweep()
 #   processing, or a longer interval (which is also how long a stuck member keeps its partitions).
 
 # %% [markdown]
+# ## One batch per poll, in each client
+#
+# The batch size lives in a different place in each client. confluent-kafka asks for it on every call,
+# `consume(num_messages=...)`; Kafka's Java consumer fixes it once, in its `max.poll.records` setting
+# (500 by default). `eda_sim.kafka.java.KafkaConsumer` models the Java client, so the two sit side by side:
+
+# %%
+from eda_sim import Simulation
+from eda_sim.kafka.java import KafkaConsumer    # Kafka's Java client, modelled: not confluent-kafka
+
+sim = Simulation(seed=4, name="batches")
+sim.create_topic("orders", partitions=1)
+producer = sim.producer()
+for i in range(1000):
+    producer.produce("orders", value=f"order {i}")
+producer.flush()
+
+# %%
+python_side = sim.consumer({"group.id": "py", "auto.offset.reset": "earliest"})
+python_side.subscribe(["orders"])
+java_side = KafkaConsumer({"bootstrap.servers": sim.bootstrap_servers, "group.id": "java",
+                           "auto.offset.reset": "earliest", "max.poll.records": 120})
+java_side.subscribe(["orders"])
+len(python_side.consume(num_messages=120, timeout=1.0)), len(java_side.poll(1.0))
+
+# %% [markdown]
+# Same 120 records a poll. Give confluent-kafka the Java key and it refuses it, as librdkafka does:
+
+# %%
+from eda_sim.kafka import KafkaException
+
+try:
+    sim.consumer({"group.id": "py", "max.poll.records": 120})
+except KafkaException as err:
+    print(err.args[0].str().split(";")[0])
+
+# %% [markdown]
 # ## Try it: find the edge of the storm
 #
 # Set the time per order, `max.poll.records`, `max.poll.interval.ms` and the assignor, and watch

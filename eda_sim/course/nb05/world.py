@@ -110,19 +110,22 @@ CLIENT_NAMES = {"confluent-kafka": "confluent-kafka (librdkafka)", "java": "Java
 def auto_commit_by_client(times=None, **options):
     """The crash-point sweep of ``auto`` under each client: same records, batches, timer and crashes.
 
-    Returns a DataFrame with one row per crash time and, for each client, the
-    records lost and the records processed twice.
+    Returns a DataFrame with one row per crash time and, under each client's
+    name, the records lost and the records processed twice.
     """
     import pandas as pd
 
+    times = [round(0.05 + 0.1 * i, 3) for i in range(13)] if times is None else list(times)
     rows = [
         dict(crash_once("auto", t, client=client, **options), client=name)
         for client, name in CLIENT_NAMES.items()
-        for t in ([round(0.05 + 0.1 * i, 3) for i in range(13)] if times is None else times)
+        for t in times
     ]
-    return pd.DataFrame(rows).pivot(
+    table = pd.DataFrame(rows).pivot(
         index="crash_at", columns="client", values=["lost", "duplicated"]
     )
+    order = pd.MultiIndex.from_product([list(CLIENT_NAMES.values()), ["lost", "duplicated"]])
+    return table.swaplevel(axis=1).reindex(columns=order)
 
 
 def payments(n: int = 40, every: float = 0.02, seed: int = 0) -> list[dict]:
