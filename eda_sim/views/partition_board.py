@@ -303,6 +303,20 @@ def draw_board(
             handles.append(
                 _mpl.Patch(facecolor=_LIGHT, hatch="///", edgecolor="#BBBBBB", label="expired")
             )
+        if any(lag is not pd.NA and lag > 0 for lag in frame["lag"]):
+            # the lag written in vermillion at the right: a word-shaped mark in the same colour
+            handles.append(
+                _mpl.Line2D(
+                    [],
+                    [],
+                    color=_ALERT,
+                    marker=r"$\mathsf{lag}$",
+                    markersize=14,
+                    markeredgewidth=0,
+                    linestyle="none",
+                    label="lag > 0",
+                )
+            )
         ax.legend(
             handles=handles,
             loc="upper left",
