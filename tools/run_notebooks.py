@@ -16,6 +16,9 @@ type, which GitHub, nbviewer and an untrusted JupyterLab show instead of the
 widget's ``VBox(...)`` text (JupyterLab with widgets still picks the widget
 view, ranked first); and the kernelspec's display name is the one JupyterLab
 writes, so opening a notebook does not mark it modified.
+
+Cells run under :class:`Client`, nbclient's client with one workaround: a
+kernel's reply is waited for in short polls (jupyter/nbclient#312, below).
 """
 
 import base64
@@ -24,6 +27,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 from nbclient import NotebookClient
@@ -31,10 +35,52 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: The longest single wait on a kernel channel, in seconds (see :func:`short_polls`).
+POLL_SLICE = 1.0
+
+
+def short_polls(channel, slice_s: float = POLL_SLICE, clock=time.monotonic) -> None:
+    """Make ``channel.get_msg(timeout)`` wait in polls of at most ``slice_s`` seconds.
+
+    jupyter/nbclient#312: on a widget cell nbclient sometimes gets the
+    kernel's reply only when its wait times out (the whole cell timeout,
+    120 s here), although the reply came at once. An asyncio zmq socket
+    is woken by its file descriptor, which signals edges, not levels: an
+    edge can go by while the client is busy with the other channel, and
+    the socket's poll then sleeps out its timeout with the message queued.
+    A fresh poll looks at the socket's queue first, so waiting in short
+    slices turns a missed wake-up into at most ``slice_s`` of delay; the
+    overall deadline (and ``Empty`` at its end) is kept.
+    """
+    wait = channel.get_msg
+
+    async def get_msg(timeout: float | None = None):
+        deadline = None if timeout is None else clock() + timeout
+        while True:
+            left = slice_s if deadline is None else min(slice_s, max(0.0, deadline - clock()))
+            try:
+                return await wait(timeout=left)
+            except Empty:
+                if deadline is not None and clock() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
+
+
+class Client(NotebookClient):
+    """nbclient's client whose shell and iopub waits are short polls (:func:`short_polls`)."""
+
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        for channel in (kc.shell_channel, kc.iopub_channel):
+            short_polls(channel)
+        return kc
+
+
 def run(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(
+    Client(
         nb,
         timeout=120,
         kernel_name="python3",
