@@ -12,6 +12,12 @@ The client modelled is librdkafka's, defaults included: ``partitioner`` is
 ``partitioner=murmur2_random`` when a key's partition must match a Java
 producer's.
 
+Kafka's Java consumer differs from librdkafka where two lessons depend on
+it: its auto-commit runs inside ``poll()`` for what the earlier polls
+returned, and ``max.poll.records`` caps a poll. :mod:`eda_sim.kafka.java`
+models it as ``KafkaConsumer``, kept out of this module's names so that it is
+never taken for confluent-kafka's ``Consumer``.
+
 Transactions take confluent-kafka's calls too: a producer with
 ``transactional.id`` has ``init_transactions``, ``begin_transaction``,
 ``send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())``,
