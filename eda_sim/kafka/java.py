@@ -183,14 +183,14 @@ class KafkaConsumer:
         """
         self._check_timeout(timeout)
         self._begin_poll()
-        out = self._consumer.consume(self._max_records, 0)
+        out = self._records(self._max_records)
         deadline = self._sim.now + timeout
         while not out:
             wake = self._wake(deadline)
             if not self._sim.advance(wake) and wake == deadline:
                 break
             self._maybe_auto_commit()
-            out = self._consumer.consume(self._max_records, 0)
+            out = self._records(self._max_records)
         self._after_latest_poll = dict(self._consumer.positions)
         return out
 
@@ -277,14 +277,14 @@ class KafkaConsumer:
         """
         n = min(num_messages, self._max_records)
         self._begin_poll()
-        out = yield from self._consumer.poll_in_process(n, 0)
+        out = yield from self._records_in_process(n)
         env = self._sim.env
         deadline = env.now + timeout
         while not out and env.now < deadline:
             wake = self._wake(deadline)
             yield env.any_of([self._sim.data_signal, env.timeout(wake - env.now)])
             self._maybe_auto_commit()
-            out = yield from self._consumer.poll_in_process(n, 0)
+            out = yield from self._records_in_process(n)
         self._after_latest_poll = dict(self._consumer.positions)
         return out
 
@@ -304,6 +304,32 @@ class KafkaConsumer:
     def _begin_poll(self) -> None:
         self._before_latest_poll = dict(self._consumer.positions)
         self._maybe_auto_commit()
+
+    def _records(self, n: int) -> list[Message]:
+        """What one fetch hands out, as Java's poll does: records only.
+
+        librdkafka reports events such as "max poll interval exceeded" or a
+        missing topic as error messages among the records; Java logs them and
+        carries on (rejoining the group after an eviction), and raises only
+        a fatal error (a fenced static member).
+        """
+        while True:
+            out = self._consumer.consume(n, 0)
+            if not out or not self._is_event(out[0]):
+                return out
+
+    def _records_in_process(self, n: int) -> Generator[Any, Any, list[Message]]:
+        while True:
+            out = yield from self._consumer.poll_in_process(n, 0)
+            if not out or not self._is_event(out[0]):
+                return out
+
+    @staticmethod
+    def _is_event(message: Message) -> bool:
+        err = message.error()
+        if err is not None and err.fatal():
+            raise KafkaException(err)
+        return err is not None
 
     def _wake(self, deadline: float) -> float:
         """When a waiting poll wakes next: at its deadline, or earlier for a due auto-commit.

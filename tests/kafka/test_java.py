@@ -224,3 +224,15 @@ def test_a_crashed_java_consumer_commits_nothing_and_commit_sync_refusals_are_co
     sim.crash(c)
     sim.run(until=sim.now + 10)
     assert ("jobs", 0) not in sim.group("g").committed
+
+
+def test_after_an_eviction_the_next_java_poll_rejoins_and_returns_records_not_an_error_event():
+    sim = filled(topics({"jobs": 1}), "jobs", 10, partition=0)
+    c = java(sim, **{"max.poll.records": 4, "max.poll.interval.ms": 1000})
+    c.subscribe(["jobs"])
+    first = c.poll(1.0)
+    sim.run(until=sim.now + 2.0)  # evicted; nothing was committed
+    again = c.poll(1.0)
+    assert [r.error() for r in again] == [None] * 4
+    assert [r.offset() for r in again] == [r.offset() for r in first]  # read again from the start
+    assert c.member_id is not None
