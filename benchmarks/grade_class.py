@@ -1,17 +1,26 @@
-"""How long ``python -m eda_sim.course grade`` takes for a class, measured on a small generated one.
+"""How long ``python -m eda_sim.course grade`` takes for a class: plain runs against the fast grading path.
 
 Makes ``--students`` submissions of each chosen notebook (alternately the
 untouched starter and the worked solution, so both the 0-point and the
-full-marks paths run), grades them with ``--jobs`` kernels at once, and prints
-the time per notebook run, each notebook's own run time, and what a class of
-30 students x 12 notebooks would take at that rate.
+full-marks paths run), grades the class twice with ``--jobs`` workers, first
+as a learner's kernel would run it (``fast=False``: a cold kernel per
+notebook, every picture rendered, live controls live) and then the default
+fast way (grading mode and a spare kernel per worker started ahead with the
+heavy imports done), checks that both gradebooks are identical, and prints
+wall time and CPU time (grader plus kernels) per notebook run, the ratio, and
+what a class of 30 students x 12 notebooks would take at each rate.
 
-    .venv/bin/python benchmarks/grade_class.py [--notebooks 00-05] [--students 2] [--jobs 2]
+The CPU figure is the honest one on a shared machine: on an otherwise idle
+machine with ``--jobs`` cores, a class takes about CPU time / cores.
+
+    .venv/bin/python benchmarks/grade_class.py [--notebooks 00-05] [--students 2] [--jobs 2] [--timeout 120]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import tempfile
 import time
@@ -21,11 +30,24 @@ from eda_sim.course.gradebook import grade
 from eda_sim.course.release import NOTEBOOKS, select
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and every finished process under it (workers and their kernels)."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _timed(folder: Path, jobs: int, fast: bool, timeout: int):
+    wall, cpu = time.perf_counter(), _cpu()
+    book = grade(folder, jobs=jobs, fast=fast, timeout=timeout)
+    return book, time.perf_counter() - wall, _cpu() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--notebooks", default="00-05")
     parser.add_argument("--students", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=int, default=120, help="seconds a cell may take")
     args = parser.parse_args()
     numbers = select(args.notebooks)
     folder = Path(tempfile.mkdtemp(prefix="eda-class-"))
@@ -36,32 +58,27 @@ def main() -> None:
                 solved = list((NOTEBOOKS / "solutions").glob(f"{nn}_*.ipynb"))
                 source = solved[0] if solved and s % 2 else next(NOTEBOOKS.glob(f"{nn}_*.ipynb"))
                 shutil.copy2(source, folder / f"student{s:02d}" / source.name)
-        single = {}
-        for nn in numbers:  # each notebook alone, one kernel: its run time in class
-            one = folder / "_one" / "x"
-            one.mkdir(parents=True)
-            shutil.copy2(next(NOTEBOOKS.glob(f"{nn}_*.ipynb")), one)
-            start = time.perf_counter()
-            grade(folder / "_one", jobs=1)
-            single[nn] = time.perf_counter() - start
-            shutil.rmtree(folder / "_one")
-        start = time.perf_counter()
-        book = grade(folder, jobs=args.jobs)
-        elapsed = time.perf_counter() - start
+        plain, plain_wall, plain_cpu = _timed(folder, args.jobs, False, args.timeout)
+        fast, fast_wall, fast_cpu = _timed(folder, args.jobs, True, args.timeout)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     runs = args.students * len(numbers)
-    print("notebook  run alone (s, kernel start included)")
-    for nn, seconds in single.items():
-        print(f"{nn:>8}  {seconds:6.1f}")
-    per_run = elapsed / runs
+    same = plain.equals(fast)
     print(
-        f"class of {args.students} x {len(numbers)}: {elapsed:.1f} s with {args.jobs} kernels "
-        f"({per_run:.2f} s per notebook run, {len(book)} gradebook rows)"
+        f"class of {args.students} students x {len(numbers)} notebooks ({runs} runs), "
+        f"{args.jobs} workers, {os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"at that rate 30 students x 12 notebooks: {30 * 12 * per_run / 60:.1f} min "
-        f"(mean single run {sum(single.values()) / len(single):.1f} s)"
+        f"{'':6}{'wall s':>8}{'per run':>9}{'CPU s':>8}{'per run':>9}   30 x 12 (wall; CPU / cores)"
+    )
+    for name, wall, cpu in (("plain", plain_wall, plain_cpu), ("fast", fast_wall, fast_cpu)):
+        print(
+            f"{name:6}{wall:8.1f}{wall / runs:9.2f}{cpu:8.1f}{cpu / runs:9.2f}   "
+            f"{360 * wall / runs / 60:5.1f} min; {360 * cpu / runs / args.jobs / 60:5.1f} min"
+        )
+    print(
+        f"fast / plain: wall {fast_wall / plain_wall:.2f}, CPU {fast_cpu / plain_cpu:.2f}; "
+        f"gradebooks identical: {same} ({len(fast)} rows)"
     )
 
 

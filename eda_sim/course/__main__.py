@@ -1,7 +1,7 @@
 """The course's classroom commands.
 
 python -m eda_sim.course release --notebooks 00-05 --out dist/
-python -m eda_sim.course grade SUBMISSIONS --out gradebook.csv [--timeout 600] [--jobs 2]
+python -m eda_sim.course grade SUBMISSIONS --out gradebook.csv [--timeout 600] [--jobs 2] [--plain]
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ def main(argv=None) -> int:
     gr.add_argument("--out", type=Path, default=Path("gradebook.csv"))
     gr.add_argument("--timeout", type=int, default=600, help="seconds a cell may take")
     gr.add_argument("--jobs", type=int, default=2, help="notebooks run at once")
+    gr.add_argument(
+        "--plain",
+        action="store_true",
+        help="run each notebook as a learner's kernel would (pictures, live controls, a cold "
+        "kernel): slower, the same grades",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "release":
@@ -36,7 +42,13 @@ def main(argv=None) -> int:
         else:
             from eda_sim.course.gradebook import grade
 
-            book = grade(args.submissions, args.out, timeout=args.timeout, jobs=args.jobs)
+            book = grade(
+                args.submissions,
+                args.out,
+                timeout=args.timeout,
+                jobs=args.jobs,
+                fast=not args.plain,
+            )
             print(f"{len(book)} rows, {book['student'].nunique()} students: {args.out}")
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -25,6 +25,8 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
+from eda_sim.course import kernels
+
 _MARK = "@@eda_sim-grade@@"
 COLUMNS = ["student", "notebook", "exercise", "score", "max_score", "feedback"]
 
@@ -77,7 +79,7 @@ def _expected(number: str) -> list[dict]:
     return exercises(number)
 
 
-def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
+def _run(path: Path, timeout: int, retries: int = 1, fast: bool = True) -> list[dict]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -98,15 +100,18 @@ def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
         nb.cells.insert(at, cell)
     problem = ""
     for attempt in range(retries + 1):
+        spare = kernels.take(path.parent) if fast else None
+        client = NotebookClient(
+            nb,
+            km=spare.km if spare else None,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         try:
-            NotebookClient(
-                nb,
-                timeout=timeout,
-                kernel_name="python3",
-                allow_errors=True,
-                record_timing=False,
-                resources={"metadata": {"path": str(path.parent)}},
-            ).execute()
+            client.execute()
             problem = ""
             break
         except (CellTimeoutError, DeadKernelError, RuntimeError) as err:
@@ -116,6 +121,11 @@ def _run(path: Path, timeout: int, retries: int = 1) -> list[dict]:
             for c in nb.cells:
                 if c.cell_type == "code":
                     c.outputs = []
+        finally:
+            if spare is not None:  # used by this one run, then killed: never reused
+                if client.kc is not None:
+                    client.kc.stop_channels()
+                spare.stop()
     rows = []
     for ex in expected:
         cell = next(c for c in nb.cells if c.metadata.get("eda_sim_grade") == ex["check"])
@@ -157,8 +167,8 @@ def _exercise_id(number: str, check: str) -> str:
 
 
 def _job(args):
-    student, path, timeout = args
-    return [{"student": student, **row} for row in _run(path, timeout)]
+    student, path, timeout, fast = args
+    return [{"student": student, **row} for row in _run(path, timeout, fast=fast)]
 
 
 def submissions(folder: Path) -> list[tuple[str, Path]]:
@@ -181,9 +191,17 @@ def _progress(done: int, total: int, started: float) -> None:
     sys.stderr.flush()
 
 
-def grade(folder: Path, out: Path | None = None, timeout: int = 600, jobs: int = 2) -> pd.DataFrame:
-    """Grade every submission under ``folder``; write ``out`` (CSV) if given; return the gradebook."""
-    work = [(student, path, timeout) for student, path in submissions(Path(folder))]
+def grade(
+    folder: Path, out: Path | None = None, timeout: int = 600, jobs: int = 2, fast: bool = True
+) -> pd.DataFrame:
+    """Grade every submission under ``folder``; write ``out`` (CSV) if given; return the gradebook.
+
+    ``fast`` (the default) runs each notebook in grading mode, in a kernel started ahead
+    with the heavy imports done (:mod:`eda_sim.course.kernels`); ``fast=False`` runs it as
+    a learner's kernel would (a cold kernel, every picture rendered, live controls live).
+    The grades are the same either way: only pictures and live controls are skipped.
+    """
+    work = [(student, path, timeout, fast) for student, path in submissions(Path(folder))]
     if not work:
         raise FileNotFoundError(f"no NN_*.ipynb notebooks under {folder}/<student>/")
     rows, started = [], time.perf_counter()

@@ -51,6 +51,8 @@ import ipywidgets as W
 from IPython.display import display
 
 from eda_sim import views as _views
+from eda_sim.views import offstage as _offstage
+from eda_sim.views import projector as _projector
 
 __all__ = [
     "QUIET_KINDS",
@@ -283,6 +285,7 @@ class Controls(W.VBox):
         self.add_class("eda-controls")
         self.picture.add_class("eda-picture")
         self.picture.add_class(f"eda-views-{len(self.views)}")
+        _projector.dress(self)  # projector mode: larger text in every part (a no-op when off)
         self.sim = self._build()
         self.redraw()
 
@@ -452,7 +455,11 @@ def controls(
     seconds one Step may run; ``tick``: virtual seconds per Play tick;
     ``interval``: milliseconds between Play ticks at the start. Returns a
     :class:`Controls` (an ipywidgets VBox) with its parts as attributes.
+    While a class is graded it returns an :class:`~eda_sim.views.offstage.Offstage`
+    stand-in and runs nothing (see :mod:`eda_sim.views.offstage`).
     """
+    if _offstage.grading():
+        return _offstage.Offstage("controls", build, knobs or {})
     return Controls(
         build,
         views,
@@ -472,8 +479,11 @@ def explore(fn, **knobs) -> W.VBox:
     :func:`knob`. The returned box has ``knobs`` (name -> widget), ``out`` and
     ``redraw()``, so a headless run can set a value and read the result.
     Tag the displaying cell ``nbval-ignore-output`` and pair it with a plain
-    cell that calls ``fn`` once.
+    cell that calls ``fn`` once. While a class is graded it returns an
+    :class:`~eda_sim.views.offstage.Offstage` stand-in and runs nothing.
     """
+    if _offstage.grading():
+        return _offstage.Offstage("explore", fn, knobs)
     if not callable(fn):
         raise TypeError(f"explore() needs a function to re-run, got {type(fn).__name__}")
     widgets = {name: knob(name, spec) for name, spec in knobs.items()}
@@ -491,5 +501,6 @@ def explore(fn, **knobs) -> W.VBox:
     box = W.VBox([W.HBox(list(widgets.values())), out])
     box.add_class("eda-explore")
     box.knobs, box.out, box.redraw = widgets, out, redraw
+    _projector.dress(box)  # projector mode: larger text in every part (a no-op when off)
     redraw()
     return box

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from eda_sim.course.__main__ import main
@@ -28,7 +29,7 @@ def _submit(folder: Path, student: str, source: str | None, starter: Path = STAR
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
+def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submitted")
     _submit(folder, "ada", RIGHT_01)
     _submit(folder, "bo", PARTLY_01)
@@ -38,8 +39,21 @@ def book(tmp_path_factory):
     _submit(folder, "ed", "import time\ntime.sleep(600)")
     # notebook 03's starters (some checks pass a few of their items by themselves)
     _submit(folder, "fay", None, STARTER_03)
-    out = folder / "gradebook.csv"
+    # a student whose answer raises: the grade cell reports it, the exercise scores 0
+    _submit(folder, "gus", "answer = {}\nraise KeyError('my own bug')")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def book(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("book") / "gradebook.csv"
     return grade(folder, out, timeout=4, jobs=2), out
+
+
+def test_the_fast_path_grades_exactly_as_a_plain_run(folder, book):
+    """Grading mode and spare kernels change no grade, for a hang and a raise too."""
+    plain = grade(folder, timeout=4, jobs=2, fast=False)
+    pd.testing.assert_frame_equal(plain, book[0])
 
 
 def test_gradebook_scores_each_student_by_re_running_the_check(book):
@@ -47,12 +61,13 @@ def test_gradebook_scores_each_student_by_re_running_the_check(book):
     assert list(frame.columns) == COLUMNS
     frame = frame[frame["notebook"] == "01_events.ipynb"]
     scores = dict(zip(frame["student"], frame["score"]))
-    assert scores == {"ada": 8.0, "bo": 5.0, "cy": 0.0, "di": 0.0, "ed": 0.0}
+    assert scores == {"ada": 8.0, "bo": 5.0, "cy": 0.0, "di": 0.0, "ed": 0.0, "gus": 0.0}
     assert set(frame["max_score"].dropna()) == {8.0}
     assert frame["exercise"].nunique() == 1  # the same exercise id for every student
     feedback = dict(zip(frame["student"], frame["feedback"]))
     assert "all checks pass" in feedback["ada"] and "all checks pass" not in feedback["cy"]
     assert "CellTimeoutError on attempt 2" in feedback["ed"]
+    assert "not answered yet (0 of 8 points)" in feedback["gus"]  # its {} before the raise
 
 
 def test_an_untouched_starter_scores_0_and_says_so(book):

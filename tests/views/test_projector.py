@@ -45,3 +45,51 @@ def test_controls_get_a_larger_font():
     assert "--jp-widgets-font-size:20px" in html and "--jp-widgets-inline-height:42px" in html
     projector.projector(1)
     assert projector.scale() == 1.0
+
+
+def _sizes(box) -> dict:
+    """Font size of each widget in ``box`` whose style has one, by class name, and the style sheets."""
+    sizes = {}
+    for w in projector._tree(box):
+        if "eda-projector" in w._dom_classes:  # the style sheet shows no text of its own
+            continue
+        style = getattr(w, "style", None)
+        if style is not None and style.has_trait("font_size"):
+            sizes.setdefault(type(w).__name__, set()).add(style.font_size)
+    sheets = [w.value for w in projector._tree(box) if "eda-projector" in w._dom_classes]
+    return {"sizes": sizes, "sheets": sheets}
+
+
+def _boxes():
+    from eda_sim import Simulation
+    from eda_sim.views.widgets import controls, explore
+
+    def build(partitions=2):
+        sim = Simulation(seed=3, name="room")
+        sim.create_topic("orders", partitions=partitions)
+        return sim
+
+    ui = controls(build, [lambda sim: figure.new_figure((2.0, 1.0))], knobs={"partitions": (1, 4)})
+    box = explore(lambda n=1, label="a": f"{label} x {n}", n=(1, 5), label=["a", "b"])
+    return ui, box
+
+
+def test_every_control_gets_larger_text_when_on_and_the_default_when_off():
+    plain = [_sizes(b) for b in _boxes()]
+    for found in plain:  # off: ipywidgets' defaults (no size set: None), no style sheet
+        assert found["sheets"] == []
+        assert all(sizes == {None} for sizes in found["sizes"].values())
+    assert {"Button", "HTML"} <= set(plain[0]["sizes"])  # Step/Reset and the readouts
+    projector.projector(2)
+    for found in (_sizes(b) for b in _boxes()):
+        assert all(sizes == {"26px"} for sizes in found["sizes"].values()), found
+        # sliders, dropdowns and printed tables have no font size of their own: the sheet sizes them
+        (sheet,) = found["sheets"]
+        assert "--jp-widgets-font-size:26px" in sheet and "table" in sheet
+        assert ".jp-OutputArea-output table,.jp-OutputArea-output pre{font-size:26px" in sheet
+
+
+def test_the_environment_alone_enlarges_the_controls(monkeypatch):
+    monkeypatch.setenv("EDA_SIM_PROJECTOR", "1.5")
+    ui, box = _boxes()
+    assert _sizes(ui)["sizes"]["Button"] == {"20px"} and len(_sizes(box)["sheets"]) == 1

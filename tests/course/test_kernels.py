@@ -1,0 +1,46 @@
+"""Spare kernels for grading: a fresh kernel per submission, started ahead, warm, clean, in grading mode."""
+
+from __future__ import annotations
+
+import json
+
+from eda_sim.course import kernels
+
+PROBE = (
+    "import json, os, sys\n"
+    "print(json.dumps({'pid': os.getpid(), 'cwd': os.getcwd(), 'grading': os.environ.get('EDA_SIM_GRADING'),\n"
+    "  'warm': 'pandas' in sys.modules and 'eda_sim.views.widgets' in sys.modules,\n"
+    "  'names': sorted(k for k in globals() if 'warm' in k or k == '_o'),\n"
+    "  'count': get_ipython().execution_count}))"
+)
+
+
+def _probe(spare: kernels.Spare) -> dict:
+    lines = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            lines.append(msg["content"]["text"])
+
+    reply = spare._kc.execute_interactive(PROBE, timeout=60, output_hook=hook)
+    return {**json.loads("".join(lines)), "count": reply["content"]["execution_count"]}
+
+
+def test_each_submission_gets_a_fresh_warm_kernel_in_its_folder(tmp_path):
+    (tmp_path / "ada").mkdir()
+    (tmp_path / "bo").mkdir()
+    first = kernels.take(tmp_path / "ada")
+    try:
+        one = _probe(first)
+        second = kernels.take(tmp_path / "bo")  # the spare launched while `first` ran
+        two = _probe(second)
+        first.stop()
+        assert not first.km.provisioner or first.km.provisioner.process is None
+        second.stop()
+    finally:
+        kernels._drop()
+    assert one["pid"] != two["pid"]  # never the same kernel for two submissions
+    assert one["cwd"].endswith("ada") and two["cwd"].endswith("bo")
+    assert one["grading"] == two["grading"] == "1" and one["warm"] and two["warm"]
+    # the warm-up and the move left no names behind and did not count as cells
+    assert one["names"] == two["names"] == [] and one["count"] == two["count"] == 1
