@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-from eda_sim.core.appendlog import AppendLog
+from eda_sim.core.appendlog import CHUNK, AppendLog
 
 COLUMNS = (
     "seq",
@@ -178,10 +178,14 @@ class Journal:
     ):
         """Append a row stamped with the current virtual time."""
         if self.enabled:
-            self._rows.append(
+            # hot path: a row per poll of a consumer loop; AppendLog.append inlined, simpy's clock
+            # read without its property
+            rows = self._rows
+            tail = rows._tail
+            tail.append(
                 (
                     self._seq,
-                    self._clock.now,
+                    self._clock._now,
                     kind,
                     actor,
                     group,
@@ -193,6 +197,9 @@ class Journal:
                     data,
                 )
             )
+            if len(tail) == CHUNK:
+                rows._chunks.append(tuple(tail))
+                rows._tail = []
         self._seq += 1
 
     def __len__(self) -> int:

@@ -156,6 +156,7 @@ class Simulation:
         self._counters: dict = {}
         self._running = False
         self._data_signal = self.env.event()
+        self.data_version = 0  # counts signal_data calls: a consumer fetches again when it moved
         _SIMULATIONS[name] = self
         _FREED.discard(name)
         weakref.finalize(self, _freed, name)
@@ -260,6 +261,7 @@ class Simulation:
 
     def signal_data(self) -> None:
         """Wake every poll waiting for records (a produce or a committed transaction made some readable)."""
+        self.data_version += 1
         sig = self._data_signal
         if sig.callbacks:
             sig.succeed()

@@ -163,6 +163,16 @@ CONSUMER = {
     "group.protocol": ("classic", one_of("classic", "consumer")),
     # librdkafka takes any name and the broker refuses one it does not offer; the simulator says so at once
     "group.remote.assignor": (None, one_of("uniform", "range")),
+    # The local fetch queue (eda_sim.kafka.fetchqueue): librdkafka's names, ranges and defaults.
+    "queued.min.messages": (100000, int_value(1, 10000000)),
+    "queued.max.messages.kbytes": (65536, int_value(1, 2097151)),
+    "fetch.message.max.bytes": (1048576, int_value(1, 1000000000)),
+    "fetch.max.bytes": (52428800, int_value(0, 2147483135)),
+    "fetch.min.bytes": (1, int_value(1, 100000000)),
+    "fetch.wait.max.ms": (500, int_value(0, 300000)),
+    # librdkafka's statistics: a JSON document handed to stats_cb from poll every interval (0: off)
+    "statistics.interval.ms": (0, int_value(0, 86400000)),
+    "stats_cb": (None, callable_value),
 }
 
 #: Keys librdkafka refuses when ``group.protocol=consumer``: the broker owns them under KIP-848.
@@ -222,6 +232,7 @@ ALIASES = {
     "request.required.acks": "acks",
     "delivery.report.cb": "on_delivery",
     "max.in.flight": "max.in.flight.requests.per.connection",
+    "max.partition.fetch.bytes": "fetch.message.max.bytes",
 }
 
 

@@ -36,13 +36,13 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
-from itertools import repeat
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from eda_sim.core.checks import timeout as _timeout
 from eda_sim.core.errors import KafkaError, KafkaException, fail
 from eda_sim.kafka import config as _config
+from eda_sim.kafka import fetchqueue as _fq
 from eda_sim.kafka.message import (
     OFFSET_BEGINNING,
     OFFSET_END,
@@ -82,6 +82,18 @@ def check_subscription(topics: list[str], group_id: str | None) -> None:
         )
     if not group_id:
         raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
+
+
+def _partition_list(partitions, what: str) -> list:
+    """``(topic, partition)`` pairs of a list of ``TopicPartition``, checked as confluent-kafka checks them."""
+    if not isinstance(partitions, (list, tuple)) or not all(
+        isinstance(tp, TopicPartition) for tp in partitions
+    ):
+        raise TypeError(
+            f"expected list of TopicPartition: {what}() takes e.g. [TopicPartition('orders', 0)], "
+            f"got {type(partitions).__name__} {partitions!r}"
+        )
+    return [(tp.topic, tp.partition) for tp in partitions]
 
 
 class Consumer:
@@ -127,6 +139,26 @@ class Consumer:
         self._read_committed = self._config["isolation.level"] == "read_committed"
         self._unstable: set = set()  # assigned partitions whose offsets wait on an open transaction
         self._generation = -1  # the group generation seen at the last poll
+        # librdkafka's local fetch queue (eda_sim.kafka.fetchqueue): per partition, what was fetched
+        # ahead of the position; the whole consumer's value bytes; the partitions paused.
+        cfg = self._config
+        self._queues: dict = {}
+        self._queued_bytes = 0
+        self._paused: set = set()
+        self._min_msgs = cfg["queued.min.messages"]
+        self._max_queued_bytes = cfg["queued.max.messages.kbytes"] * 1024
+        self._partition_fetch_bytes = cfg["fetch.message.max.bytes"]
+        self._fetch_max_bytes = _fq.effective_fetch_max_bytes(
+            cfg, "fetch.max.bytes" in (config or {})
+        )
+        self._fetch_due = True  # something may be fetchable that the last top-up did not see
+        self._data_seen = -1  # sim.data_version at the last top-up
+        self._fetch_round = 0
+        self._stats_next = (
+            self._sim.now + cfg["statistics.interval.ms"] / 1000.0
+            if cfg["statistics.interval.ms"] and cfg["stats_cb"] is not None
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"<Consumer {self.member_id or self.client_id} group={self.group_id!r}>"
@@ -236,6 +268,77 @@ class Consumer:
 
         ``timeout`` in seconds; negative or None waits until something comes.
         """
+        sim = self._sim
+        # hot path: a poll loop over records already fetched. When nothing else waits for this poll
+        # (no error, rebalance, reset, fetch or statistics due), hand out the next record of the
+        # first partition in turn that holds one, exactly as _serve would; otherwise the full path.
+        if (
+            self._data_seen == sim.data_version
+            and not self._fetch_due
+            and self.member_id is not None
+            and not self._pending_errors
+            and self._group_poll_hook is None
+            and not self._lost
+            and not self._unstable
+            and self._stats_next is None
+            and not self.crashed
+            and not self._closed
+            and not sim._running
+            and (
+                timeout is None
+                or (timeout.__class__ is float and timeout == timeout)
+                or timeout.__class__ is int
+            )
+        ):
+            parts = self._assignment
+            n = len(parts)
+            if n:
+                queues = self._queues
+                positions = self._positions
+                rr = self._rr
+                for i in range(n):
+                    tp = parts[(rr + i) % n]
+                    q = queues.get(tp)
+                    if q is None:
+                        continue
+                    if q.gaps:
+                        break  # offsets with no record to hand out: the full path counts them
+                    pos = positions.get(tp)
+                    if pos is None or q.end <= pos:
+                        continue
+                    self._rr = rr + 1
+                    # PartitionQueue.take(pos, 1) inlined: the queue is dense, its head is at pos
+                    h = q.head
+                    msgs = q.msgs
+                    msg = msgs[h]
+                    cum = q.cum
+                    nbytes = cum[h + 1] - cum[h]
+                    h += 1
+                    if h >= len(msgs):
+                        q.msgs = []
+                        q.cum = [0]
+                        q.head = 0
+                    else:
+                        q.head = h
+                        if h > 65536 and h * 2 > len(msgs):
+                            q.compact()
+                    self._queued_bytes -= nbytes
+                    topic, part = tp
+                    self._last_runs = [(topic, part, pos, 1)]
+                    positions[tp] = pos + 1
+                    if self._config["enable.auto.offset.store"]:
+                        self._stored[tp] = pos + 1
+                    self._last_poll = sim.env._now
+                    self._generation = sim.groups[self.group_id].generation
+                    sim.journal.write(
+                        "delivered", self.member_id, self.group_id, topic, part, pos, 1
+                    )
+                    if len(q.msgs) - q.head == self._min_msgs - 1 or (
+                        self._queued_bytes < self._max_queued_bytes <= self._queued_bytes + nbytes
+                    ):
+                        self._fetch_due = True
+                    self.delivered_total += 1
+                    return msg
         out = self.consume(1, -1 if timeout is None else timeout)
         return out[0] if out else None
 
@@ -295,70 +398,299 @@ class Consumer:
             hook()
         # The generation as this member knows it: librdkafka learns of a rebalance only inside poll.
         self._generation = self._sim.groups[self.group_id].generation
+        if self._stats_next is not None and self._sim.now >= self._stats_next:
+            self._emit_stats()
         parts = self._assignment
-        n = len(parts)
-        if not n:
+        if not parts:
             return []
         if self._unstable:
             self._resolve_unstable()
-        txns = self._sim.transactions.partitions  # empty until a transactional producer writes
+        topped = False
+        if self._fetch_due or self._data_seen != self._sim.data_version:
+            self._top_up()
+            topped = True
+            if self._pending_errors:
+                return [self._pending_errors.pop(0)]
+        out = self._serve(max_n)
+        if not out and not topped:
+            # Nothing held: look at the logs once more (a reset, or records no signal announced).
+            self._top_up()
+            if self._pending_errors:
+                return [self._pending_errors.pop(0)]
+            out = self._serve(max_n)
+        self.delivered_total += len(out)
+        return out
+
+    def _serve(self, max_n: int) -> list:
+        """Hand out up to ``max_n`` records from the fetch queues, partition by partition in turn."""
+        parts = self._assignment
+        n = len(parts)
         out: list = []
         runs = self._last_runs = []
-        topics = self._sim.broker.topics
         journal = self._sim.journal
         store = self._config["enable.auto.offset.store"]
+        queues = self._queues
+        positions = self._positions
+        min_msgs = self._min_msgs
         start = self._rr % n
         self._rr += 1
         for i in range(n):
             tp = parts[(start + i) % n]
-            pos = self._positions.get(tp)
+            q = queues.get(tp)
+            if q is None:
+                continue
+            pos = positions.get(tp)
             if pos is None:
                 continue
-            log = topics[tp[0]].partitions[tp[1]]
-            if pos < log.log_start_offset or pos > log.log_end_offset:
-                pos = self._reset(
-                    tp,
-                    log,
-                    f"offset {pos} out of range [{log.log_start_offset}, {log.log_end_offset}]",
-                )
-                if pos is None:
-                    if self._pending_errors:
-                        return out or [self._pending_errors.pop(0)]
-                    continue
-            txp = txns.get(tp) if txns else None
-            end = log.log_end_offset
-            if txp is not None and self._read_committed:
-                end = txp.last_stable_offset(end)  # read_committed reads only below the LSO
-            take = end - pos
-            # offline: a replicated partition with no leader to read from
-            if take <= 0 or log.offline:
+            take = q.end - pos
+            if take <= 0:
                 continue
-            if take > max_n - len(out):
-                take = max_n - len(out)
-            recs = log.read(pos, take)
+            room = max_n - len(out)
+            if take > room:
+                take = room
+            msgs, nbytes = q.take(pos, take)
+            self._queued_bytes -= nbytes
+            out.extend(msgs)
             topic, part = tp
-            offs = range(pos, pos + take)
-            if log.sparse:  # compaction left gaps: hand out what is there, with its own offsets
-                offs = [o for o, r in zip(offs, recs) if r is not None]
-                recs = [r for r in recs if r is not None]
-            if txp is None:
-                out.extend(map(Message, repeat(topic, take), repeat(part, take), offs, recs))
-            else:
-                # Markers are never handed out, nor (read_committed) aborted records: the position
-                # still moves past them, so the application sees gaps in the offsets.
-                rc = self._read_committed
-                out.extend(
-                    Message(topic, part, o, r) for o, r in zip(offs, recs) if txp.visible(o, rc)
-                )
             runs.append((topic, part, pos, take))
-            self._positions[tp] = pos + take
+            positions[tp] = pos + take
             if store:
                 self._stored[tp] = pos + take
             journal.write("delivered", self.member_id, self.group_id, topic, part, pos, take)
+            left = q.count
+            if left < min_msgs <= left + len(msgs) or (
+                self._queued_bytes < self._max_queued_bytes <= self._queued_bytes + nbytes
+            ):
+                # the queue fell below a threshold that held the fetcher back: it may fetch again
+                self._fetch_due = True
             if len(out) >= max_n:
                 break
-        self.delivered_total += len(out)
         return out
+
+    def _top_up(self) -> None:
+        """Fetch ahead into the queues until every fetchable partition is at its limits or caught up.
+
+        Each round is one Fetch request over the partitions that may fetch: not
+        paused, fewer than ``queued.min.messages`` held, the consumer under
+        ``queued.max.messages.kbytes``; at most ``fetch.message.max.bytes`` per
+        partition and ``fetch.max.bytes`` in all, the first record of the
+        request always (see :mod:`eda_sim.kafka.fetchqueue`).
+        """
+        sim = self._sim
+        self._fetch_due = False
+        self._data_seen = sim.data_version
+        parts = self._assignment
+        n = len(parts)
+        queues = self._queues
+        positions = self._positions
+        paused = self._paused
+        topics = sim.broker.topics
+        txns = sim.transactions.partitions  # empty until a transactional producer writes
+        rc = self._read_committed
+        min_msgs = self._min_msgs
+        max_bytes = self._max_queued_bytes
+        per_partition = self._partition_fetch_bytes
+        while True:
+            left = self._fetch_max_bytes
+            fetched = 0
+            first = self._fetch_round % n
+            self._fetch_round += 1
+            for i in range(n):
+                tp = parts[(first + i) % n]
+                if tp in paused:
+                    continue
+                pos = positions.get(tp)
+                if pos is None:
+                    continue
+                q = queues.get(tp)
+                if q is None:
+                    q = queues[tp] = _fq.PartitionQueue(pos)
+                if q.count >= min_msgs or self._queued_bytes >= max_bytes:
+                    continue
+                log = topics[tp[0]].partitions[tp[1]]
+                if log.offline:  # a replicated partition with no leader to fetch from
+                    continue
+                if q.end < log.log_start_offset or q.end > log.log_end_offset:
+                    if q.count:
+                        continue  # what is held is handed out first; the fetch resets after
+                    pos = self._reset(
+                        tp,
+                        log,
+                        f"offset {q.end} out of range [{log.log_start_offset}, {log.log_end_offset}]",
+                    )
+                    if pos is None:
+                        continue
+                txp = txns.get(tp) if txns else None
+                stop = log.log_end_offset
+                if txp is not None and rc:
+                    stop = txp.last_stable_offset(stop)  # read_committed reads only below the LSO
+                if stop <= q.end:
+                    continue
+                if left <= 0:
+                    break
+                wire, nbytes = q.fill(
+                    log,
+                    tp[0],
+                    tp[1],
+                    stop,
+                    min(per_partition, left),
+                    not fetched,
+                    txp,
+                    rc,
+                )
+                self._queued_bytes += nbytes
+                left -= wire
+                fetched += wire
+            if not fetched:
+                return
+
+    def _refetch_from(self, tp, offset: int) -> None:
+        """Drop what was fetched for ``tp`` and fetch next from ``offset``."""
+        q = self._queues.get(tp)
+        if q is not None:
+            self._queued_bytes -= q.clear(offset)
+        self._fetch_due = True
+
+    def _drop_queues(self) -> None:
+        self._queues = {}
+        self._queued_bytes = 0
+        self._paused = set()
+        self._fetch_due = True
+
+    # -- flow control and the fetch queue ------------------------------------------------
+
+    def pause(self, partitions: list) -> None:
+        """Stop fetching ``partitions`` (a list of ``TopicPartition``); ``poll`` returns none of their records.
+
+        As librdkafka does, the records already fetched for a paused partition
+        are dropped from the fetch queue, and ``resume`` fetches again from the
+        position (the offset after the last record handed out), so nothing is
+        lost or handed out twice. The assignment does not change: the group
+        still counts the partitions as this member's, and the member keeps
+        polling (which keeps it in the group). Partitions not assigned to this
+        consumer are ignored, as librdkafka ignores them. A partition given up in
+        a rebalance is no longer paused when it is assigned again.
+        """
+        self._check_usable()
+        assigned = set(self._assignment)
+        for tp in _partition_list(partitions, "pause"):
+            if tp in assigned:
+                self._paused.add(tp)
+                q = self._queues.get(tp)
+                if q is not None:
+                    self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
+
+    def resume(self, partitions: list) -> None:
+        """Fetch ``partitions`` (a list of ``TopicPartition``) again, from their positions."""
+        self._check_usable()
+        for tp in _partition_list(partitions, "resume"):
+            if tp in self._paused:
+                self._paused.discard(tp)
+                q = self._queues.get(tp)
+                if q is not None:
+                    self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
+                self._fetch_due = True
+
+    def paused(self) -> list[TopicPartition]:
+        """Simulator extra (the Java client's ``paused()``): the assigned partitions paused now, sorted."""
+        return [TopicPartition(t, p) for t, p in sorted(self._paused)]
+
+    def fetch_queue(self) -> dict:
+        """Simulator extra: what the consumer holds fetched ahead, per assigned ``(topic, partition)``.
+
+        ``{(topic, partition): (records, bytes)}``, bytes counted as librdkafka
+        counts ``fetchq_size`` (value bytes). The queue is as the last poll left
+        it: fetching happens inside ``poll``. The same figures reach ``stats_cb``
+        in librdkafka's statistics JSON when ``statistics.interval.ms`` is set.
+        """
+        return {
+            tp: (q.count, q.nbytes) if (q := self._queues.get(tp)) is not None else (0, 0)
+            for tp in self._assignment
+        }
+
+    @property
+    def queued_bytes(self) -> int:
+        """Simulator extra: value bytes held in the fetch queue over all partitions (librdkafka's limit counts these)."""
+        return self._queued_bytes
+
+    @property
+    def queued_records(self) -> int:
+        """Simulator extra: records held in the fetch queue over all partitions."""
+        return sum(q.count for q in self._queues.values())
+
+    def stats(self) -> dict:
+        """librdkafka's statistics for this consumer, as the dict ``stats_cb``'s JSON decodes to.
+
+        The fields the simulator knows, under librdkafka's names (STATISTICS.md):
+        top level ``name``, ``client_id``, ``type``, ``ts`` (microseconds of
+        virtual time), ``time`` (seconds since the epoch, virtual), ``rxmsgs``;
+        per partition under ``topics`` -> topic -> ``partitions`` -> id:
+        ``fetchq_cnt``, ``fetchq_size``, ``fetch_state``, ``next_offset``,
+        ``app_offset``, ``stored_offset``, ``committed_offset``, ``lo_offset``,
+        ``hi_offset``, ``ls_offset``, ``consumer_lag``, ``consumer_lag_stored``,
+        ``rxmsgs``, ``rxbytes``; and ``cgrp`` with ``state`` and ``assignment_size``.
+        """
+        from eda_sim.kafka.message import EPOCH_MS
+
+        sim = self._sim
+        now = sim.now
+        group = sim.groups.get(self.group_id)
+        committed = group.committed if group is not None else {}
+        topics: dict = {}
+        rx = 0
+        for tp in self._assignment:
+            topic, part = tp
+            log = sim.broker.topics[topic].partitions[part]
+            q = self._queues.get(tp)
+            hi = log.log_end_offset
+            ls = sim.transactions.last_stable_offset(topic, part)
+            end = ls if self._read_committed else hi
+            app = self._positions.get(tp, OFFSET_INVALID)
+            stored = self._stored.get(tp, OFFSET_INVALID)
+            done = committed.get(tp, OFFSET_INVALID)
+            rx += q.rxmsgs if q is not None else 0
+            topics.setdefault(topic, {"topic": topic, "partitions": {}})["partitions"][
+                str(part)
+            ] = {
+                "partition": part,
+                "fetchq_cnt": q.count if q is not None else 0,
+                "fetchq_size": q.nbytes if q is not None else 0,
+                "fetch_state": "active" if app != OFFSET_INVALID else "offset-query",
+                "next_offset": q.end if q is not None else app,
+                "app_offset": app,
+                "stored_offset": stored,
+                "committed_offset": done,
+                "lo_offset": log.log_start_offset,
+                "hi_offset": hi,
+                "ls_offset": ls,
+                "consumer_lag": end - done if done >= 0 else -1,
+                "consumer_lag_stored": end - stored if stored >= 0 else -1,
+                "rxmsgs": q.rxmsgs if q is not None else 0,
+                "rxbytes": q.rxbytes if q is not None else 0,
+            }
+        return {
+            "name": f"{self.client_id}#consumer-{self.member_id or '-'}",
+            "client_id": self.client_id,
+            "type": "consumer",
+            "ts": int(round(now * 1e6)),
+            "time": (EPOCH_MS // 1000) + int(now),
+            "rxmsgs": rx,
+            "topics": topics,
+            "cgrp": {
+                "state": "up" if self.member_id is not None else "init",
+                "assignment_size": len(self._assignment),
+            },
+        }
+
+    def _emit_stats(self) -> None:
+        """Hand ``stats_cb`` the statistics JSON; poll calls it once ``statistics.interval.ms`` has passed."""
+        import json
+
+        interval = self._config["statistics.interval.ms"] / 1000.0
+        now = self._sim.now
+        while self._stats_next <= now:
+            self._stats_next += interval
+        self._config["stats_cb"](json.dumps(self.stats(), sort_keys=True))
 
     # -- offsets ---------------------------------------------------------------------
 
@@ -499,6 +831,7 @@ class Consumer:
                 f"[{log.log_start_offset}, {log.log_end_offset}]",
             )
         self._positions[tp] = offset
+        self._refetch_from(tp, offset)  # librdkafka purges what it fetched and fetches from there
         self._sim.journal.write(
             "seeked",
             self.member_id or self.client_id,
@@ -587,6 +920,7 @@ class Consumer:
         self._assignment = []
         self._positions = {}
         self._stored = {}
+        self._drop_queues()
         self.member_id = None
         self._fenced = True
         self._pending_errors.append(
@@ -625,6 +959,7 @@ class Consumer:
                 )
                 self._reset(tp, log, why)
         self._assignment = sorted(set(self._assignment) | set(parts))
+        self._fetch_due = True
         if self._callbacks[0] is not None:
             self._callbacks[0](
                 self,
@@ -673,6 +1008,11 @@ class Consumer:
         self._assignment = [tp for tp in self._assignment if tp not in gone]
         for tp in parts:
             self._positions.pop(tp, None)
+            # What was fetched for a partition given up is dropped, never handed out; a pause ends with it.
+            q = self._queues.pop(tp, None)
+            if q is not None:
+                self._queued_bytes -= q.nbytes
+            self._paused.discard(tp)
             stored = self._stored.pop(tp, None)
             if lost and stored is not None:
                 self._lost[tp] = stored
@@ -706,6 +1046,7 @@ class Consumer:
             return None
         pos = log.log_start_offset if policy == "earliest" else log.log_end_offset
         self._positions[tp] = pos
+        self._refetch_from(tp, pos)
         self._sim.journal.write(
             "offset_reset",
             self.member_id,
@@ -804,6 +1145,7 @@ class Consumer:
         self._stored = {}
         self._lost = {}
         self._unstable = set()
+        self._drop_queues()
         self._pending_errors = []
         self._last_poll = self._sim.now
         self._sim.journal.write(

@@ -1,0 +1,204 @@
+"""The consumer's local fetch queue, pause/resume and librdkafka's statistics: the promises.
+
+librdkafka fetches ahead into a local queue bounded by ``queued.min.messages``
+(per partition) and ``queued.max.messages.kbytes`` (the whole consumer, which a
+fetch may overshoot); ``pause`` drops what was fetched for a partition and
+``resume`` fetches again from the position; a revoked partition's queued
+records are never handed out.
+"""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eda_sim import Simulation
+from eda_sim.kafka import Consumer, KafkaException, Producer, TopicPartition
+from eda_sim.kafka.fetchqueue import RECORD_OVERHEAD
+
+
+def world(name, partitions=2, records=40, value=b"v" * 10):
+    sim = Simulation(seed=3, name=name)
+    sim.create_topic("jobs", partitions=partitions)
+    p = Producer({"bootstrap.servers": sim.bootstrap_servers})
+    for i in range(records):
+        p.produce("jobs", key=f"k{i}", value=value, partition=i % partitions)
+    p.flush()
+    return sim
+
+
+def consumer(sim, **extra):
+    conf = {
+        "bootstrap.servers": sim.bootstrap_servers,
+        "group.id": "workers",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    }
+    conf.update(extra)
+    c = Consumer(conf)
+    c.subscribe(["jobs"])
+    return c
+
+
+def test_the_fetch_defaults_are_librdkafkas():
+    sim = Simulation(seed=1, name="fq-defaults")
+    c = Consumer({"bootstrap.servers": sim.bootstrap_servers, "group.id": "g"})
+    cfg = c.config
+    assert cfg["queued.min.messages"] == 100000
+    assert cfg["queued.max.messages.kbytes"] == 65536
+    assert cfg["fetch.message.max.bytes"] == 1048576
+    assert cfg["fetch.max.bytes"] == 52428800
+    assert cfg["fetch.min.bytes"] == 1
+    assert cfg["fetch.wait.max.ms"] == 500
+    assert cfg["statistics.interval.ms"] == 0
+    alias = Consumer(
+        {
+            "bootstrap.servers": sim.bootstrap_servers,
+            "group.id": "g",
+            "max.partition.fetch.bytes": 4096,
+        }
+    )
+    assert alias.config["fetch.message.max.bytes"] == 4096
+
+
+def test_an_explicit_fetch_max_bytes_below_message_max_bytes_is_refused_as_librdkafka_does():
+    sim = Simulation(seed=1, name="fq-refuse")
+    with pytest.raises(KafkaException, match="must be >= `message.max.bytes`"):
+        Consumer(
+            {"bootstrap.servers": sim.bootstrap_servers, "group.id": "g", "fetch.max.bytes": 999}
+        )
+    with pytest.raises(KafkaException, match="outside allowed range 1..10000000"):
+        Consumer(
+            {"bootstrap.servers": sim.bootstrap_servers, "group.id": "g", "queued.min.messages": 0}
+        )
+
+
+def test_the_consumer_holds_what_it_fetched_ahead_and_poll_serves_from_it():
+    sim = world("fq-ahead", partitions=2, records=40)
+    c = consumer(sim)
+    first = c.poll(1.0)
+    assert first is not None
+    held = c.fetch_queue()
+    # 20 records per partition, all fetched at the first poll; one handed out
+    assert sum(n for n, _ in held.values()) == 39
+    assert c.queued_records == 39
+    assert c.queued_bytes == 39 * 10  # librdkafka counts value bytes (fetchq_size)
+
+
+def test_with_pause_no_record_of_the_paused_partition_is_returned_and_resume_loses_none():
+    sim = world("fq-pause", partitions=2, records=40)
+    c = consumer(sim)
+    seen = []
+    for _ in range(6):
+        seen.append(c.poll(1.0))
+    c.pause([TopicPartition("jobs", 0)])
+    assert c.paused() == [TopicPartition("jobs", 0)]
+    assert sorted((tp.topic, tp.partition) for tp in c.assignment()) == [("jobs", 0), ("jobs", 1)]
+    assert c.fetch_queue()[("jobs", 0)] == (0, 0)  # what was fetched for it is dropped
+    while_paused = c.consume(100, 1.0)
+    assert while_paused and all(m.partition() == 1 for m in while_paused)
+    # still paused: nothing more, even when new records arrive for partition 0
+    p = Producer({"bootstrap.servers": sim.bootstrap_servers})
+    p.produce("jobs", key="late", value=b"late", partition=0)
+    p.flush()
+    assert c.consume(100, 1.0) == []
+    c.resume([TopicPartition("jobs", 0)])
+    assert c.paused() == []
+    after = c.consume(100, 1.0)
+    got = [m for m in seen + while_paused + after if m.partition() == 0]
+    assert [m.offset() for m in got] == list(range(21))  # from the position: no loss, no duplicate
+
+
+def test_pause_and_resume_take_a_list_of_topic_partitions():
+    sim = world("fq-args", partitions=1, records=2)
+    c = consumer(sim)
+    c.poll(1.0)
+    with pytest.raises(TypeError, match="expected list of TopicPartition"):
+        c.pause(TopicPartition("jobs", 0))
+    with pytest.raises(TypeError, match="expected list of TopicPartition"):
+        c.resume([("jobs", 0)])
+    c.pause([TopicPartition("jobs", 7)])  # not assigned: ignored, as librdkafka does
+    assert c.paused() == []
+
+
+def test_a_revoked_partitions_queued_records_are_never_returned_after_revocation():
+    sim = world("fq-revoke", partitions=2, records=40)
+    a = consumer(sim, **{"client.id": "a", "partition.assignment.strategy": "range"})
+    handed = [a.poll(1.0) for _ in range(4)]
+    a.commit(asynchronous=False)
+    assert a.fetch_queue()[("jobs", 1)][0] > 0  # a holds records of partition 1 fetched ahead
+    b = consumer(sim, **{"client.id": "b", "partition.assignment.strategy": "range"})
+    b.poll(0)  # b joins: range gives a partition 0 and b partition 1
+    rest = a.consume(100, 1.0)
+    assert ("jobs", 1) not in a.fetch_queue()
+    assert rest and all(m.partition() == 0 for m in rest)
+    # partition 0 goes on from the committed offset, not from a queue left from before
+    committed = {m.partition(): m.offset() + 1 for m in handed}
+    assert rest[0].offset() == committed[0]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    min_msgs=st.integers(1, 30),
+    kbytes=st.integers(1, 6),
+    partition_bytes=st.integers(1, 5000),
+    sizes=st.lists(st.integers(0, 3000), min_size=1, max_size=80),
+    batches=st.lists(st.integers(1, 25), min_size=1, max_size=30),
+)
+def test_the_queue_never_exceeds_its_limits_and_hands_out_everything_once_in_order(
+    min_msgs, kbytes, partition_bytes, sizes, batches
+):
+    sim = Simulation(seed=5, name="fq-limits")
+    sim.create_topic("jobs", partitions=3)
+    p = Producer({"bootstrap.servers": sim.bootstrap_servers})
+    for i, size in enumerate(sizes):
+        p.produce("jobs", key=b"k", value=b"x" * size, partition=i % 3)
+    p.flush()
+    c = consumer(
+        sim,
+        **{
+            "queued.min.messages": min_msgs,
+            "queued.max.messages.kbytes": kbytes,
+            "max.partition.fetch.bytes": partition_bytes,
+        },
+    )
+    largest_wire = max(sizes) + 1 + RECORD_OVERHEAD
+    smallest_wire = min(sizes) + 1 + RECORD_OVERHEAD
+    one_fetch = max(1, partition_bytes // smallest_wire)
+    got = []
+    for i in range(len(batches) + len(sizes) + 2):
+        got.extend(c.consume(batches[i % len(batches)], 0.5))
+        held = c.fetch_queue()
+        assert c.queued_bytes < kbytes * 1024 + max(partition_bytes, largest_wire)
+        assert sum(b for _, b in held.values()) == c.queued_bytes
+        for n, _ in held.values():
+            assert n <= min_msgs - 1 + one_fetch
+    by_part = {}
+    for m in got:
+        by_part.setdefault(m.partition(), []).append(m.offset())
+    assert sum(len(v) for v in by_part.values()) == len(sizes)
+    for offsets in by_part.values():
+        assert offsets == list(range(len(offsets)))
+
+
+def test_stats_cb_gets_librdkafkas_statistics_json_every_interval_from_poll():
+    sim = world("fq-stats", partitions=2, records=10)
+    reports = []
+    c = consumer(sim, **{"statistics.interval.ms": 1000, "stats_cb": reports.append})
+    c.poll(1.0)
+    c.poll(0)
+    assert reports == []  # not a second yet
+    sim.run(until=sim.now + 1.0)
+    held = c.fetch_queue()
+    c.poll(0)  # the statistics are taken when the poll starts, before it hands out a record
+    assert len(reports) == 1
+    stats = json.loads(reports[0])
+    assert stats["type"] == "consumer"
+    parts = stats["topics"]["jobs"]["partitions"]
+    for (_, part), (n, nbytes) in held.items():
+        assert parts[str(part)]["fetchq_cnt"] == n
+        assert parts[str(part)]["fetchq_size"] == nbytes
+    assert sum(p["fetchq_cnt"] for p in parts.values()) == 10 - 2
