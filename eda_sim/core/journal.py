@@ -178,28 +178,17 @@ class Journal:
     ):
         """Append a row stamped with the current virtual time."""
         if self.enabled:
-            # hot path: a row per poll of a consumer loop; AppendLog.append inlined, simpy's clock
-            # read without its property
+            # A row per poll of a consumer loop: AppendLog.append inlined, simpy's clock read
+            # without its property.
             rows = self._rows
-            tail = rows._tail
+            tail = rows._tail  # hot path: per consumer poll
+            now = self._clock._now  # hot path: per consumer poll
             tail.append(
-                (
-                    self._seq,
-                    self._clock._now,
-                    kind,
-                    actor,
-                    group,
-                    topic,
-                    partition,
-                    offset,
-                    count,
-                    detail,
-                    data,
-                )
+                (self._seq, now, kind, actor, group, topic, partition, offset, count, detail, data)
             )
             if len(tail) == CHUNK:
-                rows._chunks.append(tuple(tail))
-                rows._tail = []
+                rows._chunks.append(tuple(tail))  # hot path: per consumer poll
+                rows._tail = []  # hot path: per consumer poll
         self._seq += 1
 
     def __len__(self) -> int:

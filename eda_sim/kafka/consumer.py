@@ -154,6 +154,9 @@ class Consumer:
         self._fetch_due = True  # something may be fetchable that the last top-up did not see
         self._data_seen = -1  # sim.data_version at the last top-up
         self._fetch_round = 0
+        self._fetch_min_bytes = cfg["fetch.min.bytes"]
+        self._fetch_wait = cfg["fetch.wait.max.ms"] / 1000.0
+        self._fetch_held_since = None  # a Fetch the broker holds for fetch.min.bytes, since when
         self._stats_next = (
             self._sim.now + cfg["statistics.interval.ms"] / 1000.0
             if cfg["statistics.interval.ms"] and cfg["stats_cb"] is not None
@@ -283,7 +286,7 @@ class Consumer:
             and self._stats_next is None
             and not self.crashed
             and not self._closed
-            and not sim._running
+            and not sim.running
             and (
                 timeout is None
                 or (timeout.__class__ is float and timeout == timeout)
@@ -328,7 +331,7 @@ class Consumer:
                     positions[tp] = pos + 1
                     if self._config["enable.auto.offset.store"]:
                         self._stored[tp] = pos + 1
-                    self._last_poll = sim.env._now
+                    self._last_poll = sim.env._now  # hot path: per poll
                     self._generation = sim.groups[self.group_id].generation
                     sim.journal.write(
                         "delivered", self.member_id, self.group_id, topic, part, pos, 1
@@ -369,6 +372,52 @@ class Consumer:
             out = self._fetch(num_messages)
         return out
 
+    def _fetch_held(self) -> bool:
+        """Whether the broker still holds the Fetch request: fewer than ``fetch.min.bytes`` to send
+        and ``fetch.wait.max.ms`` not over since the request came (then it answers with what it has)."""
+        sim = self._sim
+        now = sim.now
+        since = self._fetch_held_since
+        if since is not None and now >= since + self._fetch_wait:
+            self._fetch_held_since = None
+            return False
+        if self._fetchable_bytes(self._fetch_min_bytes) >= self._fetch_min_bytes:
+            self._fetch_held_since = None
+            return False
+        if since is None:
+            self._fetch_held_since = now
+            if self._fetch_wait > 0:
+                sim.env.timeout(self._fetch_wait)  # the broker's answer wakes a waiting poll
+            else:
+                return False
+        self._fetch_due = True  # look again at the next poll
+        return True
+
+    def _fetchable_bytes(self, enough: int) -> int:
+        """Wire bytes the partitions that may fetch have beyond what was fetched (counted up to ``enough``)."""
+        sim = self._sim
+        total = 0
+        for tp in self._assignment:
+            pos = self._positions.get(tp)
+            if tp in self._paused or pos is None:
+                continue
+            q = self._queues.get(tp)
+            if q is not None and (
+                q.count >= self._min_msgs or self._queued_bytes >= self._max_queued_bytes
+            ):
+                continue
+            log = sim.broker.topics[tp[0]].partitions[tp[1]]
+            stop = log.log_end_offset
+            if self._read_committed:
+                stop = sim.transactions.last_stable_offset(tp[0], tp[1])
+            start = max(q.end if q is not None else pos, log.log_start_offset)
+            for r in log.read(start, max(0, stop - start)):
+                if r is not None:
+                    total += _fq.wire_size(r)
+                    if total >= enough:
+                        return total
+        return total
+
     def poll_in_process(
         self, num_messages: int, timeout: float
     ) -> Generator[Any, Any, list[Message]]:
@@ -377,7 +426,10 @@ class Consumer:
         if out or timeout <= 0:
             return out
         env = self._sim.env
-        yield env.any_of([self._sim.data_signal, env.timeout(timeout)])
+        wake = [self._sim.data_signal, env.timeout(timeout)]
+        if self._fetch_held_since is not None:  # the broker answers a held Fetch when its wait ends
+            wake.append(env.timeout(max(0.0, self._fetch_held_since + self._fetch_wait - env.now)))
+        yield env.any_of(wake)
         return self._fetch(num_messages)
 
     def _fetch(self, max_n: int) -> list:
@@ -491,6 +543,8 @@ class Consumer:
         max_bytes = self._max_queued_bytes
         per_partition = self._partition_fetch_bytes
         while True:
+            if self._fetch_min_bytes > 1 and self._fetch_held():
+                return
             left = self._fetch_max_bytes
             fetched = 0
             first = self._fetch_round % n

@@ -26,6 +26,10 @@ What the simulator does and where it simplifies:
 * the queue's bytes are what librdkafka counts in ``fetchq_size``: the value's
   length per record (``rko_len`` is the payload length); the fetch limits count
   key, value and headers plus the record overhead the producer also counts;
+* ``fetch.min.bytes`` (default 1) and ``fetch.wait.max.ms`` (default 500): the
+  broker holds a Fetch until the partitions asked for have ``fetch.min.bytes``
+  to send or the wait is over, then answers with what it has; with the default
+  of one byte it answers as soon as there is a record;
 * ``pause()`` empties the partition's queue and ``resume()`` fetches again from
   the position (librdkafka bumps the partition's op version on pause, which makes
   every record already fetched outdated, and sets the next fetch offset to the
@@ -215,6 +219,16 @@ class PartitionQueue:
         self.cum = [c - base for c in self.cum[k:]]
         del self.msgs[:k]
         self.head = 0
+
+
+def wire_size(rec) -> int:
+    """A stored record's size in a fetch response: key, value, headers and the record overhead."""
+    return (
+        (len(rec[1]) if rec[1] else 0)
+        + (len(rec[2]) if rec[2] else 0)
+        + (_header_bytes(rec[3]) if rec[3] else 0)
+        + RECORD_OVERHEAD
+    )
 
 
 def _header_bytes(headers) -> int:

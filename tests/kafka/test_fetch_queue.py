@@ -202,3 +202,13 @@ def test_stats_cb_gets_librdkafkas_statistics_json_every_interval_from_poll():
         assert parts[str(part)]["fetchq_cnt"] == n
         assert parts[str(part)]["fetchq_size"] == nbytes
     assert sum(p["fetchq_cnt"] for p in parts.values()) == 10 - 2
+
+
+@pytest.mark.parametrize("min_bytes, waited", [(1, 0.0), (100, 0.0), (5000, 0.25)])
+def test_the_broker_holds_a_fetch_until_fetch_min_bytes_or_fetch_wait_max_ms(min_bytes, waited):
+    sim = world("fq-minbytes", partitions=1, records=2, value=b"v" * 40)  # 2 x (40 + 2 + 36) bytes
+    c = consumer(sim, **{"fetch.min.bytes": min_bytes, "fetch.wait.max.ms": 250})
+    start = sim.now
+    msg = c.poll(5.0)
+    assert msg is not None and msg.offset() == 0
+    assert sim.now - start == pytest.approx(waited)
