@@ -311,22 +311,23 @@ class Consumer:
                         continue
                     self._rr = rr + 1
                     # PartitionQueue.take(pos, 1) inlined: the queue is dense, its head is at pos
+                    topic, part = tp
                     h = q.head
-                    msgs = q.msgs
-                    msg = msgs[h]
+                    recs = q.recs
+                    msg = Message(topic, part, pos, recs[h])
                     cum = q.cum
                     nbytes = cum[h + 1] - cum[h]
                     h += 1
-                    if h >= len(msgs):
-                        q.msgs = []
+                    if h >= len(recs):
+                        q.recs = []
+                        q.offs = []
                         q.cum = [0]
                         q.head = 0
                     else:
                         q.head = h
-                        if h > 65536 and h * 2 > len(msgs):
+                        if h > 65536 and h * 2 > len(recs):
                             q.compact()
                     self._queued_bytes -= nbytes
-                    topic, part = tp
                     self._last_runs = [(topic, part, pos, 1)]
                     positions[tp] = pos + 1
                     if self._config["enable.auto.offset.store"]:
@@ -336,7 +337,7 @@ class Consumer:
                     sim.journal.write(
                         "delivered", self.member_id, self.group_id, topic, part, pos, 1
                     )
-                    if len(q.msgs) - q.head == self._min_msgs - 1 or (
+                    if len(q.recs) - q.head == self._min_msgs - 1 or (
                         self._queued_bytes < self._max_queued_bytes <= self._queued_bytes + nbytes
                     ):
                         self._fetch_due = True
@@ -500,7 +501,7 @@ class Consumer:
             room = max_n - len(out)
             if take > room:
                 take = room
-            msgs, nbytes = q.take(pos, take)
+            msgs, nbytes = q.take(tp[0], tp[1], pos, take)
             self._queued_bytes -= nbytes
             out.extend(msgs)
             topic, part = tp
@@ -584,8 +585,6 @@ class Consumer:
                     break
                 wire, nbytes = q.fill(
                     log,
-                    tp[0],
-                    tp[1],
                     stop,
                     min(per_partition, left),
                     not fetched,

@@ -41,7 +41,7 @@ What the simulator does and where it simplifies:
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import accumulate, repeat
 
 from eda_sim.kafka.message import Message
@@ -84,16 +84,19 @@ class PartitionQueue:
     """One partition's fetched records, in offset order, not yet handed to the application.
 
     ``end`` is the next offset to fetch (librdkafka's ``next_offset``); the
-    records held are ``msgs[head:]``; ``cum[i]`` is the value bytes of
-    ``msgs[:i]``, so the bytes held are ``cum[-1] - cum[head]``. ``gaps`` says
-    whether the offsets held skip some (transaction markers, aborted records
-    under ``read_committed``, compaction's holes).
+    records held are ``recs[head:]`` (the stored tuples, shared with the log:
+    holding them costs a pointer each, and a :class:`Message` is made only when
+    one is handed out) at offsets ``offs[head:]``; ``cum[i]`` is the value bytes
+    of ``recs[:i]``, so the bytes held are ``cum[-1] - cum[head]``. ``gaps``
+    says whether the offsets held skip some (transaction markers, aborted
+    records under ``read_committed``, compaction's holes).
     """
 
-    __slots__ = ("msgs", "head", "cum", "end", "gaps", "rxmsgs", "rxbytes")
+    __slots__ = ("recs", "offs", "head", "cum", "end", "gaps", "rxmsgs", "rxbytes")
 
     def __init__(self, end: int):
-        self.msgs: list = []
+        self.recs: list = []
+        self.offs: list = []
         self.head = 0
         self.cum: list = [0]
         self.end = end
@@ -104,7 +107,7 @@ class PartitionQueue:
     @property
     def count(self) -> int:
         """Records held (``fetchq_cnt``)."""
-        return len(self.msgs) - self.head
+        return len(self.recs) - self.head
 
     @property
     def nbytes(self) -> int:
@@ -114,14 +117,15 @@ class PartitionQueue:
     def clear(self, end: int) -> int:
         """Drop everything held and fetch next from ``end``; return the bytes dropped."""
         dropped = self.nbytes
-        self.msgs = []
+        self.recs = []
+        self.offs = []
         self.head = 0
         self.cum = [0]
         self.end = end
         self.gaps = False
         return dropped
 
-    def fill(self, log, topic: str, part: int, stop: int, limit: int, force_one: bool, txp, rc):
+    def fill(self, log, stop: int, limit: int, force_one: bool, txp, rc) -> tuple[int, int]:
         """Fetch from ``end`` up to offset ``stop``, at most ``limit`` wire bytes (one record at least
         when ``force_one``). Return ``(wire bytes, value bytes)`` fetched.
 
@@ -132,7 +136,6 @@ class PartitionQueue:
         start = self.end
         wire_total = 0
         value_total = 0
-        msgs = self.msgs
         cum = self.cum
         while start < stop:
             n = min(stop - start, _READ_CHUNK)
@@ -148,8 +151,7 @@ class PartitionQueue:
                 for r in recs
             ]
             wire = list(accumulate(sizes))
-            room = limit - wire_total
-            k = bisect_right(wire, room)
+            k = bisect_right(wire, limit - wire_total)
             if k == 0 and force_one and not wire_total:
                 k = 1  # the first record comes even when larger than the limit: the consumer progresses
             if k == 0:
@@ -165,20 +167,20 @@ class PartitionQueue:
                 ]
                 if len(kept) != k:
                     self.gaps = True
-                new = [Message(topic, part, o, r) for o, r in kept]
-            else:
-                new = list(map(Message, repeat(topic, k), repeat(part, k), offs, recs))
+                offs = [o for o, _ in kept]
+                recs = [r for _, r in kept]
             before = cum[-1]
             values = accumulate(
-                [len(m._rec[2]) if m._rec[2] else 0 for m in new],  # hot path: per record
+                [len(r[2]) if r[2] else 0 for r in recs],  # hot path: per record
                 initial=before,
             )
             next(values)
             cum.extend(values)
-            msgs.extend(new)
+            self.recs.extend(recs)
+            self.offs.extend(offs)
             wire_total += wire[k - 1]
             value_total += cum[-1] - before
-            self.rxmsgs += len(new)
+            self.rxmsgs += len(recs)
             start += k
             if k < n:
                 break
@@ -186,29 +188,27 @@ class PartitionQueue:
         self.rxbytes += value_total
         return wire_total, value_total
 
-    def take(self, pos: int, take: int) -> tuple[list, int]:
-        """Hand out the records at offsets ``pos .. pos + take - 1``; return them and their value bytes."""
+    def take(self, topic: str, part: int, pos: int, take: int) -> tuple[list, int]:
+        """Hand out the records at offsets ``pos .. pos + take - 1`` as messages; return them and their value bytes."""
         head = self.head
-        msgs = self.msgs
+        offs = self.offs
         if self.gaps:
-            stop = pos + take
-            k = head
-            last = len(msgs)
-            while k < last and msgs[k]._offset < stop:  # hot path: per record
-                k += 1
+            k = bisect_left(offs, pos + take, head)
         else:
             k = head + take
-        out = msgs[head:k] if k - head != 1 else [msgs[head]]
+        n = k - head
+        out = list(map(Message, repeat(topic, n), repeat(part, n), offs[head:k], self.recs[head:k]))
         cum = self.cum
         nbytes = cum[k] - cum[head]
-        if k >= len(msgs):
-            self.msgs = []
+        if k >= len(offs):
+            self.recs = []
+            self.offs = []
             self.cum = [0]
             self.head = 0
             self.gaps = False
         else:
             self.head = k
-            if k > 65536 and k * 2 > len(msgs):
+            if k > 65536 and k * 2 > len(offs):
                 self.compact()
         return out, nbytes
 
@@ -217,7 +217,8 @@ class PartitionQueue:
         k = self.head
         base = self.cum[k]
         self.cum = [c - base for c in self.cum[k:]]
-        del self.msgs[:k]
+        del self.recs[:k]
+        del self.offs[:k]
         self.head = 0
 
 
