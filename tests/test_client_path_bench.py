@@ -22,7 +22,9 @@ def test_the_client_path_benchmark_prints_the_floor_the_simulator_and_mockafka_s
     lines = run.stdout.splitlines()
     figures = r"\s+[\d,]+\s+\d+\.\d\d\s+\d+\.\d\d$"
     assert any(re.match(r"bare deques \(floor\)" + figures, line) for line in lines), run.stdout
-    assert any(re.match(r"eda_sim\.kafka, journal on" + figures, line) for line in lines), run.stdout
+    assert any(re.match(r"eda_sim\.kafka, journal on" + figures, line) for line in lines), (
+        run.stdout
+    )
     mock = [line for line in lines if line.startswith("mockafka-py")]
     assert len(mock) == 1, run.stdout
     if importlib.util.find_spec("mockafka") is None:
