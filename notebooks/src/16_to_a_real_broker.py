@@ -200,8 +200,9 @@ latest = side_by_side("offset_reset[latest]")
 # | `request.timeout.ms` | the broker's wait for acks; the client gives up after `socket.timeout.ms` | the client's wait for any response, then a retry |
 # | prefetch | `queued.min.messages` per partition, `queued.max.messages.kbytes` in all | `fetch.max.bytes`, `max.partition.fetch.bytes` |
 #
-# The simulator follows the left column (notebook 03 shows the two partitioners side by side, 05 the two
-# auto-commits). It does not model the Java consumer's commit-in-`poll` timing or either client's prefetch.
+# The simulator follows the left column. Where a lesson depends on the right one it shows both: 03 the
+# two partitioners, 04 the two batch sizes, 05 the two auto-commits, the Java side through
+# `eda_sim.kafka.java.KafkaConsumer`, a model of the Java consumer. It does not model either client's prefetch.
 
 # %% [markdown]
 # ## The brokers of the chapter
