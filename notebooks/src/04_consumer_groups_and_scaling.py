@@ -40,6 +40,13 @@ draw_board(sim, "orders")
 #
 # Run the same shop with 1 to 8 workers for 5 seconds each and count what gets done.
 
+# %% [markdown]
+# **Predict first.** One worker handles about 100 orders a second and 450 arrive. Write down how many
+# 8 workers will handle, then run the sweep.
+
+# %%
+my_prediction = None  # a number: orders per second handled by 8 workers
+
 # %%
 from eda_sim.course.nb04.world import consumers_sweep
 
@@ -54,6 +61,12 @@ sweep.plot(x="consumers", y="throughput", marker="o", ax=left, legend=False, tit
 sweep.plot(x="consumers", y="lag", marker="o", ax=right, legend=False, color="#D55E00",
            title="orders waiting after 5 s (lag)")
 plt.show()
+
+# %%
+from eda_sim.course.predict import reveal
+
+reveal(my_prediction, sweep.throughput.iloc[-1], "orders per second with 8 workers", tolerance=25,
+       why="The group has 4 partitions, so only 4 of the 8 workers get one; the other 4 wait idle.")
 
 # %% [markdown]
 # **"More consumers always means more throughput"** fails at the fifth worker: there are only four

@@ -72,9 +72,23 @@ pd.DataFrame([crash_once("before", 0.25), crash_once("after", 0.25),
 # up to one timer interval of records, where commit-after repeats at most one batch, in exchange for no
 # synchronous commit in the loop.
 
+# %% [markdown]
+# **Predict first.** The sweep tries 13 crash points. At how many of them will auto-commit, the default,
+# lose or repeat at least one record?
+
+# %%
+my_prediction = None  # a number from 0 to 13: crash points where auto-commit loses or repeats
+
 # %%
 sweep = crash_sweep()
 sweep.pivot(index="crash_at", columns="strategy", values=["lost", "duplicated"])
+
+# %%
+from eda_sim.course.predict import reveal
+
+auto = sweep[sweep.strategy == "auto"]
+reveal(my_prediction, ((auto["lost"] + auto["duplicated"]) > 0).sum(), "of 13 crash points",
+       why="The timer commits what poll returned, processed or not, so only a crash right after a commit is harmless.")
 
 # %% [markdown]
 # ## Auto-commit under each client

@@ -54,6 +54,13 @@ sim.cluster.describe("payments")[["broker", "role", "in_isr", "log_end", "high_w
 # a little late (busy disks: each fetch takes 0.2 s and 0.3 s longer). At 2 s the leader's broker dies.
 # Here it is just before the crash, with `acks=1`.
 
+# %% [markdown]
+# **Predict first.** The API sends 150 payments and, with `acks=1`, every one is acknowledged. How many of
+# them will be missing from the topic when the failover is over?
+
+# %%
+my_prediction = None  # a number: acknowledged payments lost with acks=1
+
 # %%
 from eda_sim.views.replicas import draw_replicas
 from eda_sim.course.nb06.world import failover
@@ -104,6 +111,12 @@ replicas_at(11.5, "all")
 
 # %%
 after.summary(), after.lost[:5]
+
+# %%
+from eda_sim.course.predict import reveal
+
+reveal(my_prediction, after.summary()["lost"], "acknowledged payments lost", tolerance=3,
+       why="acks=1 answers once the leader has a payment; those the followers had not fetched died with it.")
 
 # %% [markdown]
 # The ledger group read the topic all along. Its lag reads 0: it has read everything the log *now*

@@ -15,10 +15,19 @@
 # let a new instance take over. Then we count the outputs per input.
 
 # %%
+my_prediction = None  # predict first, a number: inputs whose output is written twice
+
+# %%
 from eda_sim.course.nb07.world import run_pipeline
 
 plain = run_pipeline(transactional=False, schedule=[("produced", "crash")])
 plain.duplicated, plain.lost
+
+# %%
+from eda_sim.course.predict import reveal
+
+reveal(my_prediction, len(plain.duplicated), "inputs written twice",
+       why="Idempotence drops a retried batch; here a new instance read the uncommitted inputs and wrote them anew.")
 
 # %% [markdown]
 # Four inputs were written twice. Idempotence recognises a *retry* of the same batch by its producer id

@@ -59,7 +59,7 @@ from eda_sim.services.metrics import alerts
 alerts(storm.sim)[["time", "type", "rule", "value", "threshold"]]
 
 # %% [markdown]
-# Both alerts fire four seconds into the storm and never resolve in this run. Set thresholds above
+# The alerts fire three and four seconds into the storm and never resolve in this run. Set thresholds above
 # normal noise (before the storm p95 is under 0.2 s, so 2 s is far from it) and below the point where
 # users notice, and alert on the edge (raised, resolved), not on every bucket.
 
@@ -182,6 +182,13 @@ draw_metrics(per_partition, title="rankers: lag per partition · 2 s buckets")
 hot_partition(hot)
 
 # %% [markdown]
+# **Predict first.** The hot partition `views-4` holds 212 of the lag with 6 rankers. Add 2 rankers, 8 in
+# all: what will `views-4`'s lag be at the end of the same run?
+
+# %%
+my_prediction = None  # a number: views-4's lag with 8 rankers
+
+# %% [markdown]
 # "Group lag is fine, so every partition is fine": a dashboard with one lag number reads 220, under 3 s
 # of traffic at 100 clicks per second. But almost all of it sits on `views-4`, which drains at 25 per second:
 # its newest click waits about 8 s, and growing. Watch the **largest partition lag**, not only the sum.
@@ -195,7 +202,14 @@ hot_partition(hot)
 # %%
 from eda_sim.course.nb10.world import hot_key_table
 
-hot_key_table(((6, 0), (8, 0), (6, 4)), runs={(6, 0): hot})
+salting = hot_key_table(((6, 0), (8, 0), (6, 4)), runs={(6, 0): hot})
+salting
+
+# %%
+from eda_sim.course.predict import reveal
+
+reveal(my_prediction, salting.hot_lag[1], "on views-4 with 8 rankers", tolerance=10,
+       why="All of user_0's clicks hash to views-4, and a partition is read by one member of the group.")
 
 # %% [markdown]
 # 8 rankers leave `views-4` exactly where 6 left it: a partition has one consumer in a group. Four salts

@@ -14,8 +14,11 @@
 # The recommender reads per-user features (views in the last hour, a favourite category) that a pipeline
 # republishes every few seconds. Nobody needs last Tuesday's value of `views_last_hour`: only the newest
 # per user. Such a topic is created with `cleanup.policy=compact`. Below, five users' features are
-# updated 150 times in four minutes, and at 100 s a privacy request removes `user-4`: the producer sends a
-# **tombstone**, a record with the user's key and no value.
+# updated 145 times in two minutes, and at 100 s a privacy request removes `user-4`: the producer sends a
+# **tombstone**, a record with the user's key and no value. The world runs on to four minutes.
+
+# %%
+my_prediction = None  # predict first, a number: records still in the topic after four minutes
 
 # %%
 from eda_sim.course.nb11.world import FEATURES, feature_store_world, log_frame
@@ -23,6 +26,12 @@ from eda_sim.course.nb11.world import FEATURES, feature_store_world, log_frame
 features = feature_store_world()
 log = features.topic(FEATURES).partitions[0]
 {"records written": log.log_end_offset, "records still there": len(log_frame(features, FEATURES))}
+
+# %%
+from eda_sim.course.predict import reveal
+
+reveal(my_prediction, len(log_frame(features, FEATURES)), "records left", tolerance=5,
+       why="Compaction keeps the newest record per key (the segment still being written is left alone).")
 
 # %% [markdown]
 # 146 records went in and only 23 are left, though nothing is older than the 7 days of `retention.ms`.
