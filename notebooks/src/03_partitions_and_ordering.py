@@ -260,7 +260,7 @@ window_sweep(windows=(None, 0.5, 1.0, 2.0, 4.0))
 
 # %% [markdown]
 # With no buffer, 27 taps are handled after a later tap of the same user. A window of 0.5 s puts the rest in
-# order but is too short for 18 taps, which go to the late topic; from 2 s on, none is late, and the mean
+# order but is too short for 24 taps, which go to the late topic; from 2 s on, none is late, and the mean
 # wait grows with the window. The late topic keeps each late tap with the reason:
 
 # %%

@@ -33,13 +33,14 @@ show(sim, "flow")
 from eda_sim.services.tracing import correlation_ids, trace
 
 requests = [c for c in correlation_ids(sim) if trace(sim, c).iloc[0].type == "InferenceRequested"]
-cid = requests[-1]
+cid = max(requests, key=lambda c: trace(sim, c).depth.max())  # the deepest: its request led to an alert
 trace(sim, cid)[["event_id", "type", "causation_id", "depth", "service", "queue_time", "processing_time"]]
 
 # %% [markdown]
 # Read it as a tree: the request (depth 0) caused a recommendation (depth 1), which the monitor handled,
 # and which here tipped the monitor into a drift alert (depth 2). **Queue time** is the time the event
 # waited in its topic before a handler picked it up; **processing time** the time inside the handler.
+# The alert's are empty: no service of this flow consumes alerts.
 
 # %%
 from eda_sim.views import draw_trace, trace_graph
