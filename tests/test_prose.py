@@ -521,3 +521,33 @@ def test_09_changes():
     from eda_sim.course.nb09.world import CHANGES
 
     assert said("09", r"(\w+) changes a team makes to version 1") == len(CHANGES)
+
+
+def test_16_the_story_on_a_real_broker():
+    story = output("16", "run = run_story(backend)")
+    produced, good, poison = (
+        int(n)
+        for n in re.search(r"views produced: (\d+) \((\d+) good, (\d+) poison\)", story).groups()
+    )
+    assert said("16", r"The frontend sends (\d+) views of \w+ shoppers") == good
+    assert "and one poison view" in prose("16") and poison == 1 and produced == good + poison
+    details = output(
+        "16", "print(run.details())"
+    )  # the saved run's details (its output is not replayed)
+    first, second, alone = said(
+        "16", r"`recommender-1` \(partitions (\d) and (\d)\) and `recommender-2` \(partition (\d)\)"
+    )
+    assert f"recommender-1: read partition(s) {first}, {second} at first" in details
+    assert f"recommender-2: read partition(s) {alone} at first" in details
+
+
+def test_99_exactly_once_stops_at_the_database():
+    table = frame("99", 'show("exactly-once covers my database write")').set_index("strategy")
+    alone, inbox = table.loc["Kafka transactions"], table.loc["transactions + inbox"]
+    assert (
+        "with Kafka's transactions it never posts an event twice, yet it charges the database twice"
+        in prose("99")
+    )
+    assert alone.events_duplicated == 0 and alone.charges_duplicated > 0
+    assert "with an inbox next to the charge, it does neither" in prose("99")
+    assert inbox.events_duplicated == 0 and inbox.charges_duplicated == 0
