@@ -17,7 +17,8 @@ Every line routes a record by its key the way librdkafka's default
 count): the simulator's producer does it itself; mockafka's producer has no
 partitioner and refuses a record without a partition, so its line runs
 ``FakeProducer`` with that one line added (:class:`_PartitioningFakeProducer`);
-the deque line computes it inline. Rates are records per second of CPU time
+the deque line calls the simulator's ``crc32_partition``, as the deque floor of
+``python -m eda_sim.bench`` does. Rates are records per second of CPU time
 (``time.process_time``), best of ``--repeat`` runs, printed side by side with
 the ratios::
 
@@ -35,6 +36,8 @@ import sys
 import time
 from collections import deque
 from zlib import crc32
+
+from eda_sim.kafka.partitioner import crc32_partition
 
 TOPIC = "bench"
 PARTITIONS = 8
@@ -135,7 +138,7 @@ def run_deques(records: list) -> float:
     start = time.process_time()
     queues = [deque() for _ in range(PARTITIONS)]
     for key, value in records:
-        queues[crc32(key) % PARTITIONS].append((key, value))
+        queues[crc32_partition(key, PARTITIONS)].append((key, value))
     got = 0
     committed = {}
     for p, q in enumerate(queues):

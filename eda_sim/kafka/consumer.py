@@ -154,6 +154,7 @@ class Consumer:
         self._fetch_due = True  # something may be fetchable that the last top-up did not see
         self._data_seen = -1  # sim.data_version at the last top-up
         self._fetch_round = 0
+        self._auto_store = cfg["enable.auto.offset.store"]
         self._fetch_min_bytes = cfg["fetch.min.bytes"]
         self._fetch_wait = cfg["fetch.wait.max.ms"] / 1000.0
         self._fetch_held_since = None  # a Fetch the broker holds for fetch.min.bytes, since when
@@ -286,7 +287,7 @@ class Consumer:
             and self._stats_next is None
             and not self.crashed
             and not self._closed
-            and not sim.running
+            and not sim._running  # hot path: per poll, the property's field
             and (
                 timeout is None
                 or (timeout.__class__ is float and timeout == timeout)
@@ -295,54 +296,53 @@ class Consumer:
         ):
             parts = self._assignment
             n = len(parts)
-            if n:
-                queues = self._queues
-                positions = self._positions
-                rr = self._rr
-                for i in range(n):
-                    tp = parts[(rr + i) % n]
-                    q = queues.get(tp)
-                    if q is None:
-                        continue
-                    if q.gaps:
-                        break  # offsets with no record to hand out: the full path counts them
-                    pos = positions.get(tp)
-                    if pos is None or q.end <= pos:
-                        continue
-                    self._rr = rr + 1
-                    # PartitionQueue.take(pos, 1) inlined: the queue is dense, its head is at pos
-                    topic, part = tp
-                    h = q.head
-                    recs = q.recs
-                    msg = Message(topic, part, pos, recs[h])
-                    cum = q.cum
-                    nbytes = cum[h + 1] - cum[h]
-                    h += 1
-                    if h >= len(recs):
-                        q.recs = []
-                        q.offs = []
-                        q.cum = [0]
-                        q.head = 0
-                    else:
-                        q.head = h
-                        if h > 65536 and h * 2 > len(recs):
-                            q.compact()
-                    self._queued_bytes -= nbytes
-                    self._last_runs = [(topic, part, pos, 1)]
-                    positions[tp] = pos + 1
-                    if self._config["enable.auto.offset.store"]:
-                        self._stored[tp] = pos + 1
-                    self._last_poll = sim.env._now  # hot path: per poll
-                    self._generation = sim.groups[self.group_id].generation
-                    sim.journal.write(
-                        "delivered", self.member_id, self.group_id, topic, part, pos, 1
-                    )
-                    if len(q.recs) - q.head == self._min_msgs - 1 or (
-                        self._queued_bytes < self._max_queued_bytes <= self._queued_bytes + nbytes
-                    ):
-                        self._fetch_due = True
-                    self.delivered_total += 1
-                    return msg
+            queues = self._queues
+            positions = self._positions
+            rr = self._rr
+            for i in range(n):
+                tp = parts[(rr + i) % n]
+                q = queues.get(tp)
+                if q is None:
+                    continue
+                if q.gaps:
+                    break  # offsets with no record to hand out: the full path counts them
+                pos = positions.get(tp)
+                if pos is None or q.end <= pos:
+                    continue
+                self._rr = rr + 1
+                # PartitionQueue.take(pos, 1) inlined: the queue is dense, its head is at pos
+                topic, part = tp
+                h = q.head
+                recs = q.recs
+                cum = q.cum
+                msg = Message(topic, part, pos, recs[h])
+                nbytes = cum[h + 1] - cum[h]
+                h += 1
+                held = len(recs) - h
+                if not held:
+                    q.recs = []
+                    q.offs = []
+                    q.cum = [0]
+                    q.head = 0
+                else:
+                    q.head = h
+                    if h > 65536 and h > held:
+                        q.compact()
+                queued = self._queued_bytes = self._queued_bytes - nbytes
+                self._last_runs = [(topic, part, pos, 1)]
+                pos += 1
+                positions[tp] = pos
+                if self._auto_store:
+                    self._stored[tp] = pos
+                self._last_poll = sim.env._now  # hot path: per poll
+                self._generation = sim.groups[self.group_id].generation
+                sim.journal.write(
+                    "delivered", self.member_id, self.group_id, topic, part, pos - 1, 1
+                )
+                if held == self._min_msgs - 1 or queued < self._max_queued_bytes <= queued + nbytes:
+                    self._fetch_due = True  # below a threshold that held the fetcher back
+                self.delivered_total += 1
+                return msg
         out = self.consume(1, -1 if timeout is None else timeout)
         return out[0] if out else None
 
@@ -470,6 +470,7 @@ class Consumer:
             self._top_up()
             if self._pending_errors:
                 return [self._pending_errors.pop(0)]
+            self._rr -= 1  # one poll, one turn of the partitions: serve from the same start again
             out = self._serve(max_n)
         self.delivered_total += len(out)
         return out
