@@ -160,10 +160,19 @@ null_key_partitions(n=15, every=0.002).set_index("record").T
 # whichever hash it is. Records already written stay where they are; new ones go to the new place.
 
 # %%
+my_prediction = None  # predict first, a number: of 9 users, how many move when 3 partitions become 4
+
+# %%
 from eda_sim.course.nb03.world import key_map, users
 
 moves = key_map(users(9), before=3, after=4)
 moves
+
+# %%
+from eda_sim.course.predict import reveal
+
+reveal(my_prediction, moves.moved.sum(), "of 9 users moved", tolerance=1,
+       why="A key keeps its partition only if crc32(key) % 3 equals crc32(key) % 4: one key in four, on average.")
 
 # %% [markdown]
 # All nine users moved. Now the demonstration: the same kind of stream keyed by user, on 3
