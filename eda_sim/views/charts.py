@@ -221,8 +221,16 @@ def draw_metrics(
     frame = full_buckets(frame)
     with _mpl.matplotlib.rc_context(_STYLE):
         if ax is None:
-            fig = _mpl.new_figure(_metrics_size(need))
-            axes = list(fig.subplots(need, 1, sharex=True, squeeze=False)[:, 0])
+            # a live view draws into its last figure when the panels (so the properties set) match
+            kind = (
+                "metrics",
+                tuple((panel, tuple(cols)) for panel, cols in panels.items()),
+                tuple(sorted(thresholds.items())),
+                title is not None,
+                frame.empty,
+                span is None,
+            )
+            fig, axes = _mpl.figure_and_axes(_metrics_size(need), need, reuse=kind)
         elif isinstance(ax, (list, tuple)):
             axes, fig = list(ax), ax[0].figure
         else:

@@ -7,6 +7,7 @@ or ``_mpl.new_figure(...)`` loads matplotlib the first time a picture is drawn.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from eda_sim.views import offstage as _offstage
@@ -89,8 +90,101 @@ def to_edge(half: tuple, dx: float, dy: float, dpi: float) -> float:
     return along * math.hypot(dx, dy) * 72 / dpi
 
 
-def figure_and_ax(ax, size):
-    if ax is None:
-        fig = new_figure(size)
-        return fig, fig.add_subplot()
-    return ax.figure, ax
+def figure_and_ax(ax, size, reuse: str | None = None):
+    """The figure and axes to draw into: ``ax``'s, or a new figure of ``size`` with one axes.
+
+    ``reuse``: the view's name, for views that set every property of their
+    axes on every draw; inside :func:`reusing` they get back the figure they
+    drew last time, wiped (:func:`_wipe`), instead of a new one.
+    """
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = _kept_or_new(size, reuse, lambda fig: [fig.add_subplot()])
+    return fig, axes[0]
+
+
+def figure_and_axes(size, rows: int, reuse=None) -> tuple:
+    """A figure of ``size`` with ``rows`` axes one above the other, sharing x; a kept one inside :func:`reusing`.
+
+    ``reuse`` is a key of everything that decides which properties the view
+    sets (its name, its panels): a kept figure is used again only for the
+    same key, so every property it carries is set again by the new draw.
+    """
+    return _kept_or_new(
+        size,
+        None if reuse is None else (reuse, rows),
+        lambda fig: list(fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]),
+    )
+
+
+def _kept_or_new(size, reuse, make_axes) -> tuple:
+    slot = _slot
+    key = (reuse, tuple(size), _projector.scale())
+    if reuse is not None and slot is not None:
+        fig = slot.take(key)
+        if fig is not None:
+            _wipe(fig)
+            return fig, list(fig.axes)
+    fig = new_figure(size)
+    axes = make_axes(fig)
+    if reuse is not None and slot is not None:
+        slot.keep(key, fig)
+    return fig, axes
+
+
+class Reuse:
+    """Where one live view keeps its figure between redraws (see :func:`reusing`).
+
+    Building a figure and its axes costs about as much as drawing them, and
+    a live view redraws the same kind of picture at every click: drawing into
+    the last figure again skips the build, and matplotlib's caches (the
+    renderer, text metrics) stay warm. A figure is handed out once per redraw.
+    """
+
+    def __init__(self):
+        self._key, self._fig, self._taken = None, None, False
+
+    def take(self, key):
+        """The kept figure if it was made for ``key`` and not yet handed out in this redraw."""
+        if self._fig is None or self._taken or key != self._key:
+            return None
+        self._taken = True
+        return self._fig
+
+    def keep(self, key, fig) -> None:
+        """Keep ``fig`` for the next redraw, unless this redraw already drew into a kept figure."""
+        if not self._taken:
+            self._key, self._fig, self._taken = key, fig, True
+
+    def release(self) -> None:
+        """The redraw is over: the kept figure may be handed out again."""
+        self._taken = False
+
+
+_slot = None
+
+
+@contextmanager
+def reusing(slot: Reuse):
+    """Views drawn inside this block may draw into the figure ``slot`` kept from the last redraw."""
+    global _slot
+    before, _slot = _slot, slot
+    try:
+        yield slot
+    finally:
+        _slot = before
+        slot.release()
+
+
+def _wipe(fig) -> None:
+    """Remove what a view drew into ``fig``; its axes keep their settings, which the view sets again."""
+    for ax in fig.axes:
+        for artist in (*ax.texts, *ax.patches, *ax.artists, *ax.lines, *ax.collections, *ax.images):
+            artist.remove()
+        if ax.legend_ is not None:
+            ax.legend_.remove()
+        ax.containers.clear()
+        ax.set_prop_cycle(None)  # colours without an explicit one start from the first again
+        ax.ignore_existing_data_limits = True  # limits not set by the view come from the new data
+    for artist in (*fig.texts, *fig.legends, *fig.patches, *fig.lines, *fig.images, *fig.artists):
+        artist.remove()

@@ -373,7 +373,7 @@ def draw_flow(
     )
     with _mpl.matplotlib.rc_context(_STYLE):
         own = ax is None
-        fig, ax = _mpl.figure_and_ax(ax, FLOW_SIZE)
+        fig, ax = _mpl.figure_and_ax(ax, FLOW_SIZE, reuse="flow")
         if own:
             ax.set_position([0.01, 0.09, 0.98, 0.83])
         ax.set_axis_off()
@@ -483,7 +483,9 @@ def draw_flow(
             (ax_, ay_), (bx_, by_) = to_px(pos[a]), to_px(pos[b])
             shrink_a = _mpl.to_edge(half[a], bx_ - ax_, by_ - ay_, fig.dpi) + 3
             shrink_b = _mpl.to_edge(half[b], bx_ - ax_, by_ - ay_, fig.dpi) + 3
-            ax.add_patch(
+            # add_artist, not add_patch: the limits are set, and add_patch would compute each
+            # arrow's path (shrunk by bisection) once more only to update the data limits
+            ax.add_artist(
                 _mpl.FancyArrowPatch(
                     pos[a],
                     pos[b],

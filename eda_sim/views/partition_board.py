@@ -162,7 +162,7 @@ def draw_board(
     idle = [m for m in _state(sim, time).members.get(g, {}) if m not in owners] if g else []
     idle.sort(key=lambda m: (list(colours).index(m) if m in colours else len(colours), m))
     with _mpl.matplotlib.rc_context(_STYLE):
-        fig, ax = _mpl.figure_and_ax(ax, _board_size(n + len(idle)))
+        fig, ax = _mpl.figure_and_ax(ax, _board_size(n + len(idle)), reuse="board")
         epoch_text = "" if group_epoch is None else f" · group epoch {group_epoch}"
         _mpl.title(
             ax,

@@ -37,6 +37,9 @@ run can ``ui.step_button.click()`` and read ``ui.time_label.value``.
 Every redraw draws all the views into one PNG (:func:`stack_png`) that
 replaces ``ui.picture``'s image in place, then sets the readout: one image,
 one stable height, no flicker, and readout and picture of the same instant.
+The flow diagram, the board and the metric panels draw into the figure they
+drew at the last redraw (:class:`eda_sim.views.figure.Reuse`), which gives
+the same pixels as a new figure for less work (``benchmarks/click.py``).
 
 The cell that displays live controls carries the tag
 ``nbval-ignore-output`` (reason: live widget output), and a plain cell with
@@ -45,12 +48,11 @@ The cell that displays live controls carries the tag
 
 from __future__ import annotations
 
-import io
-
 import ipywidgets as W
 from IPython.display import display
 
 from eda_sim import views as _views
+from eda_sim.views import figure as _mpl
 from eda_sim.views import offstage as _offstage
 from eda_sim.views import projector as _projector
 
@@ -229,6 +231,8 @@ class Controls(W.VBox):
         self.knobs = {name: knob(name, spec) for name, spec in (knobs or {}).items()}
         self.figures: list = []
         self.errors: list = []
+        # each view draws into the figure it drew last time where it can (eda_sim.views.figure.Reuse)
+        self._reuse = [_mpl.Reuse() for _ in self.views]
         self._quiet = False
 
         self.step_button = W.Button(
@@ -369,9 +373,10 @@ class Controls(W.VBox):
 
     def _draw(self) -> tuple:
         figures, errors = [], []
-        for label, draw in self.views:
+        for (label, draw), slot in zip(self.views, self._reuse):
             try:
-                fig = draw(self.sim)
+                with _mpl.reusing(slot):
+                    fig = draw(self.sim)
             except Exception as err:  # noqa: BLE001 - shown to the learner; a callback's traceback would vanish
                 errors.append(f"{label}: {type(err).__name__}: {err}")
             else:
@@ -412,9 +417,6 @@ def stack_png(figures) -> bytes:
     fixes both), so the picture's size only changes when a view's does.
     """
     import numpy as np
-    from PIL import Image
-
-    from eda_sim.views import figure as _mpl
 
     frames = []
     for fig in figures:
@@ -424,14 +426,40 @@ def stack_png(figures) -> bytes:
     width = max(f.shape[1] for f in frames)
     gap = 8 if len(frames) > 1 else 0
     height = sum(f.shape[0] for f in frames) + gap * (len(frames) - 1)
-    sheet = np.full((height, width, 3), 255, dtype=np.uint8)
+    # PNG scanlines: a filter-type byte (0, none) then the row's RGB bytes, all white to start
+    lines = np.full((height, 1 + 3 * width), 255, dtype=np.uint8)
+    lines[:, 0] = 0
     y = 0
     for f in frames:
-        sheet[y : y + f.shape[0], : f.shape[1]] = f
+        lines[y : y + f.shape[0], 1 : 1 + 3 * f.shape[1]] = f.reshape(f.shape[0], -1)
         y += f.shape[0] + gap
-    buf = io.BytesIO()
-    Image.fromarray(sheet).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    return _png(lines, width, height)
+
+
+def _png(lines, width: int, height: int) -> bytes:
+    """A PNG (8-bit RGB) of ``lines``: ``height`` scanlines of a filter byte and ``3 * width`` bytes.
+
+    Written with zlib at level 1 and no per-row filter: Pillow tries every
+    PNG filter on every row, which on these mostly flat pictures costs twice
+    the time for a larger file. The pixels are the same (PNG is lossless).
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"IDAT", zlib.compress(lines.tobytes(), 1)),
+            chunk(b"IEND", b""),
+        )
+    )
 
 
 def _escape(text: str) -> str:

@@ -191,3 +191,89 @@ def test_a_partial_last_bucket_is_not_drawn_and_the_axis_spans_the_clock():
     assert fig.axes[-1].get_xlim() == (0.0, 3.004)
     sim.run(until=4.0)  # now whole: all four buckets drawn
     assert list(draw_core_metrics(sim).axes[0].get_lines()[0].get_xdata()) == [0.0, 1.0, 2.0, 3.0]
+
+
+# -- redraws reuse figures and give the pictures fresh figures give -----------------------------------
+
+
+def _pixels(png: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _fresh_pixels(ui):
+    """The picture ``ui`` should show, drawn from new figures and encoded by Pillow."""
+    import numpy as np
+
+    frames = []
+    for _label, draw in ui.views:
+        fig = draw(ui.sim)
+        fig.canvas.draw()
+        frames.append(np.asarray(fig.canvas.buffer_rgba())[:, :, :3])
+    width, gap = max(f.shape[1] for f in frames), 8
+    sheet = np.full((sum(f.shape[0] for f in frames) + gap * (len(frames) - 1), width, 3), 255)
+    y = 0
+    for f in frames:
+        sheet[y : y + f.shape[0], : f.shape[1]] = f
+        y += f.shape[0] + gap
+    return sheet
+
+
+def crash_and_idle_world() -> Simulation:
+    """Three members on two partitions (one idle) of 'orders'; one crashes at 1 s, its group shrinks."""
+    sim = Simulation(seed=11, name="widgets-reuse")
+    sim.create_topic("orders", partitions=2)
+    Feed(sim, "orders", ((f"user-{i % 5}", f"order {i}") for i in range(300)), rate=60)
+    cfg = {"session.timeout.ms": 1500, "auto.offset.reset": "earliest"}
+    members = [
+        sim.member("billing", ["orders"], processing_time=0.03, config=cfg, name=f"b{i}")
+        for i in range(3)
+    ]
+    sim.crash(members[0], at=1.0)
+    return sim
+
+
+def test_a_redraw_into_the_kept_figures_shows_what_new_figures_show():
+    import numpy as np
+
+    ui = controls(crash_and_idle_world, ["flow", ("board", "orders")], tick=0.7)
+    kept = list(ui.figures)
+    for k in range(5):  # members join, own, crash, time out and rebalance: rows and marks change
+        ui.step() if k % 2 else ui.advance()
+        assert np.array_equal(_pixels(bytes(ui.picture.value)), _fresh_pixels(ui)), f"frame {k}"
+    assert ui.figures[0] is kept[0]  # the flow diagram is drawn into the same figure every time
+    assert ui.sim.now > 1.5
+
+
+def test_a_view_that_draws_twice_in_one_redraw_gets_two_figures():
+    from eda_sim.views import draw_board
+
+    pairs = []
+
+    def both(sim):
+        pairs.append((draw_board(sim, "orders"), draw_board(sim, "orders")))
+        return pairs[-1][1]
+
+    ui = controls(build, [both])
+    ui.step()
+    assert all(a is not b for a, b in pairs) and len(pairs) == 2
+    assert pairs[0][0] is pairs[1][0]  # the first one is kept between redraws
+
+
+def test_metrics_panels_redrawn_into_kept_axes_match_new_ones():
+    import numpy as np
+
+    ui = controls(crash_and_idle_world, [("board", "orders"), "metrics"], tick=0.6)
+    for k in range(5):  # from "no full bucket yet" to panels with lines
+        ui.step() if k % 2 else ui.advance()
+        assert np.array_equal(_pixels(bytes(ui.picture.value)), _fresh_pixels(ui)), f"frame {k}"
+    assert ui.sim.now >= 1.5
+
+
+def test_show_draws_new_figures_every_time():
+    ui = make()
+    assert show(ui.sim, "flow")[0] is not show(ui.sim, "flow")[0]
