@@ -95,10 +95,15 @@ def confluent_client() -> types.SimpleNamespace:
     import confluent_kafka
     from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
+    def quiet(cls):
+        # librdkafka logs at info level (6) to stderr with wall-clock stamps by default;
+        # errors only keep a notebook's saved output and a test's log deterministic.
+        return lambda conf: cls({"log_level": 3, **conf})
+
     return types.SimpleNamespace(
-        Producer=confluent_kafka.Producer,
-        Consumer=confluent_kafka.Consumer,
-        AdminClient=AdminClient,
+        Producer=quiet(confluent_kafka.Producer),
+        Consumer=quiet(confluent_kafka.Consumer),
+        AdminClient=quiet(AdminClient),
         NewTopic=NewTopic,
         NewPartitions=NewPartitions,
         TopicPartition=confluent_kafka.TopicPartition,
