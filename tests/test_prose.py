@@ -258,6 +258,50 @@ def test_04_consumer_groups():
     assert re.search(rf"^\s*{gave_up:.2f} s\s+worker-1-1 .*owns \[p0,p1\]", epochs, re.M)
 
 
+def test_04_deploys_and_storms_six_ways():
+    deploy = frame("04", "deploy = deploy_sweep()")
+    workers, back = said(
+        "04", r"A rolling deploy of (\w+) workers \(each stops, and is back (\d+) s later\)"
+    )
+    static, dynamic = deploy[deploy.static], deploy[~deploy.static].set_index("protocol")
+    assert "**Static** members cause no rebalance and no duplicate, under every protocol" in prose(
+        "04"
+    )
+    assert (static.rebalances == 0).all() and (static.duplicates == 0).all()
+    held, seconds = said("04", r"here (\w+) partitions for about (\w+) seconds per restart")
+    assert (abs(static.paused_s - workers * held * seconds) <= 1).all()
+    assert said("04", r"\*\*Eager\*\* revokes all (\w+) partitions (\w+) per restart") == [
+        6,
+        "twice",
+    ]
+    assert dynamic.revoked["eager"] == 6 * 2 * workers
+    assert dynamic.revoked["cooperative"] < dynamic.revoked["eager"] > dynamic.revoked["consumer"]
+    assert "In the classic rows some records are processed twice" in prose("04")
+    assert dynamic.duplicates["eager"] > 0 and dynamic.duplicates["cooperative"] > 0
+    assert dynamic.duplicates["consumer"] == 0
+    assert "KIP-848's dynamic row pauses longest" in prose("04")
+    assert dynamic.paused_s["consumer"] == deploy.paused_s.max()
+
+    late = frame("04", 'deploy_report("eager", True, 12)')
+    assert said("04", r"Back after (\d+) s, each static worker is too late") == 12 > back
+    assert "more paused time than with no static membership at all" in prose("04")
+    assert late.paused_s[0] > dynamic.paused_s["eager"] and late.rebalances[0] > 0
+
+    storm = frame("04", "storm = storm_protocols()")
+    assert (
+        said("04", r"(\w+) of the six commits anything") == 0 and (storm.committed_per_s == 0).all()
+    )
+    quiet = storm[(storm.protocol == "consumer") & storm.static]
+    assert "static member that misses its poll leaves with epoch -2" in prose("04")
+    assert (
+        quiet.rebalances.item() == 0 and quiet.duplicates.item() > 0
+    )  # "no rebalance at all, and still no progress"
+    classic = storm[storm.protocol != "consumer"].set_index(["protocol", "static"])
+    assert "static membership changes nothing" in prose("04")
+    for protocol in ("eager", "cooperative"):
+        assert classic.loc[(protocol, True)].equals(classic.loc[(protocol, False)])
+
+
 def test_05_delivery():
     from eda_sim.course.nb05.world import crash_sweep
 
