@@ -166,36 +166,55 @@ runs = design_runs(my_design, seed=12)
 show(runs["model"].sim, "flow")
 
 # %% [markdown]
+# So that there is something to compare with before your design is done, every result below also runs a
+# **baseline**: the design a team might ship on day one. One `fraud-service` reads each transaction and
+# publishes the alert itself. It flags fraud, but nothing else can use its features or its scores, nobody
+# watches the model, and a malformed payment has nowhere to go. It is a yardstick, not the answer.
+
+# %%
+from eda_sim.course.nb14.world import BASELINE
+
+designs = {"yours": my_design, "baseline": BASELINE}
+design_table(BASELINE)
+
+# %% [markdown]
 # ## Precision, recall and detection latency
 #
 # **Precision**: the share of alerts that were fraud. **Recall**: the share of fraud that raised an alert.
 # **Latency**: virtual seconds from the transaction event to its alert event, the sum of each hop's
 # queueing and handling. **Time to detect**: from a card's first fraudulent payment to its first alert.
-# The rule runs through the same design in place of the model.
+# The rule runs through the same design in place of the model. While your design has no path to an
+# alert, its columns read 0.
 
 # %%
 from eda_sim.course.nb14.world import compare_with_rule
 
-compare_with_rule(my_design, seed=12).T
+pd.concat({name: compare_with_rule(d, seed=12).T for name, d in designs.items()}, axis=1)
 
 # %% [markdown]
 # Where the difference comes from: the rule only sees big amounts and fast travel. Card testing uses tiny
 # amounts, so the rule cannot catch it at all; the model learned that a burst of small payments from a new
-# device at a new shop is suspicious.
+# device at a new shop is suspicious. Compare the latencies too: each hop your design adds is one more
+# topic to queue on.
 
 # %%
-from eda_sim.course.nb14.world import by_pattern
+from eda_sim.course.nb14.world import caught_by_pattern
 
-by_pattern(my_design, seed=12)
+caught_by_pattern(designs, seed=12)
+
+# %% [markdown]
+# The first alerts of each run (none from your design until its flow reaches an alert):
 
 # %%
-runs["model"].alerts().head(6)
+first = {name: design_runs(d, seed=12)["model"].alerts().head(4) for name, d in designs.items()}
+pd.concat(first)[["txn_id", "card_id", "score", "latency_s", "is_fraud", "pattern"]]
 
 # %% [markdown]
 # The two malformed payments the API sent (one cut off mid-JSON, one with the amount `"12,50"`) sit in
-# the dead-letter topic of `transactions`, if your design has one (`dead_lettered` above). The monitoring
-# events, if your design has them, show the model being deployed; the live amounts did not drift in this
-# stream (notebook 15 makes them drift).
+# the dead-letter topic of `transactions`, if your design has one (`dead_lettered` above; the baseline
+# has none, so its service skips them and the journal records them as `failed`). The monitoring events,
+# if your design has them, show the model being deployed; the live amounts did not drift in this stream
+# (notebook 15 makes them drift). Your design's monitoring events:
 
 # %%
 runs["model"].monitoring()[["time", "type", "topic"]]

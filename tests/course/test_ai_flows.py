@@ -320,6 +320,26 @@ def test_a_partial_design_runs_and_flags_nothing():
     assert weird.alerts().empty and weird.notes
 
 
+def test_the_baseline_gives_the_handed_out_notebook_results_without_the_answer():
+    # Notebook 14's results show the baseline beside the learner's design, whose starter flags nothing.
+    from eda_sim.course.nb14.check import STARTER
+
+    table = fraud.compare_with_rule(fraud.BASELINE)
+    assert table.loc["model", "alerts"] > 0 and table.loc["model", "recall"] > 0.5
+    assert fraud.compare_with_rule(STARTER).loc["model", "alerts"] == 0
+    caught = fraud.caught_by_pattern({"yours": STARTER, "baseline": fraud.BASELINE})
+    assert list(caught.columns) == [
+        "fraud",
+        "yours model",
+        "yours rule",
+        "baseline model",
+        "baseline rule",
+    ]
+    assert caught["yours model"].sum() == 0 and caught["baseline model"].sum() > 0
+    fb = check_fraud_design(fraud.BASELINE)  # a yardstick, not the exercise's answer
+    assert not fb.passed and fb.score <= fb.max_score // 2 + 1, str(fb)
+
+
 # ------------------------------------------------------------------ replay, audit, monitoring
 
 
