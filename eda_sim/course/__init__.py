@@ -42,6 +42,7 @@ CHECKS = {
     "check_group_sizing": "nb04",
     "check_static_deploy": "nb04",
     "check_idempotent_ledger": "nb05",
+    "check_poll_loop": "nb05",
     "check_topic_settings": "nb06",
     "check_exact_payments": "nb07",
     "check_retry_policy": "nb08",

@@ -114,6 +114,63 @@ by_client.sum().unstack()[["lost", "duplicated"]]   # totals over the thirteen c
 # confluent-kafka, use `store` above, not a different interval.
 
 # %% [markdown]
+# ## Exercise: write the loop, then survive the kills
+#
+# So far a ready-made member ran the loop. Now write it yourself, with the `Consumer` of
+# [02](02_producers_consumers_broker.ipynb): the same calls as confluent-kafka's, and its semantics are
+# librdkafka's. `commit(message=msg)` commits `msg.offset() + 1`; left on, `enable.auto.commit` commits
+# on a timer whatever `poll` returned (the Java client commits inside `poll()` instead). Write
+# `run(consumer, topics, handle, running)`:
+#
+# - subscribe to `topics`. One of them, `refunds`, does not exist yet: `poll` reports that once as an
+#   **error event** (`msg.error()` is set, `UNKNOWN_TOPIC_OR_PART`). It is not a record and not fatal:
+#   skip it and keep polling. `poll(1.0)` returns `None` when nothing arrives within a second;
+# - hand each record to `handle(msg)`, which takes 0.25 virtual seconds, and commit it;
+# - loop while `running()` is True (in a real service a signal handler flips it), then close.
+#
+# Put your settings in `CONFIG`; the check adds `bootstrap.servers`. The 30 records are already on the
+# topic when your first process starts. The check kills your process four times (twice in the middle
+# of `handle`, twice just after it) and starts a new one with the same `CONFIG`, which joins the same
+# group and waits, as in [04](04_consumer_groups_and_scaling.ipynb), until the group gives up on the
+# dead member. It counts records lost and repeated (a kill may repeat at most 5), and looks at every
+# commit.
+
+# %%
+from eda_sim.course.nb05.check import check_poll_loop
+
+# %% tags=["exercise"]
+CONFIG = {"group.id": "ledger"}
+
+
+def run(consumer, topics, handle, running):
+    consumer.subscribe(topics)
+    # your loop: poll, skip what is not a record, handle(msg), commit; stop when running() is False
+
+
+check_poll_loop(run, CONFIG)
+
+# %% tags=["solution"]
+### BEGIN SOLUTION
+CONFIG = {"group.id": "ledger", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+def run(consumer, topics, handle, running):
+    consumer.subscribe(topics)
+    try:
+        while running():
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():  # nothing yet, or an error event (log it in real life)
+                continue
+            handle(msg)
+            consumer.commit(message=msg, asynchronous=False)  # after the work, never before
+    finally:
+        consumer.close()
+### END SOLUTION
+check_poll_loop(run, CONFIG)
+
+# %% [markdown]
+# A kill just after `handle` repeats that record in the next process: the loop is at-least-once, and
+# whatever `handle` does must survive a repeat. The next section shows what a repeat does to money.
+
+# %% [markdown]
 # ## A ledger that counts twice
 #
 # At-least-once is the usual choice, so duplicates are part of the contract, not a rare accident.

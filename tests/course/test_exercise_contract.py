@@ -169,6 +169,51 @@ def ledger_case(kind):
     return fn[kind], ledger, seen
 
 
+LOOP_CONFIG = {"group.id": "ledger", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+
+
+def loop_case(kind):
+    """A run(consumer, topics, handle, running) for notebook 05's poll loop, right or with a usual slip."""
+
+    def loop(consumer, topics, handle, running):
+        consumer.subscribe(topics)
+        try:
+            while running() or kind == "forever":
+                msg = consumer.poll(1.0)
+                if msg is None:
+                    continue
+                if msg.error():
+                    if kind == "raise-on-error":
+                        raise kafka.KafkaException(msg.error())
+                    if kind != "errors-handled":
+                        continue
+                if kind == "commit-first":
+                    consumer.commit(message=msg, asynchronous=False)
+                try:
+                    handle(msg)
+                except Exception:  # noqa: BLE001 - a broad except must not swallow a kill
+                    continue
+                if kind == "store":
+                    consumer.store_offsets(message=msg)
+                elif kind in ("right", "forever", "no-close", "commit-error"):
+                    consumer.commit(message=msg, asynchronous=False)
+                elif kind == "errors-handled" and not msg.error():
+                    consumer.commit(message=msg, asynchronous=False)
+        finally:
+            if kind not in ("no-close", "auto"):
+                consumer.close()
+
+    def commit_error(consumer, topics, handle, running):
+        consumer.subscribe(topics)
+        while running():
+            msg = consumer.poll(1.0)
+            if msg is not None:
+                handle(msg)
+                consumer.commit(message=msg, asynchronous=False)
+
+    return commit_error if kind == "commit-error" else loop
+
+
 def enrich_case(kind):
     """An enricher for notebook 09."""
 
@@ -383,6 +428,104 @@ CASES = [
             "while handling PaymentCaptured evt-",
         ],
         ["same account and amount", "ledger holds 0"],
+    ),
+    # 05 (b): the poll loop under kills
+    (
+        "check_poll_loop",
+        "right",
+        (loop_case("right"), LOOP_CONFIG),
+        ["all 30 records were handled despite the kills", "closed the consumer"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "right",
+        (
+            loop_case("store"),
+            {
+                "group.id": "ledger",
+                "auto.offset.reset": "earliest",
+                "enable.auto.offset.store": False,
+                "auto.commit.interval.ms": 1000,
+            },
+        ),
+        ["a kill repeated at most 4 record(s)"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "partly",
+        (loop_case("commit-first"), LOOP_CONFIG),
+        ["2 of 30 records were never handled", "died in between", "never before"],
+        ["auto-commit"],
+    ),
+    (
+        "check_poll_loop",
+        "partly",
+        (loop_case("errors-handled"), LOOP_CONFIG),
+        ["5 error event(s) went to handle()"],
+        ["never handled"],
+    ),
+    (
+        "check_poll_loop",
+        "partly",
+        (loop_case("no-close"), LOOP_CONFIG),
+        ["returned without closing its consumer"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "partly",
+        (loop_case("forever"), LOOP_CONFIG),
+        ["went on after running() returned False"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "wrong",
+        (loop_case("auto"), {"group.id": "ledger", "auto.offset.reset": "earliest"}),
+        ["auto-commit in librdkafka commits what poll() returned", "handle 8 records again"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "wrong",
+        (loop_case("right"), {"group.id": "ledger", "enable.auto.commit": False}),
+        ["30 of 30 records were never handled", "'latest' unless you set 'earliest' (notebook 02)"],
+        ["died in between"],
+    ),
+    ("check_poll_loop", "garbage", ("run", LOOP_CONFIG), ["should be a function"], []),
+    (
+        "check_poll_loop",
+        "garbage",
+        (lambda consumer: None, LOOP_CONFIG),
+        ["should take 4 arguments (consumer, topics, handle, running)"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "garbage",
+        (loop_case("right"), {"group.id": "ledger", "auto.offset.reset": "oldest"}),
+        ["the Consumer refused CONFIG", "valid values"],
+        [],
+    ),
+    (
+        "check_poll_loop",
+        "raising",
+        (loop_case("raise-on-error"), LOOP_CONFIG),
+        [
+            "raised KafkaException",
+            "UNKNOWN_TOPIC_OR_PART",
+            "raise kafka.KafkaException(msg.error())",
+        ],
+        ["never handled", "went to handle()"],
+    ),
+    (
+        "check_poll_loop",
+        "raising",
+        (loop_case("commit-error"), LOOP_CONFIG),
+        ["raised ValueError", "cannot commit an error event", "consumer.commit(message=msg"],
+        [],
     ),
     # 06 durability
     (
@@ -817,6 +960,14 @@ def test_hints_come_in_steps_and_end_with_the_worked_solution():
     assert "more: check_idempotent_ledger.hint(2)" in first
 
 
+def test_the_poll_loop_hints_do_not_give_the_loop_before_the_last_steps():
+    fn = check("check_poll_loop")
+    first, second, last = (str(fn.hint(n)) for n in (1, 2, 3))
+    assert "commit(message=msg" not in first and "enable.auto.commit" not in first
+    assert "consumer.commit(message=msg, asynchronous=False)" in second
+    assert last.startswith("hint 3 of 3") and "while running():" in last
+
+
 # -- the notebooks' own exercise and solution cells -----------------------------------------
 
 PRELUDE = """
@@ -828,6 +979,7 @@ from eda_sim.course.nb07.check import check_exact_payments
 from eda_sim.course.nb07.program import next_offsets
 from eda_sim.services.retries import Retry
 from eda_sim.course.nb05.check import check_idempotent_ledger
+from eda_sim.course.nb05.check import check_poll_loop
 from eda_sim.course.nb06.check import check_topic_settings
 from eda_sim.course.nb14.check import check_fraud_design
 from eda_sim.course.nb99.check import check_quiz
