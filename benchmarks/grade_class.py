@@ -5,8 +5,8 @@ untouched starter and the worked solution, so both the 0-point and the
 full-marks paths run), grades the class twice with ``--jobs`` workers, first
 as a learner's kernel would run it (``fast=False``: a cold kernel per
 notebook, every picture rendered, live controls live) and then the default
-fast way (grading mode and a spare kernel per worker started ahead with the
-heavy imports done), checks that both gradebooks are identical, and prints
+fast way (grading mode, each kernel forked from a worker's process that has
+the heavy imports done), checks that both gradebooks are identical, and prints
 wall time and CPU time (grader plus kernels) per notebook run, the ratio, and
 what a class of 30 students x 12 notebooks would take at each rate.
 

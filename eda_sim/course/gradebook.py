@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +27,7 @@ import nbformat
 import pandas as pd
 
 from eda_sim.course import kernels
+from eda_sim.views.offstage import ENV
 
 _MARK = "@@eda_sim-grade@@"
 COLUMNS = ["student", "notebook", "exercise", "score", "max_score", "feedback"]
@@ -111,7 +113,8 @@ def _run(path: Path, timeout: int, retries: int = 1, fast: bool = True) -> list[
             resources={"metadata": {"path": str(path.parent)}},
         )
         try:
-            client.execute()
+            # grading mode in a plain kernel too, where none could be forked (Windows)
+            client.execute(**({"env": {**os.environ, ENV: "1"}} if fast and not spare else {}))
             problem = ""
             break
         except (CellTimeoutError, DeadKernelError, RuntimeError) as err:
@@ -196,7 +199,7 @@ def grade(
 ) -> pd.DataFrame:
     """Grade every submission under ``folder``; write ``out`` (CSV) if given; return the gradebook.
 
-    ``fast`` (the default) runs each notebook in grading mode, in a kernel started ahead
+    ``fast`` (the default) runs each notebook in grading mode, in a kernel forked from one
     with the heavy imports done (:mod:`eda_sim.course.kernels`); ``fast=False`` runs it as
     a learner's kernel would (a cold kernel, every picture rendered, live controls live).
     The grades are the same either way: only pictures and live controls are skipped.

@@ -1,25 +1,33 @@
-"""A grading worker's next kernel: started, with the course's heavy imports done, while the current notebook runs.
+"""Kernels for grading: each submission gets a fresh process, forked from one that has the imports done.
 
-Starting a Python kernel and importing pandas, matplotlib, ipywidgets and
-``eda_sim`` takes a few seconds, most of it before the first cell runs. A
-:class:`Spare` is a kernel launched ahead of time in grading mode
-(``EDA_SIM_GRADING=1``), which imports those modules at once, with a silent
-request that leaves the learner's namespace, execution count and history as
-they were. :func:`take` hands the worker's spare to the next submission and
-launches the one after it, so a kernel boots while another notebook runs.
+Starting a Python kernel and importing ipykernel, pandas, matplotlib,
+ipywidgets and ``eda_sim`` costs a few CPU seconds per notebook, more than
+most notebooks' own cells. So each grading worker starts one *zygote*: a
+process that imports all that once (in grading mode, ``EDA_SIM_GRADING=1``,
+with the notebook's matplotlib backend chosen) and never runs any notebook
+code. :func:`take` asks it to fork: the child moves into the notebook's
+folder and becomes an ordinary ipykernel on a fresh connection file, in a
+few tenths of a second. After one submission the kernel is killed
+(:meth:`Forked.stop`): a kernel is never reused between submissions, and
+the zygote's own state is never touched by one (a fork copies it).
 
-Every submission still gets a kernel of its own, used once and then killed
-(:meth:`Spare.stop`): a kernel is never reused between submissions.
+POSIX only (``os.fork``); elsewhere :func:`take` returns None and the grade
+command starts a plain kernel per notebook.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing.util
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
-#: The modules a spare kernel imports before it is handed out (the ones most notebooks load).
+#: The modules the zygote imports once (the ones most notebooks load).
 WARM_MODULES = (
+    "ipykernel.kernelapp",
     "numpy",
     "pandas",
     "matplotlib.pyplot",
@@ -32,95 +40,141 @@ WARM_MODULES = (
     "eda_sim.course.feedback",
 )
 
-_WARM = (
-    "def _eda_sim_warm():\n"
-    "    import importlib\n"
-    f"    for name in {WARM_MODULES!r}:\n"
-    "        try:\n"
-    "            importlib.import_module(name)\n"
-    "        except ImportError:\n"
-    "            pass\n"
-    "_eda_sim_warm()\n"
-    "del _eda_sim_warm\n"
-)
+#: The backend a kernel gives matplotlib (set before matplotlib is first imported).
+BACKEND = "module://matplotlib_inline.backend_inline"
+
+_ZYGOTE = f"""
+import importlib, json, os, signal, sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # as ipykernel_launcher does; the kernel puts the notebook's folder back
+for name in {WARM_MODULES!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
+def _reap(*_):
+    # collect ended kernels (so their CPU time counts as this process's children's, as usual)
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+signal.signal(signal.SIGCHLD, _reap)
+requests, answers = sys.stdin, sys.stdout
+print("ready", file=answers, flush=True)
+for line in requests:
+    ask = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(2, 1)  # the kernel's own output goes where a launched kernel's would
+            os.chdir(ask["cwd"])
+            from ipykernel.kernelapp import IPKernelApp
+            IPKernelApp.launch_instance(argv=["-f", ask["connection_file"], *ask["arguments"]])
+        finally:
+            os._exit(0)
+    print(pid, file=answers, flush=True)
+"""
 
 
-class Spare:
-    """A kernel launched in grading mode that imports :data:`WARM_MODULES` as soon as it is up."""
+class _Process:
+    """What jupyter_client asks of a kernel's provisioner, for a process the zygote forked."""
 
-    def __init__(self, cwd: Path):
-        from jupyter_client import AsyncKernelManager, BlockingKernelClient
-        from jupyter_core.utils import run_sync
+    def __init__(self, pid: int):
+        self.pid = pid
 
-        from eda_sim.views.offstage import ENV
+    @property
+    def has_process(self) -> bool:
+        return self.alive()
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        try:  # an ended kernel the zygote has not collected yet is a zombie: not alive
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+                return stat.read().rpartition(")")[2].split()[0] != "Z"
+        except OSError:
+            return True
+
+    async def poll(self):
+        return None if self.alive() else 0
+
+
+class Forked:
+    """A kernel forked from this worker's zygote, in ``folder``; ``km`` is what nbclient is given."""
+
+    def __init__(self, zygote: subprocess.Popen, folder: Path):
+        from jupyter_client import AsyncKernelManager
 
         self.km = AsyncKernelManager(kernel_name="python3")
-        run_sync(self.km.start_kernel)(
-            cwd=str(Path(cwd).resolve()),
-            env={**os.environ, ENV: "1"},
-            extra_arguments=["--HistoryManager.hist_file=:memory:"],
-        )
-        self._kc = BlockingKernelClient()
-        self._kc.load_connection_info(self.km.get_connection_info())
-        self._kc.start_channels()
-        # queued until the kernel is up; silent: no execution count, no output, no history
-        self._warm = self._kc.execute(_WARM, silent=True, store_history=False)
-
-    def ready(self, folder: Path, timeout: float) -> None:
-        """Wait until the imports are done, then move the kernel into ``folder`` (the notebook's own)."""
-        self._reply(self._warm, timeout)
-        code = f"import os as _o\n_o.chdir({str(Path(folder).resolve())!r})\ndel _o\n"
-        self._reply(self._kc.execute(code, silent=True, store_history=False), timeout)
-
-    def _reply(self, msg_id: str, timeout: float) -> None:
-        while True:  # raises queue.Empty after `timeout` seconds without a reply
-            msg = self._kc.get_shell_msg(timeout=timeout)
-            if msg["parent_header"].get("msg_id") == msg_id:
-                if msg["content"].get("status") != "ok":
-                    raise RuntimeError(f"the spare kernel's set-up failed: {msg['content']}")
-                return
+        self.km.write_connection_file()
+        ask = {
+            "connection_file": self.km.connection_file,
+            "cwd": str(Path(folder).resolve()),
+            "arguments": ["--HistoryManager.hist_file=:memory:"],
+        }
+        zygote.stdin.write(json.dumps(ask) + "\n")
+        zygote.stdin.flush()
+        answer = zygote.stdout.readline()
+        if not answer.strip().isdigit():
+            raise RuntimeError(f"the grading zygote did not fork a kernel (said {answer!r})")
+        self.process = _Process(int(answer))
+        self.km.provisioner = self.process  # has_kernel, is_alive: what nbclient asks
 
     def stop(self) -> None:
-        """Kill the kernel (it served one submission) and close the connections."""
-        from jupyter_core.utils import run_sync
-
+        """Kill the kernel (it served one submission) and remove its connection file."""
         try:
-            self._kc.stop_channels()
-        finally:
-            try:
-                run_sync(self.km.shutdown_kernel)(now=True)
-            except RuntimeError:  # already dead ("No kernel is running!"): nothing to kill
-                pass
+            os.kill(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.km.provisioner = None
+        self.km.cleanup_connection_file()
 
 
-_spare: Spare | None = None
+_zygote: subprocess.Popen | None = None
 
 
-def take(folder: Path, timeout: float = 60) -> Spare:
-    """This worker's spare kernel, ready in ``folder``; launches the next spare before returning.
+def _start_zygote() -> subprocess.Popen:
+    from eda_sim.views.offstage import ENV
 
-    The first call of a worker starts its kernel then and there. A spare that
-    does not come up within ``timeout`` seconds (nbclient's own start-up
-    timeout is 60) is dropped for a new one.
+    # JPY_PARENT_PID: what jupyter_client gives a kernel it launches (the kernel exits with its parent)
+    env = {**os.environ, ENV: "1", "MPLBACKEND": BACKEND, "JPY_PARENT_PID": str(os.getpid())}
+    zygote = subprocess.Popen(
+        [sys.executable, "-c", _ZYGOTE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    if zygote.stdout.readline().strip() != "ready":
+        zygote.kill()
+        raise RuntimeError("the grading zygote did not start")
+    multiprocessing.util.Finalize(None, _stop_zygote, exitpriority=10)  # at the worker's exit
+    return zygote
+
+
+def _stop_zygote() -> None:
+    global _zygote
+    if _zygote is not None:
+        _zygote, zygote = None, _zygote
+        zygote.stdin.close()
+        zygote.kill()
+        zygote.wait()
+
+
+def take(folder: Path) -> Forked | None:
+    """A fresh kernel for one submission in ``folder``, forked from this worker's zygote (started on first use).
+
+    None where processes cannot fork (Windows): the caller starts a plain kernel.
     """
-    global _spare
-    if _spare is None:
-        multiprocessing.util.Finalize(None, _drop, exitpriority=10)  # kill the last spare at exit
-        kernel = Spare(folder)
-    else:
-        kernel, _spare = _spare, None
-    try:
-        kernel.ready(folder, timeout)
-    except Exception:  # noqa: BLE001 - a spare that did not come up is replaced, once
-        kernel.stop()
-        kernel = Spare(folder)
-        kernel.ready(folder, timeout)
-    _spare = Spare(folder)
-    return kernel
-
-
-def _drop() -> None:
-    global _spare
-    if _spare is not None:
-        _spare, spare = None, _spare
-        spare.stop()
+    global _zygote
+    if not hasattr(os, "fork"):
+        return None
+    if _zygote is None or _zygote.poll() is not None:
+        _zygote = _start_zygote()
+    return Forked(_zygote, folder)

@@ -1,4 +1,4 @@
-"""Spare kernels for grading: a fresh kernel per submission, started ahead, warm, clean, in grading mode."""
+"""Kernels for grading: a fresh process per submission, forked warm, clean, in its folder, in grading mode."""
 
 from __future__ import annotations
 
@@ -15,14 +15,21 @@ PROBE = (
 )
 
 
-def _probe(spare: kernels.Spare) -> dict:
+def _probe(kernel: kernels.Forked) -> dict:
+    from jupyter_client import BlockingKernelClient
+
+    client = BlockingKernelClient()
+    client.load_connection_info(kernel.km.get_connection_info())
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
     lines = []
 
     def hook(msg):
         if msg["msg_type"] == "stream":
             lines.append(msg["content"]["text"])
 
-    reply = spare._kc.execute_interactive(PROBE, timeout=60, output_hook=hook)
+    reply = client.execute_interactive(PROBE, timeout=60, output_hook=hook)
+    client.stop_channels()
     return {**json.loads("".join(lines)), "count": reply["content"]["execution_count"]}
 
 
@@ -32,15 +39,28 @@ def test_each_submission_gets_a_fresh_warm_kernel_in_its_folder(tmp_path):
     first = kernels.take(tmp_path / "ada")
     try:
         one = _probe(first)
-        second = kernels.take(tmp_path / "bo")  # the spare launched while `first` ran
+        second = kernels.take(tmp_path / "bo")
         two = _probe(second)
         first.stop()
-        assert not first.km.provisioner or first.km.provisioner.process is None
+        assert (
+            _gone_within(first.process, 10) and second.process.alive()
+        )  # killed after its one run
         second.stop()
     finally:
-        kernels._drop()
+        kernels._stop_zygote()
     assert one["pid"] != two["pid"]  # never the same kernel for two submissions
     assert one["cwd"].endswith("ada") and two["cwd"].endswith("bo")
     assert one["grading"] == two["grading"] == "1" and one["warm"] and two["warm"]
-    # the warm-up and the move left no names behind and did not count as cells
+    # the imports and the move left no names behind and did not count as cells
     assert one["names"] == two["names"] == [] and one["count"] == two["count"] == 1
+
+
+def _gone_within(process, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while process.alive():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
