@@ -2,9 +2,10 @@
 # # 05 · Delivery guarantees and idempotent consumers
 #
 # **After this notebook you can** explain offsets, positions and commits; predict what a crash loses or
-# repeats under each commit strategy; and make a consumer whose side effects survive duplicates.
+# repeats under each commit strategy; write a poll-process-commit loop that survives being killed; and
+# make a consumer whose side effects survive duplicates.
 #
-# **Time:** about 35 minutes.
+# **Time:** about 50 minutes.
 
 # %% [markdown]
 # ## Position and committed offset
