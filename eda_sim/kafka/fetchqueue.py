@@ -205,7 +205,8 @@ class PartitionQueue:
             self.offs = []
             self.cum = [0]
             self.head = 0
-            self.gaps = False
+            # offsets fetched past the last record (markers, aborted records) are still to be passed
+            self.gaps = self.end > pos + take
         else:
             self.head = k
             if k > 65536 and k * 2 > len(offs):

@@ -212,3 +212,36 @@ def test_the_broker_holds_a_fetch_until_fetch_min_bytes_or_fetch_wait_max_ms(min
     msg = c.poll(5.0)
     assert msg is not None and msg.offset() == 0
     assert sim.now - start == pytest.approx(waited)
+
+
+def _mixed_world(name):
+    """Plain records on three partitions, then an aborted and a committed transaction on partition 0."""
+    sim = world(name, partitions=3, records=30)
+    t = sim.producer({"transactional.id": "t-0"})
+    t.init_transactions(5.0)
+    for outcome in ("abort", "commit"):
+        t.begin_transaction()
+        for i in range(3):
+            t.produce("jobs", key=f"t{i}", value=outcome, partition=0)
+        t.flush()
+        getattr(t, f"{outcome}_transaction")()
+    return sim
+
+
+def test_poll_hands_out_what_consume_of_one_does_record_for_record_and_row_for_row():
+    """poll()'s shortcut over fetched records gives the same records, positions and journal as consume(1)."""
+    runs = {}
+    for how in ("poll", "consume"):
+        sim = _mixed_world(f"fq-same-{how}")
+        c = consumer(sim)
+        got = []
+        for _ in range(60):
+            m = c.poll(0.5) if how == "poll" else next(iter(c.consume(1, 0.5)), None)
+            if m is not None:
+                got.append((m.partition(), m.offset(), m.value()))
+        delivered = [(r.partition, r.offset, r.count) for r in sim.journal.rows("delivered")]
+        runs[how] = (got, delivered, c.position([TopicPartition("jobs", p) for p in range(3)]))
+    assert runs["poll"] == runs["consume"]
+    got = runs["poll"][0]
+    assert len(got) == 30 + 3  # the aborted three never come, nor either marker
+    assert [v for p, _, v in got if v in (b"abort", b"commit")] == [b"commit"] * 3
