@@ -1005,6 +1005,7 @@ class Consumer:
             log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
             if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
                 self._positions[tp] = committed
+                self._refetch_from(tp, committed)  # nothing fetched before this assignment is kept
             else:
                 why = (
                     "no committed offset"
@@ -1037,6 +1038,7 @@ class Consumer:
                     and log.log_start_offset <= committed <= log.log_end_offset
                 ):
                     self._positions[tp] = committed
+                    self._refetch_from(tp, committed)
                 else:
                     self._reset(tp, log, "no committed offset")
 
