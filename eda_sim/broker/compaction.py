@@ -258,8 +258,10 @@ class LogCleaner:
             return "tombstone delete horizon passed"
         if lay.first_uncleanable <= lay.first_dirty:
             return ""
-        if lay.dirty_bytes and lay.dirty_ratio >= cfg["min.cleanable.dirty.ratio"]:
-            return f"dirty ratio {lay.dirty_ratio:.2f} >= min.cleanable.dirty.ratio {cfg['min.cleanable.dirty.ratio']:g}"
+        # Kafka cleans a log whose dirty ratio is strictly above the minimum
+        # (LogCleanerManager: cleanableRatio > minCleanableRatio).
+        if lay.dirty_bytes and lay.dirty_ratio > cfg["min.cleanable.dirty.ratio"]:
+            return f"dirty ratio {lay.dirty_ratio:.2f} > min.cleanable.dirty.ratio {cfg['min.cleanable.dirty.ratio']:g}"
         oldest = _oldest(log, lay.first_dirty, lay.first_uncleanable)
         if oldest is not None and now - oldest > cfg["max.compaction.lag.ms"] / 1000.0:
             return f"a dirty record waited longer than max.compaction.lag.ms {cfg['max.compaction.lag.ms']}"

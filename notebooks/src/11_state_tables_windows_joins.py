@@ -45,7 +45,7 @@ log_frame(features, FEATURES).head(8)
 # %% [markdown]
 # The cleaner never touches the *active segment* (the part being written), nor records younger than
 # `min.compaction.lag.ms`. It cleans a partition when the dirty part (written since its last pass)
-# makes up `min.cleanable.dirty.ratio` (half, by default) of what it could clean. The tombstone itself
+# makes up more than `min.cleanable.dirty.ratio` (half, by default) of what it could clean. The tombstone itself
 # stayed for `delete.retention.ms` after its first cleaning, so that readers could learn that `user-4`
 # was deleted, and then went too: no record of `user-4` is left. In the picture, filled cells are records
 # still there (blue: cleaned, grey: the active segment), empty ones offsets the cleaner emptied.

@@ -110,6 +110,24 @@ def test_the_dirty_ratio_decides_when_the_cleaner_runs():
     assert "dirty ratio" in sim.journal.rows("compacted")[-1].detail
 
 
+def test_a_dirty_ratio_exactly_at_the_minimum_waits_for_one_more_record():
+    # Kafka's LogCleanerManager cleans only when cleanableRatio > min.cleanable.dirty.ratio.
+    sim = Simulation(seed=1)
+    sim.create_topic("t", config={"cleanup.policy": "compact", "segment.ms": 1000})
+    p = sim.producer({"linger.ms": 0})
+    for i in range(4):  # offsets 0-2 cleaned (ratio 1.0); offset 3 stays in the active segment
+        sim.at(i * 1.0, p.produce, "t", b"value", b"k%02d" % i)
+    sim.run(until=16)
+    for i in range(3):  # offsets 3-5 now closed and dirty: 24 dirty bytes against 24 clean
+        sim.at(20 + i, p.produce, "t", b"value", b"k%02d" % (10 + i))
+    sim.run(until=60)
+    assert sim.broker.cleaner.layout("t", 0).dirty_ratio == 0.5
+    assert len(sim.broker.cleaner.runs) == 1
+    sim.at(61, p.produce, "t", b"value", b"k99")  # offset 6 closes: 4 dirty against 3 clean
+    sim.run(until=90)
+    assert [round(r.dirty_ratio, 3) for r in sim.broker.cleaner.runs] == [1.0, 0.571]
+
+
 def test_max_compaction_lag_forces_a_cleaning_below_the_ratio():
     ops = [(1.0, i % 4, b"v%d" % i) for i in range(40)]
     never, end = world(ops, **{"min.cleanable.dirty.ratio": 1.0})
