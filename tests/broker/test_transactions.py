@@ -223,6 +223,25 @@ def test_offsets_from_an_evicted_member_make_the_transaction_abortable():
     p.begin_transaction()
 
 
+def test_the_lso_is_held_by_the_oldest_open_transaction_when_two_interleave():
+    # A opens first (offset 0), B second (offset 1). B commits: the LSO stays at A's first offset,
+    # so a read_committed reader gets nothing yet, and gets A's and B's records once A commits.
+    sim = world()
+    a, b = txn_producer(sim, "t-a"), txn_producer(sim, "t-b")
+    committed = reader(sim, "rc")
+    for p, value in ((a, "a"), (b, "b")):
+        p.begin_transaction()
+        p.produce("out", value=value, partition=0)
+        p.flush()
+    assert sim.transactions.last_stable_offset("out", 0) == 0
+    b.commit_transaction()
+    assert sim.transactions.last_stable_offset("out", 0) == 0
+    assert committed.get_watermark_offsets(TopicPartition("out", 0)) == (0, 0)
+    assert drain(committed) == []
+    a.commit_transaction()
+    assert [(o, v) for _, o, v in drain(committed)] == [(0, b"a"), (1, b"b")]
+
+
 def test_watermarks_and_lag_under_each_isolation_level():
     sim = world()
     p = txn_producer(sim)

@@ -247,6 +247,17 @@ def test_the_autoscaler_scales_out_in_a_storm_and_back_in_after_it_with_the_cool
     )  # checks at 1, 2, ..., 79 s
 
 
+def test_a_decision_still_called_for_comes_exactly_one_cooldown_after_the_last():
+    # The cooldown is a wait of `cooldown` seconds, not more: checked every second, a lag that still
+    # calls for a change gets it at the first check once the cooldown is over (4 s later).
+    sim, svc = storm_world(seed=8, partitions=4, rate=300, duration=8)
+    scaler = Autoscaler(sim, svc, scale_out_lag=200, scale_in_lag=20, cooldown=4, interval=1)
+    sim.run(until=30)
+    d = scaler.decisions
+    assert list(d.action) == ["scale_out"] * 3 + ["scale_in"] * 3  # each one still called for
+    assert d.time.diff().dropna().tolist() == [4.0] * 5
+
+
 def test_at_the_partition_cap_the_autoscaler_refuses_and_says_why():
     sim, svc = storm_world(seed=2, partitions=2, rate=400, duration=6)
     scaler = Autoscaler(sim, svc, scale_out_lag=100, scale_in_lag=10, cooldown=2, interval=1)
