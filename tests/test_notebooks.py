@@ -218,3 +218,66 @@ def test_live_cells_are_readable_without_a_kernel(path):
             assert {"image/png", "text/html"} & set(data) or not plain.startswith(
                 ("VBox(", "<Controls")
             ), f"{source[:60]!r}: only the widget's repr is saved"
+
+
+# A float printed with its binary-rounding tail: a run of six or more 0s or 9s inside the decimals and
+# a digit after it (0.08700000000000152, 0.30000000000000004, 1.9999999999999998). pandas' own 6-digit
+# display ("2.000000") has no digit after the run and does not match.
+FLOAT_NOISE = re.compile(r"\d\.\d*(?:0{6,}[1-9]|9{6,}\d)\d*")
+OFFSET_COLUMNS = {"log_start", "log_end", "committed", "lag", "position", "last_stable"}
+
+
+def _text_outputs(cell):
+    for o in cell.get("outputs", []):
+        if "text" in o:
+            yield "".join(o["text"])
+        for kind in ("text/plain", "text/html", "text/markdown"):
+            if kind in o.get("data", {}):
+                yield "".join(o["data"][kind])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_outputs_print_no_float_noise(path):
+    """Times and ratios are rounded where they are made, so no output shows 0.08700000000000152."""
+    noisy = [
+        (i, m.group(0))
+        for i, cell in enumerate(code(path))
+        for out in _text_outputs(cell)
+        for m in FLOAT_NOISE.finditer(out)
+    ]
+    assert not noisy, f"float noise in outputs (code cell, value): {noisy[:5]}"
+
+
+def _repeated_partitions(plain):
+    """The partition numbers a pandas offsets table repeats when it has no topic or group column."""
+    lines = plain.splitlines()
+    if not lines:
+        return []
+    header = lines[0]
+    names = set(header.split())
+    if "partition" not in names or not names & OFFSET_COLUMNS or names & {"topic", "group"}:
+        return []
+    # pandas right-aligns a column's values under the end of its name
+    end = re.search(r"\bpartition\b", header).end()
+    seen = []
+    for line in lines[1:]:
+        if not line.strip() or line.startswith("["):
+            break
+        value = line[:end].split()[-1:]
+        if value and value[0].isdigit():
+            seen.append(value[0])
+    return sorted({p for p in seen if seen.count(p) > 1})
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_offsets_tables_name_the_topic_of_a_repeated_partition(path):
+    """An offsets table that lists partition 0 twice says which topic (or group) each row is."""
+    bad = [
+        (i, parts)
+        for i, cell in enumerate(code(path))
+        for o in cell.get("outputs", [])
+        if (parts := _repeated_partitions("".join(o.get("data", {}).get("text/plain", ""))))
+    ]
+    assert not bad, (
+        f"offsets tables without a topic column repeat partitions (code cell, partitions): {bad}"
+    )

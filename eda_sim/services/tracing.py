@@ -297,6 +297,16 @@ def _pick(spans: list):
     return spans[-1]
 
 
+def _duration(later: float, earlier: float) -> float:
+    """``later - earlier`` in seconds, rounded to the microsecond.
+
+    Times are binary floats, so a plain difference carries noise a learner
+    reads (0.087 prints as 0.08700000000000152); a microsecond is far below
+    any hop time the course shows, so rounding there loses nothing a learner uses.
+    """
+    return round(float(later) - float(earlier), 6)
+
+
 def trace(sim, correlation_id: str):
     """The causal tree of one request: one row per event and service that handled it.
 
@@ -355,8 +365,8 @@ def trace(sim, correlation_id: str):
                     "instance": s.instance,
                     "started": s.started,
                     "finished": s.finished,
-                    "queue_time": s.started - s.produced,
-                    "processing_time": s.finished - s.started,
+                    "queue_time": _duration(s.started, s.produced),
+                    "processing_time": _duration(s.finished, s.started),
                     "outcome": s.outcome,
                     "attempts": s.attempts,
                     "deliveries": n,
@@ -412,7 +422,7 @@ def trace_edges(frame):
                 "producer": r["producer"],
                 "parent_published_at": p["published_at"],
                 "child_published_at": r["published_at"],
-                "delay": r["published_at"] - p["published_at"],
+                "delay": _duration(r["published_at"], p["published_at"]),
                 "queue_time": q,
                 "processing_time": pt,
             }

@@ -66,7 +66,7 @@ stubborn, svc2 = scoring_world(retry=Retry(attempts=40, backoff=0.5, permanent=(
 reconcile(stubborn, svc2)[["produced", "processed", "dead_lettered", "in_flight"]]
 
 # %%
-stubborn.offsets("fraud-scorer")[["partition", "log_end", "committed", "lag"]]
+stubborn.offsets("fraud-scorer", topic="transactions")[["topic", "partition", "log_end", "committed", "lag"]]
 
 # %% [markdown]
 # All four cards hash (CRC32, confluent-kafka's default) to partition 0 of `transactions`, so the
