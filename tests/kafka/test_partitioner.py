@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from eda_sim.kafka.partitioner import (
     DEFAULT_PARTITIONER,
     PARTITIONERS,
+    Partitioner,
     choose_partition,
     crc32_partition,
     murmur2,
@@ -229,3 +230,23 @@ def test_keys_must_be_bytes(key):
         choose_partition("murmur2_random", key, 3, random.Random(0))
     with pytest.raises(TypeError, match="key must be bytes"):
         crc32_partition(key, 3)
+
+
+class _CountingRandom(random.Random):
+    draws = 0
+
+    def randrange(self, *args):
+        self.draws += 1
+        return super().randrange(*args)
+
+
+def test_a_null_key_sticky_partition_is_drawn_again_once_the_linger_has_passed():
+    # librdkafka keeps the sticky partition for sticky.partitioning.linger.ms and draws a new one
+    # at the first record once that much time has passed (rd_interval: elapsed >= interval).
+    rng = _CountingRandom(1)
+    part = Partitioner("consistent_random", rng, sticky_linger=0.01)
+    part.partition("t", None, 6, 0.0)
+    part.partition("t", None, 6, 0.009)
+    assert rng.draws == 1
+    part.partition("t", None, 6, 0.01)
+    assert rng.draws == 2

@@ -381,3 +381,22 @@ def test_the_registry_holds_simulations_weakly_and_says_so_when_one_was_freed():
     assert Consumer(conf)._sim is kept
     with pytest.raises(KafkaException, match="no simulation answers at 'sim://never'; live"):
         Consumer({"bootstrap.servers": "sim://never", "group.id": "g"})
+
+
+def test_idempotence_accepts_max_in_flight_up_to_five_as_librdkafka():
+    # librdkafka: "`max.in.flight` must be set <= 5 when `enable.idempotence` is true".
+    sim = Simulation(seed=1, name="refusals")
+    for n in (1, 5):
+        sim.producer({"enable.idempotence": True, "max.in.flight.requests.per.connection": n})
+    with pytest.raises(KafkaException, match="max.in.flight"):
+        sim.producer({"enable.idempotence": True, "max.in.flight.requests.per.connection": 6})
+
+
+def test_session_timeout_defaults_to_librdkafkas_45_seconds():
+    sim = Simulation(seed=1, name="refusals")
+    sim.create_topic("t", partitions=1)
+    consumer = sim.consumer({"group.id": "g"})
+    consumer.subscribe(["t"])
+    consumer.poll(0.1)
+    assert consumer.config["session.timeout.ms"] == 45000
+    assert sim.groups["g"].session_timeout(consumer) == 45.0
