@@ -96,6 +96,8 @@ design_table(example)
 # - Every event that is consumed has a producer, and every event that is produced has a consumer.
 # - A **path** along `flow` from the transaction to the alert, each step produced by a consumer of the
 #   step before.
+# - **Features and scoring as steps of their own**: a feature service publishes each transaction's
+#   features, and a separate scorer consumes them and publishes a score before the alert.
 # - **Model monitoring**: events about the model (`ModelDeployed`, `ModelDriftDetected`), with a monitor
 #   that consumes the live flow.
 # - A **dead-letter path**, at least where transactions enter: outside input is where malformed events

@@ -245,6 +245,28 @@ def test_no_dead_letter_path():
     assert "'transactions', has no dead-letter topic" in misses(check_fraud_design(late))
 
 
+def test_features_and_scoring_must_be_steps_of_their_own():
+    def merge(d):  # the feature service scores too
+        d["events"]["TransactionFeaturesComputed"]["consumers"].append("feature-service")
+        d["events"]["TransactionScored"]["producer"] = "feature-service"
+
+    fb = check_fraud_design(flawed(merge))
+    assert (
+        "feature-service publishes both TransactionFeaturesComputed and TransactionScored"
+        in misses(fb)
+    )
+    assert [i.id for i in fb.items if not i.passed] == ["steps", "beats-rule"]
+
+    def skip_scores(d):  # the scorer publishes the alert itself
+        del d["events"]["TransactionScored"]
+        d["events"]["FraudSuspected"]["producer"] = "fraud-scorer"
+        d["flow"].remove("TransactionScored")
+
+    text = misses(check_fraud_design(flawed(skip_scores)))
+    assert "has 1 step between the transaction and the alert" in text
+    assert "publish a score (e.g. TransactionScored)" in text
+
+
 @pytest.mark.parametrize("design", [{}, {"events": {}, "flow": [], "dead_letters": {}}])
 def test_an_empty_design_gets_feedback(design):
     text = misses(check_fraud_design(design))
@@ -337,7 +359,8 @@ def test_the_baseline_gives_the_handed_out_notebook_results_without_the_answer()
     ]
     assert caught["yours model"].sum() == 0 and caught["baseline model"].sum() > 0
     fb = check_fraud_design(fraud.BASELINE)  # a yardstick, not the exercise's answer
-    assert not fb.passed and fb.score <= fb.max_score // 2 + 1, str(fb)
+    assert not fb.passed and fb.score == 5 and fb.max_score == 10, str(fb)
+    assert "features and scoring are not separate steps" in misses(fb)
 
 
 # ------------------------------------------------------------------ replay, audit, monitoring

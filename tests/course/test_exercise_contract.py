@@ -108,6 +108,23 @@ FRAUD = {
     "dead_letters": {"transactions": "transactions.DLT"},
 }
 
+#: One service reads each transaction and publishes the alert, with a monitor and a dead-letter topic:
+#: well formed, but without the feature and scoring steps the exercise asks for.
+ONE_SERVICE_FRAUD = {
+    "events": {
+        "TransactionSubmitted": fraud_event(
+            "payments-api", ["fraud-service", "model-monitor"], "transactions"
+        ),
+        "FraudSuspected": fraud_event("fraud-service", ["case-management"], "fraud-alerts"),
+        "ModelDeployed": fraud_event(
+            "model-registry", ["fraud-service", "model-monitor"], "model-events"
+        ),
+        "ModelDriftDetected": fraud_event("model-monitor", ["model-registry"], "model-events"),
+    },
+    "flow": ["TransactionSubmitted", "FraudSuspected"],
+    "dead_letters": {"transactions": "transactions.DLT"},
+}
+
 
 PAYMENTS_OK = {"acks": "all", "min.insync.replicas": 2, "unclean.leader.election.enable": False}
 CLICKS_OK = {"acks": 1, "min.insync.replicas": 1, "unclean.leader.election.enable": True}
@@ -762,6 +779,18 @@ CASES = [
     # 11
     ("check_fraud_design", "right", (FRAUD,), ["the model beats the threshold rule"], []),
     ("check_fraud_design", "partly", ({**FRAUD, "dead_letters": {}},), ["dead"], []),
+    (
+        "check_fraud_design",
+        "partly",
+        (ONE_SERVICE_FRAUD,),
+        [
+            "features and scoring are not separate steps",
+            "TransactionSubmitted -> FraudSuspected has no steps",
+            "model monitoring is in the design",
+            "there is a dead-letter path",
+        ],
+        ["the model beats the threshold rule"],
+    ),
     (
         "check_fraud_design",
         "wrong",

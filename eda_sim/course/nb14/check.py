@@ -36,7 +36,8 @@ _CLEAN = {
         ("orphans", 1, "every event that is consumed has a producer"),
         ("unread", 1, "every event that is produced has a consumer"),
         ("names", 1, "every event type reads as a fact"),
-        ("path", 2, "a path along 'flow' from the transaction to the alert"),
+        ("path", 1, "a path along 'flow' from the transaction to the alert"),
+        ("steps", 1, "features and scoring in steps of their own"),
         ("monitoring", 1, "model monitoring watches the live flow"),
         ("dead_letters", 1, "a dead-letter path where transactions enter"),
         ("beats-rule", 2, "run on the stream, the model beats the threshold rule"),
@@ -80,6 +81,14 @@ def check_fraud_design(fb, design) -> None:
     else:
         hops = " -> ".join(f"{step} ({d.events[step]['producer']})" for step in d.flow)
         fb.ok("path", f"a path from the transaction to the alert: {hops}")
+    if found["steps"]:
+        fb.fail("steps", found["steps"][0])
+    else:
+        fb.ok(
+            "steps",
+            f"features ({d.flow[1]}, from {d.events[d.flow[1]]['producer']}) and scoring ({d.flow[-2]}, "
+            f"from {d.events[d.flow[-2]]['producer']}) are steps of their own",
+        )
     for group in ("monitoring", "dead_letters"):
         if found[group]:
             fb.fail(group, found[group][0])

@@ -87,7 +87,7 @@ PROCESSING_TIME = {
 #: The day-one design the notebook's results show beside the learner's: one service reads each
 #: transaction and publishes the alert. It flags fraud, so the handed-out notebook has results to read,
 #: but it is not the exercise's answer: no monitoring, no dead-letter topic, no features or scores that
-#: another service could use (the check gives it 6 of 10 points).
+#: another service could use (the check gives it 5 of 10 points).
 BASELINE = {
     "events": {
         "TransactionSubmitted": {
@@ -458,13 +458,44 @@ def flow_break(d: Design) -> str | None:
     return None
 
 
+def steps_problem(d: Design) -> str | None:
+    """Why the flow does not compute features and score them in separate steps (``None`` if it does).
+
+    The exercise asks for a path through features and a score to the alert: at least four events
+    (transaction, features, score, alert), the features and the score published by different services,
+    so that the scorer and a monitor can read the features and the features can be replayed on their own.
+    """
+    if len(d.flow) < 2:
+        return (
+            "no feature step and no scoring step yet: the flow should go from the transaction to features, "
+            "then a score, then the alert"
+        )
+    if len(d.flow) < 4:
+        between = " -> ".join(d.flow)
+        return (
+            f"features and scoring are not separate steps: the flow {between} has "
+            f"{len(d.flow) - 2 or 'no'} step{'s' * (len(d.flow) != 3)} between the transaction and the alert; "
+            "a feature service should publish the card's rolling features (e.g. TransactionFeaturesComputed) "
+            "and a scorer that consumes them should publish a score (e.g. TransactionScored) before the alert"
+        )
+    features, score = d.flow[1], d.flow[-2]
+    producer = d.events[features]["producer"]
+    if producer is not None and producer == d.events[score]["producer"]:
+        return (
+            f"features and scoring are not separate steps: {producer} publishes both {features} and "
+            f"{score}; give the scoring its own service that consumes {features}"
+        )
+    return None
+
+
 def design_problems(design) -> dict:
     """Everything the checker looks at, as lists of findings; never raises.
 
     Keys: ``structure`` (what could not be read), ``orphans`` (consumed but
     produced by nobody), ``unread`` (produced but consumed by nobody),
     ``names`` (names that read as commands, not facts), ``path`` (a missing
-    or broken path from the transaction to an alert), ``monitoring`` and
+    or broken path from the transaction to an alert), ``steps`` (features and
+    scoring not in steps of their own), ``monitoring`` and
     ``dead_letters`` (missing model-monitoring events or dead-letter path).
     """
     d = read_design(design)
@@ -478,6 +509,7 @@ def design_problems(design) -> dict:
         "unread": [],
         "names": [],
         "path": [],
+        "steps": [],
         "monitoring": [],
         "dead_letters": [],
     }
@@ -494,6 +526,9 @@ def design_problems(design) -> dict:
     broken = flow_break(d)
     if broken is not None:
         out["path"].append(broken)
+    steps = steps_problem(d)
+    if steps is not None:
+        out["steps"].append(steps)
     watched = set(d.flow)
     monitors = [n for n in d.events if is_monitoring(n) and not is_deployment(n)]
     if not [n for n in d.events if is_monitoring(n)]:
