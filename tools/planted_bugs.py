@@ -465,7 +465,7 @@ BUGS = [
         "eda_sim/services/tables.py",
         "i = bisect.bisect_right(times, time)",
         "i = bisect.bisect_left(times, time)",
-        ("tests/services/test_streams.py",),
+        ("tests/services/test_streams.py", "tests/services/test_tables.py"),
         "table lookup at a record's exact timestamp returns the value before it",
     ),
     # ---------------------------------------------------------------- views

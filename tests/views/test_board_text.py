@@ -141,3 +141,14 @@ def test_a_board_without_lag_has_no_lag_entry():
     fig = draw_board(sim, "t", group="g")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "lag > 0" not in labels and _unexplained_marks(fig) == []
+
+
+def test_each_legend_entry_names_the_mark_it_shows():
+    # The line drawn at the committed offset is called "committed", the marker at the position
+    # "position": a legend that swapped or renamed them would teach the wrong word.
+    fig = draw_board(_legend_world(), "orders")
+    legend = fig.axes[0].get_legend()
+    named = {t.get_text(): h for h, t in zip(legend.legend_handles, legend.get_texts())}
+    assert named["committed"].get_marker() in ("None", "", None)
+    assert named["committed"].get_linestyle() == "-"
+    assert named["position"].get_marker() == "v"
