@@ -34,6 +34,8 @@ the simulator keeps the id, so the board keeps the member's colour.
 
 from __future__ import annotations
 
+import math
+
 from eda_sim.core.errors import fail
 
 
@@ -117,6 +119,11 @@ class Group:
         self.assignment: dict = {}  # member id -> sorted list of (topic, partition)
         self.owner: dict = {}  # (topic, partition) -> member id
         self.committed: dict = {}  # (topic, partition) -> committed offset
+        self.committed_at: dict = {}  # (topic, partition) -> virtual time of its last commit
+        self.empty_since: float | None = (
+            sim.now
+        )  # when the last member went (None while it has members)
+        self._expiry_token = 0  # the latest scheduled offset-expiry check; older ones do nothing
         self.generation = 0
         self.strategy: str | None = None
         self.instances: dict = {}  # group.instance.id -> member id (static members)
@@ -138,8 +145,32 @@ class Group:
 
     # -- membership -----------------------------------------------------------------
 
+    def check_join(self, consumer) -> None:
+        """Refuse a JoinGroup whose ``session.timeout.ms`` is outside the broker's limits.
+
+        Kafka's coordinator answers ``INVALID_SESSION_TIMEOUT`` when the
+        member's session timeout is below ``group.min.session.timeout.ms``
+        (6 s by default) or above ``group.max.session.timeout.ms`` (30 min);
+        both limits are inclusive. The reason starts with librdkafka's words.
+        """
+        from eda_sim.broker.group_consumer import broker_setting
+
+        if consumer.config["group.protocol"] != "classic":
+            return  # a KIP-848 member sends no session timeout; join() refuses the protocol mismatch
+        timeout = consumer.config["session.timeout.ms"]
+        low = broker_setting(self._sim, "group.min.session.timeout.ms")
+        high = broker_setting(self._sim, "group.max.session.timeout.ms")
+        if not low <= timeout <= high:
+            raise fail(
+                "INVALID_SESSION_TIMEOUT",
+                f"JoinGroup failed: Broker: Invalid session timeout (session.timeout.ms={timeout} is "
+                f"outside the broker's group.min.session.timeout.ms={low} .. "
+                f"group.max.session.timeout.ms={high})",
+            )
+
     def join(self, consumer) -> None:
         """Add a member and rebalance; a static member returning to its place keeps its partitions."""
+        self.check_join(consumer)
         instance = consumer.config["group.instance.id"]
         if instance is not None and self.instances.get(instance) in self.members:
             self._static_rejoin(consumer, instance)
@@ -159,6 +190,7 @@ class Group:
                 f"group {self.group_id!r} uses {self.strategy!r}; this member offers {', '.join(strategies)}",
             )
         self.members[consumer.member_id] = consumer
+        self.empty_since = None
         self.assignment[consumer.member_id] = []
         self._new_session(consumer.member_id)
         if instance is not None:
@@ -248,6 +280,7 @@ class Group:
         for instance in [i for i, m in self.instances.items() if m == member_id]:
             del self.instances[instance]
         self.rebalance(f"{member_id} {kind}")
+        self.emptied()
 
     # -- rebalancing --------------------------------------------------------------
 
@@ -374,7 +407,86 @@ class Group:
                 )
             return reason
         for (topic, part), offset in sorted(offsets.items()):
+            self.committed_at[(topic, part)] = self._sim.now
             if self.committed.get((topic, part)) != offset:
                 self.committed[(topic, part)] = offset
                 journal.write("committed", member_id, self.group_id, topic, part, offset, 0)
         return None
+
+    def store_committed(self, tp: tuple, offset: int, actor: str, detail: str = "") -> None:
+        """Store one committed offset that arrives outside a member's commit (a transaction's commit)."""
+        self.committed_at[tp] = self._sim.now
+        if self.committed.get(tp) != offset:
+            self.committed[tp] = offset
+            self._sim.journal.write(
+                "committed", actor, self.group_id, tp[0], tp[1], offset, 0, detail
+            )
+        if not self.members:
+            self._schedule_expiry()
+
+    # -- offset retention (KIP-211) ------------------------------------------------------
+
+    def emptied(self) -> None:
+        """Called when a member went: if none is left, the offset retention clock starts now."""
+        if self.members:
+            return
+        self.empty_since = self._sim.now
+        self._schedule_expiry()
+
+    def _expiry_base(self, tp: tuple) -> float:
+        """When the retention of ``tp``'s committed offset started: for a classic group, when it became empty."""
+        return self.empty_since if self.empty_since is not None else self.committed_at.get(tp, 0.0)
+
+    def _retention(self) -> tuple:
+        from eda_sim.broker.group_consumer import broker_setting
+
+        minutes = broker_setting(self._sim, "offsets.retention.minutes")
+        interval = broker_setting(self._sim, "offsets.retention.check.interval.ms")
+        return minutes * 60.0, interval / 1000.0
+
+    def _schedule_expiry(self) -> None:
+        """Wake at the first cleanup after the earliest committed offset's retention runs out."""
+        if self.members or not self.committed:
+            return
+        retention, interval = self._retention()
+        due = min(self._expiry_base(tp) + retention for tp in self.committed)
+        # The coordinator looks every offsets.retention.check.interval.ms (from its start), not at once.
+        check = math.ceil(round(due / interval, 9)) * interval
+        self._expiry_token += 1
+        self._sim.env.process(self._expire_later(max(check, self._sim.now), self._expiry_token))
+
+    def _expire_later(self, when: float, token: int):
+        yield self._sim.env.timeout(when - self._sim.now)
+        if token == self._expiry_token and not self.members:
+            self.expire_offsets()
+
+    def expire_offsets(self) -> list:
+        """Delete the committed offsets whose retention ran out; return their partitions.
+
+        Kafka (KIP-211, since 2.1) keeps a group's committed offsets while it
+        has members; once it is empty, each expires when
+        ``now - base >= offsets.retention.minutes``, the base being the time
+        the group became empty (classic) or the offset's commit time
+        (KIP-848 groups). A member that comes back afterwards has no committed
+        offset and starts where ``auto.offset.reset`` says.
+        """
+        if self.members:
+            return []
+        retention, _ = self._retention()
+        now = self._sim.now
+        gone = sorted(tp for tp in self.committed if now - self._expiry_base(tp) >= retention)
+        for tp in gone:
+            del self.committed[tp]
+            self.committed_at.pop(tp, None)
+        if gone:
+            self._sim.journal.write(
+                "offsets_expired",
+                "coordinator",
+                self.group_id,
+                count=len(gone),
+                detail=f"{format_partitions(gone)}: group empty for offsets.retention.minutes="
+                f"{retention / 60:g}",
+                data=tuple(gone),
+            )
+        self._schedule_expiry()  # offsets committed later (KIP-848 bases) expire later
+        return gone

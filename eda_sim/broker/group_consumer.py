@@ -38,10 +38,19 @@ from __future__ import annotations
 from eda_sim.broker.group import Group, assign_range, assign_sticky, format_partitions
 from eda_sim.core.errors import fail
 
-#: Broker-side settings of the group protocols, with Kafka 4's defaults; ``Simulation.broker_config``
-#: holds a copy that a scenario may change before members join.
+#: Broker-side settings of the group coordinator, with Kafka 4's defaults; ``Simulation.broker_config``
+#: holds a copy that ``Simulation(broker_config=...)`` or a scenario may change before members join.
 BROKER_DEFAULTS = {
+    # the classic protocol: a JoinGroup whose session.timeout.ms is outside these fails (INVALID_SESSION_TIMEOUT)
+    "group.min.session.timeout.ms": 6000,
+    "group.max.session.timeout.ms": 1800000,
+    # committed offsets of a group nobody reads any more expire (KIP-211); checked every 10 minutes
+    "offsets.retention.minutes": 10080,
+    "offsets.retention.check.interval.ms": 600000,
+    # KIP-848: the session timeout is the broker's, within its own limits (checked when the broker starts)
     "group.consumer.session.timeout.ms": 45000,
+    "group.consumer.min.session.timeout.ms": 45000,
+    "group.consumer.max.session.timeout.ms": 60000,
     "group.consumer.heartbeat.interval.ms": 5000,
     "group.consumer.assignors": "uniform,range",
     "group.share.session.timeout.ms": 45000,
@@ -49,6 +58,15 @@ BROKER_DEFAULTS = {
     "group.share.record.lock.duration.ms": 30000,
     "group.share.delivery.count.limit": 5,
 }
+
+#: Settings Kafka checks against each other when a broker starts: (setting, lower bound, upper bound).
+_BOUNDED = (
+    (
+        "group.consumer.session.timeout.ms",
+        "group.consumer.min.session.timeout.ms",
+        "group.consumer.max.session.timeout.ms",
+    ),
+)
 
 
 def broker_setting(sim, key: str) -> int | str:
@@ -61,7 +79,43 @@ def broker_setting(sim, key: str) -> int | str:
         isinstance(value, bool) or not isinstance(value, int) or value < 1
     ):
         raise ValueError(f"broker setting {key} must be a whole number >= 1, got {value!r}")
+    for setting, low, high in _BOUNDED:
+        if key == setting:
+            _check_bounds(sim, setting, low, high)
     return value
+
+
+def _check_bounds(sim, setting: str, low: str, high: str) -> None:
+    config = sim.broker_config
+    value, lo, hi = (config.get(k, BROKER_DEFAULTS[k]) for k in (setting, low, high))
+    # Kafka's broker refuses to start with these (GroupCoordinatorConfig), in its words
+    if hi < lo:
+        raise ValueError(f"{high} must be greater than or equal to {low} (got {hi} < {lo})")
+    if value < lo:
+        raise ValueError(
+            f"{setting} must be greater than or equal to {low} (got {value} < {lo}); "
+            f"lower {low} too, as a broker's operator would"
+        )
+    if value > hi:
+        raise ValueError(f"{setting} must be less than or equal to {high} (got {value} > {hi})")
+
+
+def check_broker_settings(sim) -> None:
+    """Check every group-coordinator setting of ``sim.broker_config`` as a broker does when it starts."""
+    unknown = sorted(k for k in sim.broker_config if k not in BROKER_DEFAULTS)
+    if unknown:
+        raise ValueError(
+            f"unknown broker setting {unknown[0]!r}; the group coordinator's are: {', '.join(BROKER_DEFAULTS)}"
+        )
+    for key in BROKER_DEFAULTS:
+        broker_setting(sim, key)
+    low = broker_setting(sim, "group.min.session.timeout.ms")
+    high = broker_setting(sim, "group.max.session.timeout.ms")
+    if high < low:
+        raise ValueError(
+            f"group.max.session.timeout.ms must be greater than or equal to group.min.session.timeout.ms "
+            f"(got {high} < {low})"
+        )
 
 
 class ConsumerGroup(Group):
@@ -103,6 +157,9 @@ class ConsumerGroup(Group):
 
     # -- membership -------------------------------------------------------------------
 
+    def check_join(self, consumer) -> None:
+        """Nothing to refuse: a KIP-848 member sends no session timeout (the broker's setting rules)."""
+
     def join(self, consumer) -> None:
         """A heartbeat with member epoch 0: the member joins, the group epoch moves, it gets a first share."""
         if consumer.config["group.protocol"] != "consumer":
@@ -124,6 +181,7 @@ class ConsumerGroup(Group):
             return
         m = consumer.member_id
         self.members[m] = consumer
+        self.empty_since = None
         self.assignment[m] = []
         self.member_epoch[m] = 0
         self._new_session(m)
@@ -154,6 +212,11 @@ class ConsumerGroup(Group):
         for instance in [i for i, m in self.instances.items() if m == member_id]:
             del self.instances[instance]
         self.rebalance(f"{member_id} {kind}")
+        self.emptied()
+
+    def _expiry_base(self, tp: tuple) -> float:
+        """KIP-848 groups count an offset's retention from its commit, once nobody subscribes to it."""
+        return self.committed_at.get(tp, 0.0)
 
     def evict(self, member_id: str, reason: str) -> None:
         """``max.poll.interval.ms`` passed: librdkafka leaves (a static member with epoch -2, keeping its place)."""

@@ -329,11 +329,7 @@ class TransactionCoordinator:
             for group_id in sorted(txn.offsets):
                 group = sim.ensure_group(group_id)
                 for tp, offset in sorted(txn.offsets[group_id].items()):
-                    if group.committed.get(tp) != offset:
-                        group.committed[tp] = offset
-                        sim.journal.write(
-                            "committed", txn.txn_id, group_id, tp[0], tp[1], offset, 0, txn.name
-                        )
+                    group.store_committed(tp, offset, txn.txn_id, txn.name)
         sim.journal.write(
             "txn_committed" if commit else "txn_aborted",
             txn.txn_id,

@@ -56,6 +56,9 @@ class State:
             s.positions[(r.group, r.actor, r.topic, r.partition)] = r.offset + r.count
         elif k == "committed":
             s.committed[(r.group, r.topic, r.partition)] = r.offset
+        elif k == "offsets_expired":
+            for tp in r.data:
+                s.committed.pop((r.group,) + tp, None)
         elif k == "produced":
             s.produced[(r.actor, r.topic)] += r.count
         elif k == "assigned":

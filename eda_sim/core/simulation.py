@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from eda_sim.broker.group import Group
-from eda_sim.broker.group_consumer import BROKER_DEFAULTS, ConsumerGroup
+from eda_sim.broker.group_consumer import BROKER_DEFAULTS, ConsumerGroup, check_broker_settings
 from eda_sim.broker.topics import Broker
 from eda_sim.broker.transactions import TransactionCoordinator
 from eda_sim.core.checks import instant, seconds
@@ -108,6 +108,10 @@ class Simulation:
     from 0, with ``broker_config`` for its settings (``min.insync.replicas``,
     ``unclean.leader.election.enable``, ``replica.lag.time.max.ms``,
     ``broker.session.timeout.ms``, ``default.replication.factor``).
+    ``broker_config`` also takes the group coordinator's settings, with one
+    broker or many (:data:`eda_sim.broker.group_consumer.BROKER_DEFAULTS`): a
+    demo that needs sessions shorter than Kafka allows lowers
+    ``group.min.session.timeout.ms`` here, in the open.
     """
 
     def __init__(
@@ -127,9 +131,20 @@ class Simulation:
         seconds(network_latency, "network_latency")
         if isinstance(brokers, bool) or not isinstance(brokers, int) or brokers < 1:
             raise ValueError(f"brokers must be a whole number >= 1, got {brokers!r}")
-        if brokers == 1 and broker_config:
+        if broker_config is not None and not isinstance(broker_config, dict):
+            raise TypeError(
+                f"broker_config must be a dict of broker settings, got {broker_config!r}"
+            )
+        # Group-coordinator settings (BROKER_DEFAULTS) hold on any broker; the rest set up replication.
+        group_settings = {k: v for k, v in (broker_config or {}).items() if k in BROKER_DEFAULTS}
+        cluster_settings = {
+            k: v for k, v in (broker_config or {}).items() if k not in BROKER_DEFAULTS
+        }
+        if brokers == 1 and cluster_settings:
             raise ValueError(
-                "broker_config sets up replication, which needs brokers >= 2 (e.g. Simulation(brokers=3, ...))"
+                f"broker_config {', '.join(map(repr, cluster_settings))}: replication settings need "
+                "brokers >= 2 (e.g. Simulation(brokers=3, ...)); settings of the group coordinator "
+                f"work with one broker: {', '.join(BROKER_DEFAULTS)}"
             )
         self.seed = seed
         self.name = name
@@ -141,13 +156,16 @@ class Simulation:
         if brokers > 1:
             from eda_sim.broker.replication import Cluster
 
-            self.cluster = Cluster(self, brokers, broker_config)
+            self.cluster = Cluster(self, brokers, cluster_settings)
         self.broker = Broker(self)
         self.transactions = TransactionCoordinator(self)
         self.groups: dict[str, Group] = {}
         self.share_groups: dict = {}  # group id -> eda_sim.broker.share_group.ShareGroup
-        #: Broker settings of the group protocols (``group.consumer.*``, ``group.share.*``), Kafka's defaults.
+        #: Broker settings of the group coordinator (session limits, offset retention, ``group.consumer.*``,
+        #: ``group.share.*``): Kafka's defaults, with what ``broker_config`` set.
         self.broker_config: dict = dict(BROKER_DEFAULTS)
+        self.broker_config.update(group_settings)
+        check_broker_settings(self)
         self.members: dict = {}  # name -> Member, for processes on the clock
         self.producers: dict = {}  # name -> Producer
         self.services: dict = {}  # name -> Service (eda_sim.services.service)
@@ -301,9 +319,8 @@ class Simulation:
             kind = ConsumerGroup if protocol == "consumer" else Group
             new = kind(self, group_id)
             if group is not None:
-                new.committed = (
-                    group.committed
-                )  # the offsets belong to the group id, whatever its protocol
+                # the offsets belong to the group id, whatever its protocol
+                new.committed, new.committed_at = group.committed, group.committed_at
             group = self.groups[group_id] = new
         return group
 

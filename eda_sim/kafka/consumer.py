@@ -56,6 +56,9 @@ if TYPE_CHECKING:
     from eda_sim.core.simulation import Simulation
     from eda_sim.kafka.admin import ClusterMetadata
 
+#: Seconds librdkafka waits between JoinGroup attempts after one failed (its join interval, 1 s).
+JOIN_BACKOFF = 1.0
+
 
 def check_subscription(topics: list[str], group_id: str | None) -> None:
     """The argument checks ``subscribe()`` makes on every backend, as confluent-kafka makes them.
@@ -122,6 +125,7 @@ class Consumer:
         self._stored: dict = {}
         self._lost: dict = {}  # offsets stored for partitions lost in an eviction, kept until the next poll
         self._pending_errors: list = []
+        self._join_after = 0.0  # a refused JoinGroup: no new attempt before this virtual time
         self._callbacks = (None, None, None)
         self._closed = False
         self._fenced = (
@@ -441,7 +445,7 @@ class Consumer:
         if self._pending_errors:
             return [self._pending_errors.pop(0)]
         if self.member_id is None:
-            if not self._subscription or self._fenced:
+            if not self._subscription or self._fenced or self._sim.now < self._join_after:
                 return []
             self._join()
             if self._pending_errors:
@@ -942,10 +946,25 @@ class Consumer:
 
     def _join(self) -> None:
         sim = self._sim
+        group = sim.ensure_group(self.group_id, self._config["group.protocol"])
+        try:
+            group.check_join(self)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.INVALID_SESSION_TIMEOUT:
+                raise
+            # librdkafka: a refused JoinGroup is a consumer error that poll() returns (not fatal), and
+            # the next JoinGroup waits for its join interval, 1 s (rd_interval_backoff on rkcg_join_intvl)
+            self._join_after = sim.now + JOIN_BACKOFF
+            sim.env.timeout(JOIN_BACKOFF)  # so that a blocking poll wakes for the next attempt
+            self._pending_errors.append(Message(None, None, None, None, exc.args[0]))
+            sim.journal.write(
+                "join_failed", self.client_id, self.group_id, detail=exc.args[0].str()
+            )
+            return
         self.member_id = sim.new_member_id(self.client_id)
         self._incarnation += 1
         # a static member may get its old member id back
-        sim.ensure_group(self.group_id, self._config["group.protocol"]).join(self)
+        group.join(self)
         member = self.member_id
         sim.env.process(self._watchdog(member, self._incarnation))
         if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:

@@ -19,12 +19,23 @@ from __future__ import annotations
 
 from eda_sim.core.simulation import Simulation
 
-__all__ = ["churn", "filled", "reader", "topics"]
+__all__ = ["SHORT_SESSIONS", "churn", "filled", "reader", "topics"]
 
 
-def topics(partitions: dict, *, seed: int = 1, name: str | None = None) -> Simulation:
-    """A simulation with one topic per entry of ``partitions`` ({topic: partition count})."""
-    sim = Simulation(seed=seed) if name is None else Simulation(seed=seed, name=name)
+#: Broker settings for a world whose consumers use sessions shorter than Kafka allows (6 s): the
+#: broker's lowest allowed ``session.timeout.ms`` comes down to 100 ms, in the open.
+SHORT_SESSIONS = {"group.min.session.timeout.ms": 100}
+
+
+def topics(
+    partitions: dict, *, seed: int = 1, name: str | None = None, broker_config: dict | None = None
+) -> Simulation:
+    """A simulation with one topic per entry of ``partitions`` ({topic: partition count}).
+
+    ``broker_config`` goes to :class:`Simulation` (e.g. :data:`SHORT_SESSIONS`).
+    """
+    named = {} if name is None else {"name": name}
+    sim = Simulation(seed=seed, broker_config=broker_config, **named)
     for topic, count in partitions.items():
         sim.create_topic(topic, partitions=count)
     return sim

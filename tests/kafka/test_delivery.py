@@ -12,11 +12,12 @@ import pytest
 from eda_sim import Simulation
 from eda_sim.core.errors import KafkaError, KafkaException
 from eda_sim.kafka.message import TopicPartition
-from eda_sim.testing.worlds import filled, topics
+from eda_sim.testing.worlds import SHORT_SESSIONS, filled, topics
 
 
 def jobs_world(name: str, records: int, partitions: int = 1) -> Simulation:
-    sim = topics({"jobs": partitions}, seed=5, name=name)
+    # sessions of 0.5-3 s, under Kafka's 6 s minimum: the broker allows them (SHORT_SESSIONS)
+    sim = topics({"jobs": partitions}, seed=5, name=name, broker_config=SHORT_SESSIONS)
     if partitions > 1:
         return filled(sim, "jobs", records, key=lambda i: f"job-{i}")
     return filled(sim, "jobs", records, partition=0)

@@ -13,6 +13,7 @@ from eda_sim.services.events import Event
 from eda_sim.services.load import Source
 from eda_sim.services.retries import H_MESSAGE, H_OFFSET, H_VALUE_DROPPED, dead_letters
 from eda_sim.services.service import Service, new_event, reconcile
+from eda_sim.testing.worlds import SHORT_SESSIONS
 
 CI = bool(os.environ.get("CI"))
 
@@ -54,7 +55,7 @@ raw_records = st.lists(
 
 
 def _world(records, reorder):
-    sim = Simulation(seed=3, name="bad-records")
+    sim = Simulation(seed=3, name="bad-records", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=2)
     handled = []
     Source(sim, "upload", "in", list(records))

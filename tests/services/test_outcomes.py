@@ -18,7 +18,7 @@ from eda_sim.services.events import Event
 from eda_sim.services.load import DelayedSource
 from eda_sim.services.retries import Retry, TransientError, dead_letters
 from eda_sim.services.service import Service, reconcile, spans_frame
-from eda_sim.testing.worlds import churn
+from eda_sim.testing.worlds import SHORT_SESSIONS, churn
 
 CI = bool(os.environ.get("CI"))
 TERMINAL = ("handled", "dead_lettered", "late")
@@ -34,7 +34,7 @@ faults = st.lists(
 
 
 def _world(seed, n, poison, flaky, window, ops, partitions, idempotent, commit):
-    sim = Simulation(seed=seed, name="outcomes")
+    sim = Simulation(seed=seed, name="outcomes", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=partitions)
     DelayedSource(
         sim,
@@ -147,7 +147,7 @@ def test_each_event_ends_one_way_and_reconcile_agrees_with_the_topics(
 def test_a_poison_event_redelivered_to_an_idempotent_service_is_dead_lettered_once():
     # The case: a crash after the dead letter went out but before the commit delivers the
     # poison event again. The inbox now covers every settled event, not only handled ones.
-    sim = Simulation(seed=1, name="outcomes")
+    sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=1)
     DelayedSource(sim, "src", "in", [{"time": 0.0, "type": "T", "i": i} for i in range(5)])
 
@@ -179,7 +179,7 @@ def test_a_poison_event_redelivered_to_an_idempotent_service_is_dead_lettered_on
 def test_reconcile_counts_a_handled_then_dead_lettered_offset_where_its_copy_went():
     # Without idempotence a redelivered event can end differently the second time (at-least-once);
     # reconcile() counts the offset once, as dead-lettered, which is where its copy is.
-    sim = Simulation(seed=1, name="outcomes")
+    sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=1)
     DelayedSource(sim, "src", "in", [{"time": 0.0, "type": "T", "i": i} for i in range(3)])
     seen = Counter()
@@ -269,7 +269,7 @@ def test_an_idempotent_service_keeps_the_late_outcome_across_a_redelivery():
 def test_dead_letters_refuses_a_topic_that_holds_no_dead_letters_and_names_those_that_do():
     import pytest
 
-    sim = Simulation(seed=1, name="outcomes")
+    sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=1)
     DelayedSource(sim, "src", "in", [{"time": 0.0, "type": "T", "i": 0}])
 

@@ -22,8 +22,8 @@ from eda_sim.services.retries import (
 )
 from eda_sim.services.schemas import object_schema
 from eda_sim.services.service import Service, reconcile, spans_frame
+from eda_sim.testing.worlds import SHORT_SESSIONS, topics
 from eda_sim.testing.worlds import churn as schedule_churn
-from eda_sim.testing.worlds import topics
 
 
 def views(n, every=0.05, poison=(), raw=()):
@@ -46,7 +46,13 @@ def views(n, every=0.05, poison=(), raw=()):
 
 
 def world(seed=1, partitions=3):
-    return topics({"orders": partitions, "receipts": partitions}, seed=seed, name="svc-tests")
+    # the services here use sessions of 0.3-1 s: the broker allows them (SHORT_SESSIONS)
+    return topics(
+        {"orders": partitions, "receipts": partitions},
+        seed=seed,
+        name="svc-tests",
+        broker_config=SHORT_SESSIONS,
+    )
 
 
 def test_handlers_emit_events_that_carry_correlation_and_causation():
@@ -244,7 +250,7 @@ def test_reconcile_names_unknown_services():
 
 
 def ledger_run(idempotent, crash_times, seed=2, n=60, joins=(), leaves=()):
-    sim = Simulation(seed=seed, name="ledger")
+    sim = Simulation(seed=seed, name="ledger", broker_config=SHORT_SESSIONS)
     sim.create_topic("payments", partitions=2)
     Source(
         sim,
@@ -361,7 +367,7 @@ def test_a_crash_before_commit_does_double_count_without_the_inbox():
 def test_poison_reaches_the_dlt_and_counts_reconcile_at_every_instant(
     seed, poison, flaky, crashes, checks
 ):
-    sim = Simulation(seed=seed, name="recon")
+    sim = Simulation(seed=seed, name="recon", broker_config=SHORT_SESSIONS)
     sim.create_topic("orders", partitions=3)
     Source(sim, "shop", "orders", views(40, every=0.05, poison=poison), key="customer")
     tries = Counter()
@@ -404,7 +410,7 @@ def test_poison_reaches_the_dlt_and_counts_reconcile_at_every_instant(
 
 
 def test_a_redelivered_event_emits_the_same_ids_so_downstream_can_drop_copies():
-    sim = Simulation(seed=2, name="reemit")
+    sim = Simulation(seed=2, name="reemit", broker_config=SHORT_SESSIONS)
     sim.create_topic("payments", partitions=1)
     sim.create_topic("receipts", partitions=1)
     Source(
@@ -478,7 +484,7 @@ def test_a_service_under_churn_finishes_every_event_once_and_its_counts_reconcil
     # Committing before handling (at-most-once) may lose events; reconcile counts exactly those.
     from eda_sim.services.load import DelayedSource
 
-    sim = Simulation(seed=seed, name="churn")
+    sim = Simulation(seed=seed, name="churn", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=partitions)
     sim.create_topic("out", partitions=partitions)
     DelayedSource(

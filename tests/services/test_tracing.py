@@ -11,6 +11,7 @@ from eda_sim.services.load import Source
 from eda_sim.services.retries import Retry, TransientError, redrive
 from eda_sim.services.service import Service
 from eda_sim.services.tracing import TRACE_COLUMNS, correlation_ids, trace, trace_edges, where_stuck
+from eda_sim.testing.worlds import SHORT_SESSIONS
 
 
 def flow(
@@ -26,7 +27,7 @@ def flow(
     name="tracing",
 ):
     """questions -> assistant (emits `fan` answers each) -> answers -> notifier."""
-    sim = Simulation(seed=seed, name=name)
+    sim = Simulation(seed=seed, name=name, broker_config=SHORT_SESSIONS)
     sim.create_topic("questions", partitions=partitions)
     sim.create_topic("answers", partitions=partitions)
     fan = fan or [1] * n
@@ -277,7 +278,7 @@ def test_unknown_correlation_ids_are_refused_with_some_that_exist():
 
 
 def test_where_stuck_says_an_event_committed_before_handling_and_dropped_in_a_crash_is_lost():
-    sim = Simulation(seed=3, name="lost-trace")
+    sim = Simulation(seed=3, name="lost-trace", broker_config=SHORT_SESSIONS)
     sim.create_topic("orders", partitions=1)
     Source(
         sim, "shop", "orders", [{"time": i * 0.01, "type": "OrderPlaced", "n": i} for i in range(5)]
@@ -304,7 +305,7 @@ def test_the_trace_view_marks_a_lost_hop_as_lost():
     pytest.importorskip("matplotlib")
     from eda_sim.views import draw_trace
 
-    sim = Simulation(seed=3, name="lost-view")
+    sim = Simulation(seed=3, name="lost-view", broker_config=SHORT_SESSIONS)
     sim.create_topic("orders", partitions=1)
     Source(
         sim, "shop", "orders", [{"time": i * 0.01, "type": "OrderPlaced", "n": i} for i in range(3)]

@@ -14,6 +14,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from eda_sim import Simulation, views  # noqa: E402
 from eda_sim.services.load import Feed  # noqa: E402
+from eda_sim.testing.worlds import SHORT_SESSIONS  # noqa: E402
 
 # -- worlds -------------------------------------------------------------------------------------
 
@@ -52,7 +53,7 @@ def pipeline(seed: int = 1, n: int = 100, dlt: bool = False) -> Simulation:
 
 def crash_world(seed: int = 3, until: float = 12.0) -> Simulation:
     """Two members share 'orders'; 'a' crashes at 4 s (session.timeout.ms = 2 s) and restarts at 9 s."""
-    sim = Simulation(seed=seed, name="views-crash")
+    sim = Simulation(seed=seed, name="views-crash", broker_config=SHORT_SESSIONS)
     sim.create_topic("orders", partitions=3)
     Feed(sim, "orders", ((f"user-{i % 23}", f"order {i}") for i in range(1000)), rate=50)
     cfg = {"session.timeout.ms": 2000, "auto.offset.reset": "earliest"}

@@ -108,7 +108,9 @@ def ai_flow(
     duration = until if duration is None else duration
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration < 0:
         raise ValueError(f"duration must be a number of virtual seconds >= 0, got {duration!r}")
-    sim = Simulation(seed=seed, name=name)
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(seed=seed, name=name, broker_config={"group.min.session.timeout.ms": 100})
     rng = random.Random(seed)
     for topic, partitions in TOPICS.items():
         sim.create_topic(topic, partitions=partitions)

@@ -13,6 +13,7 @@ Example::
     sim = shop_world(offline=(4.0, 10.0), until=20.0)
     catch_up_report(sim, "analytics")        # produced, processed once, twice, never
     retention_timeline()                     # log start moving while nobody reads
+    come_back(8 * 86400)                     # offsets expired: starts over at auto.offset.reset
 """
 
 from __future__ import annotations
@@ -189,6 +190,52 @@ def retention_timeline(
         )
         t += every
     return pd.DataFrame(rows)
+
+
+def come_back(
+    away: float, *, topic_retention_ms: int = -1, reset: str = "earliest", seed: int = 2
+) -> dict:
+    """A group reads 3 of 6 records, commits, leaves for ``away`` seconds and comes back: where does it start?
+
+    The topic keeps records for ``topic_retention_ms`` (-1: forever; 10-minute
+    segments), and the broker has Kafka's defaults: committed offsets of an
+    empty group expire after ``offsets.retention.minutes`` (7 days). A group
+    whose offset expired, or whose offset points at records retention deleted
+    (out of range), starts where ``auto.offset.reset`` (``reset``) says.
+    """
+    sim = Simulation(seed=seed, name="come-back")
+    sim.create_topic(
+        "orders", partitions=1, config={"retention.ms": topic_retention_ms, "segment.ms": 600_000}
+    )
+    producer = sim.producer()
+    for i in range(6):
+        producer.produce("orders", value=f"order {i}")
+    producer.flush()
+    settings = {"group.id": "billing", "auto.offset.reset": reset, "enable.auto.commit": False}
+    consumer = sim.consumer(settings)
+    consumer.subscribe(["orders"])
+    consumer.commit(message=consumer.consume(3, timeout=1.0)[-1], asynchronous=False)
+    consumer.close()
+    sim.run(until=sim.now + away)
+    producer.produce("orders", value="order 6")  # something new arrived while it was away
+    producer.flush()
+    committed = sim.group("billing").committed.get(("orders", 0))
+    seen = len(sim.journal.rows())
+    back = sim.consumer(settings)
+    back.subscribe(["orders"])
+    first = back.consume(1, timeout=1.0)
+    resets = [r.detail for r in sim.journal.rows()[seen:] if r.kind == "offset_reset"]
+    log = sim.topic("orders").partitions[0]
+    return {
+        "away": f"{away / 86400:g} days" if away >= 86400 else f"{away / 3600:g} h",
+        "topic retention": "forever"
+        if topic_retention_ms < 0
+        else f"{topic_retention_ms / 3_600_000:g} h",
+        "committed when back": "none (expired)" if committed is None else committed,
+        "log start": log.log_start_offset,
+        "first offset read": first[0].offset() if first and first[0].error() is None else None,
+        "why": resets[0] if resets else "resumed at the committed offset",
+    }
 
 
 def second_group_world(config: dict, *, join_at: float = 10.0, until: float = 25.0, seed: int = 2):

@@ -82,7 +82,9 @@ def group_world(
     if isinstance(consumers, bool) or not isinstance(consumers, int) or consumers < 0:
         raise ValueError(f"consumers must be a whole number >= 0, got {consumers!r}")
     _check_strategy(strategy)
-    sim = Simulation(seed=seed, name=name)
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(seed=seed, name=name, broker_config={"group.min.session.timeout.ms": 100})
     sim.create_topic(TOPIC, partitions=partitions)
     config = {
         "auto.offset.reset": "earliest",

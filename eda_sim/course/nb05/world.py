@@ -51,7 +51,11 @@ def crash_once(
     (lost), how many were processed more than once (duplicated), and the
     group's final lag, which reads 0 in every case.
     """
-    sim = Simulation(seed=seed, name="crash-once")
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(
+        seed=seed, name="crash-once", broker_config={"group.min.session.timeout.ms": 100}
+    )
     sim.create_topic("jobs", partitions=1)
     producer = sim.producer()
     for i in range(records):
@@ -159,7 +163,11 @@ def payments_world(
     returned ledger). Returns ``(sim, ledger)``; the ledger is a Counter of
     account -> total posted.
     """
-    sim = Simulation(seed=seed, name="payments")
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(
+        seed=seed, name="payments", broker_config={"group.min.session.timeout.ms": 100}
+    )
     sim.create_topic("payments", partitions=2)
     Source(sim, "checkout", "payments", payments(n), key="account")
     ledger: Counter = Counter()

@@ -128,7 +128,11 @@ def run_payments(strategy: str, crash_after: int | None = None, *, n: int = 8, s
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; strategies are: {', '.join(STRATEGIES)}")
-    sim = Simulation(seed=seed, name="payments-eos")
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(
+        seed=seed, name="payments-eos", broker_config={"group.min.session.timeout.ms": 100}
+    )
     sim.create_topic("payments", partitions=2)
     sim.create_topic("posted", partitions=2)
     feeder = sim.producer({"enable.idempotence": True})
@@ -265,7 +269,11 @@ def exercise_run(process_batch, crash_before: int | None, *, n: int = 6, seed: i
     many charges the database holds and how many events a read_committed reader
     of ``posted`` got.
     """
-    sim = Simulation(seed=seed, name="payments-exercise")
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(
+        seed=seed, name="payments-exercise", broker_config={"group.min.session.timeout.ms": 100}
+    )
     sim.create_topic("payments", partitions=2)
     sim.create_topic("posted", partitions=2)
     feeder = sim.producer({"enable.idempotence": True})

@@ -116,7 +116,9 @@ def run_pipeline(
                 f"a schedule step must be a whole number >= 0 or a step name, got {step!r}"
             )
         plan.setdefault(step, action)
-    sim = Simulation(seed=seed, name=name)
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(seed=seed, name=name, broker_config={"group.min.session.timeout.ms": 100})
     sim.create_topic("numbers", partitions=partitions)
     sim.create_topic("doubled", partitions=partitions)
     feeder = sim.producer({"enable.idempotence": True})

@@ -116,7 +116,9 @@ def storm_world(
         raise ValueError(
             f"storm_rate must be a number of requests per second >= 0, got {storm_rate!r}"
         )
-    sim = Simulation(seed=seed, name=name)
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(seed=seed, name=name, broker_config={"group.min.session.timeout.ms": 100})
     sim.create_topic(TOPIC, partitions=PARTITIONS)
     base = int(BASE_RATE * HORIZON)
     Source(

@@ -474,7 +474,11 @@ def _run_sim(*, n, kill, max_deliveries, all_transient, seed: int = 13) -> Run:
     from eda_sim.services.service import Service, spans_frame
 
     items = views(n)
-    sim = Simulation(seed=seed, name="real-broker")
+    # Sessions shorter than a real broker allows: Kafka refuses a session.timeout.ms under
+    # group.min.session.timeout.ms (6 s by default), so this demo lowers the broker's minimum.
+    sim = Simulation(
+        seed=seed, name="real-broker", broker_config={"group.min.session.timeout.ms": 100}
+    )
     for topic in (VIEWS, RECOMMENDATIONS):
         sim.create_topic(topic, partitions=PARTITIONS)
     Source(sim, "frontend", VIEWS, items, key="user_id", produces=["UserViewedProduct"])

@@ -1,0 +1,283 @@
+"""The group coordinator's own limits: session timeouts it accepts, committed offsets it keeps.
+
+Kafka's broker refuses a JoinGroup whose ``session.timeout.ms`` is outside
+``group.min.session.timeout.ms`` .. ``group.max.session.timeout.ms`` (6 s ..
+30 min, both inclusive) with ``INVALID_SESSION_TIMEOUT``; librdkafka hands
+that to the application as an error event from ``poll()`` and tries again
+after its 1 s join interval. The committed offsets of a group nobody is in
+expire after ``offsets.retention.minutes`` (KIP-211), at the coordinator's
+next check (``offsets.retention.check.interval.ms``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eda_sim import Simulation
+from eda_sim.core.errors import KafkaError
+from eda_sim.kafka.consumer import JOIN_BACKOFF
+
+
+def joins(session_ms: int, broker_config: dict | None = None):
+    """A consumer with ``session_ms`` polls once: (the simulation, the consumer, what poll returned)."""
+    sim = Simulation(seed=1, name="limits", broker_config=broker_config)
+    sim.create_topic("t", partitions=1)
+    c = sim.consumer({"group.id": "g", "session.timeout.ms": session_ms})
+    c.subscribe(["t"])
+    return sim, c, c.poll(0.5)
+
+
+def refused(sim) -> bool:
+    return bool(sim.journal.rows("join_failed")) and not sim.group("g").members
+
+
+# -- session timeouts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("session_ms", [1, 3000, 5999, 1800001, 3600000])
+def test_a_session_timeout_outside_the_brokers_limits_is_refused_with_kafkas_error(session_ms):
+    sim, c, msg = joins(session_ms)
+    err = msg.error()
+    assert (
+        err.code() == KafkaError.INVALID_SESSION_TIMEOUT and err.name() == "INVALID_SESSION_TIMEOUT"
+    )
+    assert err.str().startswith("JoinGroup failed: Broker: Invalid session timeout")
+    assert not err.fatal()  # librdkafka: a consumer error, not a fatal one; it tries again
+    assert refused(sim) and c.memberid() is None
+    row = sim.journal.rows("join_failed")[0]
+    assert row.group == "g" and f"session.timeout.ms={session_ms}" in row.detail
+
+
+@pytest.mark.parametrize("session_ms", [6000, 1800000])
+def test_a_session_timeout_equal_to_a_limit_is_accepted(session_ms):
+    sim, c, msg = joins(session_ms)
+    assert msg is None or msg.error() is None
+    assert c.memberid() in sim.group("g").members and not sim.journal.rows("join_failed")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    session_ms=st.integers(1, 3600000),
+    low=st.integers(1, 3600000),
+    span=st.integers(0, 3600000),
+)
+def test_the_coordinator_admits_a_member_exactly_when_its_session_is_within_the_limits(
+    session_ms, low, span
+):
+    high = low + span
+    limits = {"group.min.session.timeout.ms": low, "group.max.session.timeout.ms": high}
+    sim, c, msg = joins(session_ms, limits)
+    assert refused(sim) == (not low <= session_ms <= high)
+
+
+def test_a_refused_consumer_tries_again_once_per_join_interval():
+    sim, c, first = joins(3000)
+    times = [sim.now]
+    for _ in range(3):
+        msg = c.poll(5.0)  # the next attempt comes JOIN_BACKOFF later, inside the poll
+        assert msg.error().code() == KafkaError.INVALID_SESSION_TIMEOUT
+        times.append(sim.now)
+    gaps = [round(b - a, 9) for a, b in zip(times, times[1:])]
+    assert gaps == [JOIN_BACKOFF] * 3
+    assert len(sim.journal.rows("join_failed")) == 4
+
+
+def test_a_member_on_a_refused_consumer_moves_with_the_clock_instead_of_spinning():
+    sim = Simulation(seed=1, name="limits")
+    sim.create_topic("t", partitions=1)
+    sim.member("g", ["t"], name="w", config={"session.timeout.ms": 500})
+    sim.run(until=10.0)  # returns: each refused attempt waits out the join interval
+    attempts = sim.journal.rows("join_failed")
+    assert 9 <= len(attempts) <= 11 and not sim.group("g").members
+
+
+def test_lowering_the_brokers_minimum_in_the_open_admits_a_short_session():
+    sim, c, msg = joins(3000, {"group.min.session.timeout.ms": 3000})
+    assert c.memberid() in sim.group("g").members
+
+
+def test_a_kip848_member_sends_no_session_timeout_so_the_classic_limits_do_not_apply():
+    sim = Simulation(seed=1, name="limits", broker_config={"group.min.session.timeout.ms": 50000})
+    sim.create_topic("t", partitions=1)
+    c = sim.consumer({"group.id": "g", "group.protocol": "consumer"})
+    c.subscribe(["t"])
+    c.poll(0.5)
+    assert c.memberid() in sim.group("g").members
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        (
+            {"group.consumer.session.timeout.ms": 10000},
+            "greater than or equal to group.consumer.min",
+        ),
+        ({"group.consumer.session.timeout.ms": 70000}, "less than or equal to group.consumer.max"),
+        (
+            {"group.min.session.timeout.ms": 7000, "group.max.session.timeout.ms": 6500},
+            "greater than",
+        ),
+        ({"group.min.sesion.timeout.ms": 100}, "group.min.session.timeout.ms"),
+        ({"min.insync.replicas": 2}, "brokers >= 2"),
+    ],
+)
+def test_broker_settings_kafka_would_not_start_with_are_refused(config, words):
+    with pytest.raises(ValueError) as info:
+        Simulation(seed=1, name="limits", broker_config=config)
+    assert words in str(info.value)
+
+
+def test_kip848_session_limits_come_down_together_with_the_session():
+    sim = Simulation(
+        seed=1,
+        name="limits",
+        broker_config={
+            "group.consumer.session.timeout.ms": 10000,
+            "group.consumer.min.session.timeout.ms": 10000,
+        },
+    )
+    sim.create_topic("t", partitions=1)
+    c = sim.consumer({"group.id": "g", "group.protocol": "consumer"})
+    c.subscribe(["t"])
+    c.poll(0.5)
+    assert sim.group("g").session_timeout() == 10.0
+
+
+# -- committed offsets of an empty group -----------------------------------------------------
+
+
+def committed_then_gone(retention_min=1, check_ms=1000, close_at=10.0, protocol="classic"):
+    """Group g commits offset 3 of t-0, and its only member leaves at ``close_at``."""
+    sim = Simulation(
+        seed=1,
+        name="retention",
+        broker_config={
+            "offsets.retention.minutes": retention_min,
+            "offsets.retention.check.interval.ms": check_ms,
+        },
+    )
+    sim.create_topic("t", partitions=1)
+    p = sim.producer()
+    for i in range(5):
+        p.produce("t", value=str(i))
+    p.flush()
+    c = sim.consumer(
+        {"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        | ({"group.protocol": "consumer"} if protocol == "consumer" else {})
+    )
+    c.subscribe(["t"])
+    got = c.consume(3, timeout=1.0)
+    c.commit(message=got[-1], asynchronous=False)
+    sim.run(until=close_at)
+    c.close()
+    return sim
+
+
+def test_an_empty_groups_offsets_expire_exactly_at_the_retention_and_not_before():
+    sim = committed_then_gone(retention_min=1, check_ms=1000, close_at=10.0)
+    sim.run(until=69.999)
+    assert sim.group("g").committed == {("t", 0): 3}
+    sim.run(until=70.001)
+    assert sim.group("g").committed == {}
+    (row,) = sim.journal.rows("offsets_expired")
+    assert row.time == 70.0 and row.data == (("t", 0),) and row.group == "g"
+
+
+def test_the_coordinator_expires_offsets_at_its_next_check_with_kafkas_defaults():
+    # 7 days after the group emptied at 10 s is 604,810 s; the coordinator looks every 10 minutes
+    sim = committed_then_gone(retention_min=10080, check_ms=600000, close_at=10.0)
+    sim.run(until=605399.0)
+    assert sim.group("g").committed == {("t", 0): 3}
+    sim.run(until=605401.0)
+    (row,) = sim.journal.rows("offsets_expired")
+    assert row.time == 605400.0 and sim.group("g").committed == {}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    close_at=st.integers(1, 100),
+    away=st.integers(1, 200),
+    check_ms=st.sampled_from([1000, 7000, 60000]),
+)
+def test_offsets_are_there_when_a_member_returns_exactly_when_it_came_back_before_the_check(
+    close_at, away, check_ms
+):
+    sim = committed_then_gone(retention_min=1, check_ms=check_ms, close_at=float(close_at))
+    interval = check_ms / 1000
+    expires = math.ceil((close_at + 60) / interval) * interval
+    sim.run(until=close_at + away)
+    c = sim.consumer({"group.id": "g", "auto.offset.reset": "earliest"})
+    c.subscribe(["t"])
+    first = c.consume(1, timeout=1.0)[0]
+    assert first.offset() == (0 if close_at + away > expires else 3)
+
+
+def test_a_group_with_a_live_member_keeps_its_offsets_however_long():
+    sim = committed_then_gone(retention_min=1, check_ms=1000, close_at=10.0)
+    sim.member("g", ["t"], name="w", commit="after", config={"auto.offset.reset": "earliest"})
+    sim.run(until=20.0)
+    kept = dict(sim.group("g").committed)
+    sim.run(until=600.0)  # ten retention periods with a member in the group
+    assert sim.group("g").committed == kept == {("t", 0): 5}
+    assert sim.journal.rows("offsets_expired") == [] or all(
+        r.time < 20.0 for r in sim.journal.rows("offsets_expired")
+    )
+
+
+def test_a_kip848_groups_offsets_expire_from_their_commit_once_the_group_is_empty():
+    # the consumer protocol counts retention from the commit (at about 0 s), not from the leave at 50 s
+    sim = committed_then_gone(retention_min=1, check_ms=1000, close_at=50.0, protocol="consumer")
+    sim.run(until=61.5)
+    (row,) = sim.journal.rows("offsets_expired")
+    assert row.time == 61.0 and sim.group("g").committed == {}
+
+
+def test_a_member_that_returns_after_expiry_starts_where_auto_offset_reset_says():
+    for policy, first_offset in (("earliest", 0), ("latest", 5)):
+        sim = committed_then_gone(retention_min=1, check_ms=1000, close_at=10.0)
+        sim.run(until=100.0)
+        c = sim.consumer({"group.id": "g", "auto.offset.reset": policy})
+        c.subscribe(["t"])
+        c.poll(0.5)
+        reset = sim.journal.rows("offset_reset")[-1]
+        assert (
+            reset.offset == first_offset
+            and "no committed offset" in reset.detail
+            and f"auto.offset.reset={policy}" in reset.detail
+        )
+
+
+@pytest.mark.parametrize("policy", ["earliest", "latest", "error"])
+def test_a_committed_offset_that_retention_deleted_falls_back_to_auto_offset_reset(policy):
+    # records older than a minute go, a 10-second segment at a time; the group was away 10 minutes
+    sim = Simulation(seed=1, name="out-of-range")
+    sim.create_topic("t", partitions=1, config={"retention.ms": 60000, "segment.ms": 10000})
+    p = sim.producer()
+    for i in range(5):
+        p.produce("t", value=str(i))
+    p.flush()
+    c = sim.consumer(
+        {"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )
+    c.subscribe(["t"])
+    c.commit(message=c.consume(2, timeout=1.0)[-1], asynchronous=False)
+    c.close()
+    sim.run(until=600.0)
+    p.produce("t", value="late")
+    p.flush()
+    log = sim.topic("t").partitions[0]
+    assert sim.group("g").committed[("t", 0)] == 2 < log.log_start_offset
+    back = sim.consumer({"group.id": "g", "auto.offset.reset": policy})
+    back.subscribe(["t"])
+    msg = back.poll(0.5)
+    reset = sim.journal.rows("offset_reset")[-1]
+    assert "committed offset 2 out of range" in reset.detail
+    if policy == "error":
+        assert msg.error().code() == KafkaError._AUTO_OFFSET_RESET
+    else:
+        want = log.log_start_offset if policy == "earliest" else log.log_end_offset
+        assert reset.offset == want
