@@ -300,6 +300,29 @@ def offset_reset(t: Target, policy: str) -> dict:
     return {"values": [value for *_, value in _records(msgs)], "errors": _errors(msgs)}
 
 
+def session_limit(t: Target, session_ms: int) -> dict:
+    """A member asks for ``session_ms`` of session, under Kafka's ``group.min.session.timeout.ms`` (6000).
+
+    Observes what its first poll events are (a record, or an error's name)
+    and whether the errors are fatal.
+    """
+    topic = t.create(f"session-{session_ms}", 1)
+    _deliveries(t.producer(), [(None, "only")], topic)
+    c = t.consumer(
+        f"session-{session_ms}",
+        session_timeout_ms=session_ms,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    c.subscribe([topic])
+    first = _drain(c, 1, polls=40)
+    c.close()
+    return {
+        "first": [m.error().name() if m.error() is not None else "record" for m in first],
+        "fatal": [m.error().fatal() for m in first if m.error() is not None],
+    }
+
+
 def two_members(t: Target, strategy: str) -> dict:
     """Two members split three partitions under ``strategy``; then one leaves and the other takes all."""
     k = t.k
@@ -459,6 +482,7 @@ PROGRAMS = {
     "admin_errors": (admin_errors, {}),
     "transactions": (transactions, {}),
     "static_rejoin[2s]": (static_rejoin, {"away": 2.0}),
+    "session_limit[3000]": (session_limit, {"session_ms": 3000}),
 }
 
 
@@ -492,6 +516,15 @@ TANSU_DEVIATIONS["static_rejoin[2s]"] = (
     "(KIP-345); the other members keep theirs",
 )
 
+TANSU_DEVIATIONS["session_limit[3000]"] = (
+    "first, fatal",
+    "accepts a JoinGroup with session.timeout.ms=3000 (and 1000, which the suite uses to join "
+    "faster) and assigns the partition",
+    "the coordinator refuses a session.timeout.ms outside group.min.session.timeout.ms (6000) .. "
+    "group.max.session.timeout.ms with INVALID_SESSION_TIMEOUT, which librdkafka returns from "
+    "poll() as a consumer error that is not fatal, and joins again a second later",
+)
+
 TANSU_DEVIATIONS["transactions"] = (
     "read_committed, zombie_commit",
     "hands a read_committed consumer the records of an aborted transaction, and does not fence "
@@ -517,6 +550,7 @@ KAFKA_EXPECTED = {
     },
     "offset_reset[latest]": {"values": ["new-0", "new-1", "new-2"]},
     "static_rejoin[2s]": {"other_revoked": False},
+    "session_limit[3000]": {"first": ["INVALID_SESSION_TIMEOUT"], "fatal": [False]},
     "admin_errors": {
         "create_zero_partitions": "INVALID_PARTITIONS",
         "shrink_partitions": "INVALID_PARTITIONS",
