@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from eda_sim.core.errors import KafkaException
 from eda_sim.kafka import Consumer, TopicPartition
 from eda_sim.kafka.java import CommitFailedException, KafkaConsumer
-from eda_sim.testing.worlds import filled, topics
+from eda_sim.testing.worlds import SHORT_SESSIONS, filled, topics
 
 
 def java(sim, **props):
@@ -117,7 +117,9 @@ def test_java_auto_commit_is_at_least_once_when_a_batch_is_processed_before_the_
 
 def lost(client: str, crash_at: float, batch: int, interval_ms: int, records: int = 12) -> int:
     """One member, one partition, 0.1 s a record; crash at ``crash_at``, restart 1 s later."""
-    sim = filled(topics({"jobs": 1}, seed=5), "jobs", records, partition=0)
+    sim = filled(
+        topics({"jobs": 1}, seed=5, broker_config=SHORT_SESSIONS), "jobs", records, partition=0
+    )
     done = Counter()
     m = sim.member(
         "g",

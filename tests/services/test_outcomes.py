@@ -210,7 +210,7 @@ def _late_then_poison(idempotent):
     # Offset 2 (event time 0.125) arrives after offset 0 (0.25) was released: late, sent to in.late.
     # Offset 1 is still held, so the stored offset stays at 1; a crash then delivers 1 and 2 again
     # to a fresh reorder buffer, where 2 is no longer late: it is handled, and it is poison.
-    sim = Simulation(seed=1, name="outcomes")
+    sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=1)
     items = [
         {"time": 0.25, "type": "T", "i": 0},
