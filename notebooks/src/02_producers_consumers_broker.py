@@ -93,10 +93,8 @@ pd.DataFrame([first_reads({"group.id": "trending"}),
 # %% [markdown]
 # `trending` read nothing of the history: it started at the end. `archive` read everything there was.
 # The setting only matters for a group with no committed offset: a group that has committed resumes where
-# it left off, whatever `auto.offset.reset` says. Two exceptions on a real cluster: the committed offsets
-# of a group with no members expire after `offsets.retention.minutes` (7 days by default), and a committed
-# offset that retention has already deleted is out of range; in both cases the group starts where
-# `auto.offset.reset` says again (the simulator models the second, not the first).
+# it left off, whatever `auto.offset.reset` says. Almost always: the end of this notebook shows the two
+# ways a group that was away too long finds no usable committed offset.
 
 # %% [markdown]
 # ## A group shares the work; groups share nothing
@@ -197,6 +195,27 @@ retention_timeline(retention_ms=60_000, segment_ms=20_000)
 # `600_000` (ten minutes) and see fewer records expire. Kafka's default is seven days.
 
 # %% [markdown]
+# ## A committed group resumes, unless it was away too long
+#
+# The broker keeps a group's committed offsets, but not forever. Once a group has no members, its offsets
+# expire after `offsets.retention.minutes` (a broker setting, 7 days by default, counted from when the last
+# member left). And a committed offset can point at records that topic retention has already deleted: it is
+# *out of range*. Either way the returning group starts where `auto.offset.reset` says. Below, `billing`
+# reads 3 of 6 orders, commits, and leaves for a while:
+
+# %%
+from eda_sim.course.nb02.world import come_back
+
+pd.DataFrame([come_back(6 * 86400), come_back(8 * 86400), come_back(2 * 3600, topic_retention_ms=3_600_000)])
+
+# %% [markdown]
+# Six days away: it resumes at offset 3. Eight days: the broker forgot the group, and with `earliest` it
+# processes orders 0 to 2 a second time (with `latest` it would skip orders 3 to 6 instead). Two hours on a
+# topic that keeps one hour: the offset is still there but its records are not, so it starts at the log
+# start and orders 3 to 5 were never processed. A consumer that may be down for days needs a longer
+# `offsets.retention.minutes`, or a way to notice that it restarted from `auto.offset.reset`.
+
+# %% [markdown]
 # ## Exercise: a second group that reads the whole history
 #
 # The recommender group has been reading `page-views` for 10 s when a new feature, *trending products*,
@@ -233,5 +252,7 @@ check_second_group(trending_config)
 # - While a consumer is away the broker keeps its events and the lag grows; it catches up from its
 #   committed offsets.
 # - Reading deletes nothing. Retention deletes whole segments by age or size, read or not.
+# - A group's committed offsets last while it has members and `offsets.retention.minutes` (7 days) after
+#   the last one leaves; an expired or out-of-range offset sends it back to `auto.offset.reset`.
 #
 # Next: [03 · partitions and ordering](03_partitions_and_ordering.ipynb).

@@ -112,15 +112,30 @@ show(six, ("board", "orders"), "metrics")
 # - `worker-3` **joins** at 5 s;
 # - `worker-2` **leaves** cleanly at 10 s;
 # - `worker-1` **crashes** at 14 s. Nobody tells the group: it notices when no heartbeat has come for
-#   `session.timeout.ms` (3 s here, to keep the story short: a real broker refuses a session timeout
-#   under its `group.min.session.timeout.ms`, 6 s by default, with `INVALID_SESSION_TIMEOUT`; the
-#   simulator does not enforce that limit yet).
+#   `session.timeout.ms` (3 s here, to keep the story short). A real cluster refuses a session under
+#   the broker's `group.min.session.timeout.ms`, 6 s by default, so this world lowers that broker
+#   setting in the open: `Simulation(broker_config={"group.min.session.timeout.ms": 100})`.
 
 # %%
 from eda_sim.course.nb04.world import rebalance_story, rebalances
 
 story = rebalance_story("range")
 rebalances(story)
+
+# %% [markdown]
+# Against a broker with its default limits, the same 3 s session is refused. librdkafka turns the refused
+# JoinGroup into an error event that `poll()` returns (not fatal: it tries again after a second), and the
+# consumer never gets a partition:
+
+# %%
+from eda_sim import Simulation
+
+strict = Simulation(seed=4, name="default-limits")
+strict.create_topic("orders", partitions=6)
+short = strict.consumer({"group.id": "workers", "session.timeout.ms": 3000})
+short.subscribe(["orders"])
+err = short.poll(1.0).error()
+err.name(), err.str()
 
 # %% [markdown]
 # On the board, just before and just after `worker-3` joins: the strips change colour. Before the join
@@ -423,7 +438,8 @@ six_ways(deploy, "a rolling deploy of three workers")
 # ## Try it: how long may a restart take?
 #
 # A static member keeps its place only for its session: 10 s in these worlds (`session.timeout.ms`, or the
-# broker's `group.consumer.session.timeout.ms` under the consumer protocol). Choose the protocol, static
+# broker's `group.consumer.session.timeout.ms` under the consumer protocol, whose lowest allowed value,
+# `group.consumer.min.session.timeout.ms`, is 45 s: the consumer-protocol world lowers it). Choose the protocol, static
 # membership and how long each restart takes, and watch when the rebalances come back.
 
 # %% tags=["nbval-ignore-output"]

@@ -187,8 +187,9 @@ sum(ledger.values()), sum(expected_totals().values()), duplicates_delivered(sim)
 # %% [markdown]
 # The journal shows the story: the crash, the member declared dead after `session.timeout.ms`, the
 # rebalance, and the same offsets handled a second time. The session timeout is 0.3 s here to keep the
-# story short; a real broker refuses anything under `group.min.session.timeout.ms` (6 s by default) with
-# `INVALID_SESSION_TIMEOUT`, which the simulator does not enforce yet.
+# story short; a real cluster refuses anything under the broker's `group.min.session.timeout.ms` (6 s by
+# default) with `INVALID_SESSION_TIMEOUT`, so the worlds of this notebook lower that broker setting in the
+# open (`Simulation(broker_config={"group.min.session.timeout.ms": 100})`), as an operator would have to.
 
 # %%
 j = sim.journal.frame()
