@@ -656,3 +656,14 @@ def test_the_differences_table_covers_what_the_notebook_must_tell():
         "offsets",
     } <= aspects
     assert table.notna().all().all()
+
+
+def test_a_partition_past_the_last_is_unknown_partition_as_on_the_simulator(url):
+    create_topic(url, "payments", 2)
+    producer = Producer({"bootstrap.servers": url})
+    for bad in (2, 3):
+        with pytest.raises(KafkaException, match=rf"partitions 0\.\.1, not {bad}") as err:
+            producer.produce("payments", value="x", partition=bad)
+        assert err.value.args[0].name() == "_UNKNOWN_PARTITION"
+    producer.produce("payments", value="x", partition=1)  # the last partition is a partition
+    producer.flush()
