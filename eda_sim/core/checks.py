@@ -150,4 +150,12 @@ def timeout(value, name: str = "timeout") -> float:
         raise ValueError(
             f"{name} must be a real number of seconds (negative or None: wait forever), got NaN"
         )
-    return _INF if value < 0 else float(value)
+    if value < 0:
+        return _INF
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be a real number of seconds (negative or None: wait forever), "
+            f"got an integer too large for a float ({len(str(value))} digits)"
+        ) from None

@@ -516,6 +516,10 @@ class Simulation:
     def offsets(self, group_id: str | None = None, topic: str | None = None) -> pd.DataFrame:
         """Per partition: log start and end, and for each group its committed offset, lag and owner.
 
+        A group is listed on the topics it subscribes to or has committed on
+        (as ``kafka-consumer-groups --describe`` lists it), or on ``topic``
+        when one is named. Topics no group reads appear once with an empty group.
+
         Lag is :func:`eda_sim.core.measures.lag`, the course's one definition:
         log-end offset minus committed offset, counted from the log start where
         the group has committed nothing yet (``kafka-consumer-groups`` prints
@@ -559,7 +563,9 @@ class Simulation:
                             "position": None,
                         }
                     )
-                for g in subscribed if group_id is None else groups:
+                # Like kafka-consumer-groups --describe: a group's rows are the topics it
+                # subscribes to or has committed on, unless the caller names the topic.
+                for g in groups if topic is not None else subscribed:
                     committed = g.committed.get((t.name, log.index))
                     owner = g.owner.get((t.name, log.index), "")
                     consumer = g.members.get(owner)

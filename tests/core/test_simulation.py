@@ -176,3 +176,23 @@ def test_demo_prints_offsets_and_counts(capsys):
     assert main(["demo"]) == 0
     assert "committed" in capsys.readouterr().out
     assert main([]) == 2
+
+
+def test_a_groups_offsets_list_only_the_topics_it_reads_or_committed_on():
+    """As kafka-consumer-groups --describe: not every topic in the cluster, each with a full-log 'lag'."""
+    from eda_sim.testing.worlds import filled, reader, topics
+
+    sim = topics({"orders": 2, "audit": 1})
+    filled(sim, "orders", 6, key=str)
+    filled(sim, "audit", 4)
+    consumer = reader(sim, "billing", ["orders"])
+    while consumer.poll(0.5) is not None:
+        pass
+    consumer.commit(asynchronous=False)
+    assert set(sim.offsets("billing").topic) == {"orders"}
+    assert sim.offsets("billing").lag.tolist() == [0, 0]
+    # naming the topic still shows it: the group has read none of it
+    audit = sim.offsets("billing", "audit")
+    assert audit.committed.isna().all() and audit.lag.tolist() == [4]
+    # without a group, a topic nobody reads keeps its one row
+    assert sim.offsets().query("topic == 'audit'").group.tolist() == [""]

@@ -18,7 +18,11 @@ from eda_sim.testing.worlds import SHORT_SESSIONS
 CI = bool(os.environ.get("CI"))
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
     ),
@@ -48,6 +52,9 @@ raw_records = st.lists(
         st.integers(1_000, 200_000).map(_deep),  # 100,000 '[' used to raise RecursionError
         st.integers(1_000, 50_000).map(lambda d: _deep(d, "{")),
         st.just(b"\xff\xfe\xfd"),  # invalid UTF-8
+        st.just(
+            b'{"value": Infinity, "n": NaN}'
+        ),  # Python's json reads these; strict JSON does not
         st.just(b'{"id": "x", "type": "T", "time": "2026-01-01T00:00:00.000Z", "payload": {}}'),
     ),
     max_size=25,

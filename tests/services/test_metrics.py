@@ -1,7 +1,5 @@
 """Metrics over virtual time (throughput, handling, latency, lag, errors) and the alert monitor."""
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -278,7 +276,8 @@ def test_the_monitors_running_view_equals_the_metrics_frame_in_every_bucket():
             ), (start, col)
 
 
-def test_metrics_stay_fast_for_ten_thousand_events():
+def test_metrics_count_every_one_of_ten_thousand_events():
+    # Its speed is a benchmark's business (python -m eda_sim.bench), not a timed test's.
     sim = Simulation(seed=1, name="metrics-fast")
     sim.create_topic("in", partitions=4)
     Source(
@@ -297,10 +296,7 @@ def test_metrics_stay_fast_for_ten_thousand_events():
         instances=2,
     )
     sim.run(until=12)
-    metrics(sim)  # warm up pandas
-    began = time.perf_counter()
     m = metrics(sim)
-    assert time.perf_counter() - began < 0.5
     assert (m.throughput_in * 1.0).sum() == 10_000 and m.handled_echo.sum() == 10_000
 
 
