@@ -565,7 +565,7 @@ class Simulation:
                     )
                 # Like kafka-consumer-groups --describe: a group's rows are the topics it
                 # subscribes to or has committed on, unless the caller names the topic.
-                for g in groups if topic is not None else subscribed:
+                for g in groups if group_id is not None and topic is not None else subscribed:
                     committed = g.committed.get((t.name, log.index))
                     owner = g.owner.get((t.name, log.index), "")
                     consumer = g.members.get(owner)

@@ -131,7 +131,9 @@ story("simulator", kill=True, max_deliveries=3, all_transient=False)
 # %% [markdown]
 # ## What the simulator left out, and where Redis is not Kafka
 #
-# The simulator fixed the timing with a seed; here, time is real and only the guarantees repeat. A real
+# The simulator fixed the timing with a seed; here, time is real and only the guarantees repeat. Its world
+# also lowers the broker's `group.min.session.timeout.ms` (6 s on a real Kafka broker) so a hand-over
+# takes a fraction of a second; Redis has no such limit, the backend's leases take what you give. A real
 # broker can also be out of reach (the client names the URL it could not reach), and Redis keeps its log in
 # memory. The backend writes down every place where Redis Streams differs from Kafka and what it does
 # about it:

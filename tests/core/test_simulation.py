@@ -189,10 +189,14 @@ def test_a_groups_offsets_list_only_the_topics_it_reads_or_committed_on():
     while consumer.poll(0.5) is not None:
         pass
     consumer.commit(asynchronous=False)
+    reader(sim, "auditors", ["audit"]).poll(0.5)
     assert set(sim.offsets("billing").topic) == {"orders"}
     assert sim.offsets("billing").lag.tolist() == [0, 0]
     # naming the topic still shows it: the group has read none of it
     audit = sim.offsets("billing", "audit")
     assert audit.committed.isna().all() and audit.lag.tolist() == [4]
+    # without a group, each group that reads a topic has its rows, and no other group does
+    assert sim.offsets(topic="orders").group.tolist() == ["billing", "billing"]
     # without a group, a topic nobody reads keeps its one row
-    assert sim.offsets().query("topic == 'audit'").group.tolist() == [""]
+    sim.create_topic("unread", partitions=1)
+    assert sim.offsets().query("topic == 'unread'").group.tolist() == [""]
