@@ -144,30 +144,44 @@ def test_each_event_ends_one_way_and_reconcile_agrees_with_the_topics(
         assert set(ended.index) | {i for i in where if where[i] in dead} <= set(where)
 
 
-def test_a_poison_event_redelivered_to_an_idempotent_service_is_dead_lettered_once():
-    # The issue's case: a crash after the dead letter went out but before the commit delivers the
-    # poison event again. The inbox now covers every settled event, not only handled ones.
+def _crash_and_restart(items, handle, *, crash, restart, until, **service):
+    """One partition of ``items`` read by service ``svc``, whose instance crashes and restarts once."""
     sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
     sim.create_topic("in", partitions=1)
-    DelayedSource(sim, "src", "in", [{"time": 0.0, "type": "T", "i": i} for i in range(5)])
-
-    def handle(event, ctx):
-        if event.payload["i"] == 0:
-            raise ValueError("poison")
-
+    DelayedSource(sim, "src", "in", items)
     svc = Service(
         sim,
         "svc",
         consumes="in",
         handlers={"T": handle},
+        config={"session.timeout.ms": 100},
+        **service,
+    )
+    sim.crash(svc.instances[0], at=crash)
+    sim.restart(svc.instances[0], at=restart)
+    sim.run(until=until)
+    return sim, svc
+
+
+def test_a_poison_event_redelivered_to_an_idempotent_service_is_dead_lettered_once():
+    # The issue's case: a crash after the dead letter went out but before the commit delivers the
+    # poison event again. The inbox now covers every settled event, not only handled ones.
+    def handle(event, ctx):
+        if event.payload["i"] == 0:
+            raise ValueError("poison")
+
+    items = [{"time": 0.0, "type": "T", "i": i} for i in range(5)]
+    # crash at 0.12: the poison was dead-lettered at 0.05, nothing committed yet
+    sim, svc = _crash_and_restart(
+        items,
+        handle,
+        crash=0.12,
+        restart=0.5,
+        until=3,
         idempotent=True,
         processing_time=0.05,
         max_in_flight=5,
-        config={"session.timeout.ms": 100},
     )
-    sim.crash(svc.instances[0], at=0.12)  # poison dead-lettered at 0.05, nothing committed yet
-    sim.restart(svc.instances[0], at=0.5)
-    sim.run(until=3)
     assert len(dead_letters(sim, "in.DLT")) == 1
     recon = reconcile(sim, svc).iloc[0]
     assert (recon.dead_lettered, recon.processed, recon.balanced) == (1, 4, True)
@@ -179,9 +193,6 @@ def test_a_poison_event_redelivered_to_an_idempotent_service_is_dead_lettered_on
 def test_reconcile_counts_a_handled_then_dead_lettered_offset_where_its_copy_went():
     # Without idempotence a redelivered event can end differently the second time (at-least-once);
     # reconcile() counts the offset once, as dead-lettered, which is where its copy is.
-    sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
-    sim.create_topic("in", partitions=1)
-    DelayedSource(sim, "src", "in", [{"time": 0.0, "type": "T", "i": i} for i in range(3)])
     seen = Counter()
 
     def handle(event, ctx):
@@ -189,18 +200,11 @@ def test_reconcile_counts_a_handled_then_dead_lettered_offset_where_its_copy_wen
         if event.payload["i"] == 1 and seen[1] > 1:
             raise ValueError("the second time it fails")
 
-    svc = Service(
-        sim,
-        "svc",
-        consumes="in",
-        handlers={"T": handle},
-        processing_time=0.05,
-        max_in_flight=5,
-        config={"session.timeout.ms": 100},
+    items = [{"time": 0.0, "type": "T", "i": i} for i in range(3)]
+    # crash at 0.12: 0 and 1 handled, nothing committed yet
+    sim, svc = _crash_and_restart(
+        items, handle, crash=0.12, restart=0.5, until=3, processing_time=0.05, max_in_flight=5
     )
-    sim.crash(svc.instances[0], at=0.12)  # 0 and 1 handled, nothing committed yet
-    sim.restart(svc.instances[0], at=0.5)
-    sim.run(until=3)
     recon = reconcile(sim, svc).iloc[0]
     assert seen[1] == 2 and len(dead_letters(sim, "in.DLT")) == 1
     assert (recon.processed, recon.dead_lettered, recon.balanced) == (2, 1, True)
@@ -210,32 +214,27 @@ def _late_then_poison(idempotent):
     # Offset 2 (event time 0.125) arrives after offset 0 (0.25) was released: late, sent to in.late.
     # Offset 1 is still held, so the stored offset stays at 1; a crash then delivers 1 and 2 again
     # to a fresh reorder buffer, where 2 is no longer late: it is handled, and it is poison.
-    sim = Simulation(seed=1, name="outcomes", broker_config=SHORT_SESSIONS)
-    sim.create_topic("in", partitions=1)
     items = [
         {"time": 0.25, "type": "T", "i": 0},
         {"time": 1.0, "type": "T", "i": 1},
         {"time": 0.125, "type": "T", "i": 2, "arrival": 1.25},
     ]
-    DelayedSource(sim, "src", "in", items)
 
     def handle(event, ctx):
         if event.payload["i"] == 2:
             raise ValueError("poison")
 
-    svc = Service(
-        sim,
-        "svc",
-        consumes="in",
-        handlers={"T": handle},
+    # crash at 1.3: after the late copy went out, before offset 1 is released
+    sim, svc = _crash_and_restart(
+        items,
+        handle,
+        crash=1.3,
+        restart=1.5,
+        until=4,
         reorder=0.5,
         idempotent=idempotent,
         processing_time=0.02,
-        config={"session.timeout.ms": 100},
     )
-    sim.crash(svc.instances[0], at=1.3)  # after the late copy went out, before offset 1 is released
-    sim.restart(svc.instances[0], at=1.5)
-    sim.run(until=4)
     late = [
         Event.from_json(r.value).payload["i"]
         for log in sim.topic("in.late").partitions
