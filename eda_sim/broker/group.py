@@ -3,7 +3,9 @@
 Within a group each partition of a subscribed topic belongs to at most one
 member at a time; that is how a group shares work, and why a group with more
 members than partitions leaves some idle. The coordinator keeps the group's
-committed offsets, one per partition.
+committed offsets, one per partition, while some member subscribes to the
+partition's topic, and deletes them ``offsets.retention.minutes`` later when
+none does (see :meth:`Group.expire_offsets`).
 
 A rebalance happens when a member joins, leaves, is evicted for not polling
 within ``max.poll.interval.ms``, or is declared dead after
@@ -308,6 +310,7 @@ class Group:
                 self._revoked(m, parts)
                 self.assignment[m] = []
             self._hand_out(target, reason)
+            self._schedule_expiry()  # a topic nobody subscribes to any more starts its offsets' clock
             return
         # Cooperative: first revoke only what moves, then hand it out in a second generation.
         moving = False
@@ -329,6 +332,7 @@ class Group:
                 detail=f"{reason}; revoke round: {self._describe(self.assignment)}",
             )
         self._hand_out(target, reason)
+        self._schedule_expiry()
 
     def _hand_out(self, target: dict, reason: str) -> None:
         journal = self._sim.journal
@@ -424,7 +428,7 @@ class Group:
         if not self.members:
             self._schedule_expiry()
 
-    # -- offset retention (KIP-211) ------------------------------------------------------
+    # -- offset retention (KIP-211, KIP-496) ---------------------------------------------
 
     def emptied(self) -> None:
         """Called when a member went: if none is left, the offset retention clock starts now."""
@@ -433,9 +437,31 @@ class Group:
         self.empty_since = self._sim.now
         self._schedule_expiry()
 
+    def subscribed(self) -> frozenset:
+        """The topics some member subscribes to: a committed offset of any other topic can expire.
+
+        Kafka's classic coordinator works this set out from the members'
+        subscriptions at each generation (``computeSubscribedTopics``); here a
+        generation is handed out the moment it starts, so the members' current
+        subscriptions are the generation's. An empty group subscribes to nothing.
+        """
+        return frozenset(t for c in self.members.values() for t in c.subscribed_topics)
+
     def _expiry_base(self, tp: tuple) -> float:
-        """When the retention of ``tp``'s committed offset started: for a classic group, when it became empty."""
-        return self.empty_since if self.empty_since is not None else self.committed_at.get(tp, 0.0)
+        """When the retention of ``tp``'s committed offset started.
+
+        A classic group that is empty counts from when it became empty; while
+        it has members, an offset of a topic nobody subscribes to counts from
+        its last commit (KIP-496).
+        """
+        if self.empty_since is not None:
+            return self.empty_since
+        return self.committed_at.get(tp, 0.0)
+
+    def _expirable(self) -> list:
+        """The partitions whose committed offset is on a retention clock now, sorted."""
+        subscribed = self.subscribed()
+        return sorted(tp for tp in self.committed if tp[0] not in subscribed)
 
     def _retention(self) -> tuple:
         from eda_sim.broker.group_consumer import broker_setting
@@ -445,48 +471,65 @@ class Group:
         return minutes * 60.0, interval / 1000.0
 
     def _schedule_expiry(self) -> None:
-        """Wake at the first cleanup after the earliest committed offset's retention runs out."""
-        if self.members or not self.committed:
+        """Wake at the first cleanup after the earliest expirable committed offset's retention runs out."""
+        candidates = self._expirable()
+        if not candidates:
             return
         retention, interval = self._retention()
-        due = min(self._expiry_base(tp) + retention for tp in self.committed)
+        due = max(min(self._expiry_base(tp) + retention for tp in candidates), self._sim.now)
         # The coordinator looks every offsets.retention.check.interval.ms (from its start), not at once.
         check = math.ceil(round(due / interval, 9)) * interval
         self._expiry_token += 1
-        self._sim.env.process(self._expire_later(max(check, self._sim.now), self._expiry_token))
+        self._sim.env.process(self._expire_later(check, self._expiry_token))
 
     def _expire_later(self, when: float, token: int):
         yield self._sim.env.timeout(when - self._sim.now)
-        if token == self._expiry_token and not self.members:
+        # a newer check replaced this one, or a group of the other protocol took over the group id
+        if token == self._expiry_token and self._sim.groups.get(self.group_id) is self:
             self.expire_offsets()
 
     def expire_offsets(self) -> list:
         """Delete the committed offsets whose retention ran out; return their partitions.
 
-        Kafka (KIP-211, since 2.1) keeps a group's committed offsets while it
-        has members; once it is empty, each expires when
-        ``now - base >= offsets.retention.minutes``, the base being the time
-        the group became empty (classic) or the offset's commit time
-        (KIP-848 groups). A member that comes back afterwards has no committed
-        offset and starts where ``auto.offset.reset`` says.
+        Kafka keeps the committed offset of a partition while some member of
+        the group subscribes to its topic. Otherwise it expires when
+        ``now - base >= offsets.retention.minutes``:
+
+        * an empty group (KIP-211, Kafka 2.1): all its offsets, the base being
+          the time the group became empty (classic) or each offset's last
+          commit (KIP-848 groups);
+        * a group with members (KIP-496, Kafka 2.4): the offsets of topics no
+          member subscribes to any more, the base being the last commit.
+
+        A member that needs an expired offset starts where ``auto.offset.reset`` says.
+        Kafka's classic coordinator applies the KIP-496 rule to groups of the
+        ``consumer`` protocol type in the Stable state (here every generation is
+        stable at once). A group that only stores offsets (manual ``assign()``,
+        no protocol type) loses each a retention after its last commit; the
+        simulated client has no ``assign()``, so no such group arises.
         """
-        if self.members:
-            return []
         retention, _ = self._retention()
         now = self._sim.now
-        gone = sorted(tp for tp in self.committed if now - self._expiry_base(tp) >= retention)
+        gone = [tp for tp in self._expirable() if now - self._expiry_base(tp) >= retention]
         for tp in gone:
             del self.committed[tp]
             self.committed_at.pop(tp, None)
         if gone:
+            minutes = f"offsets.retention.minutes={retention / 60:g}"
+            if self.members:
+                topics = ",".join(sorted({t for t, _ in gone}))
+                why = (
+                    f"no member subscribes to {topics} and its last commit is older than {minutes}"
+                )
+            else:
+                why = f"group empty for {minutes}"
             self._sim.journal.write(
                 "offsets_expired",
                 "coordinator",
                 self.group_id,
                 count=len(gone),
-                detail=f"{format_partitions(gone)}: group empty for offsets.retention.minutes="
-                f"{retention / 60:g}",
+                detail=f"{format_partitions(gone)}: {why}",
                 data=tuple(gone),
             )
-        self._schedule_expiry()  # offsets committed later (KIP-848 bases) expire later
+        self._schedule_expiry()  # offsets whose clock started later expire later
         return gone

@@ -44,7 +44,8 @@ BROKER_DEFAULTS = {
     # the classic protocol: a JoinGroup whose session.timeout.ms is outside these fails (INVALID_SESSION_TIMEOUT)
     "group.min.session.timeout.ms": 6000,
     "group.max.session.timeout.ms": 1800000,
-    # committed offsets of a group nobody reads any more expire (KIP-211); checked every 10 minutes
+    # committed offsets expire when nobody reads them: an empty group's (KIP-211), a live group's of
+    # topics no member subscribes to (KIP-496); the coordinator checks every 10 minutes
     "offsets.retention.minutes": 10080,
     "offsets.retention.check.interval.ms": 600000,
     # KIP-848: the session timeout is the broker's, within its own limits (checked when the broker starts)
@@ -251,6 +252,7 @@ class ConsumerGroup(Group):
             count=self.group_epoch,
             detail=f"{reason}: target {self._describe(self.target)}",
         )
+        self._schedule_expiry()  # KIP-496: offsets of topics nobody subscribes to expire
 
     # -- heartbeats -------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ KINDS = {
     "joined": "a consumer joined its group",
     "join_failed": "the group coordinator refused a JoinGroup (detail says why, e.g. INVALID_SESSION_TIMEOUT)",
     "left": "a consumer left its group cleanly",
-    "offsets_expired": "the coordinator deleted an empty group's committed offsets after offsets.retention.minutes",
+    "offsets_expired": "the coordinator deleted committed offsets after offsets.retention.minutes: an empty group's, or a live group's for topics no member subscribes to",
     "revoked": "partitions were taken from a member in a rebalance",
     "assigned": "partitions were given to a member in a rebalance",
     "rebalanced": "the group moved to a new generation (detail = the assignment)",

@@ -214,6 +214,9 @@ pd.DataFrame([come_back(6 * 86400), come_back(8 * 86400), come_back(2 * 3600, to
 # topic that keeps one hour: the offset is still there but its records are not, so it starts at the log
 # start and orders 3 to 5 were never processed. A consumer that may be down for days needs a longer
 # `offsets.retention.minutes`, or a way to notice that it restarted from `auto.offset.reset`.
+# Members alone do not protect an offset: since Kafka 2.4, when no member of a running group
+# subscribes to a topic any more, that topic's offsets expire `offsets.retention.minutes` after their
+# last commit.
 
 # %% [markdown]
 # ## Exercise: a second group that reads the whole history
@@ -252,7 +255,8 @@ check_second_group(trending_config)
 # - While a consumer is away the broker keeps its events and the lag grows; it catches up from its
 #   committed offsets.
 # - Reading deletes nothing. Retention deletes whole segments by age or size, read or not.
-# - A group's committed offsets last while it has members and `offsets.retention.minutes` (7 days) after
-#   the last one leaves; an expired or out-of-range offset sends it back to `auto.offset.reset`.
+# - A group's committed offsets last while some member subscribes to their topic, then at most
+#   `offsets.retention.minutes` (7 days) more; an expired or out-of-range offset sends it back to
+#   `auto.offset.reset`.
 #
 # Next: [03 · partitions and ordering](03_partitions_and_ordering.ipynb).

@@ -6,7 +6,9 @@ Kafka's broker refuses a JoinGroup whose ``session.timeout.ms`` is outside
 that to the application as an error event from ``poll()`` and tries again
 after its 1 s join interval. The committed offsets of a group nobody is in
 expire after ``offsets.retention.minutes`` (KIP-211), at the coordinator's
-next check (``offsets.retention.check.interval.ms``).
+next check (``offsets.retention.check.interval.ms``); so do those of a live
+group for a topic no member subscribes to any more, counted from their last
+commit (KIP-496).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eda_sim import Simulation
-from eda_sim.core.errors import KafkaError
+from eda_sim.core.errors import KafkaError, KafkaException
 from eda_sim.kafka.consumer import JOIN_BACKOFF
 
 
@@ -281,3 +283,166 @@ def test_a_committed_offset_that_retention_deleted_falls_back_to_auto_offset_res
     else:
         want = log.log_start_offset if policy == "earliest" else log.log_end_offset
         assert reset.offset == want
+
+
+# -- committed offsets of topics a live group stopped reading (KIP-496) ----------------------
+
+RETENTION_1_MIN = {"offsets.retention.minutes": 1, "offsets.retention.check.interval.ms": 1000}
+
+
+def two_topics(protocol="classic", broker_config=None):
+    """Topics a and b (5 records each); a consumer of group g reads both and commits at about 0 s."""
+    sim = Simulation(seed=1, name="kip496", broker_config=broker_config or RETENTION_1_MIN)
+    for topic in ("a", "b"):
+        sim.create_topic(topic, partitions=1)
+    p = sim.producer()
+    for i in range(5):
+        p.produce("a", value=str(i))
+        p.produce("b", value=str(i))
+    p.flush()
+    c = reader(sim, ["a", "b"], protocol)
+    c.consume(10, timeout=1.0)
+    c.commit(asynchronous=False)
+    assert sim.group("g").committed == {("a", 0): 5, ("b", 0): 5}
+    return sim, c
+
+
+def reader(sim, topics, protocol="classic"):
+    c = sim.consumer(
+        {
+            "group.id": "g",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "max.poll.interval.ms": 3_600_000,  # the tests leave members idle for minutes
+        }
+        | ({"group.protocol": "consumer"} if protocol == "consumer" else {})
+    )
+    c.subscribe(topics)
+    return c
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_a_topic_the_live_group_stopped_reading_loses_its_offset_a_retention_after_the_commit(
+    protocol,
+):
+    sim, c = two_topics(protocol)
+    committed_at = sim.group("g").committed_at[("a", 0)]
+    sim.run(until=10.0)
+    c.subscribe(["b"])  # the member stays in the group and no longer reads a
+    c.poll(0.1)
+    due = math.ceil(
+        committed_at + 60
+    )  # the first check (every 1 s) at least a minute after the commit
+    sim.run(until=due - 0.001)
+    assert sim.group("g").committed == {("a", 0): 5, ("b", 0): 5}
+    sim.run(until=due + 0.001)
+    group = sim.group("g")
+    assert group.committed == {("b", 0): 5} and c.memberid() in group.members
+    (row,) = sim.journal.rows("offsets_expired")
+    assert row.time == due and row.data == (("a", 0),)
+    assert "no member subscribes to a" in row.detail
+
+
+def test_an_offset_unsubscribed_long_after_its_commit_goes_at_the_next_check():
+    # committed at about 0 s, unsubscribed at 200 s: already older than a minute, so the
+    # coordinator's next look (every 7 s: at 203 s) deletes it
+    config = {"offsets.retention.minutes": 1, "offsets.retention.check.interval.ms": 7000}
+    sim, c = two_topics(broker_config=config)
+    sim.run(until=200.0)
+    c.subscribe(["b"])
+    sim.run(until=202.9)
+    assert ("a", 0) in sim.group("g").committed
+    sim.run(until=203.1)
+    (row,) = sim.journal.rows("offsets_expired")
+    assert row.time == 203.0 and ("a", 0) not in sim.group("g").committed
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_an_offset_stays_while_any_member_still_subscribes_to_its_topic(protocol):
+    sim, first = two_topics(protocol)
+    second = reader(
+        sim, ["a"], protocol
+    )  # never commits: a is kept for the group, not the committer
+    second.poll(0.1)
+    first.subscribe(["b"])
+    first.poll(0.1)
+    sim.run(until=600.0)  # ten retention periods
+    assert sim.group("g").committed == {("a", 0): 5, ("b", 0): 5}
+    assert sim.journal.rows("offsets_expired") == []
+    second.close()  # now nobody reads a, and its last commit is ten minutes old
+    left = sim.now
+    sim.run(until=left + 1.001)
+    (row,) = sim.journal.rows("offsets_expired")
+    assert row.data == (("a", 0),) and left <= row.time <= left + 1.0
+    assert first.memberid() in sim.group("g").members
+
+
+def test_subscribing_again_before_the_retention_runs_out_keeps_the_offset():
+    sim, c = two_topics()
+    sim.run(until=10.0)
+    c.subscribe(["b"])
+    sim.run(until=30.0)
+    c.subscribe(["a", "b"])
+    sim.run(until=300.0)
+    assert sim.group("g").committed == {("a", 0): 5, ("b", 0): 5}
+    assert sim.journal.rows("offsets_expired") == []
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    protocol=st.sampled_from(["classic", "consumer"]),
+    check_ms=st.sampled_from([1000, 7000]),
+    plan=st.lists(
+        st.tuples(
+            st.sets(st.sampled_from("abc"), min_size=1), st.sets(st.sampled_from("abc"), min_size=1)
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_a_live_groups_offsets_expire_exactly_for_topics_nobody_subscribes_to(
+    protocol, check_ms, plan
+):
+    """Two members change their subscriptions every 5 s and commit what they own.
+
+    No offset of a topic some member subscribes to ever expires, and once the
+    subscriptions stay put for longer than the retention, only offsets of
+    subscribed topics are left.
+    """
+    config = {"offsets.retention.minutes": 1, "offsets.retention.check.interval.ms": check_ms}
+    sim = Simulation(seed=1, name="kip496-property", broker_config=config)
+    p = sim.producer()
+    for topic in "abc":
+        sim.create_topic(topic, partitions=2)
+        for i in range(6):
+            p.produce(topic, key=str(i), value=str(i))
+    p.flush()
+    members = [reader(sim, sorted(plan[0][i]), protocol) for i in (0, 1)]
+    history = []  # (time, topics some member subscribes to), changed half-way between checks
+
+    def step(t, subs):
+        sim.run(until=t)
+        if subs is not None:
+            for c, topics in zip(members, subs):
+                if c.subscribed_topics != frozenset(topics):
+                    c.subscribe(sorted(topics))
+            history.append((sim.now, set().union(*subs)))
+        for c in members:
+            c.poll(0)
+            try:
+                c.commit(asynchronous=False)
+            except KafkaException:
+                pass  # nothing stored yet, or a revocation in flight
+
+    for k, subs in enumerate(plan):
+        step(5 * k + 0.5, subs)
+    end = 5 * len(plan) + 0.5
+    for k in range(16):  # 80 s without a change: longer than the retention and a check
+        step(end + 5 * k, None)
+    group = sim.group("g")
+    assert len(group.members) == 2
+    for row in sim.journal.rows("offsets_expired"):
+        subscribed = [s for t, s in history if t <= row.time][-1]
+        assert not {t for t, _ in row.data} & subscribed, (row.time, row.data, subscribed)
+    final = history[-1][1]
+    assert {t for t, _ in group.committed} <= final
