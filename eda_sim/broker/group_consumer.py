@@ -18,6 +18,10 @@ Under the new protocol the *broker* computes it and there is no barrier:
 * the session timeout is the broker's (``group.consumer.session.timeout.ms``,
   45 s): the client's ``session.timeout.ms`` and ``heartbeat.interval.ms`` are
   refused, as librdkafka refuses them (see :mod:`eda_sim.kafka.config`);
+* a broker does not start unless each of its session timeout and heartbeat
+  interval lies within its ``min``/``max`` settings (45-60 s, 5-15 s) and the
+  heartbeat is shorter than the session, for consumer and share groups alike
+  (:func:`check_broker_settings`);
 * a static member (``group.instance.id``) that leaves sends member epoch -2:
   the coordinator keeps its assignment for it until its session expires.
 
@@ -48,30 +52,60 @@ BROKER_DEFAULTS = {
     # topics no member subscribes to (KIP-496); the coordinator checks every 10 minutes
     "offsets.retention.minutes": 10080,
     "offsets.retention.check.interval.ms": 600000,
-    # KIP-848: the session timeout is the broker's, within its own limits (checked when the broker starts)
+    # KIP-848: the session timeout and the heartbeat interval are the broker's, each within its own
+    # limits, the heartbeat shorter than the session (checked when the broker starts)
     "group.consumer.session.timeout.ms": 45000,
     "group.consumer.min.session.timeout.ms": 45000,
     "group.consumer.max.session.timeout.ms": 60000,
     "group.consumer.heartbeat.interval.ms": 5000,
+    "group.consumer.min.heartbeat.interval.ms": 5000,
+    "group.consumer.max.heartbeat.interval.ms": 15000,
     "group.consumer.assignors": "uniform,range",
+    # KIP-932 share groups: the same rules for their session and heartbeat
     "group.share.session.timeout.ms": 45000,
+    "group.share.min.session.timeout.ms": 45000,
+    "group.share.max.session.timeout.ms": 60000,
     "group.share.heartbeat.interval.ms": 5000,
+    "group.share.min.heartbeat.interval.ms": 5000,
+    "group.share.max.heartbeat.interval.ms": 15000,
     "group.share.record.lock.duration.ms": 30000,
     "group.share.delivery.count.limit": 5,
 }
 
-#: Settings Kafka checks against each other when a broker starts: (setting, lower bound, upper bound).
-_BOUNDED = (
-    (
-        "group.consumer.session.timeout.ms",
-        "group.consumer.min.session.timeout.ms",
-        "group.consumer.max.session.timeout.ms",
-    ),
+
+def _rules(kind: str) -> tuple:
+    """Kafka's start-up checks for one group type (``consumer`` or ``share``), in its order."""
+    hb, session = f"group.{kind}.heartbeat.interval.ms", f"group.{kind}.session.timeout.ms"
+    hb_min, hb_max = (
+        f"group.{kind}.min.heartbeat.interval.ms",
+        f"group.{kind}.max.heartbeat.interval.ms",
+    )
+    s_min, s_max = f"group.{kind}.min.session.timeout.ms", f"group.{kind}.max.session.timeout.ms"
+    return (
+        (hb_max, ">=", hb_min),
+        (hb, ">=", hb_min),
+        (hb, "<=", hb_max),
+        (s_max, ">=", s_min),
+        (session, ">=", s_min),
+        (session, "<=", s_max),
+        (hb, "<", session),
+    )
+
+
+#: Settings Kafka checks against each other when a broker starts, as ``(setting, relation, other)``,
+#: in the order of GroupCoordinatorConfig's ``require`` calls; a broker that breaks one does not start.
+_RULES = (
+    ("group.max.session.timeout.ms", ">=", "group.min.session.timeout.ms"),
+    *_rules("consumer"),
+    *_rules("share"),
 )
 
+_WORDS = {">=": "greater than or equal to", "<=": "less than or equal to", "<": "less than"}
+_BROKEN = {">=": "<", "<=": ">", "<": ">="}
+_HOLDS = {">=": int.__ge__, "<=": int.__le__, "<": int.__lt__}
 
-def broker_setting(sim, key: str) -> int | str:
-    """A broker setting from ``sim.broker_config``, checked: a clear error names a wrong key or value."""
+
+def _value(sim, key: str) -> int | str:
     config = sim.broker_config
     if key not in BROKER_DEFAULTS:
         raise ValueError(f"unknown broker setting {key!r}; known: {', '.join(BROKER_DEFAULTS)}")
@@ -80,25 +114,29 @@ def broker_setting(sim, key: str) -> int | str:
         isinstance(value, bool) or not isinstance(value, int) or value < 1
     ):
         raise ValueError(f"broker setting {key} must be a whole number >= 1, got {value!r}")
-    for setting, low, high in _BOUNDED:
-        if key == setting:
-            _check_bounds(sim, setting, low, high)
     return value
 
 
-def _check_bounds(sim, setting: str, low: str, high: str) -> None:
-    config = sim.broker_config
-    value, lo, hi = (config.get(k, BROKER_DEFAULTS[k]) for k in (setting, low, high))
-    # Kafka's broker refuses to start with these (GroupCoordinatorConfig), in its words
-    if hi < lo:
-        raise ValueError(f"{high} must be greater than or equal to {low} (got {hi} < {lo})")
-    if value < lo:
-        raise ValueError(
-            f"{setting} must be greater than or equal to {low} (got {value} < {lo}); "
-            f"lower {low} too, as a broker's operator would"
+def _check(sim, rules) -> None:
+    for setting, relation, other in rules:
+        value, bound = _value(sim, setting), _value(sim, other)
+        if _HOLDS[relation](value, bound):
+            continue
+        # Kafka's broker refuses to start with these (GroupCoordinatorConfig), in its words
+        message = (
+            f"{setting} must be {_WORDS[relation]} {other} "
+            f"(got {value} {_BROKEN[relation]} {bound})"
         )
-    if value > hi:
-        raise ValueError(f"{setting} must be less than or equal to {high} (got {value} > {hi})")
+        if ".min." in other and ".max." not in setting:
+            message += f"; lower {other} too, as a broker's operator would"
+        raise ValueError(message)
+
+
+def broker_setting(sim, key: str) -> int | str:
+    """A broker setting from ``sim.broker_config``, checked: a clear error names a wrong key or value."""
+    value = _value(sim, key)
+    _check(sim, [rule for rule in _RULES if key in (rule[0], rule[2])])
+    return value
 
 
 def check_broker_settings(sim) -> None:
@@ -109,14 +147,8 @@ def check_broker_settings(sim) -> None:
             f"unknown broker setting {unknown[0]!r}; the group coordinator's are: {', '.join(BROKER_DEFAULTS)}"
         )
     for key in BROKER_DEFAULTS:
-        broker_setting(sim, key)
-    low = broker_setting(sim, "group.min.session.timeout.ms")
-    high = broker_setting(sim, "group.max.session.timeout.ms")
-    if high < low:
-        raise ValueError(
-            f"group.max.session.timeout.ms must be greater than or equal to group.min.session.timeout.ms "
-            f"(got {high} < {low})"
-        )
+        _value(sim, key)
+    _check(sim, _RULES)
 
 
 class ConsumerGroup(Group):

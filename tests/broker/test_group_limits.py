@@ -4,11 +4,14 @@ Kafka's broker refuses a JoinGroup whose ``session.timeout.ms`` is outside
 ``group.min.session.timeout.ms`` .. ``group.max.session.timeout.ms`` (6 s ..
 30 min, both inclusive) with ``INVALID_SESSION_TIMEOUT``; librdkafka hands
 that to the application as an error event from ``poll()`` and tries again
-after its 1 s join interval. The committed offsets of a group nobody is in
-expire after ``offsets.retention.minutes`` (KIP-211), at the coordinator's
-next check (``offsets.retention.check.interval.ms``); so do those of a live
-group for a topic no member subscribes to any more, counted from their last
-commit (KIP-496).
+after its 1 s join interval. A broker whose KIP-848 or share-group session
+timeout or heartbeat interval is outside its min/max settings, or whose
+heartbeat is not shorter than its session, does not start.
+
+The committed offsets of a group nobody is in expire after
+``offsets.retention.minutes`` (KIP-211), at the coordinator's next check
+(``offsets.retention.check.interval.ms``); so do those of a live group for a
+topic no member subscribes to any more, counted from their last commit (KIP-496).
 """
 
 from __future__ import annotations
@@ -124,6 +127,53 @@ def test_a_kip848_member_sends_no_session_timeout_so_the_classic_limits_do_not_a
             "greater than",
         ),
         ({"group.min.sesion.timeout.ms": 100}, "group.min.session.timeout.ms"),
+        (
+            {"group.consumer.heartbeat.interval.ms": 1000},
+            "group.consumer.heartbeat.interval.ms must be greater than or equal to "
+            "group.consumer.min.heartbeat.interval.ms (got 1000 < 5000); lower "
+            "group.consumer.min.heartbeat.interval.ms too",
+        ),
+        (
+            {"group.consumer.heartbeat.interval.ms": 20000},
+            "group.consumer.heartbeat.interval.ms must be less than or equal to "
+            "group.consumer.max.heartbeat.interval.ms (got 20000 > 15000)",
+        ),
+        (
+            {
+                "group.consumer.min.heartbeat.interval.ms": 9000,
+                "group.consumer.max.heartbeat.interval.ms": 8000,
+            },
+            "group.consumer.max.heartbeat.interval.ms must be greater than or equal to "
+            "group.consumer.min.heartbeat.interval.ms (got 8000 < 9000)",
+        ),
+        (
+            {
+                "group.consumer.heartbeat.interval.ms": 15000,
+                "group.consumer.session.timeout.ms": 15000,
+                "group.consumer.min.session.timeout.ms": 15000,
+            },
+            "group.consumer.heartbeat.interval.ms must be less than "
+            "group.consumer.session.timeout.ms (got 15000 >= 15000)",
+        ),
+        (
+            {"group.share.heartbeat.interval.ms": 50000},
+            "group.share.heartbeat.interval.ms must be less than or equal to "
+            "group.share.max.heartbeat.interval.ms (got 50000 > 15000)",
+        ),
+        (
+            {"group.share.session.timeout.ms": 30000},
+            "group.share.session.timeout.ms must be greater than or equal to "
+            "group.share.min.session.timeout.ms (got 30000 < 45000)",
+        ),
+        (
+            {
+                "group.share.heartbeat.interval.ms": 10000,
+                "group.share.session.timeout.ms": 10000,
+                "group.share.min.session.timeout.ms": 10000,
+            },
+            "group.share.heartbeat.interval.ms must be less than group.share.session.timeout.ms",
+        ),
+        ({"group.consumer.min.heartbeat.interval.ms": "5s"}, "must be a whole number >= 1"),
         ({"min.insync.replicas": 2}, "brokers >= 2"),
     ],
 )
@@ -131,6 +181,71 @@ def test_broker_settings_kafka_would_not_start_with_are_refused(config, words):
     with pytest.raises(ValueError) as info:
         Simulation(seed=1, name="limits", broker_config=config)
     assert words in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(["consumer", "share"]),
+    values=st.lists(
+        st.sampled_from([1000, 5000, 9000, 15000, 45000, 60000]), min_size=6, max_size=6
+    ),
+)
+def test_a_broker_starts_exactly_when_kafkas_heartbeat_and_session_rules_hold(kind, values):
+    hb, hb_min, hb_max, session, s_min, s_max = values
+    names = (
+        "heartbeat.interval.ms",
+        "min.heartbeat.interval.ms",
+        "max.heartbeat.interval.ms",
+        "session.timeout.ms",
+        "min.session.timeout.ms",
+        "max.session.timeout.ms",
+    )
+    config = {f"group.{kind}.{name}": v for name, v in zip(names, values)}
+    kafka_starts = hb_min <= hb <= hb_max and s_min <= session <= s_max and hb < session
+    try:
+        Simulation(seed=1, name="limits", broker_config=config)
+    except ValueError as exc:
+        assert not kafka_starts, exc
+        assert f"group.{kind}." in str(exc) and " must be " in str(exc)
+    else:
+        assert kafka_starts
+
+
+def second_member_served_after(broker_config=None) -> float:
+    """Seconds until the second member of a KIP-848 group gets one of the two partitions."""
+    sim = Simulation(seed=1, name="limits", broker_config=broker_config)
+    sim.create_topic("t", partitions=2)
+    first, second = (sim.consumer({"group.id": "g", "group.protocol": "consumer"}) for _ in "ab")
+    for c in (first, second):
+        c.subscribe(["t"])
+        c.poll(0.1)
+    start = sim.now
+    while not second.assignment() and sim.now < 60:
+        first.poll(
+            0.1
+        )  # gives a partition up at its next heartbeat, then the second takes it on its own
+        second.poll(0.1)
+    return sim.now - start
+
+
+def test_a_kip848_group_heartbeats_at_a_lowered_interval_once_the_minimum_comes_down_too():
+    fast = {
+        "group.consumer.heartbeat.interval.ms": 1000,
+        "group.consumer.min.heartbeat.interval.ms": 1000,
+    }
+    # one heartbeat of each member: about 1 s instead of about 5 s
+    assert second_member_served_after(fast) < 2.0 < 4.5 < second_member_served_after()
+
+
+def test_a_heartbeat_interval_changed_later_is_checked_when_the_coordinator_reads_it():
+    sim = Simulation(seed=1, name="limits")
+    group = sim.ensure_group("g", "consumer")
+    sim.broker_config["group.consumer.heartbeat.interval.ms"] = 45000  # not below the session
+    with pytest.raises(ValueError, match="less than or equal to group.consumer.max"):
+        _ = group.heartbeat_interval
+    sim.broker_config["group.consumer.max.heartbeat.interval.ms"] = 60000
+    with pytest.raises(ValueError, match="must be less than group.consumer.session.timeout.ms"):
+        _ = group.heartbeat_interval
 
 
 def test_kip848_session_limits_come_down_together_with_the_session():
