@@ -170,6 +170,8 @@ CONSUMER = {
     "fetch.max.bytes": (52428800, int_value(0, 2147483135)),
     "fetch.min.bytes": (1, int_value(1, 100000000)),
     "fetch.wait.max.ms": (500, int_value(0, 300000)),
+    # librdkafka >= 2.2: how long a partition found at its queue limits is not fetched (0: no pause)
+    "fetch.queue.backoff.ms": (1000, int_value(0, 300000)),
     # librdkafka's statistics: a JSON document handed to stats_cb from poll every interval (0: off)
     "statistics.interval.ms": (0, int_value(0, 86400000)),
     "stats_cb": (None, callable_value),

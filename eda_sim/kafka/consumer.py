@@ -35,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,17 @@ def check_subscription(topics: list[str], group_id: str | None) -> None:
         )
     if not group_id:
         raise fail("_INVALID_ARG", 'subscribe() needs "group.id" set in the consumer config')
+
+
+def _window_end(until: float, now: float, wait: float) -> float:
+    """The end of the backoff window that holds ``now`` when windows of ``wait`` follow each other from ``until``."""
+    return until + wait * ((now - until) // wait + 1)
+
+
+def _delay_to(until: float, now: float) -> float:
+    """The delay that brings the clock from ``now`` to ``until`` or just past it, never a rounding short."""
+    delay = until - now
+    return delay if now + delay >= until else math.nextafter(delay, math.inf)
 
 
 def _partition_list(partitions, what: str) -> list:
@@ -162,6 +174,13 @@ class Consumer:
         self._fetch_min_bytes = cfg["fetch.min.bytes"]
         self._fetch_wait = cfg["fetch.wait.max.ms"] / 1000.0
         self._fetch_held_since = None  # a Fetch the broker holds for fetch.min.bytes, since when
+        # fetch.queue.backoff.ms: per partition found at its queue limits, no fetch before this instant
+        # (librdkafka's rktp_ts_fetch_backoff); the earliest end a waiting poll must wake for; the wake-ups
+        # already on the clock
+        self._queue_backoff = cfg["fetch.queue.backoff.ms"] / 1000.0
+        self._backoff: dict = {}
+        self._backoff_next = None
+        self._backoff_wakes: set = set()
         self._stats_next = (
             self._sim.now + cfg["statistics.interval.ms"] / 1000.0
             if cfg["statistics.interval.ms"] and cfg["stats_cb"] is not None
@@ -345,6 +364,8 @@ class Consumer:
                 )
                 if held == self._min_msgs - 1 or queued < self._max_queued_bytes <= queued + nbytes:
                     self._fetch_due = True  # below a threshold that held the fetcher back
+                    if self._backoff:
+                        self._backoff_runs_on(list(self._backoff))
                 self.delivered_total += 1
                 return msg
         out = self.consume(1, -1 if timeout is None else timeout)
@@ -401,15 +422,17 @@ class Consumer:
     def _fetchable_bytes(self, enough: int) -> int:
         """Wire bytes the partitions that may fetch have beyond what was fetched (counted up to ``enough``)."""
         sim = self._sim
+        now = sim.now
         total = 0
         for tp in self._assignment:
             pos = self._positions.get(tp)
             if tp in self._paused or pos is None:
                 continue
             q = self._queues.get(tp)
-            if q is not None and (
+            full = q is not None and (
                 q.count >= self._min_msgs or self._queued_bytes >= self._max_queued_bytes
-            ):
+            )
+            if (full or self._backoff) and self._backed_off(tp, full, now):
                 continue
             log = sim.broker.topics[tp[0]].partitions[tp[1]]
             stop = log.log_end_offset
@@ -434,6 +457,8 @@ class Consumer:
         wake = [self._sim.data_signal, env.timeout(timeout)]
         if self._fetch_held_since is not None:  # the broker answers a held Fetch when its wait ends
             wake.append(env.timeout(max(0.0, self._fetch_held_since + self._fetch_wait - env.now)))
+        if self._backoff_next is not None and self._backoff_next > env.now:
+            wake.append(env.timeout(_delay_to(self._backoff_next, env.now)))  # the backoff is over
         yield env.any_of(wake)
         return self._fetch(num_messages)
 
@@ -521,6 +546,8 @@ class Consumer:
             ):
                 # the queue fell below a threshold that held the fetcher back: it may fetch again
                 self._fetch_due = True
+                if self._backoff:
+                    self._backoff_runs_on(list(self._backoff))
             if len(out) >= max_n:
                 break
         return out
@@ -537,6 +564,9 @@ class Consumer:
         sim = self._sim
         self._fetch_due = False
         self._data_seen = sim.data_version
+        self._backoff_next = None
+        backoff = self._backoff
+        now = sim.now
         parts = self._assignment
         n = len(parts)
         queues = self._queues
@@ -565,7 +595,8 @@ class Consumer:
                 q = queues.get(tp)
                 if q is None:
                     q = queues[tp] = _fq.PartitionQueue(pos)
-                if q.count >= min_msgs or self._queued_bytes >= max_bytes:
+                full = q.count >= min_msgs or self._queued_bytes >= max_bytes
+                if (full or backoff) and self._backed_off(tp, full, now):
                     continue
                 log = topics[tp[0]].partitions[tp[1]]
                 if log.offline:  # a replicated partition with no leader to fetch from
@@ -607,13 +638,59 @@ class Consumer:
         q = self._queues.get(tp)
         if q is not None:
             self._queued_bytes -= q.clear(offset)
+        self._backoff.pop(tp, None)  # the fetch starts over: librdkafka clears the backoff
         self._fetch_due = True
 
     def _drop_queues(self) -> None:
         self._queues = {}
         self._queued_bytes = 0
+        self._backoff.clear()
         self._paused = set()
         self._fetch_due = True
+
+    def _backed_off(self, tp, full: bool, now: float) -> bool:
+        """librdkafka's fetch decision for ``tp`` as far as its queue goes: True if it may not fetch now.
+
+        As ``rd_kafka_toppar_fetch_decide``: a partition inside its ``fetch.queue.backoff.ms`` is
+        not fetched; one found at ``queued.min.messages`` / ``queued.max.messages.kbytes`` is not
+        fetched either, and backs off (from now, or, when an earlier backoff ended with the queue
+        still at its limits, from that end, window after window).
+        """
+        backoff = self._backoff
+        until = backoff.get(tp)
+        if until is not None and now < until:
+            if not full:
+                self._wake_at(until)
+            return True
+        if full:
+            wait = self._queue_backoff
+            if wait:
+                backoff[tp] = now + wait if until is None else _window_end(until, now, wait)
+            return True
+        if until is not None:
+            del backoff[tp]
+        return False
+
+    def _backoff_runs_on(self, parts) -> None:
+        """``parts`` were at their queue limits until now: a backoff of theirs that ended meanwhile was renewed
+        at its end, window after window, as librdkafka's fetcher decides again when a backoff ends."""
+        backoff = self._backoff
+        now = self._sim.now
+        for tp in parts:
+            until = backoff.get(tp)
+            if until is not None and until <= now:
+                backoff[tp] = _window_end(until, now, self._queue_backoff)
+
+    def _wake_at(self, until: float) -> None:
+        """A partition may fetch again at ``until``: the next poll looks again, and a waiting one wakes then."""
+        self._fetch_due = True
+        if self._backoff_next is None or until < self._backoff_next:
+            self._backoff_next = until
+        if until not in self._backoff_wakes:
+            now = self._sim.now
+            self._backoff_wakes = {t for t in self._backoff_wakes if t > now}
+            self._backoff_wakes.add(until)
+            self._sim.env.timeout(_delay_to(until, now))  # an event on the clock: consume() wakes
 
     # -- flow control and the fetch queue ------------------------------------------------
 
@@ -635,6 +712,11 @@ class Consumer:
             if tp in assigned:
                 self._paused.add(tp)
                 q = self._queues.get(tp)
+                if tp in self._backoff and (
+                    (q is not None and q.count >= self._min_msgs)
+                    or self._queued_bytes >= self._max_queued_bytes
+                ):
+                    self._backoff_runs_on([tp])  # held back until now; no new backoff while paused
                 if q is not None:
                     self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
 
@@ -1088,6 +1170,7 @@ class Consumer:
             if q is not None:
                 self._queued_bytes -= q.nbytes
             self._paused.discard(tp)
+            self._backoff.pop(tp, None)
             stored = self._stored.pop(tp, None)
             if lost and stored is not None:
                 self._lost[tp] = stored

@@ -33,7 +33,24 @@ What the simulator does and where it simplifies:
 * ``pause()`` empties the partition's queue and ``resume()`` fetches again from
   the position (librdkafka bumps the partition's op version on pause, which makes
   every record already fetched outdated, and sets the next fetch offset to the
-  application's position).
+  application's position);
+* ``fetch.queue.backoff.ms`` (librdkafka 2.2 and later; default 1,000, range 0 to
+  300,000, 0 for none): when the fetcher finds a partition's queue at
+  ``queued.min.messages`` or the consumer at ``queued.max.messages.kbytes``, it
+  does not fetch that partition again for that long, however soon the
+  application empties the queue (``rd_kafka_toppar_fetch_decide`` in
+  librdkafka's ``rdkafka_fetcher.c``); a queue still at its limits when the
+  backoff ends starts another one there. With low limits a fast consumer
+  therefore waits up to that long between bursts of records (the "~1s delays"
+  of CONFIGURATION.md). A seek, an assignment or an offset reset starts the
+  partition's fetch over and ends its backoff (librdkafka clears it when the
+  fetch state becomes active again); ``pause()`` and ``resume()`` leave it, so a
+  partition resumed inside its backoff waits for its end. A poll that waits
+  wakes when a backoff ends. Where it simplifies: librdkafka decides in its
+  fetcher thread, the simulator when a poll fetches and when a poll drains a
+  queue below its limits (the backoffs that ended in between are renewed window
+  by window, as the fetcher would have renewed them); the statistics have no
+  field for a backoff, and neither does ``Consumer.stats()``.
 
 :class:`PartitionQueue` is one partition's queue; the consumer
 (:mod:`eda_sim.kafka.consumer`) decides when to fill it and hands out from it.

@@ -8,6 +8,7 @@ records are never handed out.
 """
 
 import json
+from functools import partial
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -245,3 +246,183 @@ def test_poll_hands_out_what_consume_of_one_does_record_for_record_and_row_for_r
     got = runs["poll"][0]
     assert len(got) == 30 + 3  # the aborted three never come, nor either marker
     assert [v for p, _, v in got if v in (b"abort", b"commit")] == [b"commit"] * 3
+
+
+# -- fetch.queue.backoff.ms: a partition found at its queue limits is not fetched for a while --------
+
+
+def _ticking(name, backlog, then, every=0.01, partitions=1):
+    """``backlog`` records already in the log when the consumer starts, then ``then`` more, one every ``every`` s."""
+    sim = Simulation(seed=7, name=name)
+    sim.create_topic("ticks", partitions=partitions)
+    p = Producer({"bootstrap.servers": sim.bootstrap_servers, "linger.ms": 0})
+    for i in range(backlog):
+        p.produce("ticks", value=f"{i}", partition=i % partitions)
+    p.flush()
+    start = sim.now
+    for i in range(then):
+        send = partial(p.produce, "ticks", f"{backlog + i}", partition=(backlog + i) % partitions)
+        sim.at(start + (i + 1) * every, send)
+    return sim
+
+
+def _ticks_consumer(sim, **extra):
+    conf = {
+        "bootstrap.servers": sim.bootstrap_servers,
+        "group.id": "ticks",
+        "auto.offset.reset": "earliest",
+        "queued.min.messages": 5,
+    }
+    conf.update(extra)
+    c = Consumer(conf)
+    c.subscribe(["ticks"])
+    return c
+
+
+@pytest.mark.parametrize("backoff_ms, longest_gap", [(None, 1.0), (250, 0.25), (10, 0.01)])
+def test_a_drained_full_queue_waits_fetch_queue_backoff_ms_before_the_next_fetch(
+    backoff_ms, longest_gap
+):
+    # A backlog of 20 fills the queue past queued.min.messages=5; a fast consumer empties it at once and
+    # then waits for the backoff, while a record arrives every 10 ms (CONFIGURATION.md's "~1s delays").
+    sim = _ticking("fq-backoff", backlog=20, then=150)
+    extra = {} if backoff_ms is None else {"fetch.queue.backoff.ms": backoff_ms}
+    c = _ticks_consumer(sim, **extra)
+    start = sim.now
+    got = []
+    while len(got) < 170:
+        m = c.poll(2.0)
+        assert m is not None and m.error() is None
+        got.append((sim.now - start, m.offset()))
+    assert [o for _, o in got] == list(range(170))  # nothing lost, nothing twice, in order
+    times = [t for t, _ in got]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # a record reaches the log 2 ms after it is produced (the simulation's network_latency)
+    assert max(gaps) == pytest.approx(longest_gap, abs=0.0025)
+    if backoff_ms is None:  # the default, 1 s: the records arrive in bursts, one a second
+        assert times[19] == 0.0 and times[20] == pytest.approx(1.0)
+        assert sorted({round(t, 6) for t in times}) == [0.0, 1.0, 2.0]
+
+
+def test_with_the_queue_never_at_its_limits_the_backoff_never_starts():
+    sim = _ticking("fq-no-backoff", backlog=0, then=50)  # one record per fetch: never 5 held
+    c = _ticks_consumer(sim)
+    times = []
+    while len(times) < 50:
+        m = c.poll(2.0)
+        assert m is not None
+        times.append(sim.now)
+    assert max(b - a for a, b in zip(times, times[1:])) == pytest.approx(0.01)
+
+
+def test_a_poll_waiting_in_a_process_wakes_when_the_backoff_ends():
+    sim = _ticking("fq-backoff-process", backlog=20, then=0)
+    c = _ticks_consumer(sim)
+    start = sim.now
+    late = Producer({"bootstrap.servers": sim.bootstrap_servers, "linger.ms": 0})
+    sim.at(start + 0.1, late.produce, "ticks", "late")
+    got = []
+
+    def member():
+        while len(got) < 21:
+            for m in (yield from c.poll_in_process(100, 5.0)):
+                got.append((sim.now - start, m.offset()))
+
+    sim.env.process(member())
+    sim.run(until=start + 6.0)
+    assert [o for _, o in got] == list(range(21))
+    # the 20 at once, then the late one when the 1 s backoff ends: not at the record (0.1), nor at the timeout
+    assert got[19][0] == 0.0
+    assert got[20][0] == pytest.approx(1.0)
+
+
+def test_resume_does_not_end_a_backoff_but_seek_starts_fetching_again_at_once():
+    sim = _ticking("fq-backoff-pause", backlog=20, then=0)
+    c = _ticks_consumer(sim)
+    start = sim.now
+    first = c.poll(1.0)
+    assert first.offset() == 0  # 20 fetched, backoff until start + 1 s
+    tp = TopicPartition("ticks", 0)
+    c.pause([tp])
+    assert c.fetch_queue()[("ticks", 0)] == (0, 0)
+    sim.run(until=start + 0.3)
+    c.resume([tp])
+    m = c.poll(5.0)
+    assert m.offset() == 1
+    assert sim.now - start == pytest.approx(1.0)  # librdkafka's resume leaves the backoff in force
+    # the refetch filled the queue again: a new backoff; a seek starts the partition's fetch over at once
+    c.pause([tp])
+    c.resume([tp])
+    c.seek(TopicPartition("ticks", 0, 10))
+    before = sim.now
+    m = c.poll(5.0)
+    assert m.offset() == 10 and sim.now == before
+
+
+def test_pause_past_the_end_of_a_backoff_then_resume_fetches_at_once():
+    sim = _ticking("fq-backoff-pause-late", backlog=20, then=0)
+    c = _ticks_consumer(sim)
+    start = sim.now
+    assert c.poll(1.0).offset() == 0
+    tp = TopicPartition("ticks", 0)
+    sim.run(until=start + 2.5)  # the queue stayed full: the backoff ran on, window after window
+    c.pause([tp])  # held back until now, in the window that ends at 3 s
+    c.resume([tp])
+    m = c.poll(5.0)
+    assert m.offset() == 1
+    assert sim.now - start == pytest.approx(3.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    backoff_ms=st.sampled_from([0, 1, 200, 1000]),
+    min_msgs=st.integers(1, 8),
+    backlog=st.integers(0, 30),
+    then=st.integers(0, 40),
+    partitions=st.integers(1, 3),
+    batches=st.lists(st.integers(1, 12), min_size=1, max_size=8),
+    pause_at=st.lists(st.integers(0, 60), max_size=3),
+)
+def test_across_backoffs_pauses_and_resumes_every_record_comes_once_in_order(
+    backoff_ms, min_msgs, backlog, then, partitions, batches, pause_at
+):
+    sim = _ticking("fq-backoff-prop", backlog=backlog, then=then, every=0.05, partitions=partitions)
+    c = _ticks_consumer(
+        sim, **{"queued.min.messages": min_msgs, "fetch.queue.backoff.ms": backoff_ms}
+    )
+    got = []
+    for i in range(400):
+        if len(got) == backlog + then:
+            break
+        if i in pause_at:
+            c.pause(c.assignment())
+        elif c.paused() and i - 1 in pause_at:
+            c.resume(c.paused())
+        for m in c.consume(batches[i % len(batches)], 0.3):
+            assert m.error() is None
+            got.append((m.partition(), m.offset()))
+    if c.paused():
+        c.resume(c.paused())
+    while len(got) < backlog + then:
+        msgs = c.consume(50, 2.0)
+        assert msgs
+        got.extend((m.partition(), m.offset()) for m in msgs)
+    by_part = {}
+    for part, off in got:
+        by_part.setdefault(part, []).append(off)
+    assert sum(len(v) for v in by_part.values()) == backlog + then
+    for offsets in by_part.values():
+        assert offsets == list(range(len(offsets)))
+
+
+def test_fetch_queue_backoff_ms_takes_librdkafkas_range():
+    sim = Simulation(seed=1, name="fq-backoff-config")
+    base = {"bootstrap.servers": sim.bootstrap_servers, "group.id": "g"}
+    assert Consumer(base).config["fetch.queue.backoff.ms"] == 1000
+    for ok in (0, 300000, "250"):
+        Consumer({**base, "fetch.queue.backoff.ms": ok})
+    for bad in (-1, 300001):
+        with pytest.raises(KafkaException, match=r"value .* is outside allowed range 0\.\.300000"):
+            Consumer({**base, "fetch.queue.backoff.ms": bad})
+    with pytest.raises(KafkaException, match="expected an integer in 0..300000"):
+        Consumer({**base, "fetch.queue.backoff.ms": "soon"})
