@@ -31,6 +31,11 @@ class State:
         self.crashed: dict = {}  # member -> group, crashed and not restarted
         self.subscriptions: dict = defaultdict(set)  # group -> topics it subscribed to
         self.positions: dict = {}  # (group, member, topic, partition) -> position
+        # (group, member, topic, partition) -> the offset after what the member's client has fetched
+        # into its local fetch queue (librdkafka's next_offset); records from the position up to it
+        # are in the client's memory, not yet handed to the application
+        self.fetched: dict = {}
+        self.paused: set = set()  # (group, member, topic, partition) paused by the member
         # a cluster (Simulation(brokers=N)): replication factor per topic, and per partition the
         # in-sync replicas (all of them until a row says otherwise) and whether it is offline
         self.replication: dict = {}  # topic -> replication factor
@@ -54,6 +59,17 @@ class State:
         elif k == "delivered":
             s.delivered[(r.group, r.topic)] += r.count
             s.positions[(r.group, r.actor, r.topic, r.partition)] = r.offset + r.count
+        elif k == "fetched":
+            s.fetched[(r.group, r.actor, r.topic, r.partition)] = r.offset + r.count
+        elif k == "paused" or k == "resumed":
+            # pausing drops what was fetched (librdkafka purges the queue); resuming fetches from the position
+            for tp in r.data:
+                key = (r.group, r.actor) + tp
+                s.fetched.pop(key, None)
+                if k == "paused":
+                    s.paused.add(key)
+                else:
+                    s.paused.discard(key)
         elif k == "committed":
             s.committed[(r.group, r.topic, r.partition)] = r.offset
         elif k == "offsets_expired":
@@ -69,6 +85,7 @@ class State:
                 owners[tp] = r.actor
                 c = s.committed.get((r.group,) + tp)
                 key = (r.group, r.actor) + tp
+                s.fetched.pop(key, None)  # nothing fetched before an assignment is kept
                 if c is None:
                     s.positions.pop(key, None)
                 else:
@@ -76,11 +93,15 @@ class State:
         elif k == "revoked":
             owners = s.owner[r.group]
             for tp in r.data:
-                s.positions.pop((r.group, r.actor) + tp, None)
+                key = (r.group, r.actor) + tp
+                s.positions.pop(key, None)
+                s.fetched.pop(key, None)
+                s.paused.discard(key)
                 if owners.get(tp) == r.actor:
                     del owners[tp]
         elif k == "offset_reset" or k == "seeked":
             key = (r.group, r.actor, r.topic, r.partition)
+            s.fetched.pop(key, None)  # a seek or a reset purges the fetch queue
             if r.offset >= 0:
                 s.positions[key] = r.offset
             else:
@@ -102,6 +123,9 @@ class State:
             s.crashed.pop(r.actor, None)
             for key in [key for key in s.positions if key[1] == r.actor]:
                 del s.positions[key]
+            for key in [key for key in s.fetched if key[1] == r.actor]:
+                del s.fetched[key]
+            s.paused = {key for key in s.paused if key[1] != r.actor}
         elif k == "leader_elected":
             # a cluster (eda_sim.broker.replication): the log now ends where the new leader's does,
             # which is shorter when records only the old leader had were lost

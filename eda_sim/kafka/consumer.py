@@ -578,6 +578,7 @@ class Consumer:
         min_msgs = self._min_msgs
         max_bytes = self._max_queued_bytes
         per_partition = self._partition_fetch_bytes
+        journal = sim.journal
         while True:
             if self._fetch_min_bytes > 1 and self._fetch_held():
                 return
@@ -619,6 +620,7 @@ class Consumer:
                     continue
                 if left <= 0:
                     break
+                start, held = q.end, q.count
                 wire, nbytes = q.fill(
                     log,
                     stop,
@@ -628,6 +630,17 @@ class Consumer:
                     rc,
                 )
                 self._queued_bytes += nbytes
+                if q.end > start:
+                    journal.write(
+                        "fetched",
+                        self.member_id,
+                        self.group_id,
+                        tp[0],
+                        tp[1],
+                        start,
+                        q.end - start,
+                        f"{q.count - held} records, {nbytes} bytes into the fetch queue",
+                    )
                 left -= wire
                 fetched += wire
             if not fetched:
@@ -708,9 +721,12 @@ class Consumer:
         """
         self._check_usable()
         assigned = set(self._assignment)
+        now_paused = []
+        dropped = 0
         for tp in _partition_list(partitions, "pause"):
-            if tp in assigned:
+            if tp in assigned and tp not in self._paused:
                 self._paused.add(tp)
+                now_paused.append(tp)
                 q = self._queues.get(tp)
                 if tp in self._backoff and (
                     (q is not None and q.count >= self._min_msgs)
@@ -718,18 +734,39 @@ class Consumer:
                 ):
                     self._backoff_runs_on([tp])  # held back until now; no new backoff while paused
                 if q is not None:
+                    dropped += q.count
                     self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
+        if now_paused:
+            self._sim.journal.write(
+                "paused",
+                self.member_id,
+                self.group_id,
+                count=len(now_paused),
+                detail=f"{len(now_paused)} partitions; {dropped} fetched records dropped",
+                data=tuple(sorted(now_paused)),
+            )
 
     def resume(self, partitions: list) -> None:
         """Fetch ``partitions`` (a list of ``TopicPartition``) again, from their positions."""
         self._check_usable()
+        resumed = []
         for tp in _partition_list(partitions, "resume"):
             if tp in self._paused:
                 self._paused.discard(tp)
+                resumed.append(tp)
                 q = self._queues.get(tp)
                 if q is not None:
                     self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
                 self._fetch_due = True
+        if resumed:
+            self._sim.journal.write(
+                "resumed",
+                self.member_id,
+                self.group_id,
+                count=len(resumed),
+                detail=f"{len(resumed)} partitions; fetching again from the position",
+                data=tuple(sorted(resumed)),
+            )
 
     def paused(self) -> list[TopicPartition]:
         """Simulator extra (the Java client's ``paused()``): the assigned partitions paused now, sorted."""

@@ -40,6 +40,9 @@ from eda_sim.views.style import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+#: The band of records a consumer's client holds fetched ahead (dark grey: reads on any member colour).
+_HELD = "#333333"
+
 
 # ---------------------------------------------------------------------------------------------
 # Partition board
@@ -53,6 +56,8 @@ BOARD_COLUMNS = [
     "lag",
     "owner",
     "position",
+    "fetched",
+    "paused",
     "crashed",
 ]
 
@@ -73,8 +78,13 @@ def board(sim, topic: str, time: float | None = None, group: str | None = None) 
     ``lag`` = ``log_end - committed`` (missing where nothing was committed, as
     ``kafka-consumer-groups`` shows "-"); ``owner`` the member that owns the
     partition ("" for none), ``position`` that member's next offset to fetch,
-    and ``crashed`` whether the owner has crashed (it keeps the partition until
-    ``session.timeout.ms`` passes). Groups are those that subscribed to,
+    ``fetched`` the offset after the last record the owner's client has
+    fetched ahead into its local fetch queue (librdkafka's ``next_offset``:
+    offsets from ``position`` up to it are in the consumer's memory, not yet
+    handed to the application; equal to ``position`` when nothing is held),
+    ``paused`` whether the owner paused the partition, and ``crashed`` whether
+    the owner has crashed (it keeps the partition until ``session.timeout.ms``
+    passes; a crashed process holds nothing, so ``fetched`` is missing). Groups are those that subscribed to,
     fetched from or committed on the topic; with none, one row per partition
     with group "". With ``time`` the journal is replayed up to that instant.
     """
@@ -96,6 +106,12 @@ def board(sim, topic: str, time: float | None = None, group: str | None = None) 
         for g in groups or [""]:
             committed = s.committed.get((g, topic, p))
             owner = s.owner[g].get(tp, "") if g else ""
+            key = (g, owner, topic, p)
+            position = s.positions.get(key) if owner else None
+            crashed = bool(owner) and s.members[g].get(owner) == "crashed"
+            fetched = None
+            if position is not None and not crashed:
+                fetched = max(position, s.fetched.get(key, position))
             rows.append(
                 {
                     **base,
@@ -103,16 +119,19 @@ def board(sim, topic: str, time: float | None = None, group: str | None = None) 
                     "committed": committed,
                     "lag": None if committed is None else s.log_end[tp] - committed,
                     "owner": owner,
-                    "position": s.positions.get((g, owner, topic, p)) if owner else None,
-                    "crashed": bool(owner) and s.members[g].get(owner) == "crashed",
+                    "position": position,
+                    "fetched": fetched,
+                    "paused": key in s.paused,
+                    "crashed": crashed,
                 }
             )
     frame = pd.DataFrame(rows, columns=BOARD_COLUMNS)
     for col in ("partition", "log_start", "log_end"):
         frame[col] = frame[col].astype("int64")
-    for col in ("committed", "lag", "position"):
+    for col in ("committed", "lag", "position", "fetched"):
         frame[col] = frame[col].astype("Int64")
-    frame["crashed"] = frame["crashed"].astype(bool)
+    for col in ("paused", "crashed"):
+        frame[col] = frame[col].astype(bool)
     return frame
 
 
@@ -136,7 +155,10 @@ def draw_board(
     """Draw :func:`board`: one strip per partition from log start to log end, coloured by owner.
 
     Offsets run along the x axis; a black bar marks the committed offset, a
-    triangle the owner's position, and the lag is written at the right. Offsets
+    triangle the owner's position, a thin dark band under the strip the
+    records its client has fetched ahead and holds in memory (from the
+    position to ``fetched``), and the lag is written at the right (with
+    "paused" for a paused partition). Offsets
     removed by retention are hatched grey. Each member keeps its colour across
     times (order of first join), so a rebalance shows as strips changing colour.
     Each strip ends at its own partition's log end (a shorter log is a shorter
@@ -171,6 +193,7 @@ def draw_board(
         hi = max([1] + list(frame["log_end"]))
         seen = []
         ticks_x, ticks_y, pos_x, pos_y = [], [], [], []
+        held_any = False
         for row in frame.itertuples(index=False):
             y = row.partition
             if row.log_start:
@@ -218,11 +241,26 @@ def draw_board(
             if row.position is not pd.NA:
                 pos_x.append(row.position)
                 pos_y.append(y - 0.42)
+            if row.fetched is not pd.NA and row.fetched > row.position:
+                held_any = True
+                ax.add_patch(
+                    _mpl.Rectangle(  # fetched ahead, held in the client's memory
+                        (row.position, y + 0.3),
+                        row.fetched - row.position,
+                        0.12,
+                        facecolor=_HELD,
+                        edgecolor=_HELD,
+                        linewidth=0,
+                        zorder=3,
+                    )
+                )
             lag = "lag –" if row.lag is pd.NA else f"lag {_count(row.lag)}"
             if row.owner:
                 lag += f" · {row.owner}" + (" (crashed)" if row.crashed else "")
                 if row.owner in epochs:
                     lag += f" (epoch {epochs[row.owner]})"
+                if row.paused:
+                    lag += " · paused"
             headed = target.get((topic, row.partition))
             if group_epoch is not None and headed and headed != row.owner:
                 lag += f" → {headed}"
@@ -299,6 +337,8 @@ def draw_board(
         handles.append(
             _mpl.Line2D([], [], color="black", marker="v", linestyle="none", label="position")
         )
+        if held_any:
+            handles.append(_mpl.Patch(facecolor=_HELD, label="fetched, in memory"))
         if any(frame["log_start"] > 0):
             handles.append(
                 _mpl.Patch(facecolor=_LIGHT, hatch="///", edgecolor="#BBBBBB", label="expired")

@@ -33,7 +33,9 @@ draw_board(sim, "orders")
 
 # %% [markdown]
 # Each colour is one worker and owns two partitions. The red numbers on the right are the lag: two
-# workers handle 200 orders a second out of 450, so the backlog grows on every partition.
+# workers handle 200 orders a second out of 450, so the backlog grows on every partition. The triangle
+# is where each worker has read to; the dark band under a strip is what its client has already fetched
+# from the broker and holds in memory, not yet handed to the worker (notebook 10 returns to it).
 
 # %% [markdown]
 # ## More consumers: faster, up to a point

@@ -173,6 +173,20 @@ pd.DataFrame(
 # statistics (set `statistics.interval.ms` and a `stats_cb`: `fetchq_cnt` and `fetchq_size` per
 # partition); here `consumer.fetch_queue()` and `consumer.stats()` give them too.
 #
+# The partition board draws it: under each strip, a dark band from the owner's position (the triangle)
+# to where its client has fetched. Twenty seconds into the run, the records under each band are in
+# an instance's memory as well as in the log:
+
+# %%
+from eda_sim.views import draw_board
+
+draw_board(storm.sim, "requests", time=20.0, group="scorer")
+
+# %% [markdown]
+# The bands stop a little short of the log ends because the simulated client fetches only when the
+# application polls, and an instance busy with a batch does not poll; a real librdkafka client keeps
+# fetching in the background between polls, so its band would reach the log end.
+#
 # ### Backpressure with `pause()` and `resume()`
 #
 # When work piles up inside the application (a worker pool, a batch being built), stop fetching rather
@@ -211,10 +225,10 @@ while len(handled) < 400:
         worker.pause(worker.assignment())
     elif len(work) <= LOW and worker.paused():
         worker.resume(worker.assignment())
-    trace.append((len(work), worker.queued_records, bool(worker.paused())))
+    trace.append((bp.now, len(work), worker.queued_records, bool(worker.paused())))
 
 # %%
-trace = pd.DataFrame(trace, columns=["work_waiting", "fetched_not_polled", "paused"])
+trace = pd.DataFrame(trace, columns=["time", "work_waiting", "fetched_not_polled", "paused"])
 {
     "most work waiting": int(trace.work_waiting.max()),
     "polls while paused": int(trace.paused.sum()),
@@ -225,6 +239,11 @@ trace = pd.DataFrame(trace, columns=["work_waiting", "fetched_not_polled", "paus
 # %% [markdown]
 # The work queue never grows past `HIGH`, the client holds nothing for the paused partitions, and every
 # job is handled exactly once. The jobs that wait do so where they should: in the log, visible as lag.
+# The board just after the first pause: both partitions marked paused, and no band, since pausing
+# dropped what the client had fetched:
+
+# %%
+draw_board(bp, "jobs", time=float(trace.time[trace.paused].iloc[0]), group="workers")
 
 # %% [markdown]
 # ## When the storm slows the consumer: evictions
