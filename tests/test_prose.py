@@ -430,6 +430,9 @@ def test_10_storms():
     assert limits.storm_waiting["4"] == waiting and limits.storm_handled["4"].endswith(f"of {of}")
     held = frame("10", "backpressure_table(runs={20: storm})").set_index("max_in_flight")
     assert said("10", r"\((\d+) records held at once\)") == held.held_in_memory[1000]
+    waits = literal("10", "{ms: longest_wait(ms) for ms in (1000, 10)}")
+    assert said("10", r"the records come in bursts (\d+) s apart") == waits[1000]
+    assert said("10", r"longer than the producer's own pace \(([\d.]+) s\)") == waits[10]
     slow = frame("10", "slow_storm_table()").set_index("max_in_flight")
     assert (
         said("10", r"With 20 records per poll a batch now takes (\d+) s")

@@ -169,9 +169,10 @@ pd.DataFrame(
 # %% [markdown]
 # Most of each partition's lag is already in the instance's memory, fetched but not handed
 # out yet; a crash loses it and the next owner fetches it again. Those two limits are the client's
-# memory budget: lower them to bound it. A production client reports the same figures in librdkafka's
-# statistics (set `statistics.interval.ms` and a `stats_cb`: `fetchq_cnt` and `fetchq_size` per
-# partition); here `consumer.fetch_queue()` and `consumer.stats()` give them too.
+# memory budget: lower them to bound it (at a price in latency, shown below). A production client
+# reports the same figures in librdkafka's statistics (set `statistics.interval.ms` and a `stats_cb`:
+# `fetchq_cnt` and `fetchq_size` per partition); here `consumer.fetch_queue()` and `consumer.stats()`
+# give them too.
 #
 # The partition board draws it: under each strip, a dark band from the owner's position (the triangle)
 # to where its client has fetched. Twenty seconds into the run, the records under each band are in
@@ -244,6 +245,49 @@ trace = pd.DataFrame(trace, columns=["time", "work_waiting", "fetched_not_polled
 
 # %%
 draw_board(bp, "jobs", time=float(trace.time[trace.paused].iloc[0]), group="workers")
+
+# %% [markdown]
+# ### Low fetch limits make a fast consumer wait
+#
+# Lowered limits cost latency. Once librdkafka's fetcher finds a partition at `queued.min.messages` or the
+# consumer at `queued.max.messages.kbytes`, it leaves that partition alone for `fetch.queue.backoff.ms`
+# (1 s by default), however fast the application empties the queue meanwhile. Here a consumer that holds at
+# most 5 records per partition starts half a second behind a producer of 100 records a second:
+
+# %%
+def ticking_world(backoff_ms):
+    sim = Simulation(seed=1, name=f"waits-{backoff_ms}")
+    sim.create_topic("ticks", partitions=1)
+    ticks = Producer({"bootstrap.servers": sim.bootstrap_servers})
+    for i in range(300):                      # one record every 10 ms for 3 s
+        sim.at(i / 100, ticks.produce, "ticks", f"{i}")
+    sim.run(until=0.5)                        # the consumer starts about 50 records behind
+    fast = Consumer({"bootstrap.servers": sim.bootstrap_servers, "group.id": "fast",
+                     "queued.min.messages": 5, "fetch.queue.backoff.ms": backoff_ms,
+                     "auto.offset.reset": "earliest"})
+    fast.subscribe(["ticks"])
+    return sim, fast
+
+# %% [markdown]
+# The longest wait between two of its records, in seconds, for two backoffs:
+
+# %%
+def longest_wait(backoff_ms):
+    sim, fast = ticking_world(backoff_ms)
+    times = []                                # when each record reached the application
+    while len(times) < 300:
+        if fast.poll(5.0) is not None:
+            times.append(sim.now)
+    return round(max(b - a for a, b in zip(times, times[1:])), 3)
+
+
+{ms: longest_wait(ms) for ms in (1000, 10)}
+
+# %% [markdown]
+# With the default the records come in bursts 1 s apart, although the producer sends one every 10 ms:
+# each fetch brings more than 5, so the fetcher backs off again. With the backoff at 10 ms the consumer
+# catches up, and then no record waits longer than the producer's own pace (0.01 s). Lower
+# `fetch.queue.backoff.ms` whenever you lower the two limits.
 
 # %% [markdown]
 # ## When the storm slows the consumer: evictions
