@@ -32,6 +32,10 @@
 #
 # Press **Step** to move to the next thing that happens, **▶** to play, **Reset** to start again. The
 # menu breaks one service; the checkbox makes requests drift halfway through. Watch the arrow counts.
+#
+# One setting is shrunk so the story fits in two minutes: each service's consumers use a 3 s
+# `session.timeout.ms`, and this simulated broker lowers `group.min.session.timeout.ms` to allow it. A
+# real Kafka broker refuses sessions under 6 s by default, with `INVALID_SESSION_TIMEOUT`.
 
 # %% tags=["nbval-ignore-output"]
 from eda_sim.course.nb00.world import SERVICES, ai_flow
