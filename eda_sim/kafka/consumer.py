@@ -135,6 +135,9 @@ class Consumer:
         self._assignment: list = []  # sorted (topic, partition) pairs
         self._positions: dict = {}
         self._stored: dict = {}
+        # the committed offset this client knows per assigned partition: fetched when the partition was
+        # assigned, then moved by its own successful commits (librdkafka's rktp_committed_pos)
+        self._committed_pos: dict = {}
         self._lost: dict = {}  # offsets stored for partitions lost in an eviction, kept until the next poll
         self._pending_errors: list = []
         self._join_after = 0.0  # a refused JoinGroup: no new attempt before this virtual time
@@ -899,14 +902,16 @@ class Consumer:
                     )
                 offs[(tp.topic, tp.partition)] = tp.offset
         else:
-            offs = {tp: self._stored[tp] for tp in self._assignment if tp in self._stored}
+            offs = self._stored_to_commit()
             if not offs and self._lost:
                 # Evicted since the last poll: librdkafka learns of the loss only at the next poll, so
                 # the commit still goes to the coordinator, which refuses it (not a member any more).
                 offs = dict(self._lost)
             if not offs:
                 raise fail(
-                    "_NO_OFFSET", "nothing to commit: no offsets stored for the assigned partitions"
+                    "_NO_OFFSET",
+                    "nothing to commit: no offset stored beyond the committed one for the assigned "
+                    "partitions",
                 )
         reason = self._commit(offs)
         parts = [TopicPartition(t, p, o) for (t, p), o in sorted(offs.items())]
@@ -931,7 +936,29 @@ class Consumer:
         member = self.member_id or f"{self.client_id}(not in group)"
         if group is None:
             return "the consumer has no group.id"
-        return group.commit(member, offsets)
+        reason = group.commit(member, offsets)
+        if reason is None:
+            self._committed_pos.update(offsets)
+        return reason
+
+    def _stored_to_commit(self) -> dict:
+        """What a commit of the stored offsets sends: per assigned partition, its stored offset when
+        that is beyond the committed offset this client knows.
+
+        librdkafka (``rd_kafka_topic_partition_list_set_offsets`` for a
+        commit) leaves out a partition whose stored offset is not greater
+        than its committed one: ``commit()`` with nothing new stored raises
+        ``_NO_OFFSET``, the auto-commit timer sends nothing, and an offset
+        stored behind the committed one (after a seek back) is not committed
+        until it passes it; committing explicit ``offsets`` moves a group back.
+        """
+        known = self._committed_pos
+        stored = self._stored
+        return {
+            tp: stored[tp]
+            for tp in self._assignment
+            if tp in stored and stored[tp] > known.get(tp, -1)
+        }
 
     def store_offsets(self, message: Message | None = None, offsets: list | None = None) -> None:
         """Store offsets for the next commit (use with ``enable.auto.offset.store=false``).
@@ -1112,6 +1139,7 @@ class Consumer:
         self._assignment = []
         self._positions = {}
         self._stored = {}
+        self._committed_pos = {}
         self._drop_queues()
         self.member_id = None
         self._fenced = True
@@ -1140,6 +1168,7 @@ class Consumer:
                 self._unstable.add(tp)
                 continue
             committed = group.committed.get(tp)
+            self._know_committed(tp, committed)
             log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
             if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
                 self._positions[tp] = committed
@@ -1162,6 +1191,13 @@ class Consumer:
                 ],
             )
 
+    def _know_committed(self, tp, committed) -> None:
+        """Remember the committed offset fetched for a newly assigned partition (None: there is none)."""
+        if committed is None:
+            self._committed_pos.pop(tp, None)
+        else:
+            self._committed_pos[tp] = committed
+
     def _resolve_unstable(self) -> None:
         pending = self._sim.transactions.pending_offsets
         ready = sorted(tp for tp in self._unstable if pending(self.group_id, tp) is None)
@@ -1170,6 +1206,7 @@ class Consumer:
             group = self._sim.ensure_group(self.group_id)
             for tp in ready:
                 committed = group.committed.get(tp)
+                self._know_committed(tp, committed)
                 log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
                 if (
                     committed is not None
@@ -1184,14 +1221,10 @@ class Consumer:
         """The coordinator takes ``parts`` back (``lost``: without a chance to commit); call on_revoke/on_lost."""
         if parts and not lost and not self.crashed and self._config["enable.auto.commit"]:
             # Kafka's clients commit what was polled before giving partitions up.
-            group = self._sim.ensure_group(self.group_id)
-            offs = {
-                tp: self._stored[tp]
-                for tp in parts
-                if tp in self._stored and group.committed.get(tp) != self._stored[tp]
-            }
+            given_up = set(parts)
+            offs = {tp: o for tp, o in self._stored_to_commit().items() if tp in given_up}
             if offs:
-                group.commit(self.member_id, offs)
+                self._commit(offs)
         callback = self._callbacks[2 if lost else 1]
         if callback is None and lost:
             callback = self._callbacks[1]
@@ -1208,6 +1241,7 @@ class Consumer:
                 self._queued_bytes -= q.nbytes
             self._paused.discard(tp)
             self._backoff.pop(tp, None)
+            self._committed_pos.pop(tp, None)
             stored = self._stored.pop(tp, None)
             if lost and stored is not None:
                 self._lost[tp] = stored
@@ -1300,14 +1334,9 @@ class Consumer:
                 or self._closed
             ):
                 return
-            group = self._sim.ensure_group(self.group_id)
-            offs = {
-                tp: self._stored[tp]
-                for tp in self._assignment
-                if tp in self._stored and group.committed.get(tp) != self._stored[tp]
-            }
+            offs = self._stored_to_commit()
             if offs:
-                group.commit(member, offs)
+                self._commit(offs)
 
     # -- simulator controls --------------------------------------------------------------
 
@@ -1338,6 +1367,7 @@ class Consumer:
         self._assignment = []
         self._positions = {}
         self._stored = {}
+        self._committed_pos = {}
         self._lost = {}
         self._unstable = set()
         self._drop_queues()

@@ -462,6 +462,101 @@ def transactions(t: Target) -> dict:
     return out
 
 
+def _produce_to(producer, topic, partition: int, values) -> None:
+    for value in values:
+        producer.produce(topic, value=value, partition=partition)
+    producer.flush(10)
+
+
+def pause_resume(t: Target) -> dict:
+    """Pause one of two partitions: polls hand out only the other's records; after ``resume`` the paused
+    partition's records come, each once, from where the consumer stood (librdkafka drops what it had
+    fetched for a paused partition and fetches again from the position)."""
+    k = t.k
+    topic = t.create("pause", 2)
+    p = t.producer()
+    _produce_to(p, topic, 0, ["a0", "a1"])
+    _produce_to(p, topic, 1, ["b0", "b1"])
+    c = t.consumer("pause", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe([topic])
+    first = _settle(k, [c], topic, 2)[0]
+    first += _drain(c, 4 - len(first), polls=40)
+    c.pause([k.TopicPartition(topic, 0)])
+    _produce_to(p, topic, 0, ["a2", "a3"])
+    _produce_to(p, topic, 1, ["b2", "b3"])
+    paused = _drain(c, 2, polls=40) + _drain_nothing(c)
+    c.resume([k.TopicPartition(topic, 0)])
+    resumed = _drain(c, 2, polls=40) + _drain_nothing(c)
+    positions = [x.offset for x in c.position([k.TopicPartition(topic, q) for q in (0, 1)])]
+    c.close()
+    return {
+        "before_pause": sorted(_records(first)),
+        "while_paused": sorted(_records(paused)),
+        "after_resume": sorted(_records(resumed)),
+        "positions": positions,
+    }
+
+
+def seek_back(t: Target) -> dict:
+    """Read six records, ``seek`` back to offset 2: the next polls hand out offsets 2 to 5 again, once."""
+    k = t.k
+    topic = t.create("seek", 1)
+    _produce_to(t.producer(), topic, 0, [f"v{i}" for i in range(6)])
+    c = t.consumer("seek", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe([topic])
+    read = _records(_drain(c, 6, polls=60))
+    c.seek(k.TopicPartition(topic, 0, 2))
+    again = _records(_drain(c, 4, polls=40) + _drain_nothing(c))
+    position = [x.offset for x in c.position([k.TopicPartition(topic, 0)])]
+    c.close()
+    return {
+        "read": [offset for _, offset, _, _ in read],
+        "after_seek": [offset for _, offset, _, _ in again],
+        "position": position,
+    }
+
+
+def store_offsets(t: Target) -> dict:
+    """``enable.auto.offset.store=false``: ``commit()`` commits only what the application stored.
+
+    Notebook 05's recommended pattern: store the offset of a record after it
+    is processed, commit the stored offsets. A commit sends a stored offset
+    only when it is beyond the committed one: with nothing new stored, or an
+    offset stored behind the committed one, it has nothing to send.
+    """
+    k = t.k
+    topic = t.create("store", 1)
+    tp = [k.TopicPartition(topic, 0)]
+    _produce_to(t.producer(), topic, 0, [f"v{i}" for i in range(5)])
+    c = t.consumer(
+        "store",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        enable_auto_offset_store=False,
+    )
+    c.subscribe([topic])
+    msgs = [m for m in _drain(c, 5, polls=60) if m.error() is None]
+
+    def commit():
+        try:
+            return [(x.partition, x.offset) for x in c.commit(asynchronous=False)]
+        except k.KafkaException as exc:
+            return exc.args[0].name()
+
+    out = {"read": [m.offset() for m in msgs], "commit_before_store": commit()}
+    c.store_offsets(message=msgs[2])  # processed up to offset 2
+    out["commit_after_store"] = commit()
+    out["committed"] = [x.offset for x in c.committed(tp, timeout=10)]
+    out["commit_again"] = commit()
+    c.store_offsets(offsets=[k.TopicPartition(topic, 0, 5)])
+    out["commit_after_storing_5"] = commit()
+    c.store_offsets(offsets=[k.TopicPartition(topic, 0, 2)])  # behind the committed offset
+    out["commit_behind_committed"] = commit()
+    out["committed_at_end"] = [x.offset for x in c.committed(tp, timeout=10)]
+    c.close()
+    return out
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -483,6 +578,9 @@ PROGRAMS = {
     "transactions": (transactions, {}),
     "static_rejoin[2s]": (static_rejoin, {"away": 2.0}),
     "session_limit[3000]": (session_limit, {"session_ms": 3000}),
+    "pause_resume": (pause_resume, {}),
+    "seek_back": (seek_back, {}),
+    "store_offsets": (store_offsets, {}),
 }
 
 
