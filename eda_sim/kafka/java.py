@@ -19,6 +19,13 @@ lesson depends on, and this module shows them:
   confluent-kafka has no such property (librdkafka refuses it); the batch size
   is the ``num_messages`` argument of each ``consume()`` call instead.
 
+Their fetch buffers differ too, in a way no lesson turns on: Java fetches a
+partition again only once every record buffered for it has been returned
+(``AbstractFetch.fetchablePartitions`` leaves out partitions with buffered
+data), with no ``queued.min.messages`` and no ``fetch.queue.backoff.ms``. The
+model runs the librdkafka queue underneath with ``queued.min.messages=1``
+(fetch when empty) and no backoff, which is that rule.
+
 ``max.poll.interval.ms`` means the same in both clients: a member that does
 not poll within it is removed from the group.
 
@@ -141,6 +148,10 @@ class KafkaConsumer:
         inner["enable.auto.commit"] = False
         # Java's default list is [range, cooperative-sticky]: a group of such members uses range.
         inner["partition.assignment.strategy"] = "range"
+        # Java's fetch buffer: a partition is fetched again only when nothing of it is buffered.
+        inner["queued.min.messages"] = 1
+        inner["fetch.queue.backoff.ms"] = 0
+        inner["queued.max.messages.kbytes"] = 2097151
         self._consumer = Consumer(inner, sim=self._sim)
         self._max_records = cfg["max.poll.records"]
         self._auto = cfg["enable.auto.commit"]

@@ -238,3 +238,37 @@ def test_after_an_eviction_the_next_java_poll_rejoins_and_returns_records_not_an
     assert [r.error() for r in again] == [None] * 4
     assert [r.offset() for r in again] == [r.offset() for r in first]  # read again from the start
     assert c.member_id is not None
+
+
+def test_java_fetches_a_partition_again_only_when_its_buffer_is_empty():
+    """Java's fetcher skips partitions with buffered records, and has no backoff (librdkafka's would wait 1 s)."""
+    from eda_sim import Simulation
+    from eda_sim.kafka.java import KafkaConsumer
+
+    sim = Simulation(seed=4, name="java-fetch-buffer")
+    sim.create_topic("t", partitions=1)
+    p = sim.producer()
+    for i in range(30):
+        p.produce("t", value=str(i), partition=0)
+    p.flush()
+    c = KafkaConsumer(
+        {
+            "bootstrap.servers": sim.bootstrap_servers,
+            "group.id": "g",
+            "auto.offset.reset": "earliest",
+            "max.poll.records": 10,
+        }
+    )
+    c.subscribe(["t"])
+    first = c.poll(1.0)
+    fetched = [r for r in sim.journal.rows("fetched")]
+    assert len(first) == 10 and len(fetched) == 1 and fetched[0].count == 30
+    start = sim.now
+    for i in range(30, 40):  # new records while 20 are still buffered: not fetched yet
+        p.produce("t", value=str(i), partition=0)
+    p.flush()
+    got = [r.offset() for _ in range(2) for r in c.poll(1.0)]
+    assert got == list(range(10, 30)) and len(sim.journal.rows("fetched")) == 1
+    third = c.poll(1.0)  # the buffer is empty: fetched at once, no backoff
+    assert [r.offset() for r in third] == list(range(30, 40))
+    assert len(sim.journal.rows("fetched")) == 2 and sim.now - start < 0.5
