@@ -557,6 +557,61 @@ def store_offsets(t: Target) -> dict:
     return out
 
 
+def rebalance_callbacks(t: Target, strategy: str) -> dict:
+    """``on_assign``/``on_revoke`` as a second member joins and leaves a group of three partitions.
+
+    Observes each member's callbacks that carry partitions, in order (their
+    kinds; the first member's first and last with their partitions); how the
+    two members split the partitions; and,
+    under ``cooperative-sticky``, which partition moves to the newcomer.
+    Eager protocols revoke everything and assign anew; cooperative-sticky
+    hands over only what moves. Not observed: which member ``range`` gives
+    two partitions (it orders members by member id, which a real broker
+    makes random), and the callbacks with an empty list (librdkafka calls
+    ``on_assign([])`` in rebalance rounds that give a member nothing new, as
+    many times as there are rounds).
+    """
+    k = t.k
+    topic = t.create(f"callbacks-{strategy}", 3)
+    events: dict = {"a": [], "b": []}
+
+    def member(name):
+        c = t.consumer(
+            f"callbacks-{strategy}",
+            partition_assignment_strategy=strategy,
+            auto_offset_reset="earliest",
+        )
+        c.subscribe(
+            [topic],
+            on_assign=lambda _c, parts: events[name].append(
+                ("assign", sorted(p.partition for p in parts))
+            ),
+            on_revoke=lambda _c, parts: events[name].append(
+                ("revoke", sorted(p.partition for p in parts))
+            ),
+        )
+        return c
+
+    a = member("a")
+    _settle(k, [a], topic, 3)
+    b = member("b")
+    _settle(k, [a, b], topic, 3)
+    split = sorted(sorted(tp.partition for tp in c.assignment()) for c in (a, b))
+    b.close()
+    _settle(k, [a], topic, 3)
+    a.close()
+    shown = {name: [(kind, parts) for kind, parts in got if parts] for name, got in events.items()}
+    return {
+        "a": [kind for kind, _ in shown["a"]],
+        "b": [kind for kind, _ in shown["b"]],
+        "a_first_and_last": [shown["a"][0], shown["a"][-1]] if shown["a"] else [],
+        "split_while_two": split,
+        "moved_to_newcomer": shown["b"][0][1]
+        if strategy == "cooperative-sticky" and shown["b"]
+        else None,
+    }
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -578,6 +633,10 @@ PROGRAMS = {
     "transactions": (transactions, {}),
     "static_rejoin[2s]": (static_rejoin, {"away": 2.0}),
     "session_limit[3000]": (session_limit, {"session_ms": 3000}),
+    **{
+        f"rebalance_callbacks[{strategy}]": (rebalance_callbacks, {"strategy": strategy})
+        for strategy in ("range", "cooperative-sticky")
+    },
     "pause_resume": (pause_resume, {}),
     "seek_back": (seek_back, {}),
     "store_offsets": (store_offsets, {}),
