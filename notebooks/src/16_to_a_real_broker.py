@@ -200,11 +200,14 @@ latest = side_by_side("offset_reset[latest]")
 # | default `isolation.level` | `read_committed` | `read_uncommitted` |
 # | metadata refresh | `topic.metadata.refresh.interval.ms` | `metadata.max.age.ms` |
 # | `request.timeout.ms` | the broker's wait for acks; the client gives up after `socket.timeout.ms` | the client's wait for any response, then a retry |
-# | prefetch | `queued.min.messages` per partition, `queued.max.messages.kbytes` in all | `fetch.max.bytes`, `max.partition.fetch.bytes` |
+# | commit with no offsets given | the stored offsets beyond the committed ones; `_NO_OFFSET` when there are none | `commitSync()`: every assigned partition's position, even unchanged or behind the committed one |
+# | prefetch | up to `queued.min.messages` per partition and `queued.max.messages.kbytes` in all; a partition found at those limits waits `fetch.queue.backoff.ms` (1 s) before its next fetch | one fetch per partition at a time (`max.partition.fetch.bytes`, `fetch.max.bytes`), fetched again once its records have all been returned |
 #
 # The simulator follows the left column. Where a lesson depends on the right one it shows both: 03 the
 # two partitioners, 04 the two batch sizes, 05 the two auto-commits, the Java side through
-# `eda_sim.kafka.java.KafkaConsumer`, a model of the Java consumer. It does not model either client's prefetch.
+# `eda_sim.kafka.java.KafkaConsumer`, a model of the Java consumer. Both prefetch rules are modelled:
+# librdkafka's fetch queue is what the partition board's dark band shows (notebook 10), and the Java
+# model fetches a partition again only when nothing of it is buffered.
 
 # %% [markdown]
 # ## The brokers of the chapter
