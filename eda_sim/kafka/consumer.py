@@ -739,15 +739,7 @@ class Consumer:
                 if q is not None:
                     dropped += q.count
                     self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
-        if now_paused:
-            self._sim.journal.write(
-                "paused",
-                self.member_id,
-                self.group_id,
-                count=len(now_paused),
-                detail=f"{len(now_paused)} partitions; {dropped} fetched records dropped",
-                data=tuple(sorted(now_paused)),
-            )
+        self._journal_flow("paused", now_paused, f"{dropped} fetched records dropped")
 
     def resume(self, partitions: list) -> None:
         """Fetch ``partitions`` (a list of ``TopicPartition``) again, from their positions."""
@@ -761,14 +753,18 @@ class Consumer:
                 if q is not None:
                     self._queued_bytes -= q.clear(self._positions.get(tp, q.end))
                 self._fetch_due = True
-        if resumed:
+        self._journal_flow("resumed", resumed, "fetching again from the position")
+
+    def _journal_flow(self, kind: str, parts: list, what: str) -> None:
+        """A ``paused`` or ``resumed`` row for ``parts`` (none when empty): the board replays them."""
+        if parts:
             self._sim.journal.write(
-                "resumed",
+                kind,
                 self.member_id,
                 self.group_id,
-                count=len(resumed),
-                detail=f"{len(resumed)} partitions; fetching again from the position",
-                data=tuple(sorted(resumed)),
+                count=len(parts),
+                detail=f"{len(parts)} partitions; {what}",
+                data=tuple(sorted(parts)),
             )
 
     def paused(self) -> list[TopicPartition]:

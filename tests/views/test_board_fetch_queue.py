@@ -49,6 +49,12 @@ def _world(min_msgs: int):
     return sim, producer, consumer
 
 
+def _produce(producer, n: int, partition: int = 0) -> None:
+    for i in range(n):
+        producer.produce("t", value=f"v{i}", partition=partition)
+    producer.flush()
+
+
 def _live(consumer) -> dict:
     """partition -> (position, fetched end, paused) as the client itself holds them."""
     stats = consumer.stats()["topics"].get("t", {"partitions": {}})["partitions"]
@@ -82,9 +88,7 @@ def test_the_board_replays_the_clients_fetch_queue_at_every_instant(program, min
     expected = []
     for op in program:
         if op[0] == "produce":
-            for i in range(op[2]):
-                producer.produce("t", value=f"v{i}", partition=op[1])
-            producer.flush()
+            _produce(producer, op[2], op[1])
         elif op[0] == "consume":
             consumer.consume(op[1], 0)
         elif op[0] == "poll":
@@ -128,9 +132,7 @@ def test_a_slow_consumer_holds_its_backlog_in_memory_and_pause_drops_it():
 
 def test_the_board_draws_the_fetched_band_from_position_to_fetched():
     sim, producer, consumer = _world(100000)
-    for i in range(30):
-        producer.produce("t", value=f"v{i}", partition=0)
-    producer.flush()
+    _produce(producer, 30)
     consumer.consume(10, 0)
     fig = draw_board(sim, "t", group="g")
     ax = fig.axes[0]
@@ -141,9 +143,7 @@ def test_the_board_draws_the_fetched_band_from_position_to_fetched():
 
 def test_a_crashed_owner_holds_nothing():
     sim, producer, consumer = _world(100000)
-    for i in range(10):
-        producer.produce("t", value=f"v{i}", partition=0)
-    producer.flush()
+    _produce(producer, 10)
     consumer.consume(3, 0)
     sim.crash(consumer)
     row = board(sim, "t", group="g").set_index("partition").loc[0]
