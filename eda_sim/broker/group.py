@@ -126,6 +126,9 @@ class Group:
             sim.now
         )  # when the last member went (None while it has members)
         self._expiry_token = 0  # the latest scheduled offset-expiry check; older ones do nothing
+        # no member has ever joined: the group only stores offsets for assign() consumers (Kafka's
+        # protocolType None, a "simple" or standalone group)
+        self.standalone = True
         self.generation = 0
         self.strategy: str | None = None
         self.instances: dict = {}  # group.instance.id -> member id (static members)
@@ -193,6 +196,7 @@ class Group:
             )
         self.members[consumer.member_id] = consumer
         self.empty_since = None
+        self.standalone = False
         self.assignment[consumer.member_id] = []
         self._new_session(consumer.member_id)
         if instance is not None:
@@ -417,6 +421,35 @@ class Group:
                 journal.write("committed", member_id, self.group_id, topic, part, offset, 0)
         return None
 
+    def commit_simple(self, actor: str, offsets: dict) -> str | None:
+        """An OffsetCommit from a consumer outside the group (``assign()``): generation -1, no member id.
+
+        Kafka's coordinator accepts it while the group has no members and
+        refuses it otherwise: the classic coordinator answers
+        ``UNKNOWN_MEMBER_ID`` ("When the group is non-empty, only members can
+        commit offsets", ``GroupCoordinator.validateOffsetCommit``; the same
+        in ``ClassicGroup.validateOffsetCommit``), and a KIP-848 group
+        accepts a commit with member epoch -1 only when it has no members
+        (``ConsumerGroup.validateOffsetCommit``). Returns None on success,
+        else the reason; all or none, as :meth:`commit`.
+        """
+        journal = self._sim.journal
+        if self.members:
+            reason = (
+                f"{actor} is not a member of group {self.group_id!r} (it assigned its partitions "
+                f"by hand) and the group has members: only members may commit"
+            )
+            for (topic, part), offset in sorted(offsets.items()):
+                journal.write("commit_failed", actor, self.group_id, topic, part, offset, 0, reason)
+            return reason
+        for (topic, part), offset in sorted(offsets.items()):
+            self.committed_at[(topic, part)] = self._sim.now
+            if self.committed.get((topic, part)) != offset:
+                self.committed[(topic, part)] = offset
+                journal.write("committed", actor, self.group_id, topic, part, offset, 0)
+        self._schedule_expiry()
+        return None
+
     def store_committed(self, tp: tuple, offset: int, actor: str, detail: str = "") -> None:
         """Store one committed offset that arrives outside a member's commit (a transaction's commit)."""
         self.committed_at[tp] = self._sim.now
@@ -452,8 +485,11 @@ class Group:
 
         A classic group that is empty counts from when it became empty; while
         it has members, an offset of a topic nobody subscribes to counts from
-        its last commit (KIP-496).
+        its last commit (KIP-496); a group no member ever joined (offsets
+        committed by ``assign()`` consumers) counts each from its last commit.
         """
+        if self.standalone:
+            return self.committed_at.get(tp, 0.0)
         if self.empty_since is not None:
             return self.empty_since
         return self.committed_at.get(tp, 0.0)
@@ -499,14 +535,18 @@ class Group:
           the time the group became empty (classic) or each offset's last
           commit (KIP-848 groups);
         * a group with members (KIP-496, Kafka 2.4): the offsets of topics no
-          member subscribes to any more, the base being the last commit.
+          member subscribes to any more, the base being the last commit;
+        * a group no member ever joined, whose offsets ``assign()`` consumers
+          commit (Kafka's protocol type None, a "standalone (simple)
+          consumer"): each offset, the base being its last commit
+          (``GroupMetadata.removeExpiredOffsets``, KIP-496).
 
         A member that needs an expired offset starts where ``auto.offset.reset`` says.
         Kafka's classic coordinator applies the KIP-496 rule to groups of the
         ``consumer`` protocol type in the Stable state (here every generation is
-        stable at once). A group that only stores offsets (manual ``assign()``,
-        no protocol type) loses each a retention after its last commit; the
-        simulated client has no ``assign()``, so no such group arises.
+        stable at once). A group that had members and is empty now keeps its
+        protocol type in Kafka, so offsets an ``assign()`` consumer commits
+        there expire with the group's emptiness, however recent the commit.
         """
         retention, _ = self._retention()
         now = self._sim.now
@@ -516,7 +556,9 @@ class Group:
             self.committed_at.pop(tp, None)
         if gone:
             minutes = f"offsets.retention.minutes={retention / 60:g}"
-            if self.members:
+            if self.standalone:
+                why = f"no member ever joined: last commit older than {minutes}"
+            elif self.members:
                 topics = ",".join(sorted({t for t, _ in gone}))
                 why = (
                     f"no member subscribes to {topics} and its last commit is older than {minutes}"

@@ -215,6 +215,7 @@ class ConsumerGroup(Group):
         m = consumer.member_id
         self.members[m] = consumer
         self.empty_since = None
+        self.standalone = False
         self.assignment[m] = []
         self.member_epoch[m] = 0
         self._new_session(m)

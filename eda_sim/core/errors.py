@@ -23,6 +23,7 @@ _CODES = {
     "_AUTO_OFFSET_RESET": -140,
     "_NO_OFFSET": -168,
     "_STATE": -172,
+    "_CONFLICT": -173,
     "_INVALID_ARG": -186,
     "_UNKNOWN_TOPIC": -188,
     "_UNKNOWN_PARTITION": -190,

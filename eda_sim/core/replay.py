@@ -30,6 +30,9 @@ class State:
         )  # group -> {member: "alive" | "crashed"} (in the group)
         self.crashed: dict = {}  # member -> group, crashed and not restarted
         self.subscriptions: dict = defaultdict(set)  # group -> topics it subscribed to
+        # group -> topics some consumer was ever assigned partitions of ('assigned' rows: by the
+        # group's coordinator, or by a consumer's own assign() under the group's id)
+        self.assigned_topics: dict = defaultdict(set)
         self.positions: dict = {}  # (group, member, topic, partition) -> position
         # (group, member, topic, partition) -> the offset after what the member's client has fetched
         # into its local fetch queue (librdkafka's next_offset); records from the position up to it
@@ -81,6 +84,7 @@ class State:
             # Ownership follows 'assigned' and 'revoked' rows (the member is the row's actor, exactly);
             # together they say what each 'rebalanced' row's assignment says.
             owners = s.owner[r.group]
+            s.assigned_topics[r.group].update(t for t, _p in r.data)
             for tp in r.data:
                 owners[tp] = r.actor
                 c = s.committed.get((r.group,) + tp)

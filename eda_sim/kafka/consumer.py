@@ -48,8 +48,10 @@ from eda_sim.kafka.message import (
     OFFSET_BEGINNING,
     OFFSET_END,
     OFFSET_INVALID,
+    OFFSET_STORED,
     Message,
     TopicPartition,
+    to_epoch_ms,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +113,39 @@ def _partition_list(partitions, what: str) -> list:
     return [(tp.topic, tp.partition) for tp in partitions]
 
 
+#: The logical start offsets librdkafka takes in an assignment (besides OFFSET_TAIL(n), -2000 - n).
+_START_OFFSETS = (OFFSET_BEGINNING, OFFSET_END, OFFSET_STORED, OFFSET_INVALID)
+
+
+def _format(parts) -> str:
+    return "[" + ",".join(f"{t}-{p}" for t, p in sorted(parts)) + "]"
+
+
+def _offset_for_time(log, timestamp: int, end: int) -> int:
+    """The broker's ListOffsets answer for one partition: ``timestamp`` in ms, or -1 (end), -2 (start),
+    -3 (the record with the largest timestamp); -1 when no record below ``end`` is that recent."""
+    start = log.log_start_offset
+    if timestamp == -1:
+        return end
+    if timestamp == -2:
+        return start
+    best, best_ts = -1, None
+    offset = start
+    while offset < end:
+        n = min(end - offset, 4096)
+        for i, rec in enumerate(log.read(offset, n)):
+            if rec is None:
+                continue
+            ts = to_epoch_ms(rec[0])
+            if timestamp == -3:
+                if best_ts is None or ts > best_ts:
+                    best, best_ts = offset + i, ts
+            elif ts >= timestamp:
+                return offset + i
+        offset += n
+    return best
+
+
 class Consumer:
     """A consumer group member, shaped like ``confluent_kafka.Consumer``."""
 
@@ -133,6 +168,14 @@ class Consumer:
         self.member_id: str | None = None
         self._subscription: frozenset = frozenset()
         self._assignment: list = []  # sorted (topic, partition) pairs
+        # assign()/incremental_assign() outside a group: the partitions are this client's alone
+        # (librdkafka's manual assignment); its journal rows name it after its handle, as
+        # librdkafka names it (client.id#consumer-N), given at the first assign()
+        self._manual = False
+        self._manual_actor: str | None = None
+        self._assign_offsets: dict = {}  # the start offset assign() was given, as assignment() shows it
+        # inside on_assign / on_revoke / on_lost: (kind, the callback's partitions), else None
+        self._in_callback: tuple | None = None
         self._positions: dict = {}
         self._stored: dict = {}
         # the committed offset this client knows per assigned partition: fetched when the partition was
@@ -239,13 +282,402 @@ class Consumer:
         self._subscription = frozenset()
 
     def assignment(self) -> list[TopicPartition]:
-        """The partitions this member owns now."""
+        """The partitions assigned now (by the group, or by ``assign()`` with the start offsets it was given)."""
         self._check_usable()
-        return [TopicPartition(t, p) for t, p in self._assignment]
+        offsets = self._assign_offsets
+        return [
+            TopicPartition(t, p, offsets.get((t, p), OFFSET_INVALID)) for t, p in self._assignment
+        ]
 
     def memberid(self) -> str | None:
         """The member id the group gave this consumer, or None outside a group."""
         return self.member_id
+
+    # -- manual assignment (assign, unassign, incremental_assign, incremental_unassign) ---------
+
+    def assign(self, partitions: list) -> None:
+        """Consume exactly ``partitions`` (a list of ``TopicPartition``), replacing the current assignment.
+
+        librdkafka's manual assignment: no group membership, no rebalance;
+        each partition's ``offset`` says where to start: an offset, or
+        ``OFFSET_BEGINNING``, ``OFFSET_END``, ``OFFSET_STORED`` /
+        ``OFFSET_INVALID`` (the default: the group's committed offset, else
+        ``auto.offset.reset``), or ``OFFSET_TAIL(n)`` (``-2000 - n``: ``n``
+        before the end). Commits go to ``group.id`` as a simple consumer's do
+        (generation -1, no member id): the coordinator accepts them while the
+        group has no members and answers ``UNKNOWN_MEMBER_ID`` otherwise.
+
+        As librdkafka, the old assignment is cleared first (its stored offsets
+        committed when ``enable.auto.commit`` is on) and a bad list then
+        raises ``_INVALID_ARG`` with nothing assigned. Inside a rebalance
+        callback of a subscribed consumer see :meth:`incremental_assign`.
+        """
+        self._check_usable()
+        pairs = _partition_list(partitions, "assign")
+        self._check_method("assign", "Failed to set assignment")
+        if self._in_callback is not None:
+            self._assign_in_callback(partitions, pairs, incremental=False)
+            return
+        self._manual_drop(list(self._assignment), "assign() replaces the assignment")
+        problem = self._bad_additions(partitions)
+        if problem is not None:
+            raise fail(problem[0], f"Failed to set assignment: {problem[1]}")
+        self._manual_add(partitions, "assign()")
+
+    def unassign(self) -> None:
+        """Stop consuming every assigned partition (``assign([])``); commits stored offsets with auto-commit."""
+        self._check_usable()
+        self._check_method("unassign", "Failed to remove assignment")
+        if self._in_callback is not None:
+            self._unassign_in_callback(list(self._assignment))
+            return
+        self._manual_drop(list(self._assignment), "unassign()")
+
+    def incremental_assign(self, partitions: list) -> None:
+        """Add ``partitions`` (with their start offsets, as :meth:`assign`) to the current assignment.
+
+        librdkafka refuses a list with a partition twice (``_INVALID_ARG``
+        "Duplicate ... in input list"), an invalid start offset
+        (``_INVALID_ARG``) or a partition already assigned (``_CONFLICT``
+        "... is already part of the current assignment").
+
+        In a group under ``cooperative-sticky``, a real client's ``on_assign``
+        calls ``incremental_assign(partitions)`` (confluent-kafka calls it
+        for the application when the callback does not). The simulated
+        coordinator has already handed those partitions over when
+        ``on_assign`` runs, so there the call takes the offsets given as the
+        partitions' start positions (OFFSET_STORED/INVALID: the committed
+        offset they already start from) and changes nothing else: the same
+        callback code runs here and on a real cluster. Outside a group
+        (``group.id`` only for commits) it adds to a manual assignment.
+        """
+        self._check_usable()
+        pairs = _partition_list(partitions, "incremental_assign")
+        self._check_method("incremental_assign", None)
+        if self._in_callback is not None:
+            self._assign_in_callback(partitions, pairs, incremental=True)
+            return
+        problem = self._bad_additions(partitions)
+        if problem is not None:
+            raise fail(*problem)
+        self._manual_add(partitions, "incremental_assign()")
+
+    def incremental_unassign(self, partitions: list) -> None:
+        """Remove ``partitions`` from the current assignment (their offsets are ignored).
+
+        librdkafka refuses a partition that is not assigned (``_INVALID_ARG``
+        "... can't be unassigned since it is not in the current
+        assignment"; on an empty assignment "Can't subtract from empty
+        assignment"). In a cooperative group's ``on_revoke``/``on_lost`` the
+        call gives up the partitions the callback names, as the coordinator
+        was about to take them (confluent-kafka makes the call itself when
+        the callback does not).
+        """
+        self._check_usable()
+        pairs = _partition_list(partitions, "incremental_unassign")
+        self._check_method("incremental_unassign", None)
+        if len(set(pairs)) != len(pairs):
+            dup = sorted(tp for tp in set(pairs) if pairs.count(tp) > 1)[0]
+            raise fail("_INVALID_ARG", f"Duplicate {dup[0]} [{dup[1]}] in input list")
+        if not self._assignment and pairs:
+            raise fail("_INVALID_ARG", "Can't subtract from empty assignment")
+        assigned = set(self._assignment)
+        for t, p in sorted(pairs):
+            if (t, p) not in assigned:
+                raise fail(
+                    "_INVALID_ARG",
+                    f"{t} [{p}] can't be unassigned since it is not in the current assignment",
+                )
+        if self._in_callback is not None:
+            self._unassign_in_callback(pairs)
+            return
+        self._manual_drop(sorted(pairs), "incremental_unassign()")
+
+    def _actor(self) -> str:
+        """Who this consumer is in the journal: its member id in a group, its handle name when assigned by hand."""
+        return self.member_id or self._manual_actor or self.client_id
+
+    def _check_method(self, method: str, prefix: str | None) -> None:
+        """librdkafka's check of the assignment method against the group's rebalance protocol.
+
+        A member of an eager group changes its assignment with ``assign()`` /
+        ``unassign()``, one of a cooperative group (``cooperative-sticky``, or
+        any KIP-848 group) with the incremental pair; otherwise ``_STATE``.
+        The simulator's coordinator owns a member's assignment: outside a
+        rebalance callback a member cannot change it (``_STATE``; call
+        ``unsubscribe()`` first to assign by hand).
+        """
+        if self.member_id is None:
+            return
+        group = self._sim.groups[self.group_id]
+        cooperative = group.protocol_type == "consumer" or group.protocol == "cooperative"
+        incremental = method.startswith("incremental")
+        if cooperative and not incremental:
+            why = (
+                "Changes to the current assignment must be made using incremental_assign() or "
+                "incremental_unassign() when rebalance protocol type is COOPERATIVE"
+            )
+            raise fail("_STATE", f"{prefix}: Local: Erroneous state ({why})")
+        if not cooperative and incremental:
+            raise fail(
+                "_STATE",
+                "Changes to the current assignment must be made using assign() when rebalance "
+                "protocol type is EAGER",
+            )
+        if self._in_callback is None:
+            raise fail(
+                "_STATE",
+                f"{method}(): {self.member_id} is a member of group {self.group_id!r}, whose "
+                "coordinator hands out its partitions; change them inside on_assign/on_revoke, "
+                "or unsubscribe() first to assign partitions by hand (simulator: a member's "
+                "assignment follows the group's)",
+            )
+
+    def _bad_additions(self, partitions: list) -> tuple | None:
+        """What librdkafka refuses in a list of partitions to add: (error name, reason), or None."""
+        assigned = set(self._assignment)
+        previous = None
+        for tp in sorted(partitions, key=lambda tp: (tp.topic, tp.partition)):
+            off = tp.offset
+            if off < 0 and off > -2000 and off not in _START_OFFSETS:
+                return (
+                    "_INVALID_ARG",
+                    f"{tp.topic} [{tp.partition}] has invalid start offset {off}",
+                )
+            if previous == (tp.topic, tp.partition):
+                return ("_INVALID_ARG", f"Duplicate {tp.topic} [{tp.partition}] in input list")
+            if (tp.topic, tp.partition) in assigned:
+                return (
+                    "_CONFLICT",
+                    f"{tp.topic} [{tp.partition}] is already part of the current assignment",
+                )
+            previous = (tp.topic, tp.partition)
+            topic = self._sim.broker.topics.get(tp.topic)
+            if topic is None or not 0 <= tp.partition < topic.partition_count:
+                # librdkafka accepts it and waits for the partition to appear; the simulator refuses
+                return (
+                    "_UNKNOWN_PARTITION",
+                    f"{tp.topic} [{tp.partition}] does not exist (topics: "
+                    f"{', '.join(sorted(self._sim.broker.topics)) or 'none'}); the simulator "
+                    "assigns only existing partitions",
+                )
+        return None
+
+    def _manual_add(self, partitions: list, how: str) -> None:
+        """Add ``partitions`` to a manual assignment and work out where each starts."""
+        if not partitions:
+            return
+        sim = self._sim
+        if self._manual_actor is None:
+            self._manual_actor = (
+                f"{self.client_id}#consumer-{sim.next_number('handle:' + self.client_id)}"
+            )
+        if not self._manual:
+            self._manual = True
+            self._incarnation += 1
+            if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:
+                sim.env.process(self._auto_commit_loop(None, self._incarnation))
+        parts = sorted((tp.topic, tp.partition) for tp in partitions)
+        actor = self._manual_actor
+        sim.journal.write(
+            "assigned",
+            actor,
+            self.group_id,
+            count=len(parts),
+            detail=f"{how}: {_format(parts)}",
+            data=tuple(parts),
+        )
+        self._assignment = sorted(set(self._assignment) | set(parts))
+        group = sim.groups.get(self.group_id)
+        for tp in sorted(partitions, key=lambda tp: (tp.topic, tp.partition)):
+            key = (tp.topic, tp.partition)
+            self._assign_offsets[key] = tp.offset
+            self._stored.pop(key, None)  # librdkafka resets the stored offset on assignment
+            committed = group.committed.get(key) if group is not None else None
+            self._know_committed(key, committed)
+            self._start_at(key, tp.offset, committed)
+        self._fetch_due = True
+
+    def _start_at(self, tp, offset: int, committed) -> None:
+        """Set ``tp``'s start position from an assign() offset, as librdkafka's fetcher starts it."""
+        sim = self._sim
+        log = sim.broker.topics[tp[0]].partitions[tp[1]]
+        end = log.log_end_offset
+        if self._read_committed:
+            end = sim.transactions.last_stable_offset(tp[0], tp[1])
+        if offset in (OFFSET_STORED, OFFSET_INVALID):
+            if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
+                self._positions[tp] = committed
+                self._refetch_from(tp, committed)
+            else:
+                why = (
+                    "no committed offset"
+                    if committed is None
+                    else f"committed offset {committed} out of range"
+                )
+                self._reset(tp, log, why)
+            return
+        if offset == OFFSET_BEGINNING:
+            pos = log.log_start_offset
+        elif offset == OFFSET_END:
+            pos = end
+        elif offset <= -2000:  # OFFSET_TAIL(n): n records before the end
+            pos = max(log.log_start_offset, end - (-2000 - offset))
+        else:
+            pos = offset  # out of the log's range: the first fetch resets it (auto.offset.reset)
+        self._positions[tp] = pos
+        self._refetch_from(tp, pos)
+        self._sim.journal.write(
+            "seeked",
+            self._actor(),
+            self.group_id,
+            tp[0],
+            tp[1],
+            pos,
+            0,
+            "start offset of the assignment",
+        )
+
+    def _forget(self, parts) -> None:
+        """Drop everything this client holds for ``parts``: position, fetch queue, pause, stored offset."""
+        gone = set(parts)
+        self._unstable.difference_update(gone)
+        self._assignment = [tp for tp in self._assignment if tp not in gone]
+        for tp in parts:
+            self._positions.pop(tp, None)
+            q = self._queues.pop(tp, None)
+            if q is not None:
+                self._queued_bytes -= q.nbytes
+            self._paused.discard(tp)
+            self._backoff.pop(tp, None)
+            self._committed_pos.pop(tp, None)
+            self._stored.pop(tp, None)
+            self._assign_offsets.pop(tp, None)
+
+    def _manual_drop(self, parts: list, how: str) -> None:
+        """Remove ``parts`` from a manual assignment; with auto-commit, commit their stored offsets first.
+
+        librdkafka's ``rd_kafka_assignment_serve_removals`` commits the
+        stored offsets of partitions leaving the assignment when
+        ``enable.auto.commit`` is on, then forgets them.
+        """
+        if not parts:
+            return
+        if self._config["enable.auto.commit"]:
+            leaving = set(parts)
+            offs = {tp: o for tp, o in self._stored_to_commit().items() if tp in leaving}
+            if offs:
+                self._commit(offs)
+        self._forget(parts)
+        self._sim.journal.write(
+            "revoked",
+            self._actor(),
+            self.group_id,
+            count=len(parts),
+            detail=f"{how}: {_format(parts)}",
+            data=tuple(sorted(parts)),
+        )
+        if not self._assignment:
+            self._manual = False
+            self._incarnation += 1  # the auto-commit timer of the manual assignment stops
+
+    def _assign_in_callback(self, partitions: list, pairs: list, incremental: bool) -> None:
+        """``assign``/``incremental_assign`` called from a rebalance callback of a group member."""
+        kind, given = self._in_callback
+        if kind != "assign":
+            if not pairs and not incremental:
+                self._unassign_in_callback(
+                    list(self._assignment)
+                )  # assign([]) / assign(None): unassign
+                return
+            raise fail(
+                "_STATE",
+                f"{'incremental_' if incremental else ''}assign() inside on_{kind}: the partitions "
+                "are being taken away; give them up with "
+                f"{'incremental_unassign(partitions)' if incremental else 'unassign()'}",
+            )
+        handed = set(given)
+        if len(set(pairs)) != len(pairs):
+            dup = sorted(tp for tp in set(pairs) if pairs.count(tp) > 1)[0]
+            raise fail("_INVALID_ARG", f"Duplicate {dup[0]} [{dup[1]}] in input list")
+        for tp in sorted(partitions, key=lambda tp: (tp.topic, tp.partition)):
+            key = (tp.topic, tp.partition)
+            off = tp.offset
+            if off < 0 and off > -2000 and off not in _START_OFFSETS:
+                raise fail(
+                    "_INVALID_ARG", f"{tp.topic} [{tp.partition}] has invalid start offset {off}"
+                )
+            if key not in handed:
+                if incremental and key in self._assignment:
+                    raise fail(
+                        "_CONFLICT",
+                        f"{tp.topic} [{tp.partition}] is already part of the current assignment",
+                    )
+                raise fail(
+                    "_INVALID_ARG",
+                    f"{tp.topic} [{tp.partition}] was not handed to this member in this rebalance "
+                    f"(on_assign got {_format(given)}); pass the callback's own list (simulator: "
+                    "inside a rebalance a member takes exactly what the coordinator gives)",
+                )
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            self._assign_offsets[key] = tp.offset
+            # on_assign's partitions carry their start positions: passed back unchanged, nothing moves
+            if tp.offset not in (OFFSET_STORED, OFFSET_INVALID, self._positions.get(key)):
+                self._start_at(key, tp.offset, None)
+
+    def _unassign_in_callback(self, pairs: list) -> None:
+        """``unassign``/``incremental_unassign`` called from a rebalance callback of a group member.
+
+        In ``on_revoke``/``on_lost`` the partitions go at once, as the
+        coordinator was about to take them (their stored offsets are dropped:
+        commit before giving them up). In ``on_assign`` it is refused.
+        """
+        kind, _given = self._in_callback
+        if kind == "assign":
+            raise fail(
+                "_STATE",
+                "unassign inside on_assign: the coordinator has just handed these partitions to "
+                "this member; to stop reading one, pause() it",
+            )
+        self._forget(pairs)
+
+    def offsets_for_times(
+        self, partitions: list, timeout: float | None = None
+    ) -> list[TopicPartition]:
+        """Per partition, the earliest offset whose record timestamp is at or after the one given.
+
+        Each ``TopicPartition``'s ``offset`` carries a timestamp in
+        milliseconds since the Unix epoch (as ``Message.timestamp()`` gives
+        them); the answer's ``offset`` is the first offset, in log order,
+        whose record's timestamp is greater than or equal to it, or -1 when no
+        record is that recent. As the broker's ListOffsets does, -1 asks for
+        the end, -2 for the log start, -3 for the record with the largest
+        timestamp; under ``read_committed`` only offsets below the last stable
+        offset are answered. A partition that does not exist raises
+        ``_UNKNOWN_PARTITION``, as librdkafka does for the whole call.
+        """
+        self._check_usable()
+        _partition_list(partitions, "offsets_for_times")
+        if timeout is not None:
+            _timeout(timeout)
+        sim = self._sim
+        out = []
+        for tp in partitions:
+            topic = sim.broker.topics.get(tp.topic)
+            if topic is None or not 0 <= tp.partition < topic.partition_count:
+                raise fail(
+                    "_UNKNOWN_PARTITION",
+                    f"Failed to get offsets: Local: Unknown partition ({tp.topic} [{tp.partition}])",
+                )
+            log = topic.partitions[tp.partition]
+            end = log.log_end_offset
+            if self._read_committed:
+                end = sim.transactions.last_stable_offset(tp.topic, tp.partition)
+            out.append(
+                TopicPartition(tp.topic, tp.partition, _offset_for_time(log, tp.offset, end))
+            )
+        return out
 
     # -- read-only views for the group coordinator and the service layer (simulator extras) --
 
@@ -305,7 +737,7 @@ class Consumer:
         if (
             self._data_seen == sim.data_version
             and not self._fetch_due
-            and self.member_id is not None
+            and (self.member_id is not None or self._manual)
             and not self._pending_errors
             and self._group_poll_hook is None
             and not self._lost
@@ -361,10 +793,12 @@ class Consumer:
                 if self._auto_store:
                     self._stored[tp] = pos
                 self._last_poll = sim.env._now  # hot path: per poll
-                self._generation = sim.groups[self.group_id].generation
-                sim.journal.write(
-                    "delivered", self.member_id, self.group_id, topic, part, pos - 1, 1
-                )
+                member = self.member_id
+                if member is not None:
+                    self._generation = sim.groups[self.group_id].generation
+                else:
+                    member = self._manual_actor
+                sim.journal.write("delivered", member, self.group_id, topic, part, pos - 1, 1)
                 if held == self._min_msgs - 1 or queued < self._max_queued_bytes <= queued + nbytes:
                     self._fetch_due = True  # below a threshold that held the fetcher back
                     if self._backoff:
@@ -472,17 +906,20 @@ class Consumer:
             self._lost = {}  # this poll hands the loss to the application (librdkafka's rebalance callback)
         if self._pending_errors:
             return [self._pending_errors.pop(0)]
-        if self.member_id is None:
-            if not self._subscription or self._fenced or self._sim.now < self._join_after:
+        if self.member_id is None and self._subscription:
+            if self._fenced or self._sim.now < self._join_after:
                 return []
             self._join()
             if self._pending_errors:
                 return [self._pending_errors.pop(0)]
+        if self.member_id is None and not self._manual:
+            return []
         if self._group_poll_hook is not None:
             hook, self._group_poll_hook = self._group_poll_hook, None
             hook()
-        # The generation as this member knows it: librdkafka learns of a rebalance only inside poll.
-        self._generation = self._sim.groups[self.group_id].generation
+        if self.member_id is not None:
+            # The generation as this member knows it: librdkafka learns of a rebalance only inside poll.
+            self._generation = self._sim.groups[self.group_id].generation
         if self._stats_next is not None and self._sim.now >= self._stats_next:
             self._emit_stats()
         parts = self._assignment
@@ -520,6 +957,7 @@ class Consumer:
         min_msgs = self._min_msgs
         start = self._rr % n
         self._rr += 1
+        actor = self._actor()
         for i in range(n):
             tp = parts[(start + i) % n]
             q = queues.get(tp)
@@ -542,7 +980,7 @@ class Consumer:
             positions[tp] = pos + take
             if store:
                 self._stored[tp] = pos + take
-            journal.write("delivered", self.member_id, self.group_id, topic, part, pos, take)
+            journal.write("delivered", actor, self.group_id, topic, part, pos, take)
             left = q.count
             if left < min_msgs <= left + len(msgs) or (
                 self._queued_bytes < self._max_queued_bytes <= self._queued_bytes + nbytes
@@ -636,7 +1074,7 @@ class Consumer:
                 if q.end > start:
                     journal.write(
                         "fetched",
-                        self.member_id,
+                        self._actor(),
                         self.group_id,
                         tp[0],
                         tp[1],
@@ -760,7 +1198,7 @@ class Consumer:
         if parts:
             self._sim.journal.write(
                 kind,
-                self.member_id,
+                self._actor(),
                 self.group_id,
                 count=len(parts),
                 detail=f"{len(parts)} partitions; {what}",
@@ -929,10 +1367,14 @@ class Consumer:
 
     def _commit(self, offsets: dict) -> str | None:
         group = self._sim.ensure_group(self.group_id) if self.group_id else None
-        member = self.member_id or f"{self.client_id}(not in group)"
         if group is None:
             return "the consumer has no group.id"
-        reason = group.commit(member, offsets)
+        if self.member_id is None and self._manual:
+            # a simple consumer's OffsetCommit: generation -1, no member id
+            reason = group.commit_simple(self._manual_actor, offsets)
+        else:
+            member = self.member_id or f"{self.client_id}(not in group)"
+            reason = group.commit(member, offsets)
         if reason is None:
             self._committed_pos.update(offsets)
         return reason
@@ -1034,7 +1476,7 @@ class Consumer:
         self._refetch_from(tp, offset)  # librdkafka purges what it fetched and fetches from there
         self._sim.journal.write(
             "seeked",
-            self.member_id or self.client_id,
+            self._actor(),
             self.group_id or "",
             partition.topic,
             partition.partition,
@@ -1082,6 +1524,8 @@ class Consumer:
             return
         self._check_usable()
         self._leave(terminating=True)
+        if self._manual:
+            self._manual_drop(list(self._assignment), "close()")
         self._closed = True
 
     # -- group callbacks (called by the coordinator) ------------------------------
@@ -1103,6 +1547,9 @@ class Consumer:
                 "join_failed", self.client_id, self.group_id, detail=exc.args[0].str()
             )
             return
+        if self._manual:
+            # librdkafka: the group's first assignment replaces a manual one made before the join
+            self._manual_drop(list(self._assignment), "the group's assignment replaces assign()")
         self.member_id = sim.new_member_id(self.client_id)
         self._incarnation += 1
         # a static member may get its old member id back
@@ -1179,13 +1626,17 @@ class Consumer:
         self._assignment = sorted(set(self._assignment) | set(parts))
         self._fetch_due = True
         if self._callbacks[0] is not None:
-            self._callbacks[0](
-                self,
-                [
-                    TopicPartition(t, p, self._positions.get((t, p), OFFSET_INVALID))
-                    for t, p in parts
-                ],
-            )
+            self._in_callback = ("assign", list(parts))
+            try:
+                self._callbacks[0](
+                    self,
+                    [
+                        TopicPartition(t, p, self._positions.get((t, p), OFFSET_INVALID))
+                        for t, p in parts
+                    ],
+                )
+            finally:
+                self._in_callback = None
 
     def _know_committed(self, tp, committed) -> None:
         """Remember the committed offset fetched for a newly assigned partition (None: there is none)."""
@@ -1225,22 +1676,18 @@ class Consumer:
         if callback is None and lost:
             callback = self._callbacks[1]
         if callback is not None and parts and not self.crashed:
-            callback(self, [TopicPartition(t, p) for t, p in parts])
-        gone = set(parts)
-        self._unstable.difference_update(gone)
-        self._assignment = [tp for tp in self._assignment if tp not in gone]
-        for tp in parts:
-            self._positions.pop(tp, None)
-            # What was fetched for a partition given up is dropped, never handed out; a pause ends with it.
-            q = self._queues.pop(tp, None)
-            if q is not None:
-                self._queued_bytes -= q.nbytes
-            self._paused.discard(tp)
-            self._backoff.pop(tp, None)
-            self._committed_pos.pop(tp, None)
-            stored = self._stored.pop(tp, None)
-            if lost and stored is not None:
-                self._lost[tp] = stored
+            self._in_callback = ("lost" if lost else "revoke", list(parts))
+            try:
+                callback(self, [TopicPartition(t, p) for t, p in parts])
+            finally:
+                self._in_callback = None
+        if lost:
+            for tp in parts:
+                stored = self._stored.get(tp)
+                if stored is not None:
+                    self._lost[tp] = stored
+        # What was fetched for a partition given up is dropped, never handed out; a pause ends with it.
+        self._forget(parts)
 
     def _reset(self, tp, log, why: str):
         policy = self._config["auto.offset.reset"]
@@ -1260,7 +1707,7 @@ class Consumer:
             )
             self._sim.journal.write(
                 "offset_reset",
-                self.member_id,
+                self._actor(),
                 self.group_id,
                 tp[0],
                 tp[1],
@@ -1274,7 +1721,7 @@ class Consumer:
         self._refetch_from(tp, pos)
         self._sim.journal.write(
             "offset_reset",
-            self.member_id,
+            self._actor(),
             self.group_id,
             tp[0],
             tp[1],
@@ -1345,7 +1792,7 @@ class Consumer:
         member = self.member_id
         self._sim.journal.write(
             "crashed",
-            member or self.client_id,
+            self._actor(),
             self.group_id or "",
             detail="no commit, no leave; the group waits for session.timeout.ms",
         )
@@ -1358,9 +1805,22 @@ class Consumer:
         if not self.crashed:
             raise ValueError(f"{self!r} has not crashed; only a crashed consumer can be restarted")
         old = self.member_id
+        if self._manual and self._assignment:
+            # a manual assignment does not survive the process: the restarted client assigns anew
+            self._sim.journal.write(
+                "revoked",
+                self._manual_actor,
+                self.group_id,
+                count=len(self._assignment),
+                detail=f"crashed: {_format(self._assignment)}",
+                data=tuple(self._assignment),
+            )
         self.crashed = False
         self.member_id = None
         self._assignment = []
+        self._manual = False
+        self._assign_offsets = {}
+        self._incarnation += 1
         self._positions = {}
         self._stored = {}
         self._committed_pos = {}
@@ -1371,7 +1831,7 @@ class Consumer:
         self._last_poll = self._sim.now
         self._sim.journal.write(
             "restarted",
-            old or self.client_id,
+            old or self._manual_actor or self.client_id,
             self.group_id or "",
             detail="rejoins on its next poll as a new member"
             if self._config["group.instance.id"] is None

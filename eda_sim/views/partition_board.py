@@ -66,6 +66,7 @@ def _groups_of(s: _State, topic: str) -> list:
     found = {g for g, topics in s.subscriptions.items() if topic in topics}
     found |= {g for (g, t, _p) in s.committed if t == topic}
     found |= {g for (g, t) in s.delivered if t == topic}
+    found |= {g for g, topics in s.assigned_topics.items() if topic in topics}
     found.discard("")
     return sorted(found)
 
@@ -85,7 +86,8 @@ def board(sim, topic: str, time: float | None = None, group: str | None = None) 
     ``paused`` whether the owner paused the partition, and ``crashed`` whether
     the owner has crashed (it keeps the partition until ``session.timeout.ms``
     passes; a crashed process holds nothing, so ``fetched`` is missing). Groups are those that subscribed to,
-    fetched from or committed on the topic; with none, one row per partition
+    were assigned partitions of (also by a consumer's own ``assign()`` under the group's id: its handle name,
+    e.g. ``rdkafka#consumer-1``, is the owner), fetched from or committed on the topic; with none, one row per partition
     with group "". With ``time`` the journal is replayed up to that instant.
     """
     _check_topic(sim, topic)

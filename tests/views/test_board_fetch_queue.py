@@ -148,3 +148,75 @@ def test_a_crashed_owner_holds_nothing():
     sim.crash(consumer)
     row = board(sim, "t", group="g").set_index("partition").loc[0]
     assert bool(row["crashed"]) and str(row["fetched"]) == "<NA>" and row["position"] == 3
+
+
+# -- a consumer that assigns its partitions by hand (assign / unassign / incremental_*) ----------
+
+manual_ops = st.one_of(
+    ops,
+    st.tuples(
+        st.just("assign"), st.lists(st.integers(0, PARTS - 1), unique=True), st.integers(-2, 30)
+    ),
+    st.tuples(st.just("add"), st.integers(0, PARTS - 1), st.integers(-2, 30)),
+    st.tuples(st.just("remove"), st.integers(0, PARTS - 1)),
+    st.tuples(st.just("unassign"), st.just(0)),
+)
+
+
+def _manual_world(min_msgs: int):
+    sim = Simulation(seed=5, name="fetch-queue-board-manual")
+    sim.create_topic("t", partitions=PARTS)
+    consumer = sim.consumer(
+        {
+            "group.id": "g",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "queued.min.messages": min_msgs,
+        }
+    )
+    return sim, sim.producer(), consumer
+
+
+def _live_manual(consumer) -> dict:
+    """Every partition: what the client holds for it, (None, None, False) when it is not assigned."""
+    live = _live(consumer)
+    return {p: live.get(p, (None, None, False)) for p in range(PARTS)}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(manual_ops, min_size=1, max_size=12), st.sampled_from([1, 5, 100000]))
+@example([("produce", 0, 9), ("assign", [0], 3), ("consume", 4), ("unassign", 0)], 5)
+@example([("produce", 1, 9), ("add", 1, -2), ("poll", 0), ("remove", 1), ("add", 1, 4)], 100000)
+def test_the_board_replays_a_manually_assigned_consumer_at_every_instant(program, min_msgs):
+    sim, producer, consumer = _manual_world(min_msgs)
+    expected = []
+    for op in program:
+        owned = {tp.partition for tp in consumer.assignment()}
+        if op[0] == "produce":
+            for i in range(op[2]):
+                producer.produce("t", value=f"v{i}", partition=op[1])
+            producer.flush()
+        elif op[0] in ("consume", "poll"):
+            consumer.consume(max(op[1], 1), 0)
+        elif op[0] == "assign":
+            consumer.assign([TopicPartition("t", p, op[2]) for p in op[1]])
+        elif op[0] == "add" and op[1] not in owned:
+            consumer.incremental_assign([TopicPartition("t", op[1], op[2])])
+        elif op[0] == "remove" and op[1] in owned:
+            consumer.incremental_unassign([TopicPartition("t", op[1])])
+        elif op[0] == "unassign":
+            consumer.unassign()
+        elif op[0] in ("pause", "resume"):
+            getattr(consumer, op[0])([TopicPartition("t", op[1])])
+        elif op[0] == "seek" and op[1] in owned:
+            end = sim.topic("t").partitions[op[1]].log_end_offset
+            consumer.seek(TopicPartition("t", op[1], min(op[2], end)))
+        expected.append((sim.now, _live_manual(consumer)))
+        sim.run(until=sim.now + STEP)
+    first = [r.time for r in sim.journal.rows("assigned")]
+    for when, live in expected:
+        if not first or when < first[0]:
+            # before its first assignment the group reads nothing: the board has no row for it
+            assert live == {p: (None, None, False) for p in range(PARTS)}
+            continue
+        assert _seen(sim, when) == live, f"at t={when}"
