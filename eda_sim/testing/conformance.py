@@ -87,6 +87,8 @@ def simulated_client() -> types.SimpleNamespace:
         TopicPartition=kafka.TopicPartition,
         KafkaException=kafka.KafkaException,
         OFFSET_BEGINNING=kafka.OFFSET_BEGINNING,
+        OFFSET_END=kafka.OFFSET_END,
+        OFFSET_STORED=kafka.OFFSET_STORED,
     )
 
 
@@ -109,6 +111,8 @@ def confluent_client() -> types.SimpleNamespace:
         TopicPartition=confluent_kafka.TopicPartition,
         KafkaException=confluent_kafka.KafkaException,
         OFFSET_BEGINNING=confluent_kafka.OFFSET_BEGINNING,
+        OFFSET_END=confluent_kafka.OFFSET_END,
+        OFFSET_STORED=confluent_kafka.OFFSET_STORED,
     )
 
 
@@ -612,6 +616,104 @@ def rebalance_callbacks(t: Target, strategy: str) -> dict:
     }
 
 
+def _refusal(k, call):
+    """The error name a call raises, or "ok"."""
+    try:
+        call()
+        return "ok"
+    except k.KafkaException as exc:
+        return exc.args[0].name()
+
+
+def manual_assign(t: Target) -> dict:
+    """``assign()`` without a group join: explicit, BEGINNING and END start offsets; a simple
+    consumer's commit; ``incremental_*`` and librdkafka's refusals; a second consumer of the group
+    that assigns with ``OFFSET_STORED`` resumes at the committed offset."""
+    k = t.k
+    topic = t.create("manual", 2)
+    p = t.producer()
+    _produce_to(p, topic, 0, [f"a{i}" for i in range(6)])
+    _produce_to(p, topic, 1, [f"b{i}" for i in range(4)])
+    a = t.consumer("manual", auto_offset_reset="earliest", enable_auto_commit=False)
+    a.assign([k.TopicPartition(topic, 0, 2), k.TopicPartition(topic, 1, k.OFFSET_BEGINNING)])
+    out = {"assigned": sorted(tp.partition for tp in a.assignment())}
+    out["read"] = sorted(_records(_drain(a, 8, polls=60) + _drain_nothing(a)))
+    done = a.commit(offsets=[k.TopicPartition(topic, 0, 5)], asynchronous=False)
+    out["commit_returned"] = [(x.partition, x.offset) for x in done]
+    out["committed"] = [
+        x.offset for x in a.committed([k.TopicPartition(topic, q) for q in (0, 1)], timeout=10)
+    ]
+    out["add_assigned_again"] = _refusal(
+        k, lambda: a.incremental_assign([k.TopicPartition(topic, 0)])
+    )
+    a.incremental_unassign([k.TopicPartition(topic, 1)])
+    out["after_incremental_unassign"] = sorted(tp.partition for tp in a.assignment())
+    out["remove_unassigned"] = _refusal(
+        k, lambda: a.incremental_unassign([k.TopicPartition(topic, 1)])
+    )
+    a.incremental_assign([k.TopicPartition(topic, 1, k.OFFSET_END)])
+    _drain_nothing(a)  # the start offset is looked up before the new records come
+    _produce_to(p, topic, 1, ["late-0", "late-1"])
+    late = _drain(a, 2, polls=40) + _drain_nothing(a)
+    out["read_from_end"] = [value for *_, value in _records(late)]
+    a.unassign()
+    out["after_unassign"] = [tp.partition for tp in a.assignment()]
+    a.close()
+    b = t.consumer("manual", auto_offset_reset="earliest", enable_auto_commit=False)
+    b.assign([k.TopicPartition(topic, 0, k.OFFSET_STORED)])
+    resumed = _records(_drain(b, 1, polls=40))
+    out["resumed_at"] = resumed[0][1] if resumed else None
+    b.close()
+    return out
+
+
+def simple_commit(t: Target) -> dict:
+    """A consumer that assigned its partition by hand commits into a group: refused while the group
+    has a member (``UNKNOWN_MEMBER_ID``: only members commit there), accepted once it is empty."""
+    k = t.k
+    topic = t.create("simple", 1)
+    _produce_to(t.producer(), topic, 0, [f"v{i}" for i in range(3)])
+    member = t.consumer("simple", auto_offset_reset="earliest", enable_auto_commit=False)
+    member.subscribe([topic])
+    _settle(k, [member], topic, 1)
+    loner = t.consumer("simple", auto_offset_reset="earliest", enable_auto_commit=False)
+    loner.assign([k.TopicPartition(topic, 0, 0)])
+    mark = [k.TopicPartition(topic, 0, 2)]
+    out = {
+        "while_a_member_is_in": _refusal(k, lambda: loner.commit(offsets=mark, asynchronous=False))
+    }
+    member.close()
+    out["once_it_left"] = _refusal(k, lambda: loner.commit(offsets=mark, asynchronous=False))
+    loner.close()
+    return out
+
+
+#: Record timestamps (milliseconds since the Unix epoch) for ``offsets_for_times``: not in order.
+STAMPS = [1_700_000_001_000 + d for d in (0, 100, 100, 300, 200, 500)]
+
+
+def offsets_for_times(t: Target) -> dict:
+    """Records produced with explicit timestamps (not in order): the timestamps read back, and
+    ``offsets_for_times``' answers (the earliest offset whose timestamp is at or after the one asked,
+    -1 past the last)."""
+    k = t.k
+    topic = t.create("times", 1)
+    p = t.producer()
+    for i, ts in enumerate(STAMPS):
+        p.produce(topic, value=f"v{i}", partition=0, timestamp=ts)
+    p.flush(10)
+    c = t.consumer("times", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.assign([k.TopicPartition(topic, 0, k.OFFSET_BEGINNING)])
+    msgs = [m for m in _drain(c, 6, polls=60) if m.error() is None]
+    asks = [STAMPS[0] + d for d in (-1000, 0, 50, 100, 150, 250, 400, 500, 501)]
+    found = c.offsets_for_times([k.TopicPartition(topic, 0, ts) for ts in asks], timeout=10)
+    c.close()
+    return {
+        "timestamps": [(m.offset(), m.timestamp()) for m in msgs],
+        "offsets": [x.offset for x in found],
+    }
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -640,6 +742,9 @@ PROGRAMS = {
     "pause_resume": (pause_resume, {}),
     "seek_back": (seek_back, {}),
     "store_offsets": (store_offsets, {}),
+    "manual_assign": (manual_assign, {}),
+    "simple_commit": (simple_commit, {}),
+    "offsets_for_times": (offsets_for_times, {}),
 }
 
 
@@ -691,6 +796,22 @@ TANSU_DEVIATIONS["transactions"] = (
     "librdkafka raises the fatal _FENCED",
 )
 
+TANSU_DEVIATIONS["manual_assign"] = (
+    "read_from_end",
+    "answers ListOffsets(latest) with offset 1 (as in offset_reset[latest]), so a partition "
+    "assigned at OFFSET_END starts at offset 1 and reads the records already there",
+    "OFFSET_END starts at the log end offset: only records produced afterwards are read",
+)
+
+TANSU_DEVIATIONS["offsets_for_times"] = (
+    "offsets",
+    "answers every ListOffsets by timestamp with offset 0, also for a timestamp past the last "
+    "record's (it stores the timestamps: the records read back carry them)",
+    "the earliest offset whose timestamp is greater than or equal to the one asked, and -1 when "
+    "the timestamp is past the last record's (confluent-kafka's offsets_for_times docs; "
+    "ListOffsets in Kafka's protocol)",
+)
+
 #: What Kafka documents for the deviating observables (the simulator must match these).
 KAFKA_EXPECTED = {
     "transactions": {
@@ -706,6 +827,8 @@ KAFKA_EXPECTED = {
         "zombie_commit": ("_FENCED", True),
     },
     "offset_reset[latest]": {"values": ["new-0", "new-1", "new-2"]},
+    "manual_assign": {"read_from_end": ["late-0", "late-1"]},
+    "offsets_for_times": {"offsets": [0, 0, 1, 1, 3, 3, 5, 5, -1]},
     "static_rejoin[2s]": {"other_revoked": False},
     "session_limit[3000]": {"first": ["INVALID_SESSION_TIMEOUT"], "fatal": [False]},
     "admin_errors": {
