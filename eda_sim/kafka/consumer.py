@@ -622,8 +622,7 @@ class Consumer:
         for tp in partitions:
             key = (tp.topic, tp.partition)
             self._assign_offsets[key] = tp.offset
-            # on_assign's partitions carry their start positions: passed back unchanged, nothing moves
-            if tp.offset not in (OFFSET_STORED, OFFSET_INVALID, self._positions.get(key)):
+            if tp.offset not in (OFFSET_STORED, OFFSET_INVALID):
                 self._start_at(key, tp.offset, None)
 
     def _unassign_in_callback(self, pairs: list) -> None:
@@ -1628,13 +1627,9 @@ class Consumer:
         if self._callbacks[0] is not None:
             self._in_callback = ("assign", list(parts))
             try:
-                self._callbacks[0](
-                    self,
-                    [
-                        TopicPartition(t, p, self._positions.get((t, p), OFFSET_INVALID))
-                        for t, p in parts
-                    ],
-                )
+                # as librdkafka hands them to the rebalance callback: no offsets (OFFSET_INVALID),
+                # so that passing the list back to (incremental_)assign starts at the committed offset
+                self._callbacks[0](self, [TopicPartition(t, p) for t, p in parts])
             finally:
                 self._in_callback = None
 

@@ -688,6 +688,83 @@ def simple_commit(t: Target) -> dict:
     return out
 
 
+def callback_assign(t: Target, strategy: str) -> dict:
+    """Rebalance callbacks that make the assignment calls themselves, as a real client's may.
+
+    Under an eager strategy ``on_assign`` calls ``assign(partitions)`` and
+    ``on_revoke`` commits and calls ``unassign()``; under cooperative-sticky
+    they call ``incremental_assign``/``incremental_unassign``. The first
+    member's first ``on_assign`` starts every partition at offset 1. A second
+    member joins and the first leaves. Observes the offsets ``on_assign``
+    receives, the errors the calls raise, and what each member reads: from
+    offset 1 on, nothing twice and nothing missed across the handovers.
+    """
+    k = t.k
+    cooperative = strategy == "cooperative-sticky"
+    topic = t.create(f"cbassign-{strategy}", 3)
+    p = t.producer()
+    for q, name in enumerate("abc"):
+        _produce_to(p, topic, q, [f"{name}{i}" for i in range(3)])
+    seen: dict = {"offsets": [], "errors": []}
+
+    def member():
+        c = t.consumer(
+            f"cbassign-{strategy}",
+            partition_assignment_strategy=strategy,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+
+        def on_assign(consumer, parts):
+            seen["offsets"].extend(sorted({p.offset for p in parts}))
+            if not seen.get("started") and parts:
+                seen["started"] = True
+                for tp in parts:
+                    tp.offset = 1 if tp.partition == 0 else tp.offset
+            try:
+                (consumer.incremental_assign if cooperative else consumer.assign)(parts)
+            except k.KafkaException as exc:
+                seen["errors"].append(exc.args[0].name())
+
+        def on_revoke(consumer, parts):
+            try:
+                consumer.commit(asynchronous=False)
+            except k.KafkaException as exc:
+                if exc.args[0].name() != "_NO_OFFSET":  # nothing read since the last commit
+                    seen["errors"].append(exc.args[0].name())
+            try:
+                if cooperative:
+                    consumer.incremental_unassign(parts)
+                else:
+                    consumer.unassign()
+            except k.KafkaException as exc:
+                seen["errors"].append(exc.args[0].name())
+
+        c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+        return c
+
+    a = member()
+    read = _settle(k, [a], topic, 3)[0]
+    read += _drain(a, 3 - len(read), polls=40)
+    b = member()
+    got = _settle(k, [a, b], topic, 3)
+    read += got[0] + got[1]
+    for q, name in enumerate("abc"):
+        _produce_to(p, topic, q, [f"{name}3"])
+    for _ in range(30):
+        read += _drain_nothing(a, polls=1) + _drain_nothing(b, polls=1)
+        if len(_records(read)) >= 11:
+            break
+    a.close()
+    read += _drain_nothing(b, polls=10)
+    b.close()
+    return {
+        "offsets_given_to_on_assign": sorted(set(seen["offsets"])),
+        "errors": seen["errors"],
+        "read": sorted((part, offset) for part, offset, _, _ in _records(read)),
+    }
+
+
 #: Record timestamps (milliseconds since the Unix epoch) for ``offsets_for_times``: not in order.
 STAMPS = [1_700_000_001_000 + d for d in (0, 100, 100, 300, 200, 500)]
 
@@ -743,6 +820,10 @@ PROGRAMS = {
     "seek_back": (seek_back, {}),
     "store_offsets": (store_offsets, {}),
     "manual_assign": (manual_assign, {}),
+    **{
+        f"callback_assign[{strategy}]": (callback_assign, {"strategy": strategy})
+        for strategy in ("range", "cooperative-sticky")
+    },
     "simple_commit": (simple_commit, {}),
     "offsets_for_times": (offsets_for_times, {}),
 }

@@ -466,3 +466,11 @@ def test_offsets_for_times_is_the_earliest_offset_with_a_timestamp_at_least_the_
         want = later[0] if later else -1
         got = c.offsets_for_times([TP("t", 0, EPOCH_MS + 1000 + ask)])[0].offset
     assert got == want
+
+
+def test_on_assign_gets_partitions_without_offsets_as_librdkafka_hands_them():
+    sim = world((5, 5))
+    given = []
+    c = member(sim, "range", on_assign=lambda _c, parts: given.extend(p.offset for p in parts))
+    c.poll(0.1)
+    assert given == [OFFSET_INVALID, OFFSET_INVALID]
