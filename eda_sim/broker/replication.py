@@ -363,6 +363,29 @@ class ReplicatedPartition:
                 gone = n
         return gone
 
+    def epoch_at(self, offset: int) -> int:
+        """The leader epoch the leader's record at ``offset`` was written in (its epoch cache)."""
+        found = self.epoch
+        for epoch, start in self._shown().epochs:
+            if start > offset:
+                break
+            found = epoch
+        return found
+
+    def delete_records(self, offset: int) -> int:
+        """DeleteRecords on the leader and on every replica that holds ``offset``; return how many
+        records the leader's log lost. A follower that has not reached ``offset`` yet starts over
+        at the leader's log start at its next fetch, as a Kafka follower does."""
+        shown = self._shown()
+        gone = 0
+        for b in self.assignment:
+            replica = self.replicas[b]
+            if replica is shown or replica.leo >= offset:
+                n = replica.log.delete_records(offset)
+                if replica is shown:
+                    gone = n
+        return gone
+
     def setting(self, key: str):
         """A topic setting, or the broker default where the topic does not set it."""
         return self.cluster.topic_settings[self.topic].get(key, self.cluster.config[key])

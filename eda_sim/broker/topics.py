@@ -253,18 +253,39 @@ class PartitionLog:
             segs.pop(0)
             if active:
                 segs.append(_Segment(end, now))
-        gone = removed_to - self.log_start_offset
-        if gone:
-            self.log_start_offset = removed_to
+        return self._start_at(removed_to)
+
+    def delete_records(self, offset: int) -> int:
+        """Move the log start up to ``offset`` (Kafka's DeleteRecords); return how many records went.
+
+        Every record below ``offset`` becomes unreadable at once; the segments
+        wholly below it are deleted, and the one that holds ``offset`` stays
+        (with its size) until retention deletes it, as Kafka keeps a segment
+        file until all of it is below the log start. An ``offset`` at or
+        below the log start changes nothing; the caller checks that it is not
+        beyond the log end.
+        """
+        if offset <= self.log_start_offset:
+            return 0
+        segs = self._segments
+        while len(segs) > 1 and segs[1].base <= offset:
+            segs.pop(0)
+        return self._start_at(offset)
+
+    def _start_at(self, offset: int) -> int:
+        """Make ``offset`` the log start, dropping the records below it; return how many went."""
+        gone = offset - self.log_start_offset
+        if gone > 0:
+            self.log_start_offset = offset
             # Compact the backing list only when enough is dead, so trimming stays O(1) amortised.
-            dead = removed_to - self._base
+            dead = offset - self._base
             if dead > 1024 and dead * 2 > len(self._records):
                 del self._records[:dead]
-                self._base = removed_to
+                self._base = offset
             else:
                 for i in range(self.log_start_offset - gone - self._base, dead):
                     self._records[i] = None
-        return gone
+        return max(gone, 0)
 
 
 class Topic:
@@ -512,6 +533,58 @@ class Broker:
                     )
         self.expired_total += total
         return total
+
+    def delete_records(self, name: str, partition: int, offset: int, actor: str = "admin") -> int:
+        """Delete the records of ``name[partition]`` below ``offset``: Kafka's DeleteRecords.
+
+        ``offset`` -1 (``OFFSET_END``) means the high watermark, which deletes
+        every record there is. The log start moves to ``offset`` (never back)
+        and the new log start, the partition's *low watermark*, is returned.
+        Consumers positioned below it get ``OFFSET_OUT_OF_RANGE`` at their next
+        fetch and follow ``auto.offset.reset``; committed offsets stay as they
+        are (a group that resumes below the log start resets the same way).
+
+        Kafka's errors: ``OFFSET_OUT_OF_RANGE`` for an offset beyond the high
+        watermark or below -1, ``POLICY_VIOLATION`` on a topic whose
+        ``cleanup.policy`` lacks ``delete``, ``UNKNOWN_TOPIC_OR_PART`` for a
+        topic or partition that does not exist. The journal gets an
+        ``expired`` row (actor ``admin``), so every view's log start follows.
+        """
+        if name not in self.topics:
+            known = ", ".join(sorted(self.topics)) or "none yet"
+            raise fail("UNKNOWN_TOPIC_OR_PART", f"unknown topic {name!r}; topics are: {known}")
+        topic = self.topics[name]
+        if (
+            isinstance(partition, bool)
+            or not isinstance(partition, int)
+            or not (0 <= partition < topic.partition_count)
+        ):
+            raise fail(
+                "UNKNOWN_TOPIC_OR_PART",
+                f"topic {name!r} has partitions 0..{topic.partition_count - 1}, not {partition!r}",
+            )
+        log = topic.partitions[partition]
+        if not compaction.deletes(topic.config):
+            raise fail(
+                "POLICY_VIOLATION",
+                f"records of {name}[{partition}] cannot be deleted: its cleanup.policy is "
+                f"{topic.config['cleanup.policy']!r}, which lacks 'delete'",
+            )
+        high = log.log_end_offset  # the high watermark (on a cluster: what consumers may read)
+        target = high if offset == -1 else offset
+        if target < 0 or target > high:
+            raise fail(
+                "OFFSET_OUT_OF_RANGE",
+                f"cannot delete the records of {name}[{partition}] before offset {offset}: "
+                f"pick an offset from 0 to the high watermark {high}, or -1 (OFFSET_END) for all",
+            )
+        start = log.log_start_offset
+        gone = log.delete_records(target)
+        if gone:
+            self._sim.journal.write(
+                "expired", actor, "", name, partition, start, gone, f"DeleteRecords before {target}"
+            )
+        return log.log_start_offset
 
     def _retention_loop(self):
         while True:

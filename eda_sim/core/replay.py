@@ -75,7 +75,7 @@ class State:
                     s.paused.discard(key)
         elif k == "committed":
             s.committed[(r.group, r.topic, r.partition)] = r.offset
-        elif k == "offsets_expired":
+        elif k == "offsets_expired" or k == "group_deleted":
             for tp in r.data:
                 s.committed.pop((r.group,) + tp, None)
         elif k == "produced":

@@ -25,6 +25,14 @@ Transactions take confluent-kafka's calls too: a producer with
 ``isolation.level=read_committed``, as librdkafka does. The rules are in
 :mod:`eda_sim.broker.transactions`.
 
+The admin client has confluent-kafka's group and record calls too:
+``list_consumer_group_offsets``/``alter_consumer_group_offsets`` with
+``ConsumerGroupTopicPartitions``, ``describe_consumer_groups``,
+``list_consumer_groups``, ``delete_consumer_groups``, ``list_offsets`` with
+``OffsetSpec`` and ``delete_records`` (:mod:`eda_sim.kafka.admin_groups`,
+:mod:`eda_sim.kafka.admin_records`). confluent-kafka keeps some of these
+names in ``confluent_kafka.admin``; here all are in both modules.
+
 Share groups (KIP-932) take confluent-kafka 2.16's ``ShareConsumer`` with
 ``AcknowledgeType``; see :mod:`eda_sim.kafka.share_consumer`.
 """
@@ -33,9 +41,21 @@ from eda_sim.core.errors import KafkaError, KafkaException
 from eda_sim.kafka.admin import (
     AdminClient,
     ClusterMetadata,
+    ConsumerGroupDescription,
+    ConsumerGroupListing,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    ConsumerGroupType,
+    DeletedRecords,
+    IsolationLevel,
+    ListConsumerGroupsResult,
+    ListOffsetsResultInfo,
+    MemberAssignment,
+    MemberDescription,
     NewPartitions,
     NewTopic,
     Node,
+    OffsetSpec,
     TopicCollection,
     TopicDescription,
     TopicMetadata,
@@ -60,9 +80,20 @@ __all__ = [
     "AdminClient",
     "ClusterMetadata",
     "Consumer",
+    "ConsumerGroupDescription",
+    "ConsumerGroupListing",
+    "ConsumerGroupState",
+    "ConsumerGroupTopicPartitions",
+    "ConsumerGroupType",
+    "DeletedRecords",
     "IllegalStateException",
+    "IsolationLevel",
     "KafkaError",
     "KafkaException",
+    "ListConsumerGroupsResult",
+    "ListOffsetsResultInfo",
+    "MemberAssignment",
+    "MemberDescription",
     "Message",
     "NewPartitions",
     "NewTopic",
@@ -71,6 +102,7 @@ __all__ = [
     "OFFSET_END",
     "OFFSET_INVALID",
     "OFFSET_STORED",
+    "OffsetSpec",
     "Producer",
     "ShareConsumer",
     "TIMESTAMP_CREATE_TIME",

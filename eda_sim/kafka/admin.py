@@ -1,7 +1,10 @@
 """``AdminClient``, ``NewTopic`` and ``NewPartitions``, shaped like confluent-kafka's.
 
-Admin operations return a dict of futures keyed by topic, as the real client
-does; in the simulator they are already resolved when returned.
+Admin operations return a dict of futures keyed by topic (group, partition), as
+the real client does; in the simulator they are already resolved when returned.
+Besides topics, the admin client reads and moves consumer groups' committed
+offsets, describes, lists and deletes groups (:mod:`eda_sim.kafka.admin_groups`),
+looks offsets up by rule and deletes records (:mod:`eda_sim.kafka.admin_records`).
 
 Example::
 
@@ -18,10 +21,54 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from eda_sim.broker.topics import check_topic_name, check_topic_property
 from eda_sim.core.errors import KafkaException, fail
+from eda_sim.kafka import admin_groups as _groups
+from eda_sim.kafka import admin_records as _records
 from eda_sim.kafka import config as _config
+from eda_sim.kafka.admin_groups import (
+    ConsumerGroupDescription,
+    ConsumerGroupListing,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    ConsumerGroupType,
+    ListConsumerGroupsResult,
+    MemberAssignment,
+    MemberDescription,
+)
+from eda_sim.kafka.admin_records import (
+    DeletedRecords,
+    IsolationLevel,
+    ListOffsetsResultInfo,
+    OffsetSpec,
+)
+from eda_sim.kafka.message import TopicPartition
 
 if TYPE_CHECKING:
     from eda_sim.core.simulation import Simulation
+
+__all__ = [
+    "AdminClient",
+    "ClusterMetadata",
+    "ConsumerGroupDescription",
+    "ConsumerGroupListing",
+    "ConsumerGroupState",
+    "ConsumerGroupTopicPartitions",
+    "ConsumerGroupType",
+    "DeletedRecords",
+    "IsolationLevel",
+    "ListConsumerGroupsResult",
+    "ListOffsetsResultInfo",
+    "MemberAssignment",
+    "MemberDescription",
+    "NewPartitions",
+    "NewTopic",
+    "Node",
+    "OffsetSpec",
+    "PartitionMetadata",
+    "TopicCollection",
+    "TopicDescription",
+    "TopicMetadata",
+    "TopicPartitionInfo",
+]
 
 
 class NewTopic:
@@ -321,3 +368,111 @@ class AdminClient:
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> ClusterMetadata:
         """The cluster's metadata."""
         return cluster_metadata(self._sim, topic)
+
+    # -- consumer groups (eda_sim.kafka.admin_groups) ---------------------------------------------
+
+    def list_consumer_group_offsets(
+        self, list_consumer_group_offsets_request: list, **kwargs: object
+    ) -> dict:
+        """A group's committed offsets: ``{group_id: Future}`` resolving to a
+        :class:`ConsumerGroupTopicPartitions` (one group per request, as confluent-kafka allows).
+
+        With ``topic_partitions=None``, every partition the group committed on;
+        a named partition it never committed on reads ``OFFSET_INVALID`` (-1001).
+        """
+        req = _groups.check_offsets_request(list_consumer_group_offsets_request, "listing")
+        return {req.group_id: _done(_groups.list_offsets(self._sim, req))}
+
+    def alter_consumer_group_offsets(
+        self, alter_consumer_group_offsets_request: list, **kwargs: object
+    ) -> dict:
+        """Set a group's committed offsets: ``{group_id: Future}`` resolving to a
+        :class:`ConsumerGroupTopicPartitions` whose partitions carry any ``error``.
+
+        Kafka takes it only while the group has no members: otherwise each
+        partition's ``error`` is ``UNKNOWN_MEMBER_ID`` and nothing changes.
+        """
+        req = _groups.check_offsets_request(alter_consumer_group_offsets_request, "altering")
+        return {req.group_id: _done(_groups.alter_offsets(self._sim, req))}
+
+    def list_consumer_groups(self, **kwargs: object) -> Future:
+        """Every consumer group: a Future resolving to a :class:`ListConsumerGroupsResult`.
+
+        ``states`` and ``types`` (sets of :class:`ConsumerGroupState` and
+        :class:`ConsumerGroupType`) keep only the groups that match.
+        """
+        unknown = sorted(set(kwargs) - {"states", "types", "request_timeout"})
+        if unknown:
+            raise TypeError(
+                f"list_consumer_groups() got unexpected arguments {unknown}; it takes states, "
+                "types and request_timeout"
+            )
+        result = _groups.listing(self._sim, kwargs.get("states"), kwargs.get("types"))
+        return _done(result)
+
+    def describe_consumer_groups(self, group_ids: list, **kwargs: object) -> dict:
+        """Describe groups: ``{group_id: Future}`` resolving to a :class:`ConsumerGroupDescription`
+        (state, type, assignor, coordinator, members with their assignments), or failing with
+        ``GROUP_ID_NOT_FOUND``."""
+        _groups.check_group_ids(group_ids, "described")
+        out = {}
+        for gid in group_ids:
+            try:
+                out[gid] = _done(_groups.describe(self._sim, gid, self._coordinator()))
+            except KafkaException as err:
+                out[gid] = _done(error=err)
+        return out
+
+    def delete_consumer_groups(self, group_ids: list, **kwargs: object) -> dict:
+        """Delete empty groups with their committed offsets: ``{group_id: Future}`` resolving to
+        None, or failing with ``NON_EMPTY_GROUP`` or ``GROUP_ID_NOT_FOUND``."""
+        _groups.check_group_ids(group_ids, "deleted")
+        out = {}
+        for gid in group_ids:
+            try:
+                _groups.delete(self._sim, gid)
+                out[gid] = _done()
+            except KafkaException as err:
+                out[gid] = _done(error=err)
+        return out
+
+    def _coordinator(self) -> Node:
+        cluster = self._sim.cluster
+        if cluster is None:
+            return _node(0)
+        alive = [n.id for n in cluster.nodes if n.alive]
+        return _node(alive[0] if alive else 0)
+
+    # -- offsets and records (eda_sim.kafka.admin_records) ------------------------------------------
+
+    def list_offsets(self, topic_partition_offsets: dict, **kwargs: object) -> dict:
+        """Look offsets up by rule: ``{TopicPartition(topic, p, spec code): Future}`` resolving to a
+        :class:`ListOffsetsResultInfo`; ``isolation_level`` (an :class:`IsolationLevel`,
+        ``READ_UNCOMMITTED`` by default) decides what ``latest`` may answer."""
+        level = kwargs.get("isolation_level")
+        _records.check_list_offsets_request(topic_partition_offsets, level)
+        committed = level is IsolationLevel.READ_COMMITTED
+        out = {}
+        for tp, spec in topic_partition_offsets.items():
+            key = TopicPartition(tp.topic, tp.partition, spec.code)
+            try:
+                out[key] = _done(_records.lookup(self._sim, tp, spec, committed))
+            except KafkaException as err:
+                out[key] = _done(error=err)
+        return out
+
+    def delete_records(self, topic_partition_offsets: list, **kwargs: object) -> dict:
+        """Delete each partition's records below its ``offset`` (-1, ``OFFSET_END``: all of them):
+        ``{TopicPartition: Future}`` resolving to :class:`DeletedRecords` (the new low watermark).
+
+        Kafka's DeleteRecords: the log start moves, whatever the retention;
+        ``OFFSET_OUT_OF_RANGE`` for an offset beyond the high watermark.
+        """
+        _records.check_delete_records_request(topic_partition_offsets)
+        out = {}
+        for tp in topic_partition_offsets:
+            try:
+                out[tp] = _done(_records.delete(self._sim, tp))
+            except KafkaException as err:
+                out[tp] = _done(error=err)
+        return out

@@ -89,13 +89,15 @@ def simulated_client() -> types.SimpleNamespace:
         OFFSET_BEGINNING=kafka.OFFSET_BEGINNING,
         OFFSET_END=kafka.OFFSET_END,
         OFFSET_STORED=kafka.OFFSET_STORED,
+        ConsumerGroupTopicPartitions=kafka.ConsumerGroupTopicPartitions,
+        OffsetSpec=kafka.OffsetSpec,
     )
 
 
 def confluent_client() -> types.SimpleNamespace:
     """confluent-kafka's client module, with the names the programs use."""
     import confluent_kafka
-    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+    from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
     def quiet(cls):
         # librdkafka logs at info level (6) to stderr with wall-clock stamps by default;
@@ -113,6 +115,8 @@ def confluent_client() -> types.SimpleNamespace:
         OFFSET_BEGINNING=confluent_kafka.OFFSET_BEGINNING,
         OFFSET_END=confluent_kafka.OFFSET_END,
         OFFSET_STORED=confluent_kafka.OFFSET_STORED,
+        ConsumerGroupTopicPartitions=confluent_kafka.ConsumerGroupTopicPartitions,
+        OffsetSpec=OffsetSpec,
     )
 
 
@@ -791,6 +795,197 @@ def offsets_for_times(t: Target) -> dict:
     }
 
 
+def _outcome(k, future):
+    """A future's result, or the name of the error it failed with."""
+    try:
+        return future.result()
+    except k.KafkaException as exc:
+        return exc.args[0].name()
+
+
+def group_offsets_admin(t: Target) -> dict:
+    """An admin lists a group's committed offsets, is refused altering them while the group has a
+    member (Kafka: ``UNKNOWN_MEMBER_ID`` on each partition), alters them once it is empty, and a new
+    member resumes at the altered offset."""
+    k = t.k
+    admin = k.AdminClient({"bootstrap.servers": t.bootstrap})
+    topic = t.create("group-offsets", 2)
+    _produce_to(t.producer(), topic, 0, [f"v{i}" for i in range(6)])
+    gid = f"{t.prefix}-group-offsets"
+
+    def listed(tps=None):
+        request = [k.ConsumerGroupTopicPartitions(gid, tps)]
+        got = admin.list_consumer_group_offsets(request)[gid].result()
+        return sorted((tp.partition, tp.offset) for tp in got.topic_partitions)
+
+    def altered(offset):
+        request = [k.ConsumerGroupTopicPartitions(gid, [k.TopicPartition(topic, 0, offset)])]
+        got = admin.alter_consumer_group_offsets(request)[gid].result()
+        return [
+            (tp.partition, tp.offset, tp.error.name() if tp.error else None)
+            for tp in got.topic_partitions
+        ]
+
+    c = t.consumer("group-offsets", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe([topic])
+    read = _records(_drain(c, 6, polls=60))
+    c.commit(offsets=[k.TopicPartition(topic, 0, 4)], asynchronous=False)
+    out = {
+        "read": [offset for _, offset, _, _ in read],
+        "listed_after_commit": listed(),
+        "listed_named": listed([k.TopicPartition(topic, 0), k.TopicPartition(topic, 1)]),
+        "alter_with_a_member": altered(1),
+    }
+    out["listed_after_refused_alter"] = listed()
+    c.close()
+    out["alter_when_empty"] = altered(2)
+    out["listed_after_alter"] = listed()
+    b = t.consumer("group-offsets", auto_offset_reset="earliest", enable_auto_commit=False)
+    b.subscribe([topic])
+    out["resumed_at"] = [offset for _, offset, _, _ in _records(_drain(b, 4, polls=60))]
+    b.close()
+    return out
+
+
+def describe_groups(t: Target) -> dict:
+    """Describe, list and delete a group: its state, type, assignor and members' partitions while two
+    members read; a group with members is not deleted (``NON_EMPTY_GROUP``), an empty one is, with
+    its offsets; an unknown group is ``GROUP_ID_NOT_FOUND`` (Kafka 4.0, KIP-1043)."""
+    k = t.k
+    admin = k.AdminClient({"bootstrap.servers": t.bootstrap})
+    topic = t.create("describe", 2)
+    gid = f"{t.prefix}-describe"
+
+    def member(name):
+        c = t.consumer(
+            "describe",
+            partition_assignment_strategy="roundrobin",
+            client_id=name,
+            auto_offset_reset="earliest",
+        )
+        c.subscribe([topic])
+        return c
+
+    def described():
+        d = _outcome(k, admin.describe_consumer_groups([gid])[gid])
+        if isinstance(d, str):
+            return d
+        return {
+            "state": d.state.name,
+            "type": d.type.name,
+            "assignor": d.partition_assignor,
+            "simple": d.is_simple_consumer_group,
+            "members": sorted(
+                (m.client_id, sorted(tp.partition for tp in m.assignment.topic_partitions))
+                for m in d.members
+            ),
+        }
+
+    def listed():
+        found = admin.list_consumer_groups().result().valid
+        return [
+            (g.state.name, g.type.name, g.is_simple_consumer_group)
+            for g in found
+            if g.group_id == gid
+        ]
+
+    def deleted(group):
+        return _outcome(k, admin.delete_consumer_groups([group])[group])
+
+    a, b = member("a"), member("b")
+    _settle(k, [a, b], topic, 2)
+    a.commit(offsets=[k.TopicPartition(topic, 0, 0)], asynchronous=False)
+    out = {"while_two_read": described(), "listed_while_two_read": listed()}
+    out["delete_with_members"] = deleted(gid)
+    a.close()
+    b.close()
+    out["after_both_left"] = described()
+    out["delete_empty"] = deleted(gid)
+    request = [k.ConsumerGroupTopicPartitions(gid)]
+    out["offsets_after_delete"] = [
+        (tp.partition, tp.offset)
+        for tp in admin.list_consumer_group_offsets(request)[gid].result().topic_partitions
+    ]
+    ghost = f"{t.prefix}-never-joined"
+    out["describe_unknown"] = described_unknown = _outcome(
+        k, admin.describe_consumer_groups([ghost])[ghost]
+    )
+    if not isinstance(described_unknown, str):  # a description instead of an error
+        out["describe_unknown"] = described_unknown.state.name
+    out["delete_unknown"] = deleted(ghost)
+    return out
+
+
+def delete_records(t: Target) -> dict:
+    """``delete_records`` moves a partition's log start: its low watermark, what a new group under
+    ``earliest`` reads, and where a group whose committed offset is now below the log start resumes
+    (``auto.offset.reset``); an offset beyond the log end is ``OFFSET_OUT_OF_RANGE``."""
+    k = t.k
+    topic = t.create("delete-records", 1)
+    tp = k.TopicPartition(topic, 0)
+    _produce_to(t.producer(), topic, 0, [f"v{i}" for i in range(10)])
+    old = t.consumer("delete-records-old", auto_offset_reset="earliest", enable_auto_commit=False)
+    old.subscribe([topic])
+    _drain(old, 10, polls=60)
+    old.commit(offsets=[k.TopicPartition(topic, 0, 2)], asynchronous=False)
+    old.close()
+
+    def deleted(offset):
+        # a fresh admin client each time: a broker that drops the connection spoils no later call
+        admin = k.AdminClient({"bootstrap.servers": t.bootstrap})
+        [future] = admin.delete_records([k.TopicPartition(topic, 0, offset)]).values()
+        got = _outcome(k, future)
+        return got if isinstance(got, str) else got.low_watermark
+
+    out = {"delete_before_4": deleted(4), "delete_beyond_end": deleted(50)}
+    fresh = t.consumer("delete-records-new", auto_offset_reset="earliest", enable_auto_commit=False)
+    fresh.subscribe([topic])
+    out["new_group_reads"] = [offset for _, offset, _, _ in _records(_drain(fresh, 6, polls=60))]
+    out["low_watermark_seen"] = fresh.get_watermark_offsets(tp, timeout=10)[0]
+    fresh.close()
+    back = t.consumer("delete-records-old", auto_offset_reset="earliest", enable_auto_commit=False)
+    back.subscribe([topic])
+    out["old_group_resumes"] = [offset for _, offset, _, _ in _records(_drain(back, 6, polls=60))]
+    back.close()
+    out["delete_all"] = deleted(k.OFFSET_END)
+    return out
+
+
+#: Record timestamps the list_offsets program sets (ms since the Unix epoch: 2026-01-01 00:01).
+_T0 = 1_767_225_660_000
+
+
+def list_offsets(t: Target) -> dict:
+    """``list_offsets`` by each rule on five records whose timestamps are not in offset order:
+    earliest, latest, the largest timestamp (offset 2, not the newest) and two timestamps
+    (one between records, one after all of them). Observes (offset, timestamp from the first record
+    or -1, leader epoch)."""
+    k = t.k
+    topic = t.create("list-offsets", 1)
+    p = t.producer()
+    for i, dt in enumerate([0, 10, 40, 20, 30]):
+        p.produce(topic, value=f"v{i}", partition=0, timestamp=_T0 + dt)
+    p.flush(10)
+    specs = {
+        "earliest": k.OffsetSpec.earliest(),
+        "latest": k.OffsetSpec.latest(),
+        "max_timestamp": k.OffsetSpec.max_timestamp(),
+        "at_15": k.OffsetSpec.for_timestamp(_T0 + 15),
+        "after_all": k.OffsetSpec.for_timestamp(_T0 + 1000),
+    }
+    out = {}
+    for name, spec in specs.items():
+        admin = k.AdminClient({"bootstrap.servers": t.bootstrap})  # one broken call spoils no other
+        [future] = admin.list_offsets({k.TopicPartition(topic, 0): spec}).values()
+        info = _outcome(k, future)
+        if isinstance(info, str):
+            out[name] = info
+        else:
+            ts = info.timestamp - _T0 if info.timestamp >= 0 else info.timestamp
+            out[name] = (info.offset, ts, info.leader_epoch)
+    return out
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -826,6 +1021,10 @@ PROGRAMS = {
     },
     "simple_commit": (simple_commit, {}),
     "offsets_for_times": (offsets_for_times, {}),
+    "group_offsets_admin": (group_offsets_admin, {}),
+    "describe_groups": (describe_groups, {}),
+    "delete_records": (delete_records, {}),
+    "list_offsets": (list_offsets, {}),
 }
 
 
@@ -893,6 +1092,37 @@ TANSU_DEVIATIONS["offsets_for_times"] = (
     "ListOffsets in Kafka's protocol)",
 )
 
+TANSU_DEVIATIONS["describe_groups"] = (
+    "while_two_read, listed_while_two_read, delete_with_members, after_both_left, "
+    "describe_unknown, delete_unknown",
+    "describes a classic group as type CONSUMER with no members and a member id as its "
+    "partition_assignor, lists its state as UNKNOWN, deletes a group that has members, describes "
+    "a group that never existed as EMPTY and deletes it without an error",
+    "DescribeGroups gives a classic group's members with their assignments and its protocol "
+    "(roundrobin) as the assignor, type CLASSIC; ListGroups gives its state (STABLE); DeleteGroups "
+    "refuses a group with members (NON_EMPTY_GROUP) and an unknown one (GROUP_ID_NOT_FOUND), as "
+    "Kafka 4.0 describes an unknown group (KIP-1043)",
+)
+
+TANSU_DEVIATIONS["delete_records"] = (
+    "delete_before_4, delete_beyond_end, delete_all, new_group_reads, low_watermark_seen, "
+    "old_group_resumes",
+    "does not implement DeleteRecords: it drops the connection (librdkafka reports _TRANSPORT) and "
+    "the records stay, so a new group reads from offset 0 and a group committed at 2 resumes there",
+    "DeleteRecords moves the log start to the offset and answers the new low watermark; an offset "
+    "beyond the high watermark is OFFSET_OUT_OF_RANGE; readers below the new log start follow "
+    "auto.offset.reset",
+)
+
+TANSU_DEVIATIONS["list_offsets"] = (
+    "earliest, latest, max_timestamp, at_15, after_all",
+    "answers earliest with a timestamp (the broker's clock), latest with offset 1, max_timestamp "
+    "with no offset (-1001), and any timestamp with offset 0 and the broker's clock",
+    "ListOffsets answers earliest and latest with the log start and end and timestamp -1, "
+    "max_timestamp with the record of the largest timestamp, and a timestamp with the first record "
+    "at or after it (offset -1 when none is)",
+)
+
 #: What Kafka documents for the deviating observables (the simulator must match these).
 KAFKA_EXPECTED = {
     "transactions": {
@@ -915,6 +1145,41 @@ KAFKA_EXPECTED = {
     "admin_errors": {
         "create_zero_partitions": "INVALID_PARTITIONS",
         "shrink_partitions": "INVALID_PARTITIONS",
+    },
+    "delete_records": {
+        "delete_before_4": 4,
+        "delete_beyond_end": "OFFSET_OUT_OF_RANGE",
+        "delete_all": 10,
+        "new_group_reads": [4, 5, 6, 7, 8, 9],
+        "low_watermark_seen": 4,
+        "old_group_resumes": [4, 5, 6, 7, 8, 9],
+    },
+    "list_offsets": {
+        "earliest": (0, -1, 0),
+        "latest": (5, -1, 0),
+        "max_timestamp": (2, 40, 0),
+        "at_15": (2, 40, 0),
+        "after_all": (-1, -1, None),
+    },
+    "describe_groups": {
+        "while_two_read": {
+            "state": "STABLE",
+            "type": "CLASSIC",
+            "assignor": "roundrobin",
+            "simple": False,
+            "members": [("a", [0]), ("b", [1])],
+        },
+        "listed_while_two_read": [("STABLE", "CLASSIC", False)],
+        "delete_with_members": "NON_EMPTY_GROUP",
+        "after_both_left": {
+            "state": "EMPTY",
+            "type": "CLASSIC",
+            "assignor": "",
+            "simple": False,
+            "members": [],
+        },
+        "describe_unknown": "GROUP_ID_NOT_FOUND",
+        "delete_unknown": "GROUP_ID_NOT_FOUND",
     },
 }
 
