@@ -5,7 +5,10 @@ member at a time; that is how a group shares work, and why a group with more
 members than partitions leaves some idle. The coordinator keeps the group's
 committed offsets, one per partition, while some member subscribes to the
 partition's topic, and deletes them ``offsets.retention.minutes`` later when
-none does (see :meth:`Group.expire_offsets`).
+none does (see :meth:`Group.expire_offsets`). A consumer that assigns its
+partitions itself (``assign()``) is no member: its commits are accepted only
+while the group has none (:meth:`Group.commit_simple`), and a group only such
+consumers ever used expires each offset a retention after its last commit.
 
 A rebalance happens when a member joins, leaves, is evicted for not polling
 within ``max.poll.interval.ms``, or is declared dead after

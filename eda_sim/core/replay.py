@@ -82,7 +82,8 @@ class State:
             s.produced[(r.actor, r.topic)] += r.count
         elif k == "assigned":
             # Ownership follows 'assigned' and 'revoked' rows (the member is the row's actor, exactly);
-            # together they say what each 'rebalanced' row's assignment says.
+            # together they say what each 'rebalanced' row's assignment says. A consumer's own
+            # assign()/unassign() writes them too, with its handle name (client.id#consumer-N) as actor.
             owners = s.owner[r.group]
             s.assigned_topics[r.group].update(t for t, _p in r.data)
             for tp in r.data:

@@ -20,6 +20,15 @@ Positions and commits follow Kafka:
   says: ``latest`` (the default: only new records), ``earliest``, or ``none``
   (an error).
 
+Instead of ``subscribe``, ``assign(partitions)`` consumes exactly the
+partitions given, from the offsets given, with no group membership and no
+rebalance (librdkafka's manual assignment; ``incremental_assign``,
+``incremental_unassign`` and ``unassign`` change it). Its commits still go to
+``group.id``, as a simple consumer's: accepted only while the group has no
+members. Inside a subscribed consumer's ``on_assign``/``on_revoke`` the same
+calls are how a real client takes and gives up its partitions; here the
+coordinator has already done it, and the calls apply the start offsets given.
+
 Example::
 
     sim = Simulation(seed=1)
@@ -403,8 +412,10 @@ class Consumer:
         A member of an eager group changes its assignment with ``assign()`` /
         ``unassign()``, one of a cooperative group (``cooperative-sticky``, or
         any KIP-848 group) with the incremental pair; otherwise ``_STATE``.
-        The simulator's coordinator owns a member's assignment: outside a
-        rebalance callback a member cannot change it (``_STATE``; call
+        Outside a rebalance callback librdkafka also lets a member change its
+        local assignment with the matching method (out of step with what the
+        group thinks it owns, until the next rebalance); the simulator keeps a
+        member's assignment the group's and refuses with ``_STATE`` (call
         ``unsubscribe()`` first to assign by hand).
         """
         if self.member_id is None:
@@ -428,9 +439,10 @@ class Consumer:
             raise fail(
                 "_STATE",
                 f"{method}(): {self.member_id} is a member of group {self.group_id!r}, whose "
-                "coordinator hands out its partitions; change them inside on_assign/on_revoke, "
-                "or unsubscribe() first to assign partitions by hand (simulator: a member's "
-                "assignment follows the group's)",
+                "coordinator hands out its partitions; change them inside on_assign/on_revoke/"
+                "on_lost, or unsubscribe() first to assign partitions by hand (librdkafka would "
+                "change the local assignment out of step with the group; the simulator keeps a "
+                "member's assignment the group's)",
             )
 
     def _bad_additions(self, partitions: list) -> tuple | None:

@@ -267,7 +267,13 @@ def test_a_member_cannot_change_its_assignment_outside_a_rebalance():
     "strategy,call,words",
     [
         ("range", "incremental_assign", "using assign() when rebalance protocol type is EAGER"),
-        ("cooperative-sticky", "assign", "when rebalance protocol type is COOPERATIVE"),
+        (
+            "cooperative-sticky",
+            "assign",
+            "Failed to set assignment: Local: Erroneous state (Changes to the current assignment "
+            "must be made using incremental_assign() or incremental_unassign() when rebalance "
+            "protocol type is COOPERATIVE)",
+        ),
     ],
 )
 def test_the_wrong_method_for_the_groups_protocol_is_librdkafkas_state_error(strategy, call, words):
