@@ -539,6 +539,14 @@ def test_02_the_broker_keeps_what_was_read():
     assert (report["processed once"] == report["produced"]).all()
 
 
+def test_02_delete_records_moves_the_log_start_where_earliest_begins():
+    [low] = literal("02", "admin.delete_records(")
+    assert said("02", r"the partition's log start, now (\d+)") == low
+    read = literal("02", "audit.consume(")
+    assert read[0][0] == low and [offset for offset, _ in read] == list(range(low, 6))
+    assert said("02", r"a topic holds (\w+) orders and the first (\w+) go") == [6, low]
+
+
 def test_15_drift_and_backtest():
     from eda_sim.course.nb15.world import monitoring_world
 

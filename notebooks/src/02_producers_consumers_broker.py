@@ -180,9 +180,9 @@ show(shop_world(until=20.0, recommenders=3, offline=(4.0, 10.0)), *views)
 # **retention**: by age (`retention.ms`) or by size (`retention.bytes`, a limit per partition), and always a
 # whole **segment** at a time (a segment is a chunk of the log, rolled every `segment.ms` or `segment.bytes`). A *compacted* topic
 # (`cleanup.policy=compact`) also loses every record that a newer one with the same key replaced, long
-# before any retention: notebook 11 shows it. An administrator can also cut a partition's start with
-# DeleteRecords (`AdminClient.delete_records`), which the simulator does not model. Below, a topic nobody reads, with one record per second, a
-# retention of one minute and 20-second segments; the broker checks every five minutes.
+# before any retention: notebook 11 shows it. And an administrator can cut a partition's start by hand
+# (below the timeline). First, a topic nobody reads, with one record per second, a retention of one
+# minute and 20-second segments; the broker checks every five minutes.
 
 # %%
 from eda_sim.course.nb02.world import retention_timeline
@@ -193,6 +193,37 @@ retention_timeline(retention_ms=60_000, segment_ms=20_000)
 # `log_start` moves forward although no group ever read a record, and a group that starts now with
 # `earliest` begins at `log_start`: what expired is gone for everyone. Change `retention_ms` to
 # `600_000` (ten minutes) and see fewer records expire. Kafka's default is seven days.
+
+# %% [markdown]
+# The third way out is an order from an administrator. `AdminClient.delete_records` (Kafka's
+# DeleteRecords) drops every record below an offset of your choice at once, whatever the retention:
+# for example records written by mistake. Here a topic holds six orders and the first four go:
+
+# %%
+from eda_sim.kafka import AdminClient, TopicPartition
+
+sim = Simulation(seed=2, name="delete-records")
+sim.create_topic("orders", partitions=1)
+shop = sim.producer()
+for i in range(6):
+    shop.produce("orders", value=f"order {i}")
+shop.flush()
+admin = AdminClient({"bootstrap.servers": sim.bootstrap_servers})
+[f.result().low_watermark for f in admin.delete_records([TopicPartition("orders", 0, 4)]).values()]
+
+# %% [markdown]
+# The answer is the new *low watermark*: the partition's log start, now 4. A group that starts with
+# `earliest` begins there, since `earliest` means the log start and not offset 0:
+
+# %%
+audit = sim.consumer({"group.id": "audit", "auto.offset.reset": "earliest"})
+audit.subscribe(["orders"])
+[(m.offset(), m.value().decode()) for m in audit.consume(10, timeout=1.0)]
+
+# %% [markdown]
+# A group whose committed offset now lies below the log start is out of range and falls back to
+# `auto.offset.reset`, exactly as after retention. Kafka refuses the call on a topic that is only
+# compacted (`POLICY_VIOLATION`), and for an offset past the end (`OFFSET_OUT_OF_RANGE`).
 
 # %% [markdown]
 # ## A committed group resumes, unless it was away too long
@@ -254,7 +285,8 @@ check_second_group(trending_config)
 #   for `earliest`.
 # - While a consumer is away the broker keeps its events and the lag grows; it catches up from its
 #   committed offsets.
-# - Reading deletes nothing. Retention deletes whole segments by age or size, read or not.
+# - Reading deletes nothing. Retention deletes whole segments by age or size, read or not; compaction
+#   and an administrator's `delete_records` remove records too.
 # - A group's committed offsets last while some member subscribes to their topic, then at most
 #   `offsets.retention.minutes` (7 days) more; an expired or out-of-range offset sends it back to
 #   `auto.offset.reset`.
