@@ -79,12 +79,14 @@ def assign_roundrobin(members: list, subscriptions: dict, partitions: dict) -> d
     return out
 
 
-def assign_sticky(members: list, subscriptions: dict, partitions: dict, current: dict) -> dict:
-    """A balanced sticky assignment (the idea of Kafka's CooperativeStickyAssignor).
+def assign_uniform(members: list, subscriptions: dict, partitions: dict, current: dict) -> dict:
+    """A balanced sticky assignment: the simulator's model of KIP-848's server-side ``uniform`` assignor.
 
     Each member keeps as many of its current partitions as balance allows
-    (counts may differ by at most one); the rest go to the least loaded
-    eligible member, ties broken by member id.
+    (counts may differ by at most one), its lowest first; the rest go to the
+    least loaded eligible member, ties broken by member id. The classic
+    protocol's ``cooperative-sticky`` is the client's assignor instead
+    (:func:`assign_sticky`).
     """
     valid = {(t, p) for t in partitions for p in range(partitions[t])}
     ordered = sorted(members)
@@ -107,6 +109,279 @@ def assign_sticky(members: list, subscriptions: dict, partitions: dict, current:
             m = min(eligible, key=lambda m: (len(kept[m]), m))
             kept[m].append(tp)
     return {m: sorted(kept[m]) for m in ordered}
+
+
+class _Movements:
+    """``PartitionMovements_t``: the moves made in one assignment, so a later move can undo a swap."""
+
+    def __init__(self):
+        self.moves: dict = {}  # (topic, partition) -> (source member, destination member)
+        self.by_topic: dict = {}  # topic -> {(source, destination): [partitions, oldest first]}
+
+    def _forget(self, tp):
+        # librdkafka leaves the partition's entry in its partitionMovements map here (Java removes
+        # it); touching that partition again would trip one of librdkafka's asserts, so the port
+        # removes it as Java does.
+        pair = self.moves.pop(tp)
+        pairs = self.by_topic[tp[0]]
+        pairs[pair].remove(tp)
+        if not pairs[pair]:
+            del pairs[pair]
+        if not pairs:
+            del self.by_topic[tp[0]]
+        return pair
+
+    def _record(self, tp, pair):
+        self.moves[tp] = pair
+        self.by_topic.setdefault(tp[0], {}).setdefault(pair, []).append(tp)
+
+    def move(self, tp, old, new):
+        """``PartitionMovements_movePartition``."""
+        if tp in self.moves:
+            source, _ = self._forget(tp)
+            if source != new:  # not moving back where it came from
+                self._record(tp, (source, new))
+        else:
+            self._record(tp, (old, new))
+
+    def actual(self, tp, old, new):
+        """``PartitionMovements_getTheActualPartitionToBeMoved``: rather than move a partition of a
+        topic from ``old`` to ``new``, move back one that went from ``new`` to ``old`` earlier.
+
+        librdkafka builds the reverse pair from the current owner (Java from the partition's
+        original source, when it moved before).
+        """
+        pairs = self.by_topic.get(tp[0])
+        if not pairs:
+            return tp
+        back = pairs.get((new, old))
+        return back[0] if back else tp
+
+
+def assign_sticky(
+    members: list,
+    subscriptions: dict,
+    partitions: dict,
+    current: dict,
+    generations: dict | None = None,
+) -> dict:
+    """librdkafka's ``cooperative-sticky`` assignor (``rdkafka_sticky_assignor.c``), ported.
+
+    ``members`` are member ids in the order the group leader lists them,
+    ``subscriptions`` maps a member to its topics, ``partitions`` a topic to
+    its partition count, ``current`` a member to the partitions it owns (its
+    JoinGroup "owned partitions") and ``generations`` (optional, default all
+    equal) a member to the generation those belong to. Returns member ->
+    sorted partitions.
+
+    librdkafka ports the Java client's older ``AbstractStickyAssignor``
+    "general" algorithm. Ported from the C functions of that name:
+
+    * ``rd_kafka_sticky_assignor_assign_cb``: drop owned partitions that no
+      longer exist, and those of a topic the owner no longer subscribes to
+      (which then requires a revocation); everything else left is unassigned.
+    * ``prepopulateCurrentAssignments``: a partition claimed by several members
+      stays with the highest generation, the next highest becomes its previous
+      owner, and a claim tied on generation is dropped for all.
+    * ``populatePotentialMaps`` and ``areSubscriptionsIdentical``.
+    * ``sortPartitions``: for identical subscriptions, repeatedly take the
+      first remaining partition (one that had another owner before, if any)
+      of the member holding the most, ties to the higher member id; then the
+      unowned partitions in the reverse of the topic/partition order (the
+      order librdkafka's hash map iterates in). Otherwise all partitions by
+      how few members can take them.
+    * ``balance``, ``maybeAssignPartition``: each unassigned partition to the
+      least loaded member that can take it (ties by member id); members that
+      cannot take part are set aside.
+    * ``performReassignments``, ``isBalanced``, ``reassignPartition``,
+      ``processPartitionMovement``, ``PartitionMovements_*``: for each
+      partition in order, while the assignment is not balanced, move it when
+      its owner holds more than one partition more than another member that
+      could take it (back to its previous owner if that one holds two fewer),
+      to the least loaded; repeat until nothing moves. ``isBalanced`` keeps
+      librdkafka's reuse of one loop index for two loops, so it stops after
+      the first member that lacks some partition it could have.
+    * ``getBalanceScore``: keep the moves only if they improve the balance.
+
+    Left out: rack awareness (``client.rack``; the simulator has no racks),
+    the eager ``sticky`` protocol's user data (the simulated client offers
+    only ``cooperative-sticky``), and two librdkafka defects the course
+    cannot reach: with overlapping claims it records the last claimant in
+    member order as the owner of a partition, and it keeps a stale movement
+    record for a partition moved back (see :class:`_Movements`). The topic
+    order is the topic name order (librdkafka takes the order of its
+    metadata).
+    """
+    generations = generations or {}
+    # prepopulateCurrentAssignments
+    claims: dict = {}  # partition -> [(member, generation)], in the order first claimed
+    for m in members:
+        for tp in current.get(m, ()):
+            claims.setdefault(tp, []).append((m, generations.get(m, -1)))
+    assignment = {m: [] for m in members}  # currentAssignment
+    owner: dict = {}  # currentPartitionConsumer
+    previous: dict = {}  # prevAssignment: partition -> its owner one generation before
+    for tp in reversed(list(claims)):
+        by_generation = sorted(claims[tp], key=lambda claim: claim[1])
+        gens = [g for _, g in by_generation]
+        if len(set(gens)) < len(gens):  # claimed twice in one generation: nobody keeps it
+            continue
+        assignment[by_generation[-1][0]].append(tp)
+        owner[tp] = by_generation[-1][0]
+        if len(by_generation) >= 2:
+            previous[tp] = by_generation[-2][0]
+    if not members:
+        return {}
+
+    # populatePotentialMaps: partitions in topic order, then partition order
+    able: dict = {}  # partition2AllPotentialConsumers
+    can_take = {m: [] for m in members}  # consumer2AllPotentialPartitions
+    for topic in sorted(t for t in partitions if any(t in subscriptions[m] for m in members)):
+        for m in members:
+            if topic in subscriptions[m]:
+                for p in range(partitions[topic]):
+                    can_take[m].append((topic, p))
+                    able.setdefault((topic, p), []).append(m)
+    takes = {m: set(parts) for m, parts in can_take.items()}
+
+    def load(m):
+        return (len(assignment[m]), m)
+
+    # sortPartitions (librdkafka's isFreshAssignment is only true for a group with no members)
+    identical = (
+        len({tuple(ms) for ms in able.values()}) <= 1
+        and len({frozenset(ps) for ps in can_take.values()}) <= 1
+    )
+    if not identical:
+        ordered_parts = sorted(able, key=lambda tp: (len(able[tp]), tp))
+    else:
+        remaining = {}
+        for m in members:
+            assignment[m].sort()
+            kept = [tp for tp in assignment[m] if tp in able]
+            if kept:
+                remaining[m] = kept
+        givers = sorted(remaining, key=lambda m: (len(remaining[m]), m))
+        ordered_parts = []
+        while givers:
+            m = givers[-1]
+            moved_before = [tp for tp in remaining[m] if tp in previous]
+            if moved_before:
+                remaining[m].remove(moved_before[0])
+                ordered_parts.append(moved_before[0])
+            elif remaining[m]:
+                ordered_parts.append(remaining[m].pop(0))
+            else:
+                givers.pop()
+                continue
+            givers.sort(key=lambda m: (len(remaining[m]), m))
+        was_empty = not ordered_parts
+        listed = set(ordered_parts)
+        ordered_parts += [tp for tp in reversed(list(able)) if tp not in listed]
+        if was_empty:
+            ordered_parts.sort()
+
+    # assign_cb: keep what may stay; the rest is unassigned
+    unassigned = list(ordered_parts)
+    revocation_required = False
+    for m in members:
+        still = []
+        for tp in assignment[m]:
+            if tp not in able:
+                owner.pop(tp, None)
+            elif tp[0] not in subscriptions[m]:
+                revocation_required = True
+            else:
+                unassigned.remove(tp)
+                still.append(tp)
+        assignment[m] = still
+    order = sorted(members, key=load)  # sortedCurrentSubscriptions
+
+    # balance
+    initializing = not assignment[order[-1]]
+    for tp in unassigned:  # maybeAssign, maybeAssignPartition
+        for m in order:
+            if tp in takes[m]:
+                assignment[m].append(tp)
+                owner[tp] = m
+                order.sort(key=load)
+                break
+
+    def movable(tp):
+        return len(able.get(tp, ())) >= 2
+
+    ordered_parts = [tp for tp in ordered_parts if movable(tp)]
+    unassigned = [tp for tp in unassigned if movable(tp)]
+    fixed = {}
+    for m in list(order):  # consumerCanParticipateInReassignment
+        if len(assignment[m]) < len(can_take[m]) or any(movable(tp) for tp in assignment[m]):
+            continue
+        order.remove(m)
+        fixed[m] = assignment.pop(m)
+    before = ({m: list(parts) for m, parts in assignment.items()}, dict(owner))
+    movements = _Movements()
+
+    def balanced():  # isBalanced
+        if len(assignment[order[0]]) >= len(assignment[order[-1]]) - 1:
+            return True
+        held_by = {tp: m for m, parts in assignment.items() for tp in parts}
+        i = 0
+        while i < len(order):
+            mine = assignment[order[i]]
+            could = can_take[order[i]]
+            if len(mine) == len(could):
+                i += 1
+                continue
+            for tp in could:
+                if tp not in mine and len(mine) < len(assignment[held_by[tp]]):
+                    return False
+            i = len(could) + 1  # the C loop reuses the outer loop's index
+        return True
+
+    def move(tp, new):  # reassignPartitionToConsumer, processPartitionMovement
+        tp = movements.actual(tp, owner[tp], new)
+        old = owner[tp]
+        movements.move(tp, old, new)
+        assignment[new].append(tp)
+        assignment[old].remove(tp)
+        owner[tp] = new
+        order.sort(key=load)
+
+    def reassign(parts):  # performReassignments
+        performed = False
+        modified = True
+        while modified:
+            modified = False
+            i = 0
+            while i < len(parts) and not balanced():
+                tp = parts[i]
+                i += 1
+                held = len(assignment[owner[tp]])
+                before_owner = previous.get(tp)
+                if before_owner in assignment and held > len(assignment[before_owner]) + 1:
+                    move(tp, before_owner)
+                    performed = modified = True
+                    continue
+                for other in able[tp]:
+                    if other != owner[tp] and held > len(assignment[other]) + 1:
+                        move(tp, next(m for m in order if tp in takes[m]))  # reassignPartition
+                        performed = modified = True
+                        break
+        return performed
+
+    if not revocation_required and unassigned:
+        reassign(unassigned)
+    performed = reassign(ordered_parts)
+    if not initializing and performed and _imbalance(assignment) >= _imbalance(before[0]):
+        assignment, owner = before
+    assignment.update(fixed)
+    return {m: sorted(assignment[m]) for m in members}
+
+
+def _imbalance(assignment: dict) -> int:
+    """``getBalanceScore``: the sum of the differences in partition count over all pairs of members."""
+    sizes = [len(parts) for parts in assignment.values()]
+    return sum(abs(a - b) for i, a in enumerate(sizes) for b in sizes[i + 1 :])
 
 
 def format_partitions(parts) -> str:
@@ -293,7 +568,8 @@ class Group:
 
     # -- rebalancing --------------------------------------------------------------
 
-    def _target(self) -> dict:
+    def _target(self, owned: dict | None = None) -> dict:
+        """The assignor's answer for the members now, given what each owns (default: its assignment)."""
         broker = self._sim.broker
         subs = {m: c.subscribed_topics for m, c in self.members.items()}
         topics = sorted({t for s in subs.values() for t in s if t in broker.topics})
@@ -303,7 +579,7 @@ class Group:
             return assign_range(ids, subs, counts)
         if self.strategy == "roundrobin":
             return assign_roundrobin(ids, subs, counts)
-        return assign_sticky(ids, subs, counts, self.assignment)
+        return assign_sticky(ids, subs, counts, self.assignment if owned is None else owned)
 
     def rebalance(self, reason: str) -> None:
         """Move to a new generation with a fresh assignment, eagerly or cooperatively."""
@@ -319,7 +595,11 @@ class Group:
             self._hand_out(target, reason)
             self._schedule_expiry()  # a topic nobody subscribes to any more starts its offsets' clock
             return
-        # Cooperative: first revoke only what moves, then hand it out in a second generation.
+        # Cooperative (KIP-429): the leader's assignment first only revokes what moves to
+        # another member (the newcomer gets nothing yet); the members that gave something up
+        # join again, and the assignor runs a second time on what everyone then owns.
+        # Partitions nobody owned go to their new owner in the first round on a real group;
+        # here they are handed out with the second (the second run sees them as owned).
         moving = False
         for m in sorted(self.members):
             keep = set(target.get(m, ()))
@@ -338,6 +618,14 @@ class Group:
                 count=self.generation,
                 detail=f"{reason}; revoke round: {self._describe(self.assignment)}",
             )
+            owned = {m: list(self.assignment[m]) for m in self.members}
+            taken = {tp for parts in owned.values() for tp in parts}
+            for m, parts in target.items():
+                owned[m] += [tp for tp in parts if tp not in taken]
+            target = {m: sorted(parts) for m, parts in self._target(owned).items()}
+            if any(set(self.assignment[m]) - set(target[m]) for m in self.members):
+                # Not reached by the course's groups: the second run takes away again.
+                return self.rebalance(reason)
         self._hand_out(target, reason)
         self._schedule_expiry()
 

@@ -39,7 +39,7 @@ takes the protocol of whichever member joins it first.
 
 from __future__ import annotations
 
-from eda_sim.broker.group import Group, assign_range, assign_sticky, format_partitions
+from eda_sim.broker.group import Group, assign_range, assign_uniform, format_partitions
 from eda_sim.core.errors import fail
 
 #: Broker-side settings of the group coordinator, with Kafka 4's defaults; ``Simulation.broker_config``
@@ -274,7 +274,7 @@ class ConsumerGroup(Group):
         if self.assignor == "range":
             target = assign_range(ids, subs, counts)
         else:  # uniform: balanced, and sticky to the previous target
-            target = assign_sticky(ids, subs, counts, self.target)
+            target = assign_uniform(ids, subs, counts, self.target)
         self.target = {m: sorted(target.get(m, [])) for m in ids}
         self.target_epoch = self.group_epoch
         self.generation = self.group_epoch

@@ -202,8 +202,9 @@ pd.concat({"range (eager)": journal_at(story, JOIN_AT), "cooperative-sticky": jo
 
 # %% [markdown]
 # Eager: all six partitions revoked, although only three change owner (p2, p4, p5). Cooperative: the
-# sticky assignor moves two (p2, p5) and revokes only those; `worker-1` and `worker-2` keep reading the
-# other four throughout. (In the simulator a rebalance takes effect at
+# sticky assignor moves two (p0, p3), the first partition of each owner as librdkafka's assignor picks
+# them, and revokes only those; `worker-1` and `worker-2` keep reading the other four throughout. (In
+# the simulator a rebalance takes effect at
 # the instant it starts. In Kafka the group waits, up to `max.poll.interval.ms`, for every member to
 # come back to `poll`, so an eager rebalance pauses the whole group; either way eager costs every member,
 # cooperative only those whose partitions move.)

@@ -103,7 +103,7 @@ draw_metrics(lag, thresholds={"lag": ALERT_LAG}, title="lag of the scorer · 2 s
 scaled.scaler.decisions[["time", "lag", "action", "before", "after"]]
 
 # %% [markdown]
-# Scaling out drains the storm by 36 s instead of never, and then gives the instances back. It cuts the
+# Scaling out drains the storm by 34 s instead of never, and then gives the instances back. It cuts the
 # peak less than the tail: it reacts to lag that is already there, and each new instance takes a
 # rebalance to join (here instantly; a real one also needs time to start and load its model). Our scorer
 # uses cooperative rebalancing, so a newcomer takes partitions without stopping the others.

@@ -23,17 +23,7 @@ from eda_sim.testing import need
 
 #: Observables where the simulator is still not librdkafka: program -> {observable: why}. An entry
 #: makes a strict expected failure of that observable until the simulator is fixed.
-_STICKY = (
-    "librdkafka's sticky assignor (a port of Java's older AbstractStickyAssignor) moves the first "
-    "partitions in its order to a newcomer (partition 0 of 3); the simulator's keeps each owner's "
-    "lowest partitions and moves the highest (partition 2)"
-)
-SIMULATOR_GAPS: dict = {
-    "rebalance_callbacks[cooperative-sticky]": {
-        "split_while_two": _STICKY,
-        "moved_to_newcomer": _STICKY,
-    },
-}
+SIMULATOR_GAPS: dict = {}
 
 
 def _deviating(program):
