@@ -986,6 +986,107 @@ def list_offsets(t: Target) -> dict:
     return out
 
 
+def _sticky_member(t: Target, group: str, topics: list):
+    # At least 3 s of session, not the 1 s a Tansu run asks for: a member whose session lapses on a
+    # busy machine joins again owning nothing, and the assignor then answers another question.
+    session = max(3000, int(t.group_conf.get("session.timeout.ms", 45000)))
+    c = t.consumer(
+        group,
+        partition_assignment_strategy="cooperative-sticky",
+        auto_offset_reset="earliest",
+        session_timeout_ms=session,
+        heartbeat_interval_ms=session // 10,
+    )
+    c.subscribe(topics)
+    return c
+
+
+def _sticky_settle(consumers, expected: list, polls: int = 200, timeout: float = 0.1):
+    """Poll until every partition of ``expected`` has one owner, every member has some, for 5 rounds."""
+    calm = 0
+    for _ in range(polls):
+        for c in consumers:
+            c.poll(timeout)
+        owned = [sorted((tp.topic, tp.partition) for tp in c.assignment()) for c in consumers]
+        flat = sorted(tp for parts in owned for tp in parts)
+        calm = calm + 1 if all(owned) and flat == sorted(expected) else 0
+        if calm >= 5:
+            return
+
+
+def _parts(c, topic=None):
+    return sorted(
+        (tp.partition if topic is not None else (tp.topic, tp.partition))
+        for tp in c.assignment()
+        if topic is None or tp.topic == topic
+    )
+
+
+def sticky_scaling(t: Target) -> dict:
+    """``cooperative-sticky`` as three members join one by one onto six partitions, then one leaves.
+
+    librdkafka's sticky assignor lists the partitions to consider by taking
+    turns among the members holding the most, each giving its lowest first,
+    and moves a partition while its owner holds two more than another member:
+    so the second member takes 0-2 and the third takes 0 and 3, whatever the
+    member ids. When the second member leaves, its partitions 1 and 2 are
+    handed out highest first, each to the least loaded member, ties to the
+    lower member id: the survivor whose member id sorts first gets 2. Member
+    ids are random on a real broker, so that one is observed by rank.
+    """
+    topic = t.create("sticky-scaling", 6)
+    every = [(topic, p) for p in range(6)]
+    a = _sticky_member(t, "sticky-scaling", [topic])
+    _sticky_settle([a], every)
+    b = _sticky_member(t, "sticky-scaling", [topic])
+    _sticky_settle([a, b], every)
+    second = {"a": _parts(a, topic), "b": _parts(b, topic)}
+    c = _sticky_member(t, "sticky-scaling", [topic])
+    _sticky_settle([a, b, c], every)
+    third = {"a": _parts(a, topic), "b": _parts(b, topic), "c": _parts(c, topic)}
+    b.close()
+    _sticky_settle([a, c], every)
+    low, high = sorted((a, c), key=lambda m: m.memberid())
+    gained = {
+        "lower_member_id": sorted(set(_parts(low, topic)) - set(third["a" if low is a else "c"])),
+        "higher_member_id": sorted(
+            set(_parts(high, topic)) - set(third["a" if high is a else "c"])
+        ),
+    }
+    for m in (a, c):
+        m.close()
+    return {"second_joins": second, "third_joins": third, "second_leaves": gained}
+
+
+def sticky_two_topics(t: Target) -> dict:
+    """``cooperative-sticky`` with different subscriptions: a and c read topics x and y, b only y.
+
+    With subscriptions that differ, librdkafka's assignor considers the
+    partitions fewest-takers first (x, which only a can take, before y) and
+    moves y's partitions in order while a holds two more than b: b takes
+    y-0..2. When c joins, it takes x-0 and y-0, the first partitions a and b
+    can give.
+    """
+    x = t.create("sticky-two-x", 2)
+    y = t.create("sticky-two-y", 4)
+    every = [(x, p) for p in range(2)] + [(y, p) for p in range(4)]
+
+    def named(c):
+        return [("x" if tp == x else "y", p) for tp, p in _parts(c)]
+
+    a = _sticky_member(t, "sticky-two", [x, y])
+    _sticky_settle([a], every)
+    b = _sticky_member(t, "sticky-two", [y])
+    _sticky_settle([a, b], every)
+    second = {"a": named(a), "b": named(b)}
+    c = _sticky_member(t, "sticky-two", [x, y])
+    _sticky_settle([a, b, c], every)
+    third = {"a": named(a), "b": named(b), "c": named(c)}
+    for m in (a, b, c):
+        m.close()
+    return {"b_joins": second, "c_joins": third}
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -1025,6 +1126,8 @@ PROGRAMS = {
     "describe_groups": (describe_groups, {}),
     "delete_records": (delete_records, {}),
     "list_offsets": (list_offsets, {}),
+    "sticky_scaling": (sticky_scaling, {}),
+    "sticky_two_topics": (sticky_two_topics, {}),
 }
 
 
