@@ -337,6 +337,10 @@ class ReplicatedPartition:
         """Up to ``max_records`` of the leader's stored tuples from ``offset``."""
         return self._shown().log.read(offset, max_records)
 
+    def stored(self, offset: int):
+        """The leader's stored tuple ``(timestamp, key, value, headers)`` at ``offset``, or None."""
+        return self._shown().log.stored(offset)
+
     def record(self, offset: int) -> Record:
         """The leader's record at ``offset``."""
         return self._shown().log.record(offset)

@@ -236,3 +236,21 @@ def test_unknown_partitions_fail_alone_and_bad_requests_are_refused():
         admin.list_offsets({TopicPartition("t", 0): OffsetSpec.latest()}, isolation_level=1)
     with pytest.raises(TypeError, match="milliseconds"):
         OffsetSpec.for_timestamp("yesterday")
+
+
+def test_on_a_cluster_the_leader_epoch_is_the_one_each_offset_was_written_in():
+    sim = Simulation(seed=5, name="repl-epochs", brokers=3)
+    sim.create_topic("t", partitions=1, replication_factor=3)
+    p = Producer({"bootstrap.servers": sim.bootstrap_servers, "acks": "all"})
+    for i in range(3):
+        p.produce("t", value=str(i), timestamp=T0 + i)
+    p.flush()
+    sim.crash_broker(sim.topic("t").partition(0).leader)
+    sim.run(sim.now + 30)  # the controller notices and elects a new leader (epoch 1)
+    for i in range(3, 5):
+        p.produce("t", value=str(i), timestamp=T0 + i)
+    p.flush()
+    admin = AdminClient({"bootstrap.servers": sim.bootstrap_servers})
+    assert _lookup(admin, OffsetSpec.earliest()) == (0, -1, 0)
+    assert _lookup(admin, OffsetSpec.for_timestamp(T0 + 3)) == (3, T0 + 3, 1)
+    assert _lookup(admin, OffsetSpec.latest()) == (5, -1, 1)
