@@ -332,7 +332,7 @@ def alter_offsets(
 
 def _is_simple(group: object) -> bool:
     """A group no member ever joined only stores offsets: Kafka calls it simple (no protocol type)."""
-    return group.strategy is None and getattr(group, "assignor", None) is None
+    return group.standalone
 
 
 def _type(group: object) -> ConsumerGroupType:

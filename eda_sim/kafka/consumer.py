@@ -60,7 +60,6 @@ from eda_sim.kafka.message import (
     OFFSET_STORED,
     Message,
     TopicPartition,
-    to_epoch_ms,
 )
 
 if TYPE_CHECKING:
@@ -128,31 +127,6 @@ _START_OFFSETS = (OFFSET_BEGINNING, OFFSET_END, OFFSET_STORED, OFFSET_INVALID)
 
 def _format(parts) -> str:
     return "[" + ",".join(f"{t}-{p}" for t, p in sorted(parts)) + "]"
-
-
-def _offset_for_time(log, timestamp: int, end: int) -> int:
-    """The broker's ListOffsets answer for one partition: ``timestamp`` in ms, or -1 (end), -2 (start),
-    -3 (the record with the largest timestamp); -1 when no record below ``end`` is that recent."""
-    start = log.log_start_offset
-    if timestamp == -1:
-        return end
-    if timestamp == -2:
-        return start
-    best, best_ts = -1, None
-    offset = start
-    while offset < end:
-        n = min(end - offset, 4096)
-        for i, rec in enumerate(log.read(offset, n)):
-            if rec is None:
-                continue
-            ts = to_epoch_ms(rec[0])
-            if timestamp == -3:
-                if best_ts is None or ts > best_ts:
-                    best, best_ts = offset + i, ts
-            elif ts >= timestamp:
-                return offset + i
-        offset += n
-    return best
 
 
 class Consumer:
@@ -672,8 +646,9 @@ class Consumer:
         _partition_list(partitions, "offsets_for_times")
         if timeout is not None:
             _timeout(timeout)
+        from eda_sim.kafka.admin_records import OffsetSpec, TimestampSpec, lookup
+
         sim = self._sim
-        out = []
         for tp in partitions:
             topic = sim.broker.topics.get(tp.topic)
             if topic is None or not 0 <= tp.partition < topic.partition_count:
@@ -681,14 +656,22 @@ class Consumer:
                     "_UNKNOWN_PARTITION",
                     f"Failed to get offsets: Local: Unknown partition ({tp.topic} [{tp.partition}])",
                 )
-            log = topic.partitions[tp.partition]
-            end = log.log_end_offset
-            if self._read_committed:
-                end = sim.transactions.last_stable_offset(tp.topic, tp.partition)
-            out.append(
-                TopicPartition(tp.topic, tp.partition, _offset_for_time(log, tp.offset, end))
+        # the broker's one ListOffsets answer (AdminClient.list_offsets asks the same)
+        named = {
+            -1: OffsetSpec.latest(),
+            -2: OffsetSpec.earliest(),
+            -3: OffsetSpec.max_timestamp(),
+        }
+        return [
+            TopicPartition(
+                tp.topic,
+                tp.partition,
+                lookup(
+                    sim, tp, named.get(tp.offset) or TimestampSpec(tp.offset), self._read_committed
+                ).offset,
             )
-        return out
+            for tp in partitions
+        ]
 
     # -- read-only views for the group coordinator and the service layer (simulator extras) --
 

@@ -216,9 +216,10 @@ def test_a_simple_consumer_commits_to_an_empty_group_and_a_second_resumes_there(
     assert b.committed([TP("t", 0)])[0].offset == 10
 
 
-def test_a_simple_consumers_commit_is_refused_while_the_group_has_members():
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_a_simple_consumers_commit_is_refused_while_the_group_has_members(protocol):
     sim = world((10, 10))
-    member = consumer(sim, auto_offset_reset="earliest")
+    member = consumer(sim, auto_offset_reset="earliest", group_protocol=protocol)
     member.subscribe(["t"])
     member.poll(0.1)
     loner = consumer(sim)
