@@ -18,12 +18,13 @@ topic gains partitions. The assignors are Kafka's:
 * ``range``: per topic, members in order each take a contiguous run;
 * ``roundrobin``: all partitions dealt to members in turn;
 * ``cooperative-sticky``: balanced, and partitions stay with their owner when
-  they can.
+  they can; librdkafka's own assignor, ported (:func:`assign_sticky`).
 
 ``range`` and ``roundrobin`` rebalance *eagerly*: every member gives up all of
 its partitions, then the new assignment is handed out. ``cooperative-sticky``
 rebalances *incrementally*: only partitions that move are revoked, in a first
-round, and handed to their new owners in a second.
+round, and the assignor runs again on what each member then owns to hand
+them to their new owners in a second.
 
 Static membership (KIP-345): a member configured with ``group.instance.id``
 that comes back within ``session.timeout.ms`` takes its old place, member id
