@@ -62,6 +62,19 @@ class OffsetSpec:
 
     _value: int = 0
 
+    def __new__(cls, index: int | None = None):
+        # OffsetSpec(-1) is latest, (-2) earliest, (-3) max_timestamp, (ms >= 0) for_timestamp(ms),
+        # as confluent-kafka's constructor; the subclasses are built directly.
+        if cls is not OffsetSpec:
+            return object.__new__(cls)
+        by_code = {spec.code: spec for spec in (_EARLIEST, _LATEST, _MAX_TIMESTAMP)}
+        if index in by_code and not isinstance(index, bool):
+            return by_code[index]
+        return OffsetSpec.for_timestamp(index)
+
+    def __init__(self, *args: object):
+        pass  # the instance is complete: __new__ chose it
+
     @property
     def code(self) -> int:
         """What librdkafka sends: the timestamp, or -1 latest, -2 earliest, -3 max timestamp."""
@@ -85,10 +98,15 @@ class OffsetSpec:
     @classmethod
     def for_timestamp(cls, timestamp: int) -> OffsetSpec:
         """The first offset whose timestamp is at least ``timestamp`` (ms since the Unix epoch)."""
-        if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
             raise TypeError(
                 "for_timestamp() takes milliseconds since the Unix epoch (an int >= 0), "
-                f"got {timestamp!r}"
+                f"got {type(timestamp).__name__} {timestamp!r}"
+            )
+        if timestamp < 0:
+            raise ValueError(
+                f"a timestamp is milliseconds since the Unix epoch (>= 0), got {timestamp}; the "
+                "negative codes are OffsetSpec(-1) latest, (-2) earliest, (-3) max_timestamp"
             )
         return TimestampSpec(timestamp)
 

@@ -254,3 +254,12 @@ def test_on_a_cluster_the_leader_epoch_is_the_one_each_offset_was_written_in():
     assert _lookup(admin, OffsetSpec.earliest()) == (0, -1, 0)
     assert _lookup(admin, OffsetSpec.for_timestamp(T0 + 3)) == (3, T0 + 3, 1)
     assert _lookup(admin, OffsetSpec.latest()) == (5, -1, 1)
+
+
+def test_offset_spec_is_built_from_a_code_as_confluent_kafka_builds_it():
+    assert OffsetSpec(-1) is OffsetSpec.latest() and OffsetSpec(-2) is OffsetSpec.earliest()
+    assert OffsetSpec(-3) is OffsetSpec.max_timestamp()
+    assert OffsetSpec(T0).timestamp == T0 == OffsetSpec.for_timestamp(T0).code
+    assert OffsetSpec.earliest() < OffsetSpec.latest() < OffsetSpec(0)
+    with pytest.raises(ValueError, match="earliest"):
+        OffsetSpec(-7)
