@@ -276,14 +276,20 @@ class TransactionCoordinator:
         txn = self._transaction(txn_id, epoch)
         group = self._sim.groups.get(metadata.group_id)
         member = metadata.member_id
-        if group is None or member is None or member not in group.members:
+        if not member and metadata.generation_id < 0:
+            # no member id, generation -1: a consumer that assigned its partitions itself. Kafka's
+            # coordinator checks nothing more for a transactional offset commit without them
+            # (GroupCoordinator.validateOffsetCommit: "This does not apply to transactional offset
+            # commits"), whether or not the group has members.
+            pass
+        elif group is None or member is None or member not in group.members:
             raise _error(
                 "UNKNOWN_MEMBER_ID",
                 f"send_offsets_to_transaction: {member} is not a member of group {metadata.group_id!r} "
                 "(evicted or expired); abort the transaction",
                 abortable=True,
             )
-        if metadata.generation_id != group.generation:
+        elif metadata.generation_id != group.generation:
             raise _error(
                 "ILLEGAL_GENERATION",
                 f"send_offsets_to_transaction: group {metadata.group_id!r} is at generation {group.generation}, "

@@ -460,6 +460,7 @@ class Consumer:
             )
         if not self._manual:
             self._manual = True
+            self._generation = -1  # outside the group: consumer_group_metadata() says generation -1
             self._incarnation += 1
             if self._config["enable.auto.commit"] and self._config["auto.commit.interval.ms"] > 0:
                 sim.env.process(self._auto_commit_loop(None, self._incarnation))

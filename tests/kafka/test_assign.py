@@ -481,3 +481,22 @@ def test_on_assign_gets_partitions_without_offsets_as_librdkafka_hands_them():
     c = member(sim, "range", on_assign=lambda _c, parts: given.extend(p.offset for p in parts))
     c.poll(0.1)
     assert given == [OFFSET_INVALID, OFFSET_INVALID]
+
+
+def test_a_transaction_commits_a_manual_consumers_offsets_even_into_a_group_with_members():
+    # Kafka checks nothing of a TxnOffsetCommit without member id and generation (-1), even while
+    # the group has members: unlike a plain commit, which only members may make there
+    sim = world((6, 6))
+    m = member(sim, "range")
+    m.poll(0.1)
+    c = consumer(sim)
+    c.assign([TP("t", 1, 0)])
+    drain(c)
+    meta = c.consumer_group_metadata()
+    assert (meta.generation_id, meta.member_id) == (-1, None)
+    p = sim.producer({"transactional.id": "copier"})
+    p.init_transactions()
+    p.begin_transaction()
+    p.send_offsets_to_transaction(c.position([TP("t", 1)]), meta)
+    p.commit_transaction()
+    assert sim.group("g").committed[("t", 1)] == 6
