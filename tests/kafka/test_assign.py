@@ -500,3 +500,26 @@ def test_a_transaction_commits_a_manual_consumers_offsets_even_into_a_group_with
     p.send_offsets_to_transaction(c.position([TP("t", 1)]), meta)
     p.commit_transaction()
     assert sim.group("g").committed[("t", 1)] == 6
+
+
+def test_on_lost_may_give_the_partitions_up_with_incremental_unassign():
+    sim = world((4, 4))
+    seen = []
+
+    def on_lost(c, parts):
+        c.incremental_unassign(parts)  # the real client's cooperative on_lost
+        seen.append((sorted(p.partition for p in parts), c.assignment()))
+
+    c = consumer(
+        sim,
+        auto_offset_reset="earliest",
+        partition_assignment_strategy="cooperative-sticky",
+        max_poll_interval_ms=1000,
+        session_timeout_ms=6000,
+    )
+    c.subscribe(["t"], on_lost=on_lost)
+    c.poll(0.1)
+    sim.run(until=sim.now + 2.0)  # no poll for max.poll.interval.ms: evicted, partitions lost
+    assert seen == [([0, 1], [])]
+    got = c.poll(0.1)  # the eviction's error, then it rejoins and reads again
+    assert got is not None and got.error().name() == "_MAX_POLL_EXCEEDED"
