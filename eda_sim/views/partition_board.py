@@ -161,7 +161,7 @@ def draw_board(
     records its client has fetched ahead and holds in memory (from the
     position to ``fetched``), and the lag is written at the right (with
     "paused" for a paused partition). Offsets
-    removed by retention are hatched grey. Each member keeps its colour across
+    removed by retention or ``delete_records`` are hatched grey. Each member keeps its colour across
     times (order of first join), so a rebalance shows as strips changing colour.
     Each strip ends at its own partition's log end (a shorter log is a shorter
     strip, not a blank tail); members of the group that own no partition get a
@@ -343,7 +343,12 @@ def draw_board(
             handles.append(_mpl.Patch(facecolor=_HELD, label="fetched, in memory"))
         if any(frame["log_start"] > 0):
             handles.append(
-                _mpl.Patch(facecolor=_LIGHT, hatch="///", edgecolor="#BBBBBB", label="expired")
+                _mpl.Patch(
+                    facecolor=_LIGHT,
+                    hatch="///",
+                    edgecolor="#BBBBBB",
+                    label="deleted: retention, delete_records",
+                )
             )
         if any(lag is not pd.NA and lag > 0 for lag in frame["lag"]):
             # the lag written in vermillion at the right: a word-shaped mark in the same colour

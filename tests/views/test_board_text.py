@@ -128,7 +128,7 @@ def test_every_mark_the_board_draws_has_a_legend_entry():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any("idle: no partition" in t for t in texts)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "lag > 0" in labels and "expired" in labels
+    assert "lag > 0" in labels and "deleted: retention, delete_records" in labels
     assert _unexplained_marks(fig) == []
 
 
