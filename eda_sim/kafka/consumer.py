@@ -493,16 +493,7 @@ class Consumer:
         if self._read_committed:
             end = sim.transactions.last_stable_offset(tp[0], tp[1])
         if offset in (OFFSET_STORED, OFFSET_INVALID):
-            if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
-                self._positions[tp] = committed
-                self._refetch_from(tp, committed)
-            else:
-                why = (
-                    "no committed offset"
-                    if committed is None
-                    else f"committed offset {committed} out of range"
-                )
-                self._reset(tp, log, why)
+            self._start_from_committed(tp, committed)
             return
         if offset == OFFSET_BEGINNING:
             pos = log.log_start_offset
@@ -1607,17 +1598,7 @@ class Consumer:
                 continue
             committed = group.committed.get(tp)
             self._know_committed(tp, committed)
-            log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
-            if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
-                self._positions[tp] = committed
-                self._refetch_from(tp, committed)  # nothing fetched before this assignment is kept
-            else:
-                why = (
-                    "no committed offset"
-                    if committed is None
-                    else f"committed offset {committed} out of range"
-                )
-                self._reset(tp, log, why)
+            self._start_from_committed(tp, committed)
         self._assignment = sorted(set(self._assignment) | set(parts))
         self._fetch_due = True
         if self._callbacks[0] is not None:
@@ -1628,6 +1609,21 @@ class Consumer:
                 self._callbacks[0](self, [TopicPartition(t, p) for t, p in parts])
             finally:
                 self._in_callback = None
+
+    def _start_from_committed(self, tp, committed) -> None:
+        """Start ``tp`` at its committed offset when the log still holds it, else follow
+        ``auto.offset.reset`` (an out-of-range committed offset falls back too, as in librdkafka)."""
+        log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
+        if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
+            self._positions[tp] = committed
+            self._refetch_from(tp, committed)  # nothing fetched before this assignment is kept
+        else:
+            why = (
+                "no committed offset"
+                if committed is None
+                else f"committed offset {committed} out of range"
+            )
+            self._reset(tp, log, why)
 
     def _know_committed(self, tp, committed) -> None:
         """Remember the committed offset fetched for a newly assigned partition (None: there is none)."""
@@ -1645,15 +1641,7 @@ class Consumer:
             for tp in ready:
                 committed = group.committed.get(tp)
                 self._know_committed(tp, committed)
-                log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
-                if (
-                    committed is not None
-                    and log.log_start_offset <= committed <= log.log_end_offset
-                ):
-                    self._positions[tp] = committed
-                    self._refetch_from(tp, committed)
-                else:
-                    self._reset(tp, log, "no committed offset")
+                self._start_from_committed(tp, committed)
 
     def group_revoked(self, parts: list, lost: bool) -> None:
         """The coordinator takes ``parts`` back (``lost``: without a chance to commit); call on_revoke/on_lost."""
