@@ -719,7 +719,8 @@ class Consumer:
         sim = self._sim
         # hot path: a poll loop over records already fetched. When nothing else waits for this poll
         # (no error, rebalance, reset, fetch or statistics due), hand out the next record of the
-        # first partition in turn that holds one, exactly as _serve would; otherwise the full path.
+        # partition served last, or the next in turn that holds one, exactly as _serve would;
+        # otherwise the full path.
         if (
             self._data_seen == sim.data_version
             and not self._fetch_due
@@ -753,7 +754,6 @@ class Consumer:
                 pos = positions.get(tp)
                 if pos is None or q.end <= pos:
                     continue
-                self._rr = rr + 1
                 # PartitionQueue.take(pos, 1) inlined: the queue is dense, its head is at pos
                 topic, part = tp
                 h = q.head
@@ -763,6 +763,9 @@ class Consumer:
                 nbytes = cum[h + 1] - cum[h]
                 h += 1
                 held = len(recs) - h
+                # librdkafka hands out a partition's fetched records as one run: the same partition
+                # serves the next poll until its queue is empty, then the next partition in turn
+                self._rr = rr + i if held else rr + i + 1
                 if not held:
                     q.recs = []
                     q.offs = []
@@ -925,13 +928,13 @@ class Consumer:
             self._top_up()
             if self._pending_errors:
                 return [self._pending_errors.pop(0)]
-            self._rr -= 1  # one poll, one turn of the partitions: serve from the same start again
             out = self._serve(max_n)
         self.delivered_total += len(out)
         return out
 
     def _serve(self, max_n: int) -> list:
-        """Hand out up to ``max_n`` records from the fetch queues, partition by partition in turn."""
+        """Hand out up to ``max_n`` records from the fetch queues: the partition served last goes on
+        while it holds records, then the others in turn (one run per partition, as librdkafka)."""
         parts = self._assignment
         n = len(parts)
         out: list = []
@@ -942,7 +945,6 @@ class Consumer:
         positions = self._positions
         min_msgs = self._min_msgs
         start = self._rr % n
-        self._rr += 1
         actor = self._actor()
         for i in range(n):
             tp = parts[(start + i) % n]
@@ -975,6 +977,9 @@ class Consumer:
                 self._fetch_due = True
                 if self._backoff:
                     self._backoff_runs_on(list(self._backoff))
+            # the next call goes on with this partition while it holds records (one run per partition,
+            # as librdkafka's queue hands them out), else with the next one
+            self._rr = start + i + (1 if left == 0 else 0)
             if len(out) >= max_n:
                 break
         return out

@@ -8,7 +8,10 @@ fewer than ``queued.max.messages.kbytes`` KiB; each Fetch request brings at most
 and ``fetch.max.bytes`` in all, and at least one record, so a record larger
 than the limits still comes (librdkafka's CONFIGURATION.md: the queue "may be
 overshot by fetch.message.max.bytes"). ``poll()`` and ``consume()`` then hand
-out records from that queue. The backlog of a slow consumer is therefore partly
+out records from that queue, a partition's fetched records as one run before
+the next partition's (librdkafka's consumer queue holds each fetch's records
+partition after partition; the conformance program ``poll_runs`` shows it on a
+real broker). The backlog of a slow consumer is therefore partly
 in its memory, up to those limits: with the defaults up to 100,000 records per
 partition or 64 MiB.
 

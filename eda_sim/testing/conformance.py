@@ -1087,6 +1087,34 @@ def sticky_two_topics(t: Target) -> dict:
     return {"b_joins": second, "c_joins": third}
 
 
+def poll_runs(t: Target) -> dict:
+    """Ten records in each of three partitions, polled one by one: in what runs the partitions come.
+
+    librdkafka's consumer queue holds what each fetch brought, partition after
+    partition, so one-by-one polls hand out a partition's fetched records as one
+    run before the next partition's. Which partition comes first depends on the
+    broker's fetch response, so the order of the runs is not observed.
+    """
+    topic = t.create("runs", 3)
+    p = t.producer()
+    for part in range(3):
+        _produce_to(p, topic, part, [f"{part}-{i}" for i in range(10)])
+    c = t.consumer("runs", auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe([topic])
+    got = _records(_drain(c, 30, polls=120))
+    c.close()
+    runs = []
+    for part, offset, _, _ in got:
+        if runs and runs[-1][0] == part:
+            runs[-1][1].append(offset)
+        else:
+            runs.append((part, [offset]))
+    return {
+        "records": len(got),
+        "runs": sorted((part, offsets) for part, offsets in runs),
+    }
+
+
 #: Every program with its parameters: id -> (function, keyword arguments).
 PROGRAMS = {
     **{
@@ -1112,6 +1140,7 @@ PROGRAMS = {
         f"rebalance_callbacks[{strategy}]": (rebalance_callbacks, {"strategy": strategy})
         for strategy in ("range", "cooperative-sticky")
     },
+    "poll_runs": (poll_runs, {}),
     "pause_resume": (pause_resume, {}),
     "seek_back": (seek_back, {}),
     "store_offsets": (store_offsets, {}),

@@ -103,7 +103,7 @@ draw_metrics(lag, thresholds={"lag": ALERT_LAG}, title="lag of the scorer · 2 s
 scaled.scaler.decisions[["time", "lag", "action", "before", "after"]]
 
 # %% [markdown]
-# Scaling out drains the storm by 34 s instead of never, and then gives the instances back. It cuts the
+# Scaling out drains the storm by 36 s instead of never, and then gives the instances back. It cuts the
 # peak less than the tail: it reacts to lag that is already there, and each new instance takes a
 # rebalance to join (here instantly; a real one also needs time to start and load its model). Our scorer
 # uses cooperative rebalancing, so a newcomer takes partitions without stopping the others.
@@ -122,7 +122,7 @@ rate_limit_table(runs={None: storm})      # the storm above had no limit
 
 # %% [markdown]
 # With a limit of 4 per second the scorer nearly keeps up (peak lag 54) and the app's requests stay far
-# faster (p95 about 4 s instead of 20 s), while the storm takes longer: 460 of its 600 requests are still waiting
+# faster (p95 about 4 s instead of 22 s), while the storm takes longer: 460 of its 600 requests are still waiting
 # at the producer at 45 s. A rate limit decides **who waits**; it does not make the work smaller. Put it
 # on producers whose work can wait, not on the users'.
 
