@@ -330,9 +330,13 @@ def alter_offsets(
     return ConsumerGroupTopicPartitions(req.group_id, out)
 
 
-def _is_simple(group: object) -> bool:
-    """A group no member ever joined only stores offsets: Kafka calls it simple (no protocol type)."""
-    return group.standalone
+def _existing(sim: Simulation, group_id: str):
+    """The group, or ``GROUP_ID_NOT_FOUND`` naming the groups there are."""
+    group = sim.groups.get(group_id)
+    if group is None:
+        known = ", ".join(sorted(sim.groups)) or "none yet"
+        raise fail("GROUP_ID_NOT_FOUND", f"group {group_id!r} does not exist; groups are: {known}")
+    return group
 
 
 def _type(group: object) -> ConsumerGroupType:
@@ -353,10 +357,7 @@ def _tps(parts: list) -> list:
 
 def describe(sim: Simulation, group_id: str, coordinator: object) -> ConsumerGroupDescription:
     """Describe a group as its coordinator does; ``GROUP_ID_NOT_FOUND`` if it does not exist."""
-    group = sim.groups.get(group_id)
-    if group is None:
-        known = ", ".join(sorted(sim.groups)) or "none yet"
-        raise fail("GROUP_ID_NOT_FOUND", f"group {group_id!r} does not exist; groups are: {known}")
+    group = _existing(sim, group_id)
     consumer_type = group.protocol_type == "consumer"
     members = []
     for member_id, consumer in group.members.items():
@@ -380,7 +381,7 @@ def describe(sim: Simulation, group_id: str, coordinator: object) -> ConsumerGro
         assignor = (group.strategy or "") if group.members else ""
     return ConsumerGroupDescription(
         group_id,
-        _is_simple(group),
+        group.standalone,
         members,
         assignor,
         _state(group),
@@ -418,7 +419,7 @@ def listing(
             continue
         if types and kind not in types:
             continue
-        valid.append(ConsumerGroupListing(gid, _is_simple(group), state, kind))
+        valid.append(ConsumerGroupListing(gid, group.standalone, state, kind))
     return ListConsumerGroupsResult(valid, [])
 
 
@@ -429,10 +430,7 @@ def delete(sim: Simulation, group_id: str) -> None:
     its session expires), ``GROUP_ID_NOT_FOUND`` if there is no such group.
     The journal gets a ``group_deleted`` row listing the offsets that went.
     """
-    group = sim.groups.get(group_id)
-    if group is None:
-        known = ", ".join(sorted(sim.groups)) or "none yet"
-        raise fail("GROUP_ID_NOT_FOUND", f"group {group_id!r} does not exist; groups are: {known}")
+    group = _existing(sim, group_id)
     if group.members:
         raise fail(
             "NON_EMPTY_GROUP",

@@ -503,18 +503,7 @@ class Consumer:
             pos = max(log.log_start_offset, end - (-2000 - offset))
         else:
             pos = offset  # out of the log's range: the first fetch resets it (auto.offset.reset)
-        self._positions[tp] = pos
-        self._refetch_from(tp, pos)
-        self._sim.journal.write(
-            "seeked",
-            self._actor(),
-            self.group_id,
-            tp[0],
-            tp[1],
-            pos,
-            0,
-            "start offset of the assignment",
-        )
+        self._move_to(tp, pos, "seeked", "start offset of the assignment")
 
     def _forget(self, parts) -> None:
         """Drop everything this client holds for ``parts``: position, fetch queue, pause, stored offset."""
@@ -1078,13 +1067,20 @@ class Consumer:
             if not fetched:
                 return
 
-    def _refetch_from(self, tp, offset: int) -> None:
-        """Drop what was fetched for ``tp`` and fetch next from ``offset``."""
+    def _move_to(self, tp, offset: int, kind: str | None = None, detail: str = "") -> None:
+        """Make ``offset`` the position of ``tp``, drop what was fetched for it and fetch next from
+        there (librdkafka purges the queue); journal it as ``kind`` (``seeked``, ``offset_reset``)
+        when given."""
+        self._positions[tp] = offset
         q = self._queues.get(tp)
         if q is not None:
             self._queued_bytes -= q.clear(offset)
         self._backoff.pop(tp, None)  # the fetch starts over: librdkafka clears the backoff
         self._fetch_due = True
+        if kind is not None:
+            self._sim.journal.write(
+                kind, self._actor(), self.group_id or "", tp[0], tp[1], offset, 0, detail
+            )
 
     def _drop_queues(self) -> None:
         self._queues = {}
@@ -1463,17 +1459,7 @@ class Consumer:
                 f"seek to {offset} is outside {partition.topic}-{partition.partition}'s log "
                 f"[{log.log_start_offset}, {log.log_end_offset}]",
             )
-        self._positions[tp] = offset
-        self._refetch_from(tp, offset)  # librdkafka purges what it fetched and fetches from there
-        self._sim.journal.write(
-            "seeked",
-            self._actor(),
-            self.group_id or "",
-            partition.topic,
-            partition.partition,
-            offset,
-            0,
-        )
+        self._move_to(tp, offset, "seeked")
 
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
@@ -1620,8 +1606,7 @@ class Consumer:
         ``auto.offset.reset`` (an out-of-range committed offset falls back too, as in librdkafka)."""
         log = self._sim.broker.topics[tp[0]].partitions[tp[1]]
         if committed is not None and log.log_start_offset <= committed <= log.log_end_offset:
-            self._positions[tp] = committed
-            self._refetch_from(tp, committed)  # nothing fetched before this assignment is kept
+            self._move_to(tp, committed)  # nothing fetched before this assignment is kept
         else:
             why = (
                 "no committed offset"
@@ -1701,18 +1686,7 @@ class Consumer:
             )
             return None
         pos = log.log_start_offset if policy == "earliest" else log.log_end_offset
-        self._positions[tp] = pos
-        self._refetch_from(tp, pos)
-        self._sim.journal.write(
-            "offset_reset",
-            self._actor(),
-            self.group_id,
-            tp[0],
-            tp[1],
-            pos,
-            0,
-            f"{why}; auto.offset.reset={policy}",
-        )
+        self._move_to(tp, pos, "offset_reset", f"{why}; auto.offset.reset={policy}")
         return pos
 
     # -- background work on the clock -----------------------------------------------
